@@ -1,0 +1,59 @@
+// netcap's command line: one module per subcommand, one exit path for errors.
+import yargs from 'yargs';
+import { UserError } from '../src/errors';
+import { commands } from './commands';
+
+export async function main(argv: string[]): Promise<number> {
+  const verbose = argv.includes('--verbose') || argv.includes('-v');
+  try {
+    let code = 0;
+    let parser = yargs(argv)
+      .scriptName('netcap')
+      .usage('netcap <command> [options]\n\nPacket tracer for DPDK functions, kernel tracepoints and interfaces, with tcpdump filters.')
+      .option('verbose', { type: 'boolean', describe: 'show full detail of errors (verifier log, errno, stack)' })
+      .demandCommand(1, 'name a command: netcap --help lists them')
+      .strict()
+      .recommendCommands()
+      .help()
+      .alias('help', 'h')
+      .version(false)
+      .wrap(Math.min(110, process.stdout.columns || 110))
+      .fail((msg, err) => {
+        throw err ?? new UserError(msg ?? 'bad arguments', 'netcap --help lists the commands and their options');
+      });
+    for (const c of commands) {
+      parser = parser.command({ ...c, handler: async (args) => { code = (await c.run(args)) ?? 0; } });
+    }
+    await parser.parseAsync();
+    return code;
+  } catch (e) {
+    return reportError(e, verbose);
+  }
+}
+
+export function reportError(e: unknown, verbose: boolean): number {
+  if (e instanceof UserError) {
+    process.stderr.write(`netcap: ${e.message}\n`);
+    if (e.hint) process.stderr.write(`  ${e.hint}\n`);
+    if (verbose && e.detail) process.stderr.write(`${e.detail}\n`);
+    else if (e.detail) process.stderr.write('  (run with --verbose for the full detail)\n');
+    return e.exitCode;
+  }
+  const err = e as Error;
+  process.stderr.write(`netcap: ${err?.message ?? String(e)}\n`);
+  if (verbose && err?.stack) process.stderr.write(`${err.stack}\n`);
+  else process.stderr.write('  (run with --verbose for the full detail)\n');
+  return 1;
+}
+
+/** Entry point for bin/netcap: runs with process.argv and sets the exit status. */
+export function cli(): void {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.exitCode = reportError(e, true);
+    },
+  );
+}

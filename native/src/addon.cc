@@ -1,0 +1,20 @@
+// netcap's native addon: a thin layer over libpcap, libbpf and a few
+// syscalls. Everything that decides anything lives in TypeScript (src/).
+#include <napi.h>
+
+namespace netcap {
+void InitPcap(Napi::Env env, Napi::Object exports);
+void InitBpf(Napi::Env env, Napi::Object exports);
+void InitPerf(Napi::Env env, Napi::Object exports);
+void InitRingBuffer(Napi::Env env, Napi::Object exports);
+}  // namespace netcap
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  netcap::InitPcap(env, exports);
+  netcap::InitBpf(env, exports);
+  netcap::InitPerf(env, exports);
+  netcap::InitRingBuffer(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(netcap, Init)

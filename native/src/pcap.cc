@@ -1,0 +1,94 @@
+// libpcap: compile tcpdump expressions to classic BPF on a dead handle, and
+// run libpcap's own bpf_filter (the reference interpreter for our tests).
+// Kept apart from libbpf code: both headers define struct bpf_insn.
+#include <pcap/pcap.h>
+#include <string.h>
+
+#include "errors.h"
+
+namespace netcap {
+namespace {
+
+// compile(linktype, snaplen, expression, optimize) -> Buffer of cBPF insns
+// (8 bytes each, host order: u16 code, u8 jt, u8 jf, u32 k).
+Napi::Value Compile(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsString() || !info[3].IsBoolean())
+    return ThrowCode(env, "EINVAL", "compile(linktype, snaplen, expression, optimize)");
+  int linktype = info[0].As<Napi::Number>().Int32Value();
+  int snaplen = info[1].As<Napi::Number>().Int32Value();
+  std::string expr = info[2].As<Napi::String>();
+  bool optimize = info[3].As<Napi::Boolean>();
+  pcap_t *p = pcap_open_dead(linktype, snaplen);
+  if (!p) return ThrowCode(env, "EPCAP", "pcap_open_dead failed");
+  struct bpf_program prog;
+  if (pcap_compile(p, &prog, expr.c_str(), optimize ? 1 : 0, PCAP_NETMASK_UNKNOWN) != 0) {
+    std::string msg = pcap_geterr(p);
+    pcap_close(p);
+    return ThrowCode(env, "EFILTER", msg);
+  }
+  Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<uint8_t *>(prog.bf_insns),
+                                                          prog.bf_len * sizeof(struct bpf_insn));
+  pcap_freecode(&prog);
+  pcap_close(p);
+  return out;
+}
+
+bool ProgramArg(const Napi::CallbackInfo &info, size_t i, struct bpf_program *prog) {
+  if (info.Length() <= i || !info[i].IsBuffer()) return false;
+  auto buf = info[i].As<Napi::Buffer<uint8_t>>();
+  if (buf.Length() % sizeof(struct bpf_insn) != 0) return false;
+  prog->bf_len = buf.Length() / sizeof(struct bpf_insn);
+  prog->bf_insns = reinterpret_cast<struct bpf_insn *>(buf.Data());
+  return true;
+}
+
+// filter(program, packet, wirelen) -> libpcap's verdict (snap length kept, 0 = drop).
+// The packet Buffer's length is the captured length.
+Napi::Value Filter(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  struct bpf_program prog;
+  if (!ProgramArg(info, 0, &prog) || info.Length() < 3 || !info[1].IsBuffer() || !info[2].IsNumber())
+    return ThrowCode(env, "EINVAL", "filter(program, packet, wirelen)");
+  auto pkt = info[1].As<Napi::Buffer<uint8_t>>();
+  uint32_t wirelen = info[2].As<Napi::Number>().Uint32Value();
+  u_int r = bpf_filter(prog.bf_insns, pkt.Data(), wirelen, pkt.Length());
+  return Napi::Number::New(env, r);
+}
+
+// validate(program) -> libpcap's bpf_validate: is this a program the kernel's
+// classic BPF checker would accept (forward jumps, ends in ret, M[] in range)?
+Napi::Value Validate(const Napi::CallbackInfo &info) {
+  struct bpf_program prog;
+  if (!ProgramArg(info, 0, &prog)) return ThrowCode(info.Env(), "EINVAL", "validate(program)");
+  return Napi::Boolean::New(info.Env(), bpf_validate(prog.bf_insns, prog.bf_len) != 0);
+}
+
+// linktype(name) -> DLT value or -1; linktypeName(value) -> name or null.
+Napi::Value Linktype(const Napi::CallbackInfo &info) {
+  if (info.Length() < 1 || !info[0].IsString()) return ThrowCode(info.Env(), "EINVAL", "linktype(name)");
+  std::string name = info[0].As<Napi::String>();
+  return Napi::Number::New(info.Env(), pcap_datalink_name_to_val(name.c_str()));
+}
+
+Napi::Value LinktypeName(const Napi::CallbackInfo &info) {
+  if (info.Length() < 1 || !info[0].IsNumber()) return ThrowCode(info.Env(), "EINVAL", "linktypeName(value)");
+  const char *n = pcap_datalink_val_to_name(info[0].As<Napi::Number>().Int32Value());
+  if (!n) return info.Env().Null();
+  return Napi::String::New(info.Env(), n);
+}
+
+}  // namespace
+
+void InitPcap(Napi::Env env, Napi::Object exports) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("compile", Napi::Function::New(env, Compile));
+  o.Set("filter", Napi::Function::New(env, Filter));
+  o.Set("validate", Napi::Function::New(env, Validate));
+  o.Set("linktype", Napi::Function::New(env, Linktype));
+  o.Set("linktypeName", Napi::Function::New(env, LinktypeName));
+  o.Set("version", Napi::String::New(env, pcap_lib_version()));
+  exports.Set("pcap", o);
+}
+
+}  // namespace netcap
