@@ -1,0 +1,114 @@
+// Reading a BPF ring buffer map from Node's event loop (cilium/ebpf's
+// ringbuf.Reader, but push-style): libbpf's ring_buffer does the memory
+// ordering and libuv polls its epoll fd; every wakeup drains the ring and
+// delivers one batch of copied records. Nothing in a batch points into the
+// ring, so records may be kept after the callback returns.
+import { native, type NativeRingBuffer } from '../native';
+import type { BpfMap } from './map';
+import { track, untrack } from './registry';
+
+/** Records from one drain of the ring, in the order the kernel committed them. */
+export class RecordBatch implements Iterable<Buffer> {
+  constructor(
+    /** Every record back to back. */
+    readonly data: Buffer,
+    /** End offset of each record in `data`. */
+    readonly ends: Uint32Array,
+  ) {}
+
+  get count(): number {
+    return this.ends.length;
+  }
+
+  /** Record `i` as a view into `data` (no copy). */
+  record(i: number): Buffer {
+    return this.data.subarray(i === 0 ? 0 : this.ends[i - 1], this.ends[i]);
+  }
+
+  *[Symbol.iterator](): Iterator<Buffer> {
+    let start = 0;
+    for (let i = 0; i < this.ends.length; i++) {
+      const end = this.ends[i];
+      yield this.data.subarray(start, end);
+      start = end;
+    }
+  }
+}
+
+export interface RingReaderOptions {
+  /**
+   * Called when onBatch throws. Without it the error is rethrown from the
+   * poll callback, where Node reports it as uncaught.
+   */
+  onError?: (error: unknown) => void;
+  /** Keep the process alive while the reader is open (default true). */
+  ref?: boolean;
+}
+
+export class RingReader {
+  #ring: NativeRingBuffer | undefined;
+  #records = 0;
+  #batches = 0;
+
+  constructor(
+    readonly map: BpfMap,
+    onBatch: (batch: RecordBatch) => void,
+    options: RingReaderOptions = {},
+  ) {
+    if (map.spec.type !== 'ringbuf') throw new Error(`map ${map.name} is a ${map.spec.type} map, not a ring buffer`);
+    const deliver = (data: Buffer, ends: Uint32Array): void => {
+      this.#records += ends.length;
+      this.#batches++;
+      try {
+        onBatch(new RecordBatch(data, ends));
+      } catch (e) {
+        if (!options.onError) throw e;
+        options.onError(e);
+      }
+    };
+    this.#ring = new (native().RingBuffer)(map.fd, deliver);
+    if (options.ref === false) this.#ring.unref();
+    track(this);
+  }
+
+  /** Records delivered so far. */
+  get records(): number {
+    return this.#records;
+  }
+
+  /** Batches (drains that found records) delivered so far. */
+  get batches(): number {
+    return this.#batches;
+  }
+
+  get closed(): boolean {
+    return this.#ring === undefined;
+  }
+
+  /**
+   * Drains the ring now, delivering what it holds through onBatch before
+   * returning: the last read before close(), so records already committed
+   * are not lost. Returns the number of records delivered.
+   */
+  drain(): number {
+    if (!this.#ring) throw new Error(`ring reader on map ${this.map.name} is closed`);
+    return this.#ring.consume();
+  }
+
+  /** Lets the process exit while the reader is open. */
+  unref(): void {
+    this.#ring?.unref();
+  }
+
+  ref(): void {
+    this.#ring?.ref();
+  }
+
+  /** Idempotent. Stops polling; records still in the ring are dropped (drain() first). The map stays open. */
+  close(): void {
+    if (!this.#ring) return;
+    this.#ring.close();
+    this.#ring = undefined;
+    untrack(this);
+  }
+}
