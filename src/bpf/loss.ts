@@ -2,6 +2,10 @@
 // bpf_ringbuf_reserve/output fails (ring full) the program increments a
 // u64 in a per-CPU array; the reader sums the CPUs whenever it reports.
 // Per-CPU, so the increment needs no atomic and never contends.
+import { Add, Call, JEq, LoadMapPtr, LoadMem, Mov, StoreImm, StoreMem } from '../ebpf/builders';
+import { Helper } from '../ebpf/helpers';
+import type { Insn } from '../ebpf/instruction';
+import { R0, R1, R10, R2 } from '../ebpf/registers';
 import { createMap, u32, type BpfMap } from './map';
 
 export class LossCounters {
@@ -41,4 +45,36 @@ export class LossCounters {
   close(): void {
     this.map.close();
   }
+}
+
+/**
+ * The eBPF side of the convention: increments counter `slot` of the loss
+ * map, for a program's "bpf_ringbuf_reserve returned NULL" branch. Uses
+ * 4 bytes of stack at r10+stackOffset for the key and clobbers r0-r5
+ * (a helper call). `label` must be unique in the program.
+ *
+ *   *(u32 *)(r10 stackOffset) = slot
+ *   r1 = map[fd]
+ *   r2 = r10 ; r2 += stackOffset
+ *   call bpf_map_lookup_elem
+ *   if r0 == 0x0 goto label
+ *   r1 = *(u64 *)(r0 +0) ; r1 += 1 ; *(u64 *)(r0 +0) = r1   (per-CPU slot: no atomic needed)
+ * label: r0 = r0
+ */
+export function emitCountLoss(mapFd: number, slot: number, stackOffset: number, label: string): Insn[] {
+  if (stackOffset > -4 || stackOffset < -512 || stackOffset % 4 !== 0) throw new RangeError(`stack offset ${stackOffset}: needs 4 aligned bytes within r10-512..r10`);
+  return [
+    StoreImm(R10, stackOffset, slot, 4),
+    LoadMapPtr(R1, mapFd),
+    Mov.reg(R2, R10),
+    Add.imm(R2, stackOffset),
+    Call(Helper.map_lookup_elem),
+    JEq.imm(R0, 0, label),
+    LoadMem(R1, R0, 0, 8),
+    Add.imm(R1, 1),
+    StoreMem(R0, 0, R1, 8),
+    // A harmless move carries the label, so the snippet needs nothing from
+    // the caller after it (r0 is clobbered anyway).
+    Mov.reg(R0, R0).withSymbol(label),
+  ];
 }

@@ -79,16 +79,11 @@ export function listTracepoints(category?: string): string[] {
 function unknownTracepoint(tp: TracepointName): UserError {
   const wanted = `${tp.category}:${tp.name}`;
   const categories = listCategories();
-  let candidates: string[];
-  if (categories.includes(tp.category)) {
-    candidates = listTracepoints(tp.category);
-  } else {
-    // Wrong category: compare the full name against every tracepoint, and
-    // the event name alone too (the right event in a different category).
-    const all = listTracepoints();
-    candidates = [...new Set([...closeNames(wanted, all), ...all.filter((n) => n.endsWith(`:${tp.name}`))])];
-  }
-  const near = closeNames(wanted, candidates);
+  const all = listTracepoints();
+  // Names close to the full name, plus the same event in another category
+  // (the usual slip: skb:netif_receive_skb for net:netif_receive_skb).
+  const sameEvent = all.filter((n) => n.endsWith(`:${tp.name}`));
+  const near = [...new Set([...sameEvent, ...closeNames(wanted, all)])].slice(0, 5);
   return new UserError(
     `unknown tracepoint ${wanted}`,
     near.length > 0
