@@ -5,19 +5,19 @@ import { isNativeError, native } from '../native';
 import { UserError } from '../errors';
 import { OwnedFd } from './fd';
 import { possibleCpus } from './cpus';
+import { MapType } from './constants';
 
 /** The map types netcap uses, by name. */
 export type MapKind = 'hash' | 'array' | 'percpu_hash' | 'percpu_array' | 'stack_trace' | 'lru_hash' | 'ringbuf';
 
-// enum bpf_map_type, include/uapi/linux/bpf.h.
-const MAP_TYPE_IDS: Record<MapKind, number> = {
-  hash: 1,
-  array: 2,
-  percpu_hash: 5,
-  percpu_array: 6,
-  stack_trace: 7,
-  lru_hash: 9,
-  ringbuf: 27,
+const MAP_TYPE_IDS: Record<MapKind, MapType> = {
+  hash: MapType.HASH,
+  array: MapType.ARRAY,
+  percpu_hash: MapType.PERCPU_HASH,
+  percpu_array: MapType.PERCPU_ARRAY,
+  stack_trace: MapType.STACK_TRACE,
+  lru_hash: MapType.LRU_HASH,
+  ringbuf: MapType.RINGBUF,
 };
 
 /** The kernel's enum bpf_map_type value of a map kind. */

@@ -33,7 +33,7 @@ function bpftoolMaps(): BpftoolMap[] {
   return JSON.parse(r.stdout) as BpftoolMap[];
 }
 
-test('a hash map stores, finds, walks and deletes; bpftool sees its shape', () => {
+void test('a hash map stores, finds, walks and deletes; bpftool sees its shape', () => {
   const m = make({ type: 'hash', name: 'nc_t_hash', keySize: 8, valueSize: 4, maxEntries: 16 });
   m.update(u64(1n), u32(100));
   m.update(u64(2n), u32(200));
@@ -55,7 +55,7 @@ test('a hash map stores, finds, walks and deletes; bpftool sees its shape', () =
   assert.deepEqual(entries[0].value.map((h) => parseInt(h, 16)), [200, 0, 0, 0]);
 });
 
-test('an array map has every index; u32 helpers', () => {
+void test('an array map has every index; u32 helpers', () => {
   const m = make({ type: 'array', name: 'nc_t_array', keySize: 4, valueSize: 8, maxEntries: 4 });
   assert.deepEqual(m.lookupU32Key(3), Buffer.alloc(8));
   m.updateU32Key(3, u64(0x1122334455667788n));
@@ -64,7 +64,7 @@ test('an array map has every index; u32 helpers', () => {
   assert.throws(() => m.lookup(Buffer.alloc(8)), /key is 8 bytes, expected 4/);
 });
 
-test('per-CPU values have one slot per possible CPU, rounded up to 8 bytes', () => {
+void test('per-CPU values have one slot per possible CPU, rounded up to 8 bytes', () => {
   const cpus = possibleCpus();
   assert.ok(cpus >= 1);
   const m = make({ type: 'percpu_array', name: 'nc_t_pcpu', keySize: 4, valueSize: 4, maxEntries: 2 });
@@ -84,7 +84,7 @@ test('per-CPU values have one slot per possible CPU, rounded up to 8 bytes', () 
   assert.throws(() => m.lookup(u32(1)), /per-CPU/);
 });
 
-test('LossCounters sums u64 counters over CPUs', () => {
+void test('LossCounters sums u64 counters over CPUs', () => {
   const loss = LossCounters.create('nc_t_loss', 2);
   made.push(loss.map);
   const cpus = possibleCpus();
@@ -94,14 +94,14 @@ test('LossCounters sums u64 counters over CPUs', () => {
   assert.equal(loss.total(), loss.lost(1));
 });
 
-test('LRU hash evicts instead of failing when full', () => {
+void test('LRU hash evicts instead of failing when full', () => {
   const m = make({ type: 'lru_hash', name: 'nc_t_lru', keySize: 4, valueSize: 4, maxEntries: 64 });
   for (let i = 0; i < 1000; i++) m.update(u32(i), u32(i));
   const n = [...m.keys()].length;
   assert.ok(n > 0 && n <= 64 * possibleCpus(), `${n} entries`);
 });
 
-test('ring buffer and stack trace maps are created with checked shapes', () => {
+void test('ring buffer and stack trace maps are created with checked shapes', () => {
   const rb = make({ type: 'ringbuf', name: 'nc_t_ring', keySize: 0, valueSize: 0, maxEntries: 1 << 16 });
   assert.equal(bpftoolMaps().find((x) => x.name === 'nc_t_ring')?.type, 'ringbuf');
   assert.throws(() => [...rb.keys()], /RingReader/);
@@ -110,7 +110,7 @@ test('ring buffer and stack trace maps are created with checked shapes', () => {
   assert.equal(st.stackTrace(0), undefined);
 });
 
-test('close is idempotent, frees the map, and closeAll closes what is left', () => {
+void test('close is idempotent, frees the map, and closeAll closes what is left', () => {
   const before = openCount();
   const a = createMap({ type: 'array', name: 'nc_t_close_a', keySize: 4, valueSize: 4, maxEntries: 1 });
   const b = createMap({ type: 'array', name: 'nc_t_close_b', keySize: 4, valueSize: 4, maxEntries: 1 });
@@ -133,7 +133,7 @@ test('close is idempotent, frees the map, and closeAll closes what is left', () 
   assert.ok(!names.some((n) => n.startsWith('nc_t_close')), 'the kernel freed the maps');
 });
 
-test('bad names and shapes are refused before the kernel sees them', () => {
+void test('bad names and shapes are refused before the kernel sees them', () => {
   assert.throws(() => createMap({ type: 'hash', name: 'this-name-is-far-too-long', keySize: 4, valueSize: 4, maxEntries: 1 }), /at most 15/);
   assert.throws(() => createMap({ type: 'array', name: 'x', keySize: 8, valueSize: 4, maxEntries: 1 }), /4 bytes/);
 });

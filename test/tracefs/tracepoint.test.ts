@@ -8,18 +8,18 @@ import { findTracefs, tracefsRoot } from '../../src/tracefs/mount';
 import { listTracepoints, parseFormat, parseTracepointName, tracepointFormat, tracepointId } from '../../src/tracefs/tracepoint';
 import { UserError } from '../../src/errors';
 
-test('tracefs is found or mounted, and is what /proc/self/mounts lists', () => {
+void test('tracefs is found or mounted, and is what /proc/self/mounts lists', () => {
   const root = tracefsRoot();
   assert.ok(fs.existsSync(`${root}/events`), `${root}/events exists`);
   assert.equal(findTracefs(), root);
 });
 
-test('findTracefs reads mount tables, including escaped paths', () => {
+void test('findTracefs reads mount tables, including escaped paths', () => {
   assert.equal(findTracefs('sysfs /sys sysfs rw 0 0\ntracefs /mnt/my\\040trace tracefs rw 0 0\n'), '/mnt/my trace');
   assert.equal(findTracefs('sysfs /sys sysfs rw 0 0\n'), undefined);
 });
 
-test('the id of net:netif_receive_skb matches the id file and perf list', () => {
+void test('the id of net:netif_receive_skb matches the id file and perf list', () => {
   const id = tracepointId('net:netif_receive_skb');
   const fromFile = Number(fs.readFileSync(`${tracefsRoot()}/events/net/netif_receive_skb/id`, 'utf8'));
   assert.equal(id, fromFile);
@@ -27,7 +27,7 @@ test('the id of net:netif_receive_skb matches the id file and perf list', () => 
   assert.equal(tracepointId({ category: 'net', name: 'netif_receive_skb' }), id);
 });
 
-test('the format of net:netif_receive_skb has the fields the kernel declares', () => {
+void test('the format of net:netif_receive_skb has the fields the kernel declares', () => {
   const f = tracepointFormat('net:netif_receive_skb');
   const byName = new Map(f.fields.map((x) => [x.name, x]));
   assert.deepEqual(byName.get('common_type'), { type: 'unsigned short', name: 'common_type', offset: 0, size: 2, signed: false, common: true });
@@ -39,7 +39,7 @@ test('the format of net:netif_receive_skb has the fields the kernel declares', (
   assert.ok(f.printFormat.includes('skbaddr'));
 });
 
-test('bpftrace agrees on the field list of skb:kfree_skb', (t) => {
+void test('bpftrace agrees on the field list of skb:kfree_skb', (t) => {
   const r = spawnSync('bpftrace', ['-lv', 'tracepoint:skb:kfree_skb'], { encoding: 'utf8', timeout: 20000 });
   if (r.status !== 0) return t.skip(`bpftrace -lv failed: ${r.stderr}`);
   // bpftrace prints "    void * skbaddr" per non-common field.
@@ -54,13 +54,13 @@ test('bpftrace agrees on the field list of skb:kfree_skb', (t) => {
   assert.deepEqual(ours, theirs);
 });
 
-test('array fields keep their dimension in the type', () => {
+void test('array fields keep their dimension in the type', () => {
   const f = parseFormat('name: x\nID: 7\nformat:\n\tfield:unsigned char dst[6];\toffset:8;\tsize:6;\tsigned:0;\n\nprint fmt: "x"\n');
   assert.deepEqual(f.fields[0], { type: 'unsigned char[6]', name: 'dst', offset: 8, size: 6, signed: false, common: false });
   assert.equal(f.id, 7);
 });
 
-test('listing a category gives its tracepoints', () => {
+void test('listing a category gives its tracepoints', () => {
   const net = listTracepoints('net');
   assert.ok(net.includes('net:netif_receive_skb'));
   assert.ok(net.includes('net:net_dev_xmit'));
@@ -69,7 +69,7 @@ test('listing a category gives its tracepoints', () => {
   assert.equal(net.length, dirs.length);
 });
 
-test('an unknown tracepoint is a UserError naming close names', () => {
+void test('an unknown tracepoint is a UserError naming close names', () => {
   assert.throws(
     () => tracepointId('net:netif_recieve_skb'),
     (e: unknown) => e instanceof UserError && e.message.includes('net:netif_recieve_skb') && (e.hint ?? '').includes('net:netif_receive_skb'),
@@ -81,7 +81,7 @@ test('an unknown tracepoint is a UserError naming close names', () => {
   );
 });
 
-test('names that could leave the events directory are refused', () => {
+void test('names that could leave the events directory are refused', () => {
   assert.throws(() => parseTracepointName('../../etc:passwd'), UserError);
   assert.throws(() => parseTracepointName('net'), UserError);
   assert.throws(() => tracepointId({ category: '..', name: 'x' }), UserError);
