@@ -1,0 +1,144 @@
+// Loading eBPF programs (cilium/ebpf's prog.go): link and encode the
+// instructions, load them, and when the kernel refuses, load again with the
+// verifier log on so the error carries the reason. Only this module and the
+// other src/bpf/ files touch the addon.
+import { UserError } from '../errors';
+import { isNativeError, native } from '../native';
+import type { Insn } from '../ebpf/instruction';
+import { link } from '../ebpf/link';
+import { encode } from '../ebpf/encode';
+import { OwnedFd } from './fd';
+import { progTypeName } from './constants';
+import { failingInsnIndex, summarizeVerifierLog } from './verifier-log';
+
+export interface ProgramSpec {
+  /** enum bpf_prog_type (ProgType in ./constants). */
+  type: number;
+  insns: readonly Insn[];
+  /** At most 15 characters of [A-Za-z0-9_.]; shows in `bpftool prog`. */
+  name: string;
+  /** "GPL" by default: the ring buffer and probe_read helpers are GPL-only. */
+  license?: string;
+  expectedAttachType?: number;
+  attachBtfId?: number;
+  attachBtfObjFd?: number;
+  /** Verifier log level for the retry after a refusal: 1 (the failing path, default) or 2 (every path walked). */
+  logLevel?: 1 | 2;
+}
+
+export interface TestRunOptions {
+  repeat?: number;
+  /** The context (e.g. struct xdp_md / __sk_buff) given to the program. */
+  ctxIn?: Buffer;
+  /** Room for the packet as the program left it. */
+  dataOutSize?: number;
+  flags?: number;
+  cpu?: number;
+}
+
+export interface TestRunResult {
+  retval: number;
+  /** Mean run time in ns as measured by the kernel. */
+  duration: number;
+  dataOut?: Buffer;
+}
+
+/** The kernel refused a program: message = the reason, detail = the full verifier log. */
+export class VerifierError extends UserError {
+  constructor(
+    readonly programName: string,
+    readonly summary: string,
+    readonly log: string,
+    /** errno name of the failed load (EACCES, EINVAL, ...). */
+    readonly code: string,
+    /** Instruction index (slot) where verification stopped, when the log says. */
+    readonly insnIndex: number | undefined,
+  ) {
+    super(
+      `the kernel verifier rejected program ${programName}: ${summary}`,
+      'this is a bug in netcap\'s program builder if the input was valid: report it with the --verbose output',
+      log,
+    );
+    this.name = 'VerifierError';
+  }
+}
+
+// 16 MiB: big programs with log level 1 write a line per visited instruction.
+const LOG_SIZE = 1 << 24;
+const NAME = /^[A-Za-z0-9_.]{0,15}$/;
+
+export class Program {
+  readonly #fd: OwnedFd;
+  readonly id: number;
+
+  constructor(
+    fd: number,
+    readonly name: string,
+    readonly type: number,
+    /** Instruction count in 8-byte slots, as loaded. */
+    readonly slots: number,
+  ) {
+    this.#fd = new OwnedFd(fd, `program ${name}`);
+    this.id = native().bpf.progInfo(fd).id;
+  }
+
+  /** The fd; throws after close(). */
+  get fd(): number {
+    return this.#fd.value;
+  }
+
+  get closed(): boolean {
+    return this.#fd.closed;
+  }
+
+  /** Runs the program once (or `repeat` times) on `data` via BPF_PROG_TEST_RUN. */
+  testRun(data: Buffer | null, opts: TestRunOptions = {}): TestRunResult {
+    return native().bpf.testRun(this.fd, data, opts);
+  }
+
+  /** Idempotent. Attached links keep the program alive in the kernel until they close too. */
+  close(): void {
+    this.#fd.close();
+  }
+}
+
+export function loadProgram(spec: ProgramSpec): Program {
+  if (!NAME.test(spec.name)) throw new Error(`program name "${spec.name}" must be at most 15 characters of [A-Za-z0-9_.]`);
+  const linked = link(spec.insns);
+  const code = encode(linked);
+  const license = spec.license ?? 'GPL';
+  const opts = {
+    expectedAttachType: spec.expectedAttachType,
+    attachBtfId: spec.attachBtfId,
+    attachBtfObjFd: spec.attachBtfObjFd,
+  };
+  const bpf = native().bpf;
+  let firstError: unknown;
+  try {
+    return new Program(bpf.progLoad(spec.type, spec.name, license, code, opts), spec.name, spec.type, linked.slots);
+  } catch (e) {
+    if (!isNativeError(e)) throw e;
+    firstError = e;
+  }
+  // Second attempt with the log: the kernel only explains itself when asked,
+  // and asking up front costs time on every successful load.
+  try {
+    const fd = bpf.progLoad(spec.type, spec.name, license, code, { ...opts, logLevel: spec.logLevel ?? 1, logSize: LOG_SIZE });
+    // Loads that fail only without a log are not expected; keep the program.
+    return new Program(fd, spec.name, spec.type, linked.slots);
+  } catch (e) {
+    if (!isNativeError(e)) throw e;
+    const log = e.log ?? '';
+    if (log.trim() !== '') {
+      throw new VerifierError(spec.name, summarizeVerifierLog(log), log, e.code, failingInsnIndex(log));
+    }
+    const first = isNativeError(firstError) ? firstError : e;
+    throw new UserError(
+      `loading ${progTypeName(spec.type)} program ${spec.name} failed: ${first.message} (${first.code})`,
+      first.code === 'EPERM'
+        ? 'run as root (CAP_BPF and CAP_PERFMON); on some kernels this program type is locked down'
+        : 'the kernel gave no verifier log: check that this kernel supports the program type and attach type',
+      first.stack,
+    );
+  }
+}
