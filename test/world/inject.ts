@@ -109,6 +109,8 @@ export interface Received {
 
 /** A running receiver: the socket is bound, so every frame arriving from now on is seen. */
 export interface Receiver {
+  /** Frames received so far (grows while the receiver runs; empty when keepFrames is false). */
+  readonly frames: readonly Buffer[];
   /** Resolves when the receiver ends (max frames, duration, or stop()). */
   readonly done: Promise<Received>;
   /** Ends it now and resolves with what arrived so far. */
@@ -146,6 +148,7 @@ export async function receive(ns: Namespace, ifname: string, opts: ReceiveOption
   // Whichever comes first: ready, or an early exit (bad interface name...).
   await Promise.race([ready, done]);
   return {
+    frames,
     done,
     stop: () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
