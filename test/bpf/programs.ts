@@ -1,0 +1,60 @@
+// Small probe programs for the runtime tests, built with the project's own
+// instruction builders. Records are u64 fields in host order.
+import { Add, Call, Exit, JEq, LoadMapPtr, LoadMem, Mov, StoreMem } from '../../src/ebpf/builders';
+import { Helper } from '../../src/ebpf/helpers';
+import type { Insn } from '../../src/ebpf/instruction';
+import { R0, R1, R10, R2, R3, R4, R6, type Register } from '../../src/ebpf/registers';
+import { emitCountLoss } from '../../src/bpf/loss';
+
+// struct pt_regs on x86_64 (arch/x86/include/uapi/asm/ptrace.h): the
+// uprobe context. Arguments in rdi, rsi; the return value in rax.
+export const PT_REGS = { rax: 80, rsi: 104, rdi: 112 } as const;
+
+/** Emits `r(value)` into the record slot `slot` (u64) at r10 - 8*(slots - slot). */
+type Field = (dst: Register) => Insn[];
+
+/** ctx field at `off` (u64), read from r6 = ctx. */
+export function ctxField(off: number): Field {
+  return (dst) => [LoadMem(dst, R6, off, 8)];
+}
+
+export function helperField(helper: Helper): Field {
+  return (dst) => [Call(helper), Mov.reg(dst, R0)];
+}
+
+/** bpf_get_attach_cookie(ctx). */
+export const cookieField: Field = (dst) => [Mov.reg(R1, R6), Call(Helper.get_attach_cookie), Mov.reg(dst, R0)];
+
+/**
+ * A program that writes one record of `fields.length` u64s to the ring with
+ * bpf_ringbuf_output, and counts a loss in slot 0 of `lossFd` when the ring
+ * is full. Returns 0.
+ */
+export function recordProgram(ringFd: number, lossFd: number, fields: Field[]): Insn[] {
+  const size = fields.length * 8;
+  const base = -size;
+  const insns: Insn[] = [Mov.reg(R6, R1)];
+  fields.forEach((field, i) => {
+    insns.push(...field(R1), StoreMem(R10, base + i * 8, R1, 8));
+  });
+  insns.push(
+    LoadMapPtr(R1, ringFd),
+    Mov.reg(R2, R10),
+    Add.imm(R2, base),
+    Mov.imm(R3, size),
+    Mov.imm(R4, 0),
+    Call(Helper.ringbuf_output),
+    JEq.imm(R0, 0, 'out'),
+    ...emitCountLoss(lossFd, 0, base - 8, 'counted'),
+    Mov.imm(R0, 0).withSymbol('out'),
+    Exit(),
+  );
+  return insns;
+}
+
+/** Splits a record into its u64 fields. */
+export function u64Fields(record: Buffer): bigint[] {
+  const out: bigint[] = [];
+  for (let off = 0; off + 8 <= record.length; off += 8) out.push(record.readBigUInt64LE(off));
+  return out;
+}
