@@ -227,8 +227,10 @@ static int do_recv(const char *ifname, long duration_ms, long max, int hex, cons
     if (!w) die(wpath);
     write_pcap_header(w);
   }
+  // Line-buffered: whoever reads our pipe sees each frame as it arrives
+  // (fully buffered stdio would hold ~30 frames back).
+  setvbuf(stdout, NULL, _IOLBF, 0);
   printf("ready\n");
-  fflush(stdout);
   static unsigned char buf[MAX_FRAME];
   uint64_t deadline = duration_ms > 0 ? now_ns() + (uint64_t)duration_ms * 1000000ull : 0;
   long received = 0;

@@ -174,6 +174,25 @@ function configureRootLink(ifname: string, settings: LinkSettings): void {
 const liveWorlds = new Set<World>();
 let exitHookInstalled = false;
 
+function destroyAllSync(): void {
+  for (const w of liveWorlds) w.destroySync();
+}
+
+/**
+ * Last-resort cleanup: on normal exit, and on SIGINT/SIGTERM/SIGHUP (which
+ * skip 'exit' handlers). After cleaning up, a signal is re-raised with its
+ * default action unless someone else also listens for it.
+ */
+function installExitHooks(): void {
+  process.on('exit', destroyAllSync);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      destroyAllSync();
+      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+    });
+  }
+}
+
 /**
  * Everything one test file creates: namespaces (named nc-<purpose>-<random>),
  * veth ends in the root namespace, and processes. destroy() removes it all.
@@ -190,9 +209,7 @@ export class World {
     liveWorlds.add(this);
     if (!exitHookInstalled) {
       exitHookInstalled = true;
-      process.on('exit', () => {
-        for (const w of liveWorlds) w.destroySync();
-      });
+      installExitHooks();
     }
   }
 

@@ -32,11 +32,11 @@ function sortedHex(frames: readonly Buffer[]): string[] {
   return frames.map((f) => f.toString('hex')).sort();
 }
 
-describe('network namespaces', { skip: !isRoot && 'needs root' }, () => {
+void describe('network namespaces', { skip: !isRoot && 'needs root' }, () => {
   const world = new World('world');
   after(() => world.destroy());
 
-  it('creates namespaces with veths (IPv6 off, MACs, addresses) and removes them on destroy', async () => {
+  void it('creates namespaces with veths (IPv6 off, MACs, addresses) and removes them on destroy', async () => {
     const local = new World('world-ns');
     try {
       const ns = local.addNamespace();
@@ -66,7 +66,7 @@ describe('network namespaces', { skip: !isRoot && 'needs root' }, () => {
     }
   });
 
-  it('puts one veth end in the root namespace and deletes it afterwards', async () => {
+  void it('puts one veth end in the root namespace and deletes it afterwards', async () => {
     const local = new World('world-root');
     const rootEnd = `ncr${randomTag()}`;
     try {
@@ -81,7 +81,7 @@ describe('network namespaces', { skip: !isRoot && 'needs root' }, () => {
     assert.throws(() => execFileSync('ip', ['link', 'show', 'dev', rootEnd], { stdio: 'pipe' }));
   });
 
-  it('injects frames that arrive unchanged and in order on the peer', async () => {
+  void it('injects frames that arrive unchanged and in order on the peer', async () => {
     const ns = world.addNamespace();
     ns.addVeth('v0', 'v1');
     const frames = assortedFrames(200);
@@ -94,7 +94,7 @@ describe('network namespaces', { skip: !isRoot && 'needs root' }, () => {
     assert.equal(ns.stats('v1').rxPackets, frames.length);
   });
 
-  it('paces injection at a fixed rate and repeats the list', async () => {
+  void it('paces injection at a fixed rate and repeats the list', async () => {
     const ns = world.addNamespace();
     ns.addVeth('v0', 'v1');
     const rx = await receive(ns, 'v1', { keepFrames: false, durationMs: 10_000, max: 300 });
@@ -106,7 +106,7 @@ describe('network namespaces', { skip: !isRoot && 'needs root' }, () => {
     assert.equal((await rx.done).count, 300);
   });
 
-  it('writes what it receives to a pcap file that tcpdump reads', async () => {
+  void it('writes what it receives to a pcap file that tcpdump reads', async () => {
     const ns = world.addNamespace();
     ns.addVeth('v0', 'v1');
     const file = `/tmp/nc-world-${randomTag()}.pcap`;
@@ -123,18 +123,18 @@ describe('network namespaces', { skip: !isRoot && 'needs root' }, () => {
     }
   });
 
-  it('reports a missing interface as an error', async () => {
+  void it('reports a missing interface as an error', async () => {
     const ns = world.addNamespace();
     await assert.rejects(inject(ns, 'nosuchif0', [udpFrame()]), /nosuchif0/);
     await assert.rejects(receive(ns, 'nosuchif0').then((r) => r.done), /nosuchif0/);
   });
 });
 
-describe('DPDK programs', { skip: (!isRoot && 'needs root') || (!dpdkInstalled && 'needs dpdk-doc and libdpdk-dev') }, () => {
+void describe('DPDK programs', { skip: (!isRoot && 'needs root') || (!dpdkInstalled && 'needs dpdk-doc and libdpdk-dev') }, () => {
   const world = new World('world-dpdk');
   after(() => world.destroy());
 
-  it('l2fwd forwards every injected frame, both ways', async (t) => {
+  void it('l2fwd forwards every injected frame, both ways', async (t) => {
     buildL2fwd();
     const app = await startL2fwd(world);
     t.diagnostic(`l2fwd start (spawn -> first forwarded frame): ${app.startMs} ms`);
@@ -150,7 +150,7 @@ describe('DPDK programs', { skip: (!isRoot && 'needs root') || (!dpdkInstalled &
     assert.match(out, /Bye/);
   });
 
-  it('the test app has its probe points in the symbol table (nm)', () => {
+  void it('the test app has its probe points in the symbol table (nm)', () => {
     const binary = buildTestApp();
     const nm = execFileSync('nm', ['--defined-only', binary]).toString();
     for (const fn of TEST_APP_FUNCTIONS) assert.match(nm, new RegExp(`^[0-9a-f]+ T ${fn}$`, 'm'), `${fn} missing`);
@@ -158,7 +158,7 @@ describe('DPDK programs', { skip: (!isRoot && 'needs root') || (!dpdkInstalled &
     assert.match(execFileSync('nm', [buildL2fwd()]).toString(), /^[0-9a-f]+ t l2fwd_simple_forward$/m);
   });
 
-  it('the test app forwards every frame and passes long ones through the chain path', async (t) => {
+  void it('the test app forwards every frame and passes long ones through the chain path', async (t) => {
     const app = await startTestApp(world);
     t.diagnostic(`test app start (spawn -> first forwarded frame): ${app.startMs} ms`);
     const frames = assortedFrames(100);
@@ -178,7 +178,7 @@ describe('DPDK programs', { skip: (!isRoot && 'needs root') || (!dpdkInstalled &
     assert.ok(rxCount >= frames.length);
   });
 
-  it('leaves no namespace and no DPDK runtime directory behind', async () => {
+  void it('leaves no namespace and no DPDK runtime directory behind', async () => {
     const names = world.namespaces.map((n) => n.name);
     await world.destroy();
     const left = listTestNamespaces();
