@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 debs=(libpcap-dev libbpf-dev libelf-dev zlib1g-dev pkg-config tcpdump tshark iproute2 bpftool bpftrace
-      dpdk libdpdk-dev dpdk-doc make gcc g++ python3)
+      dpdk libdpdk-dev dpdk-doc dpdk-dev make gcc g++ python3)
+# dpdk-dev holds dpdk-dumpcap, the anchor `npm run bench` compares netcap mbuf with.
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
