@@ -6,10 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { after, describe, it } from 'node:test';
-import { isProbeFrame, udpFrame, tcpFrame } from './frames';
-import { inject, receive } from './inject';
-import { listTestNamespaces, randomTag, World } from './netns';
-import { buildL2fwd, buildTestApp, startL2fwd, startTestApp, TEST_APP_FUNCTIONS } from './dpdk';
+import { buildL2fwd, buildTestApp, inject, isProbeFrame, listTestNamespaces, randomTag, receive, startL2fwd, startTestApp, tcpFrame, TEST_APP_FUNCTIONS, udpFrame, World } from '.';
 
 const isRoot = process.getuid?.() === 0;
 const dpdkInstalled = fs.existsSync('/usr/share/dpdk/examples/l2fwd/main.c') && hasPkgConfig('libdpdk');
@@ -162,7 +159,9 @@ void describe('DPDK programs', { skip: (!isRoot && 'needs root') || (!dpdkInstal
     const app = await startTestApp(world);
     t.diagnostic(`test app start (spawn -> first forwarded frame): ${app.startMs} ms`);
     const frames = assortedFrames(100);
-    const long = frames.filter((f) => f.length > 100).length;
+    const long = frames.filter((f) => f.length > 100);
+    // Each long frame becomes ceil(length / 64) segments of at most 64 bytes.
+    const segments = long.reduce((sum, f) => sum + Math.ceil(f.length / 64), 0);
     const rx = await receive(app.ns, 'b1', { durationMs: 10_000, max: frames.length });
     await inject(app.ns, 'a1', frames, { rate: 2000 });
     const got = (await rx.done).frames.filter((f) => !isProbeFrame(f));
@@ -171,7 +170,8 @@ void describe('DPDK programs', { skip: (!isRoot && 'needs root') || (!dpdkInstal
     const chains = /chains=(\d+)/.exec(out);
     assert.ok(chains, `no counters line in:\n${out}`);
     // Probe frames are 60 bytes (no chain), so every chain came from a long test frame.
-    assert.equal(Number(chains[1]), long);
+    assert.equal(Number(chains[1]), long.length);
+    assert.equal(Number(/chain_segs=(\d+)/.exec(out)?.[1]), segments);
     const rxCount = Number(/rx=(\d+)/.exec(out)?.[1]);
     const txCount = Number(/tx=(\d+)/.exec(out)?.[1]);
     assert.equal(rxCount, txCount);
