@@ -25,6 +25,10 @@
 //   const l2 = await startL2fwd(world);         // DPDK's l2fwd: probe point l2fwd_simple_forward@1
 //   app.pid; app.binary; app.ns; app.startMs; await app.stop();   // stop() returns the app's output
 //
+//   // bpftrace as an independent reference at the same probe points (maps of scalars):
+//   const bt = await startBpftrace(world, `uprobe:${app.binary}:app_process_one { @n = count(); }`, { pid: app.pid });
+//   (await bt.stop()).get('n');
+//
 // The readiness check leaves marker frames (EtherType 0x88b5, isProbeFrame())
 // behind it; they never reach a receiver started after startX() resolved,
 // but filter them out when comparing whole captures to be safe.
@@ -40,5 +44,6 @@ export * from './inject';
 export * from './frames';
 export * from './forwarding';
 export * from './dpdk';
+export * from './bpftrace';
 export { buildTool, injectorPath } from './tools';
 export { repoRoot, examplesBuildDir, testBuildDir } from './paths';

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { buildL2fwd, buildTestApp, inject, isProbeFrame, listTestNamespaces, randomTag, receive, startL2fwd, startTestApp, tcpFrame, TEST_APP_FUNCTIONS, udpFrame, World } from '.';
+import { bpftraceInstalled, startBpftrace } from './bpftrace';
 
 const isRoot = process.getuid?.() === 0;
 const dpdkInstalled = fs.existsSync('/usr/share/dpdk/examples/l2fwd/main.c') && hasPkgConfig('libdpdk');
@@ -176,6 +177,51 @@ void describe('DPDK programs', { skip: (!isRoot && 'needs root') || (!dpdkInstal
     const txCount = Number(/tx=(\d+)/.exec(out)?.[1]);
     assert.equal(rxCount, txCount);
     assert.ok(rxCount >= frames.length);
+  });
+
+  // The DPDK_MBUF offsets (pkt_len 36, nb_segs 20) are the brief's 22.11 facts;
+  // the sums they give must match the frames we sent.
+  void it('probe points see every packet with the documented rte_mbuf layout (bpftrace)', { skip: !bpftraceInstalled && 'needs bpftrace' }, async () => {
+    const app = await startTestApp(world);
+    const bin = app.binary;
+    const bt = await startBpftrace(
+      world,
+      `uprobe:${bin}:app_process_one { @one = count(); @one_len = sum(*(uint32 *)(arg0 + 36)); }
+       uprobe:${bin}:app_raw { @raw_len = sum(arg1); }
+       uprobe:${bin}:app_process_burst { @burst_pkts = sum(arg1); }
+       uretprobe:${bin}:app_rx_burst { @rx = sum(retval); }
+       uprobe:${bin}:app_process_chain { @chains = count(); @segs = sum(*(uint16 *)(arg0 + 20)); @chain_len = sum(*(uint32 *)(arg0 + 36)); }`,
+      { pid: app.pid },
+    );
+    const frames = assortedFrames(60);
+    const rx = await receive(app.ns, 'b1', { durationMs: 10_000, max: frames.length });
+    await inject(app.ns, 'a1', frames, { rate: 1000 });
+    assert.equal((await rx.done).count, frames.length);
+    const maps = await bt.stop();
+    const total = frames.reduce((s, f) => s + f.length, 0);
+    const long = frames.filter((f) => f.length > 100);
+    assert.equal(maps.get('one'), frames.length, bt.output());
+    assert.equal(maps.get('one_len'), total);
+    assert.equal(maps.get('raw_len'), total);
+    assert.equal(maps.get('burst_pkts'), frames.length);
+    assert.equal(maps.get('rx'), frames.length);
+    assert.equal(maps.get('chains'), long.length);
+    assert.equal(maps.get('segs'), long.reduce((s, f) => s + Math.ceil(f.length / 64), 0));
+    assert.equal(maps.get('chain_len'), long.reduce((s, f) => s + f.length, 0));
+    await app.stop();
+  });
+
+  void it('l2fwd_simple_forward is called once per forwarded frame (bpftrace)', { skip: !bpftraceInstalled && 'needs bpftrace' }, async () => {
+    const app = await startL2fwd(world);
+    const bt = await startBpftrace(world, `uprobe:${app.binary}:l2fwd_simple_forward { @n = count(); @len = sum(*(uint32 *)(arg0 + 36)); }`, { pid: app.pid });
+    const frames = assortedFrames(40);
+    const rx = await receive(app.ns, 'b1', { durationMs: 10_000, max: frames.length });
+    await inject(app.ns, 'a1', frames, { rate: 1000 });
+    assert.equal((await rx.done).count, frames.length);
+    const maps = await bt.stop();
+    assert.equal(maps.get('n'), frames.length, bt.output());
+    assert.equal(maps.get('len'), frames.reduce((s, f) => s + f.length, 0));
+    await app.stop();
   });
 
   void it('leaves no namespace and no DPDK runtime directory behind', async () => {
