@@ -120,7 +120,6 @@ function ealArgs(ns: Namespace, lcore: number): string[] {
 
 async function startDpdk(world: World, purpose: string, binary: string, appArgs: string[], opts: DpdkStartOptions): Promise<DpdkApp> {
   const ns = addDpdkNamespace(world, purpose);
-  const started = Date.now();
   const child: ChildProcess = ns.spawn([binary, ...ealArgs(ns, opts.lcore ?? 1), '--', ...appArgs]);
   let log = '';
   child.stdout?.setEncoding('utf8');
@@ -149,8 +148,9 @@ async function startDpdk(world: World, purpose: string, binary: string, appArgs:
     throw new Error(`${path.basename(binary)} exited (${child.exitCode ?? child.signalCode}) before forwarding:\n${log.trim()}`);
   });
   died.catch(() => {});
+  let startMs: number;
   try {
-    await waitForwarding(ns, 'a1', 'b1', { timeoutMs: opts.timeoutMs ?? 20_000, abort: died });
+    startMs = await waitForwarding(ns, 'a1', 'b1', { timeoutMs: opts.timeoutMs ?? 20_000, abort: died });
   } catch (e) {
     await stop();
     if (e instanceof Error && !e.message.includes('exited')) e.message += `\n${path.basename(binary)} output:\n${log.trim()}`;
@@ -162,7 +162,7 @@ async function startDpdk(world: World, purpose: string, binary: string, appArgs:
     pid: child.pid,
     binary,
     links: { a0: 'a0', a1: 'a1', b0: 'b0', b1: 'b1' },
-    startMs: Date.now() - started,
+    startMs,
     output: () => log,
     stop,
   };

@@ -14,7 +14,11 @@ export interface WaitForwardingOptions {
   abort?: Promise<never>;
 }
 
-/** Resolves with the milliseconds it took until a marker injected on `inIf` came out of `outIf`. */
+/**
+ * Resolves with the milliseconds until a marker injected on `inIf` came out
+ * of `outIf`, counted from the call (so a caller that spawns a process just
+ * before gets its start-up time).
+ */
 export async function waitForwarding(ns: Namespace, inIf: string, outIf: string, opts: WaitForwardingOptions = {}): Promise<number> {
   const timeoutMs = opts.timeoutMs ?? 20_000;
   const intervalMs = opts.intervalMs ?? 50;
