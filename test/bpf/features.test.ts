@@ -8,22 +8,12 @@ import { gunzipSync } from 'node:zlib';
 import { describeStatus, probeFeature, skipReason, type Feature } from '../../src/bpf/features';
 import { attachKprobe, attachKretprobe } from '../../src/bpf/link/kprobe';
 import { attachFentry, requireFentry } from '../../src/bpf/link/fentry';
-import { loadProgram } from '../../src/bpf/program';
 import { AttachType, ProgType } from '../../src/bpf/constants';
-import { createMap } from '../../src/bpf/map';
 import { closeAll } from '../../src/bpf/registry';
 import { loadKernelBtf } from '../../src/btf/kernel';
 import { funcProtoOf } from '../../src/btf/functions';
-import { Add, Call, Exit, JEq, LoadMapPtr, Mov, StoreImm } from '../../src/ebpf/builders';
-import { Insn } from '../../src/ebpf/instruction';
-import { Helper } from '../../src/ebpf/helpers';
-import { R0, R1, R10, R2, type Register } from '../../src/ebpf/registers';
 import { UserError } from '../../src/errors';
-
-/** `lock *(u64 *)(dst +0) += src` (BPF_STX | BPF_ATOMIC | BPF_DW, imm BPF_ADD): the hook may run on both CPUs at once. */
-function AtomicAdd(dst: Register, src: Register): Insn {
-  return new Insn({ opcode: 0xdb, dst, src, off: 0, imm: 0 });
-}
+import { counterProgram } from './programs';
 
 const ALL: Feature[] = ['ringbuf', 'uprobes', 'kprobes', 'fentry', 'tp_btf', 'tcx', 'bpf_loop', 'bpf_link_perf_event'];
 
@@ -86,29 +76,6 @@ void test('skipReason is the description of a missing feature', () => {
     assert.equal(skipReason(f), s.status === 'supported' ? undefined : describeStatus(f, s));
   }
 });
-
-/** A program that counts its runs in slot 0 of an array. */
-function counterProgram(name: string, type = ProgType.KPROBE, extra: { expectedAttachType?: number; attachBtfId?: number } = {}) {
-  const counts = createMap({ type: 'array', name: `${name}_c`.slice(0, 15), keySize: 4, valueSize: 8, maxEntries: 1 });
-  const prog = loadProgram({
-    type,
-    name,
-    ...extra,
-    insns: [
-      StoreImm(R10, -4, 0, 4),
-      LoadMapPtr(R1, counts.fd),
-      Mov.reg(R2, R10),
-      Add.imm(R2, -4),
-      Call(Helper.map_lookup_elem),
-      JEq.imm(R0, 0, 'out'),
-      Mov.imm(R1, 1),
-      AtomicAdd(R0, R1),
-      Mov.imm(R0, 0).withSymbol('out'),
-      Exit(),
-    ],
-  });
-  return { hits: () => counts.lookupU32Key(0)?.readBigUInt64LE(0) ?? 0n, prog };
-}
 
 void test('kprobes attach and fire where the kernel has them; here they fail naming tracepoints', (t) => {
   const reason = skipReason('kprobes');

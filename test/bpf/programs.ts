@@ -1,10 +1,13 @@
 // Small probe programs for the runtime tests, built with the project's own
 // instruction builders. Records are u64 fields in host order.
-import { Add, Call, Exit, JEq, LoadMapPtr, LoadMem, Mov, StoreMem } from '../../src/ebpf/builders';
+import { Add, Call, Exit, JEq, LoadMapPtr, LoadMem, Mov, StoreImm, StoreMem } from '../../src/ebpf/builders';
 import { Helper } from '../../src/ebpf/helpers';
-import type { Insn } from '../../src/ebpf/instruction';
+import { Insn } from '../../src/ebpf/instruction';
 import { R0, R1, R10, R2, R3, R4, R6, type Register } from '../../src/ebpf/registers';
 import { emitCountLoss } from '../../src/bpf/loss';
+import { createMap } from '../../src/bpf/map';
+import { loadProgram, type Program, type ProgramSpec } from '../../src/bpf/program';
+import { ProgType } from '../../src/bpf/constants';
 
 // struct pt_regs on x86_64 (arch/x86/include/uapi/asm/ptrace.h): the
 // uprobe context. Arguments in rdi, rsi; the return value in rax.
@@ -57,4 +60,47 @@ export function u64Fields(record: Buffer): bigint[] {
   const out: bigint[] = [];
   for (let off = 0; off + 8 <= record.length; off += 8) out.push(record.readBigUInt64LE(off));
   return out;
+}
+
+/** `lock *(u64 *)(dst +0) += src` (BPF_STX | BPF_ATOMIC | BPF_DW, imm BPF_ADD): hooks run on several CPUs at once. */
+export function AtomicAdd(dst: Register, src: Register): Insn {
+  return new Insn({ opcode: 0xdb, dst, src, off: 0, imm: 0 });
+}
+
+/**
+ * A program that counts its runs in slot 0 of an array map and returns
+ * `verdict`. hits() reads the count; close() frees both.
+ */
+export function counterProgram(
+  name: string,
+  type: number = ProgType.KPROBE,
+  extra: Partial<Pick<ProgramSpec, 'expectedAttachType' | 'attachBtfId'>> & { verdict?: number } = {},
+): { prog: Program; hits: () => bigint; close: () => void } {
+  const counts = createMap({ type: 'array', name: `${name.slice(0, 13)}_c`, keySize: 4, valueSize: 8, maxEntries: 1 });
+  const prog = loadProgram({
+    type,
+    name,
+    expectedAttachType: extra.expectedAttachType,
+    attachBtfId: extra.attachBtfId,
+    insns: [
+      StoreImm(R10, -4, 0, 4),
+      LoadMapPtr(R1, counts.fd),
+      Mov.reg(R2, R10),
+      Add.imm(R2, -4),
+      Call(Helper.map_lookup_elem),
+      JEq.imm(R0, 0, 'out'),
+      Mov.imm(R1, 1),
+      AtomicAdd(R0, R1),
+      Mov.imm(R0, extra.verdict ?? 0).withSymbol('out'),
+      Exit(),
+    ],
+  });
+  return {
+    prog,
+    hits: () => counts.lookupU32Key(0)?.readBigUInt64LE(0) ?? 0n,
+    close: () => {
+      prog.close();
+      counts.close();
+    },
+  };
 }
