@@ -1,0 +1,80 @@
+// The classic pcap file format (tcpdump's -w): a 24-byte file header, then
+// per packet a 16-byte record header and the captured bytes. We write
+// little-endian (the byte order of the hosts we run on; readers check the
+// magic either way), with the microsecond magic 0xa1b2c3d4
+// or the nanosecond magic 0xa1b23c4d (libpcap >= 1.5 and tshark read both).
+// Format: https://www.ietf.org/archive/id/draft-ietf-opsawg-pcap-01.html
+import type { Writable } from 'node:stream';
+import type { CapturedPacket } from './packet';
+import { SinkWriter } from './sink';
+
+export const PCAP_MAGIC_MICRO = 0xa1b2c3d4;
+export const PCAP_MAGIC_NANO = 0xa1b23c4d;
+export const PCAP_FILE_HEADER_SIZE = 24;
+export const PCAP_RECORD_HEADER_SIZE = 16;
+
+export interface PcapWriterOptions {
+  /** DLT_/LINKTYPE_ value of every packet (pcap files have one). */
+  linktype: number;
+  /** Largest caplen; longer packets are cut to it (wirelen is kept). */
+  snaplen: number;
+  /** Nanosecond timestamps (magic 0xa1b23c4d); default microseconds. */
+  nanosecond?: boolean;
+}
+
+export class PcapWriter {
+  private readonly out: SinkWriter;
+  private headerWritten = false;
+
+  constructor(
+    sink: Writable,
+    readonly options: PcapWriterOptions,
+  ) {
+    this.out = new SinkWriter(sink);
+  }
+
+  /** Writes the file header now (otherwise it goes out with the first packet). */
+  async writeHeader(): Promise<void> {
+    if (this.headerWritten) return;
+    this.headerWritten = true;
+    await this.out.write(pcapFileHeader(this.options));
+  }
+
+  /** Appends one packet; `ifIndex`, `comment` and `direction` have no place in pcap and are dropped. */
+  async writePacket(pkt: CapturedPacket): Promise<void> {
+    await this.writeHeader();
+    const caplen = Math.min(pkt.data.length, this.options.snaplen);
+    const h = Buffer.alloc(PCAP_RECORD_HEADER_SIZE);
+    const seconds = pkt.tsNs / 1_000_000_000n;
+    const fractionNs = pkt.tsNs % 1_000_000_000n;
+    h.writeUInt32LE(Number(seconds & 0xffffffffn), 0);
+    h.writeUInt32LE(Number(this.options.nanosecond ? fractionNs : fractionNs / 1000n), 4);
+    h.writeUInt32LE(caplen, 8);
+    h.writeUInt32LE(Math.max(pkt.wirelen, caplen), 12);
+    await this.out.write(Buffer.concat([h, pkt.data.subarray(0, caplen)]));
+  }
+
+  /** Resolves when everything written so far has reached the OS. */
+  async flush(): Promise<void> {
+    await this.out.flush();
+  }
+
+  /** Writes the header if no packet came, flushes and ends the sink. */
+  async close(endSink = true): Promise<void> {
+    await this.writeHeader();
+    await this.out.close(endSink);
+  }
+}
+
+/** The 24-byte pcap file header (little-endian, like libpcap on x86 and arm64). */
+export function pcapFileHeader(options: PcapWriterOptions): Buffer {
+  const h = Buffer.alloc(PCAP_FILE_HEADER_SIZE);
+  h.writeUInt32LE(options.nanosecond ? PCAP_MAGIC_NANO : PCAP_MAGIC_MICRO, 0);
+  h.writeUInt16LE(2, 4); // version 2.4
+  h.writeUInt16LE(4, 6);
+  h.writeInt32LE(0, 8); // thiszone: timestamps are UTC
+  h.writeUInt32LE(0, 12); // sigfigs
+  h.writeUInt32LE(options.snaplen, 16);
+  h.writeUInt32LE(options.linktype, 20);
+  return h;
+}

@@ -1,0 +1,167 @@
+// Reads pcapng: any number of sections, each in its own byte order (the SHB's
+// byte-order magic says which), interfaces with their if_tsresol and
+// if_tsoffset, Enhanced, Simple and (obsolete) Packet Blocks with their
+// comments and direction flags, and Interface Statistics Blocks. Unknown
+// blocks are skipped, as the specification asks.
+import { CaptureFormatError, type CaptureFile } from './capture-file';
+import type { CaptureInterface, CaptureStatistics, CapturedPacket } from './packet';
+import { BLOCK, BYTE_ORDER_MAGIC, EPB_INBOUND, EPB_OUTBOUND, OPT, decodeOptions, pad4, type RawOption } from './pcapng-format';
+
+const IF_TSOFFSET = 14;
+
+export function isPcapng(buf: Buffer): boolean {
+  return buf.length >= 12 && buf.readUInt32LE(0) === BLOCK.sectionHeader;
+}
+
+interface SectionInterface {
+  globalIndex: number;
+  snaplen: number;
+  /** Converts a timestamp in the interface's units to ns since the epoch. */
+  toNs: (units: bigint) => bigint;
+}
+
+export function readPcapng(buf: Buffer): CaptureFile {
+  if (!isPcapng(buf)) throw new CaptureFormatError('not a pcapng file (no Section Header Block)');
+  const result: CaptureFile = { format: 'pcapng', nanosecond: true, interfaces: [], packets: [], statistics: [], sections: [], warnings: [] };
+  let littleEndian = true;
+  let sectionInterfaces: SectionInterface[] = [];
+  let at = 0;
+  while (at < buf.length) {
+    if (at + 12 > buf.length) {
+      result.warnings.push(`truncated block header at offset ${at}`);
+      break;
+    }
+    const type = buf.readUInt32LE(at) === BLOCK.sectionHeader ? BLOCK.sectionHeader : littleEndian ? buf.readUInt32LE(at) : buf.readUInt32BE(at);
+    if (type === BLOCK.sectionHeader) {
+      const magic = buf.readUInt32LE(at + 8);
+      if (magic === BYTE_ORDER_MAGIC) littleEndian = true;
+      else if (buf.readUInt32BE(at + 8) === BYTE_ORDER_MAGIC) littleEndian = false;
+      else throw new CaptureFormatError(`pcapng section at offset ${at} has a bad byte-order magic 0x${magic.toString(16)}`);
+      sectionInterfaces = [];
+    }
+    const u32 = (o: number) => (littleEndian ? buf.readUInt32LE(o) : buf.readUInt32BE(o));
+    const u16 = (o: number) => (littleEndian ? buf.readUInt16LE(o) : buf.readUInt16BE(o));
+    const total = u32(at + 4);
+    if (total < 12 || total % 4 !== 0) throw new CaptureFormatError(`pcapng block at offset ${at} has a bad length ${total}`);
+    if (at + total > buf.length) {
+      result.warnings.push(`truncated block at offset ${at}: ${total} bytes announced, ${buf.length - at} present`);
+      break;
+    }
+    const body = at + 8;
+    const end = at + total - 4;
+    const options = (from: number) => decodeOptions(buf, from, end, littleEndian);
+    switch (type) {
+      case BLOCK.sectionHeader: {
+        const opts = options(body + 16);
+        result.sections.push({ comment: joinComments(opts), application: textOption(opts, OPT.shbUserAppl) });
+        break;
+      }
+      case BLOCK.interfaceDescription: {
+        const opts = options(body + 8);
+        const iface: CaptureInterface = { linktype: u16(body), snaplen: u32(body + 4) };
+        const name = textOption(opts, OPT.ifName);
+        const description = textOption(opts, OPT.ifDescription);
+        const filter = opts.find((o) => o.code === OPT.ifFilter);
+        if (name !== undefined) iface.name = name;
+        if (description !== undefined) iface.description = description;
+        if (filter && filter.value.length > 1 && filter.value[0] === 0) iface.filter = filter.value.subarray(1).toString('utf8');
+        const resol = opts.find((o) => o.code === OPT.ifTsresol)?.value[0] ?? 6;
+        const offsetOpt = opts.find((o) => o.code === IF_TSOFFSET);
+        const offsetSeconds = offsetOpt && offsetOpt.value.length === 8 ? (littleEndian ? offsetOpt.value.readBigInt64LE(0) : offsetOpt.value.readBigInt64BE(0)) : 0n;
+        sectionInterfaces.push({ globalIndex: result.interfaces.length, snaplen: iface.snaplen, toNs: timestampConverter(resol, offsetSeconds) });
+        result.interfaces.push(iface);
+        break;
+      }
+      case BLOCK.enhancedPacket:
+      case BLOCK.obsoletePacket: {
+        const enhanced = type === BLOCK.enhancedPacket;
+        const ifId = enhanced ? u32(body) : u16(body);
+        const iface = sectionInterfaces[ifId];
+        if (!iface) throw new CaptureFormatError(`pcapng packet at offset ${at} names interface ${ifId}, which its section does not describe`);
+        const units = (BigInt(u32(body + 4)) << 32n) | BigInt(u32(body + 8));
+        const caplen = u32(body + 12);
+        const wirelen = u32(body + 16);
+        const dataStart = body + 20;
+        if (dataStart + caplen > end) throw new CaptureFormatError(`pcapng packet at offset ${at} claims ${caplen} bytes, more than its block holds`);
+        const opts = options(dataStart + pad4(caplen));
+        const pkt: CapturedPacket = { ifIndex: iface.globalIndex, tsNs: iface.toNs(units), data: Buffer.from(buf.subarray(dataStart, dataStart + caplen)), wirelen };
+        const comment = joinComments(opts);
+        if (comment !== undefined) pkt.comment = comment;
+        // epb_flags (and the OPB's pack_flags, same code and layout): bits 0-1 direction.
+        const flags = opts.find((o) => o.code === OPT.epbFlags);
+        if (flags && flags.value.length === 4) {
+          const dir = (littleEndian ? flags.value.readUInt32LE(0) : flags.value.readUInt32BE(0)) & 3;
+          if (dir === EPB_INBOUND) pkt.direction = 'in';
+          else if (dir === EPB_OUTBOUND) pkt.direction = 'out';
+        }
+        result.packets.push(pkt);
+        break;
+      }
+      case BLOCK.simplePacket: {
+        // No interface id (always the section's first) and no timestamp;
+        // caplen = min(original length, snaplen, room in the block).
+        const iface = sectionInterfaces[0];
+        if (!iface) throw new CaptureFormatError(`pcapng Simple Packet Block at offset ${at} comes before any interface`);
+        const wirelen = u32(body);
+        const room = end - (body + 4);
+        const caplen = Math.min(wirelen, iface.snaplen || wirelen, room);
+        result.packets.push({ ifIndex: iface.globalIndex, tsNs: 0n, data: Buffer.from(buf.subarray(body + 4, body + 4 + caplen)), wirelen });
+        break;
+      }
+      case BLOCK.interfaceStatistics: {
+        const ifId = u32(body);
+        const iface = sectionInterfaces[ifId];
+        if (!iface) break;
+        const opts = options(body + 12);
+        const stats: CaptureStatistics = { tsNs: iface.toNs((BigInt(u32(body + 4)) << 32n) | BigInt(u32(body + 8))) };
+        const u64 = (code: number) => {
+          const o = opts.find((x) => x.code === code);
+          if (!o || o.value.length !== 8) return undefined;
+          return littleEndian ? o.value.readBigUInt64LE(0) : o.value.readBigUInt64BE(0);
+        };
+        const set = <K extends keyof CaptureStatistics>(key: K, value: CaptureStatistics[K] | undefined) => {
+          if (value !== undefined) stats[key] = value;
+        };
+        set('received', u64(OPT.isbIfRecv));
+        set('interfaceDropped', u64(OPT.isbIfDrop));
+        set('filterAccepted', u64(OPT.isbFilterAccept));
+        set('osDropped', u64(OPT.isbOsDrop));
+        set('delivered', u64(OPT.isbUsrDeliv));
+        set('comment', joinComments(opts));
+        result.statistics.push({ ifIndex: iface.globalIndex, stats });
+        break;
+      }
+      default:
+        break; // unknown or uninteresting block (NRB, DSB, custom): skip
+    }
+    at += total;
+  }
+  return result;
+}
+
+function textOption(opts: readonly RawOption[], code: number): string | undefined {
+  const o = opts.find((x) => x.code === code);
+  return o ? o.value.toString('utf8') : undefined;
+}
+
+/** Several opt_comment options are allowed; keep them all, one per line. */
+function joinComments(opts: readonly RawOption[]): string | undefined {
+  const all = opts.filter((o) => o.code === OPT.comment).map((o) => o.value.toString('utf8'));
+  return all.length ? all.join('\n') : undefined;
+}
+
+/**
+ * if_tsresol: MSB clear -> units of 10^-n s; MSB set -> 2^-n s. Default 6
+ * (microseconds). if_tsoffset: seconds to add.
+ */
+function timestampConverter(tsresol: number, offsetSeconds: bigint): (units: bigint) => bigint {
+  const n = BigInt(tsresol & 0x7f);
+  const offsetNs = offsetSeconds * 1_000_000_000n;
+  if (tsresol & 0x80) return (u) => ((u * 1_000_000_000n) >> n) + offsetNs;
+  if (n <= 9n) {
+    const scale = 10n ** (9n - n);
+    return (u) => u * scale + offsetNs;
+  }
+  const div = 10n ** (n - 9n);
+  return (u) => u / div + offsetNs;
+}

@@ -1,0 +1,143 @@
+// pcapng writer: one Section Header Block naming the application and the
+// command line, one Interface Description Block per capture point (name,
+// description such as the filter, nanosecond resolution, snaplen, link
+// type), an Enhanced Packet Block per packet (interface id, ns timestamp,
+// lengths, direction flags, a comment with the packet's metadata), and
+// Interface Statistics Blocks with the capture's counters at the end.
+import * as os from 'node:os';
+import type { Writable } from 'node:stream';
+import type { CaptureInterface, CaptureStatistics, CapturedPacket } from './packet';
+import {
+  BLOCK,
+  BYTE_ORDER_MAGIC,
+  EPB_INBOUND,
+  EPB_OUTBOUND,
+  OPT,
+  encodeBlock,
+  stringOption,
+  timestampOption,
+  u32Option,
+  u64Option,
+  type RawOption,
+} from './pcapng-format';
+import { SinkWriter } from './sink';
+
+export interface PcapngWriterOptions {
+  /** shb_userappl; default "netcap". */
+  application?: string;
+  /** The section's opt_comment, e.g. the command line. */
+  comment?: string;
+  /** Interfaces known up front (more can be added with addInterface). */
+  interfaces?: readonly CaptureInterface[];
+}
+
+export class PcapngWriter {
+  private readonly out: SinkWriter;
+  private readonly interfaces: CaptureInterface[] = [];
+  private headerWritten = false;
+  private queuedInterfaces: CaptureInterface[] = [];
+
+  constructor(
+    sink: Writable,
+    readonly options: PcapngWriterOptions = {},
+  ) {
+    this.out = new SinkWriter(sink);
+    for (const i of options.interfaces ?? []) this.addInterface(i);
+  }
+
+  /** Declares a capture point; returns its interface id for CapturedPacket.ifIndex. */
+  addInterface(desc: CaptureInterface): number {
+    this.interfaces.push(desc);
+    this.queuedInterfaces.push(desc);
+    return this.interfaces.length - 1;
+  }
+
+  get interfaceCount(): number {
+    return this.interfaces.length;
+  }
+
+  async writePacket(pkt: CapturedPacket): Promise<void> {
+    await this.writePending();
+    const iface = this.interfaces[pkt.ifIndex];
+    if (!iface) throw new RangeError(`packet names interface ${pkt.ifIndex}, but only ${this.interfaces.length} were added`);
+    const caplen = Math.min(pkt.data.length, iface.snaplen || pkt.data.length);
+    const body = Buffer.alloc(20);
+    body.writeUInt32LE(pkt.ifIndex, 0);
+    // if_tsresol = 9: the timestamp is in nanoseconds, high 32 bits first.
+    body.writeUInt32LE(Number((pkt.tsNs >> 32n) & 0xffffffffn), 4);
+    body.writeUInt32LE(Number(pkt.tsNs & 0xffffffffn), 8);
+    body.writeUInt32LE(caplen, 12);
+    body.writeUInt32LE(Math.max(pkt.wirelen, caplen), 16);
+    const options: RawOption[] = [];
+    if (pkt.direction) options.push(u32Option(OPT.epbFlags, pkt.direction === 'in' ? EPB_INBOUND : EPB_OUTBOUND));
+    if (pkt.comment) options.push(stringOption(OPT.comment, pkt.comment));
+    await this.out.write(encodeBlock(BLOCK.enhancedPacket, Buffer.concat([body, pkt.data.subarray(0, caplen)]), options));
+  }
+
+  /** Writes an Interface Statistics Block for one interface. */
+  async writeStatistics(ifIndex: number, stats: CaptureStatistics): Promise<void> {
+    await this.writePending();
+    if (!this.interfaces[ifIndex]) throw new RangeError(`statistics for interface ${ifIndex}, but only ${this.interfaces.length} were added`);
+    const tsNs = stats.tsNs ?? BigInt(Date.now()) * 1_000_000n;
+    const body = Buffer.alloc(12);
+    body.writeUInt32LE(ifIndex, 0);
+    body.writeUInt32LE(Number((tsNs >> 32n) & 0xffffffffn), 4);
+    body.writeUInt32LE(Number(tsNs & 0xffffffffn), 8);
+    const options: RawOption[] = [];
+    if (stats.comment) options.push(stringOption(OPT.comment, stats.comment));
+    options.push(timestampOption(OPT.isbEndTime, tsNs));
+    if (stats.received !== undefined) options.push(u64Option(OPT.isbIfRecv, stats.received));
+    if (stats.interfaceDropped !== undefined) options.push(u64Option(OPT.isbIfDrop, stats.interfaceDropped));
+    if (stats.filterAccepted !== undefined) options.push(u64Option(OPT.isbFilterAccept, stats.filterAccepted));
+    if (stats.osDropped !== undefined) options.push(u64Option(OPT.isbOsDrop, stats.osDropped));
+    if (stats.delivered !== undefined) options.push(u64Option(OPT.isbUsrDeliv, stats.delivered));
+    await this.out.write(encodeBlock(BLOCK.interfaceStatistics, body, options));
+  }
+
+  async flush(): Promise<void> {
+    await this.writePending();
+    await this.out.flush();
+  }
+
+  /** Writes what is pending (a valid file even with no packets), flushes and ends the sink. */
+  async close(endSink = true): Promise<void> {
+    await this.writePending();
+    await this.out.close(endSink);
+  }
+
+  private async writePending(): Promise<void> {
+    if (!this.headerWritten) {
+      this.headerWritten = true;
+      await this.out.write(this.sectionHeader());
+    }
+    while (this.queuedInterfaces.length) {
+      await this.out.write(interfaceBlock(this.queuedInterfaces.shift()!));
+    }
+  }
+
+  private sectionHeader(): Buffer {
+    const body = Buffer.alloc(16);
+    body.writeUInt32LE(BYTE_ORDER_MAGIC, 0);
+    body.writeUInt16LE(1, 4); // version 1.0
+    body.writeUInt16LE(0, 6);
+    body.writeBigInt64LE(-1n, 8); // section length: not known
+    const options: RawOption[] = [];
+    if (this.options.comment) options.push(stringOption(OPT.comment, this.options.comment));
+    options.push(stringOption(OPT.shbOs, `${os.type()} ${os.release()}`));
+    options.push(stringOption(OPT.shbUserAppl, this.options.application ?? 'netcap'));
+    return encodeBlock(BLOCK.sectionHeader, body, options);
+  }
+}
+
+function interfaceBlock(desc: CaptureInterface): Buffer {
+  const body = Buffer.alloc(8);
+  body.writeUInt16LE(desc.linktype, 0);
+  body.writeUInt32LE(desc.snaplen, 4);
+  const options: RawOption[] = [];
+  if (desc.name) options.push(stringOption(OPT.ifName, desc.name));
+  if (desc.description) options.push(stringOption(OPT.ifDescription, desc.description));
+  options.push({ code: OPT.ifTsresol, value: Buffer.from([9]) });
+  // if_filter: first byte 0 = "libpcap filter string".
+  if (desc.filter) options.push({ code: OPT.ifFilter, value: Buffer.concat([Buffer.from([0]), Buffer.from(desc.filter, 'utf8')]) });
+  return encodeBlock(BLOCK.interfaceDescription, body, options);
+}

@@ -1,0 +1,71 @@
+// Promise-based writing to a Node Writable (a file, a pipe to tcpdump,
+// stdout): honours back-pressure, and `flush()` resolves only once every
+// chunk written so far has been handed to the OS (for files: the fs.write
+// calls have completed), so "flushed" means the bytes survive our exit.
+import type { Writable } from 'node:stream';
+
+export class SinkWriter {
+  private lastWrite: Promise<void> = Promise.resolve();
+  private failure: Error | undefined;
+  private closed = false;
+
+  constructor(readonly sink: Writable) {
+    sink.on('error', (e: Error) => {
+      this.failure ??= e;
+    });
+  }
+
+  /** Queues a chunk; resolves when the stream is ready for more (not necessarily flushed). */
+  async write(chunk: Buffer): Promise<void> {
+    if (this.closed) throw new Error('write after close');
+    if (this.failure) throw this.failure;
+    this.lastWrite = new Promise<void>((resolve, reject) => {
+      this.sink.write(chunk, (e) => (e ? reject(e) : resolve()));
+    });
+    // Keep a handler so a failed write is reported by flush() or the next
+    // write, not as an unhandled rejection that ends the process.
+    this.lastWrite.catch((e: Error) => {
+      this.failure ??= e;
+    });
+    if (this.sink.writableNeedDrain) await waitForDrain(this.sink);
+    if (this.failure) throw this.failure;
+  }
+
+  /** Resolves when everything written so far has been handed to the OS. */
+  async flush(): Promise<void> {
+    await this.lastWrite;
+    if (this.failure) throw this.failure;
+  }
+
+  /**
+   * Flushes and ends the stream; resolves once it has finished (for file
+   * streams: closed). Idempotent. Streams that must stay open (stdout) are
+   * flushed but not ended when `endSink` is false.
+   */
+  async close(endSink = true): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.lastWrite.catch(() => undefined);
+    if (endSink && !this.sink.writableEnded) {
+      await new Promise<void>((resolve) => {
+        this.sink.end(() => resolve());
+        this.sink.once('error', () => resolve());
+      });
+    }
+    if (this.failure) throw this.failure;
+  }
+}
+
+function waitForDrain(sink: Writable): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      sink.off('drain', done);
+      sink.off('error', done);
+      sink.off('close', done);
+      resolve();
+    };
+    sink.on('drain', done);
+    sink.on('error', done);
+    sink.on('close', done);
+  });
+}

@@ -1,0 +1,145 @@
+// Hands packets to tcpdump for decoding: `tcpdump -r - <user flags>` reads a
+// pcap stream on its stdin. The flags come from the user's -t string, split
+// into words here (no shell ever sees them) and checked so that they can
+// only change how tcpdump prints, not what it reads, writes or runs.
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Writable } from 'node:stream';
+import { UserError } from '../errors';
+import type { CapturedPacket } from './packet';
+import { PcapWriter } from './pcap-writer';
+import { splitShellWords } from './shell-words';
+
+export interface TcpdumpSinkOptions {
+  linktype: number;
+  snaplen: number;
+  /** The -t string, e.g. "-nn -e -X"; default "-nn". */
+  flags?: string;
+  /** Where tcpdump's output goes; default our stdout. */
+  stdout?: Writable;
+  /** Where tcpdump's diagnostics go ("reading from file -, link-type ..."); default our stderr; null drops them. */
+  stderr?: Writable | null;
+  /** The tcpdump binary; default "tcpdump" from PATH. */
+  binary?: string;
+}
+
+// tcpdump options that would read another source, write files or run a
+// command (-z runs a program after rotation): not for a decoding pipe.
+const FORBIDDEN = new Map<string, string>([
+  ['r', 'netcap feeds tcpdump itself'],
+  ['V', 'netcap feeds tcpdump itself'],
+  ['i', 'netcap feeds tcpdump itself'],
+  ['w', 'use netcap -w to write files'],
+  ['C', 'use netcap -w to write files'],
+  ['G', 'use netcap -w to write files'],
+  ['W', 'use netcap -w to write files'],
+  ['z', 'it runs a command'],
+  ['Z', 'netcap does not hand privileges to tcpdump'],
+]);
+// Short options of tcpdump 4.99 that take an argument (getopt string).
+const WITH_ARGUMENT = new Set('BcCEFGiIjmMQrsTVwWyzZ'.split(''));
+
+/** Splits and checks the -t flag string; throws UserError for flags that are not about printing. */
+export function tcpdumpFlags(flags: string): string[] {
+  const words = splitShellWords(flags);
+  for (let w = 0; w < words.length; w++) {
+    const word = words[w];
+    if (word.startsWith('--')) {
+      const name = word.slice(2).split('=')[0];
+      if (['read', 'write', 'interface'].includes(name)) throw refused(word, 'netcap feeds tcpdump and writes files itself');
+      continue;
+    }
+    if (!word.startsWith('-') || word === '-') continue; // a filter word: tcpdump filters again, harmless
+    for (let i = 1; i < word.length; i++) {
+      const letter = word[i];
+      const why = FORBIDDEN.get(letter);
+      if (why) throw refused(`-${letter}`, why);
+      if (WITH_ARGUMENT.has(letter)) {
+        if (i === word.length - 1) w++; // the argument is the next word
+        break;
+      }
+    }
+  }
+  return words;
+}
+
+function refused(flag: string, why: string): UserError {
+  return new UserError(`tcpdump flag ${flag} is not allowed in -t (${why})`, '-t takes printing flags only, e.g. -t "-nn -e -X"');
+}
+
+export class TcpdumpSink {
+  private readonly child: ChildProcess;
+  private readonly writer: PcapWriter;
+  private readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>;
+  private stderrTail = '';
+  private closed = false;
+
+  constructor(options: TcpdumpSinkOptions) {
+    const args = ['-r', '-', ...tcpdumpFlags(options.flags ?? '-nn')];
+    this.child = spawn(options.binary ?? 'tcpdump', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.exited = new Promise((resolve) => {
+      this.child.once('error', (error) => resolve({ code: null, signal: null, error }));
+      this.child.once('close', (code, signal) => resolve({ code, signal }));
+    });
+    const stdout = options.stdout ?? process.stdout;
+    this.child.stdout!.pipe(stdout, { end: false });
+    this.child.stderr!.on('data', (chunk: Buffer) => {
+      this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-4000);
+      const errOut = options.stderr === undefined ? process.stderr : options.stderr;
+      errOut?.write(chunk);
+    });
+    // A tcpdump that exits early (bad flags) closes its stdin: the writes
+    // fail with EPIPE, and close() reports tcpdump's own message instead.
+    this.child.stdin!.on('error', () => undefined);
+    // Nanosecond pcap: tcpdump prints microseconds unless given --nano, and
+    // nanoseconds with it, so no precision is lost on the way.
+    this.writer = new PcapWriter(this.child.stdin!, { linktype: options.linktype, snaplen: options.snaplen, nanosecond: true });
+  }
+
+  async writePacket(pkt: CapturedPacket): Promise<void> {
+    try {
+      await this.writer.writePacket(pkt);
+    } catch (e) {
+      await this.failure(e as Error);
+    }
+  }
+
+  async flush(): Promise<void> {
+    try {
+      await this.writer.flush();
+    } catch (e) {
+      await this.failure(e as Error);
+    }
+  }
+
+  /** Ends tcpdump's input and waits until it has printed everything and exited. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.writer.close().catch(() => undefined);
+    const exit = await this.exited;
+    if (exit.error) throw this.spawnError(exit.error);
+    if (exit.code !== 0) throw new UserError(`tcpdump failed (${exit.signal ?? `exit status ${exit.code}`}): ${lastLine(this.stderrTail)}`, 'check the flags given with -t', this.stderrTail);
+  }
+
+  /** Stops tcpdump without waiting for it to drain (on SIGINT). Idempotent. */
+  kill(): void {
+    if (this.child.exitCode === null && !this.child.killed) this.child.kill('SIGTERM');
+  }
+
+  private async failure(e: Error): Promise<never> {
+    const exit = await this.exited;
+    if (exit.error) throw this.spawnError(exit.error);
+    throw new UserError(`tcpdump stopped reading (${exit.signal ?? `exit status ${exit.code}`}): ${lastLine(this.stderrTail) || e.message}`, 'check the flags given with -t', this.stderrTail);
+  }
+
+  private spawnError(e: Error): UserError {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return new UserError('tcpdump is not installed', 'install it (apt-get install tcpdump) or print with the built-in decoder (--no-tcpdump)');
+    return new UserError(`cannot start tcpdump: ${e.message}`, 'print with the built-in decoder (--no-tcpdump)');
+  }
+}
+
+function lastLine(text: string): string {
+  const lines = text.trim().split('\n').filter((l) => !l.startsWith('reading from file'));
+  return lines[lines.length - 1] ?? '';
+}
