@@ -32,6 +32,7 @@ export const enum Helper {
   get_attach_cookie = 174,
   get_func_arg = 183,
   get_func_arg_cnt = 185,
+  xdp_get_buff_len = 188,
   xdp_load_bytes = 189,
 }
 
@@ -65,6 +66,7 @@ const names: Record<number, string> = {
   174: 'get_attach_cookie',
   183: 'get_func_arg',
   185: 'get_func_arg_cnt',
+  188: 'xdp_get_buff_len',
   189: 'xdp_load_bytes',
 };
 

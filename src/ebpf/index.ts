@@ -9,3 +9,4 @@ export { Helper, helperName } from './helpers';
 export { link, LinkedProgram, LinkError, isJumpWithTarget } from './link';
 export { encode, decode } from './encode';
 export { disassemble, formatInsn } from './disassemble';
+export { pruneUnreachable } from './prune';

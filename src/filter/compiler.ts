@@ -1,0 +1,428 @@
+// cBPF -> eBPF: translates a classic BPF program (as libpcap emits it) into a
+// FRAGMENT of eBPF instructions that the caller inlines into its own program.
+// The caller picks the registers, the stack slots for M[0..15], the memory
+// model and the labels to jump to on match and no match.
+//
+// Semantics reproduced (libpcap's bpf_filter(), pcap/bpf_filter.c, and the
+// kernel's cBPF rules where they agree):
+// - loads are big-endian: 16/32-bit loads are followed by a byte swap;
+// - a load beyond the captured bytes ends the filter with "no match";
+// - A, X and M[] are unsigned 32-bit; A and X start at 0; we zero the M[]
+//   slots the program reads (the verifier refuses reads of unwritten stack);
+// - division or modulo by X == 0 ends the filter with "no match" (eBPF would
+//   give 0 / A instead); a constant divisor of 0 is refused;
+// - shifts by X >= 32 give 0 (libpcap checks `X < 32`); shifts by a constant
+//   take it modulo 32 (the plain C shift on x86-64/arm64, measured);
+// - comparisons are unsigned 32-bit: done with JMP32, whose immediate is
+//   compared as u32, so constants >= 2^31 need no register (kernel 5.1+);
+// - `ret #0` / `ret a` with A == 0 are "no match"; other values are the snap
+//   length, left in the caller's result register.
+// The verifier refuses unreachable code, so unreachable cBPF instructions are
+// dropped; backward jumps (libpcap's `protochain` loop) are refused.
+import { UserError } from '../errors';
+import {
+  Add,
+  And,
+  Div,
+  Insn,
+  JEq,
+  JGE,
+  JGT,
+  JLE,
+  JLT,
+  JNE,
+  JSet,
+  Ja,
+  LSh,
+  LoadMem,
+  Mod,
+  Mov,
+  Mul,
+  Neg32,
+  Or,
+  R10,
+  RSh,
+  StoreImm,
+  StoreMem,
+  Sub,
+  ToBE,
+  Xor,
+  type JumpBuilder,
+  type Register,
+  type Width,
+} from '../ebpf';
+import * as c from './cbpf';
+import type { CbpfInsn } from './cbpf';
+
+/** Direct packet access (XDP, TC): `data` and `dataEnd` are the context's packet pointers. */
+export interface PacketModel {
+  kind: 'packet';
+  data: Register;
+  dataEnd: Register;
+}
+
+/**
+ * Bytes already copied into a buffer (a map value or the stack) of
+ * `bufferSize` bytes at pointer `data`, of which `caplen` (a register
+ * holding a zero-extended u32 <= bufferSize) were captured. Bounds are
+ * checked on the scalar index before a pointer is formed, which the verifier
+ * accepts in tracing programs.
+ */
+export interface BufferModel {
+  kind: 'buffer';
+  data: Register;
+  caplen: Register;
+  bufferSize: number;
+}
+
+export type MemoryModel = PacketModel | BufferModel;
+
+export interface FragmentOptions {
+  model: MemoryModel;
+  /** The accumulator A and index X (clobbered). */
+  a: Register;
+  x: Register;
+  /** A scratch register (clobbered). */
+  tmp: Register;
+  /** Holds the wire length (zero-extended u32) that `len` loads. */
+  wirelen: Register;
+  /** Receives the snap length on a match (may be the same as `a`). */
+  result: Register;
+  /** M[i] lives at r10 + stackBase + 4*i: 64 bytes, 4-byte aligned, below the frame pointer. */
+  stackBase: number;
+  /** Label jumped to on a match, with the snap length in `result`. */
+  match: string;
+  /** Label jumped to on no match. */
+  noMatch: string;
+  /** Prefix for the fragment's own labels, unique within the caller's program. */
+  prefix?: string;
+}
+
+/** The packet model's limit on offsets: linear packet data is shorter than 64 KiB. */
+const MAX_PACKET_OFFSET = 0xffff;
+
+export class CompileError extends UserError {}
+
+const widthOf = (code: number): Width => {
+  switch (c.bpfSize(code)) {
+    case c.BPF_B:
+      return 1;
+    case c.BPF_H:
+      return 2;
+    default:
+      return 4;
+  }
+};
+
+/** Which instructions can run, following jt/jf/ja from the first. Refuses backward and out-of-range jumps. */
+export function reachable(prog: readonly CbpfInsn[]): boolean[] {
+  const seen = new Array<boolean>(prog.length).fill(false);
+  if (prog.length === 0) throw new CompileError('the cBPF program is empty', 'libpcap always emits at least one instruction');
+  seen[0] = true;
+  for (let i = 0; i < prog.length; i++) {
+    if (!seen[i]) continue;
+    const insn = prog[i];
+    const cls = c.bpfClass(insn.code);
+    let next: number[];
+    if (cls === c.BPF_RET) next = [];
+    else if (cls === c.BPF_JMP && c.bpfOp(insn.code) === c.BPF_JA) {
+      const k = insn.k | 0;
+      if (k < 0) {
+        throw new CompileError(
+          `the filter loops backwards at instruction ${i} (ja ${i + 1 + k}): libpcap emits this for "protochain"`,
+          'netcap compiles loop-free filters only: use "ip proto N" / "ip6 proto N" (no extension-header walk) instead of protochain',
+        );
+      }
+      next = [i + 1 + k];
+    } else if (cls === c.BPF_JMP) next = [i + 1 + insn.jt, i + 1 + insn.jf];
+    else next = [i + 1];
+    for (const n of next) {
+      if (n >= prog.length) throw new CompileError(`instruction ${i} jumps or falls past the end of the program (to ${n})`, 'the cBPF program is invalid');
+      seen[n] = true;
+    }
+  }
+  return seen;
+}
+
+/** Compiles a cBPF program to an eBPF fragment (see FragmentOptions). */
+export function compileToEbpf(prog: readonly CbpfInsn[], opts: FragmentOptions): Insn[] {
+  checkOptions(opts);
+  return new FragmentBuilder(prog, opts).build();
+}
+
+function checkOptions(o: FragmentOptions): void {
+  const regs = [o.a, o.x, o.tmp, o.wirelen, o.model.data, o.model.kind === 'packet' ? o.model.dataEnd : o.model.caplen];
+  if (new Set(regs).size !== regs.length) throw new Error(`compileToEbpf: registers a, x, tmp, wirelen, data and end must be distinct (got ${regs.join(',')})`);
+  if (regs.includes(R10) || o.result === R10) throw new Error('compileToEbpf: r10 is the read-only frame pointer');
+  if (o.result !== o.a && regs.includes(o.result)) throw new Error('compileToEbpf: result must be a free register or a');
+  if (o.stackBase % 4 !== 0 || o.stackBase > -64 || o.stackBase < -512) throw new Error(`compileToEbpf: stackBase ${o.stackBase} must be 4-aligned and in [-512, -64]`);
+  if (o.model.kind === 'buffer' && (!Number.isInteger(o.model.bufferSize) || o.model.bufferSize < 1 || o.model.bufferSize > 0x7fffffff)) {
+    throw new Error(`compileToEbpf: bad bufferSize ${o.model.bufferSize}`);
+  }
+}
+
+class FragmentBuilder {
+  private readonly out: Insn[] = [];
+  private pendingLabel: string | undefined;
+  private readonly prefix: string;
+
+  constructor(
+    private readonly prog: readonly CbpfInsn[],
+    private readonly o: FragmentOptions,
+  ) {
+    this.prefix = o.prefix ?? 'f';
+  }
+
+  private label(i: number): string {
+    return `${this.prefix}_${i}`;
+  }
+
+  private emit(...insns: Insn[]): void {
+    for (let insn of insns) {
+      if (this.pendingLabel !== undefined) {
+        insn = insn.withSymbol(this.pendingLabel);
+        this.pendingLabel = undefined;
+      }
+      this.out.push(insn);
+    }
+  }
+
+  build(): Insn[] {
+    const live = reachable(this.prog);
+    const { a, x } = this.o;
+    // A and X start at 0; zero the M[] slots any reachable instruction reads.
+    this.emit(Mov.imm32(a, 0), Mov.imm32(x, 0));
+    const readSlots = new Set<number>();
+    this.prog.forEach((insn, i) => {
+      if (!live[i]) return;
+      if (insn.code === (c.BPF_LD | c.BPF_MEM) || insn.code === (c.BPF_LDX | c.BPF_MEM)) readSlots.add(insn.k);
+    });
+    for (const slot of [...readSlots].sort((p, q) => p - q)) this.emit(StoreImm(R10, this.slot(slot, 0), 0, 4));
+    // Which instructions are jump targets (they need a label).
+    const targets = new Set<number>();
+    this.prog.forEach((insn, i) => {
+      if (!live[i] || c.bpfClass(insn.code) !== c.BPF_JMP) return;
+      if (c.bpfOp(insn.code) === c.BPF_JA) targets.add(i + 1 + (insn.k | 0));
+      else targets.add(i + 1 + insn.jt).add(i + 1 + insn.jf);
+    });
+    let prev = -1;
+    for (let i = 0; i < this.prog.length; i++) {
+      if (!live[i]) continue;
+      // A dropped instruction in between means i is only reached by a jump, which has its label.
+      if (targets.has(i) || prev !== i - 1) this.pendingLabel = this.label(i);
+      const before = this.out.length;
+      this.translate(this.prog[i], i, this.nextLive(live, i));
+      if (this.out.length === before) throw new Error(`internal: cBPF instruction ${i} produced no eBPF`);
+      prev = i;
+    }
+    return this.out;
+  }
+
+  private nextLive(live: boolean[], i: number): number {
+    for (let n = i + 1; n < live.length; n++) if (live[n]) return n;
+    return -1;
+  }
+
+  private slot(k: number, i: number): number {
+    if (k >= c.BPF_MEMWORDS) throw new CompileError(`instruction ${i} uses M[${k}]: only M[0..15] exist`, 'the cBPF program is invalid');
+    return this.o.stackBase + 4 * k;
+  }
+
+  private translate(insn: CbpfInsn, i: number, next: number): void {
+    const { a, x, wirelen } = this.o;
+    const code = insn.code;
+    const k = insn.k >>> 0;
+    switch (c.bpfClass(code)) {
+      case c.BPF_RET:
+        return this.ret(insn, i);
+      case c.BPF_LD:
+        switch (code) {
+          case c.BPF_LD | c.BPF_W | c.BPF_ABS:
+          case c.BPF_LD | c.BPF_H | c.BPF_ABS:
+          case c.BPF_LD | c.BPF_B | c.BPF_ABS:
+            return this.loadAbs(a, k, widthOf(code));
+          case c.BPF_LD | c.BPF_W | c.BPF_IND:
+          case c.BPF_LD | c.BPF_H | c.BPF_IND:
+          case c.BPF_LD | c.BPF_B | c.BPF_IND:
+            return this.loadInd(k, widthOf(code));
+          case c.BPF_LD | c.BPF_W | c.BPF_LEN:
+            return this.emit(Mov.reg32(a, wirelen));
+          case c.BPF_LD | c.BPF_IMM:
+            return this.emit(Mov.imm32(a, k));
+          case c.BPF_LD | c.BPF_MEM:
+            return this.emit(LoadMem(a, R10, this.slot(k, i), 4));
+        }
+        break;
+      case c.BPF_LDX:
+        switch (code) {
+          case c.BPF_LDX | c.BPF_W | c.BPF_IMM:
+            return this.emit(Mov.imm32(x, k));
+          case c.BPF_LDX | c.BPF_W | c.BPF_MEM:
+            return this.emit(LoadMem(x, R10, this.slot(k, i), 4));
+          case c.BPF_LDX | c.BPF_W | c.BPF_LEN:
+            return this.emit(Mov.reg32(x, wirelen));
+          case c.BPF_LDX | c.BPF_B | c.BPF_MSH:
+            // X = 4 * (P[k] & 0xf): the IPv4 header length.
+            this.loadAbs(x, k, 1);
+            return this.emit(And.imm32(x, 0xf), LSh.imm32(x, 2));
+        }
+        break;
+      case c.BPF_ST:
+        if (code === c.BPF_ST) return this.emit(StoreMem(R10, this.slot(k, i), a, 4));
+        break;
+      case c.BPF_STX:
+        if (code === c.BPF_STX) return this.emit(StoreMem(R10, this.slot(k, i), x, 4));
+        break;
+      case c.BPF_ALU:
+        return this.alu(insn, i);
+      case c.BPF_JMP:
+        return this.jump(insn, i, next);
+      case c.BPF_MISC:
+        if (code === (c.BPF_MISC | c.BPF_TAX)) return this.emit(Mov.reg32(x, a));
+        if (code === (c.BPF_MISC | c.BPF_TXA)) return this.emit(Mov.reg32(a, x));
+        break;
+    }
+    throw new CompileError(`instruction ${i} has opcode 0x${code.toString(16)}, which libpcap's bpf_filter does not run`, 'the cBPF program is invalid');
+  }
+
+  private ret(insn: CbpfInsn, _i: number): void {
+    const { result, a, match, noMatch } = this.o;
+    const src = c.bpfRval(insn.code);
+    if (src === c.BPF_K && insn.code === (c.BPF_RET | c.BPF_K)) {
+      if (insn.k >>> 0 === 0) return this.emit(Ja(noMatch));
+      return this.emit(Mov.imm32(result, insn.k >>> 0), Ja(match));
+    }
+    if (insn.code === (c.BPF_RET | c.BPF_A)) {
+      if (result !== a) this.emit(Mov.reg32(result, a));
+      return this.emit(JEq.imm32(result, 0, noMatch), Ja(match));
+    }
+    throw new CompileError(`instruction ${_i}: ret with opcode 0x${insn.code.toString(16)} is not one libpcap runs`, 'the cBPF program is invalid');
+  }
+
+  /** dst = big-endian value of `width` bytes at packet offset k, or no match when beyond the captured bytes. */
+  private loadAbs(dst: Register, k: number, width: Width): void {
+    const { model, tmp, noMatch } = this.o;
+    const end = k + width;
+    if (model.kind === 'packet') {
+      if (end > MAX_PACKET_OFFSET) return this.emit(Ja(noMatch));
+      // tmp = data + end; if (tmp > data_end) no match; read at tmp - width.
+      // The range check and the load use the same register, and the load's
+      // offset stays small whatever k is (the off field is only 16 bits).
+      this.emit(Mov.reg(tmp, model.data), Add.imm(tmp, end), JGT.reg(tmp, model.dataEnd, noMatch), LoadMem(dst, tmp, -width, width));
+    } else {
+      if (end > model.bufferSize) return this.emit(Ja(noMatch));
+      // Scalar check against the captured length; the constant offset is
+      // within the buffer, so the verifier needs nothing more.
+      this.emit(JLT.imm(model.caplen, end, noMatch));
+      if (k <= 0x7fff) this.emit(LoadMem(dst, model.data, k, width));
+      else this.emit(Mov.reg(tmp, model.data), Add.imm(tmp, k), LoadMem(dst, tmp, 0, width));
+    }
+    this.swap(dst, width);
+  }
+
+  /** A = big-endian value of `width` bytes at packet offset X + k. */
+  private loadInd(k: number, width: Width): void {
+    const { model, tmp, a, x, noMatch } = this.o;
+    const end = k + width;
+    if (model.kind === 'packet') {
+      if (end > MAX_PACKET_OFFSET) return this.emit(Ja(noMatch));
+      // Bound X first: the verifier refuses pointer arithmetic with an
+      // unbounded scalar, and only marks a range after `if tmp > data_end`
+      // when tmp's largest offset is <= MAX_PACKET_OFF (0xffff,
+      // find_good_pkt_pointers in kernel/bpf/verifier.c). X + k + width
+      // beyond that is past any linear packet anyway: no match.
+      // The range check stays on tmp alone: the load reads tmp - width.
+      this.emit(
+        JGT.imm(x, MAX_PACKET_OFFSET - end, noMatch),
+        Mov.reg(tmp, model.data),
+        Add.reg(tmp, x),
+        Add.imm(tmp, end),
+        JGT.reg(tmp, model.dataEnd, noMatch),
+        LoadMem(a, tmp, -width, width),
+      );
+    } else {
+      if (end > model.bufferSize) return this.emit(Ja(noMatch));
+      // tmp = X + k + width (64-bit: no wrap-around, as libpcap's overflow-safe
+      // checks); compare with caplen, then with the buffer size so the
+      // verifier has a constant bound, and only then form the pointer.
+      this.emit(
+        Mov.reg(tmp, x),
+        Add.imm(tmp, end),
+        JGT.reg(tmp, model.caplen, noMatch),
+        JGT.imm(tmp, model.bufferSize, noMatch),
+        Add.reg(tmp, model.data),
+        LoadMem(a, tmp, -width, width),
+      );
+    }
+    this.swap(a, width);
+  }
+
+  private swap(reg: Register, width: Width): void {
+    if (width === 2) this.emit(ToBE(reg, 16));
+    else if (width === 4) this.emit(ToBE(reg, 32));
+  }
+
+  private alu(insn: CbpfInsn, i: number): void {
+    const { a, x, noMatch } = this.o;
+    const code = insn.code;
+    const k = insn.k >>> 0;
+    const op = c.bpfOp(code);
+    if (code === (c.BPF_ALU | c.BPF_NEG)) return this.emit(Neg32(a));
+    const byX = c.bpfSrc(code) === c.BPF_X;
+    if ((code & 0x07) !== c.BPF_ALU || (code & ~0xf8) !== c.BPF_ALU) {
+      throw new CompileError(`instruction ${i} has opcode 0x${code.toString(16)}, which libpcap's bpf_filter does not run`, 'the cBPF program is invalid');
+    }
+    const builders = { [c.BPF_ADD]: Add, [c.BPF_SUB]: Sub, [c.BPF_MUL]: Mul, [c.BPF_AND]: And, [c.BPF_OR]: Or, [c.BPF_XOR]: Xor } as const;
+    const plain = builders[op as keyof typeof builders];
+    if (plain) return this.emit(byX ? plain.reg32(a, x) : plain.imm32(a, k));
+    if (op === c.BPF_DIV || op === c.BPF_MOD) {
+      const b = op === c.BPF_DIV ? Div : Mod;
+      if (!byX) {
+        if (k === 0) throw new CompileError(`instruction ${i} divides by the constant 0`, 'libpcap refuses such programs too (bpf_validate)');
+        return this.emit(b.imm32(a, k));
+      }
+      return this.emit(JEq.imm32(x, 0, noMatch), b.reg32(a, x));
+    }
+    if (op === c.BPF_LSH || op === c.BPF_RSH) {
+      const b = op === c.BPF_LSH ? LSh : RSh;
+      if (!byX) return this.emit(b.imm32(a, k & 31));
+      const shift = `${this.prefix}_${i}_shift`;
+      const done = `${this.prefix}_${i}_done`;
+      // libpcap: `if (X < 32) A <<= X; else A = 0;`
+      this.emit(JLT.imm32(x, 32, shift), Mov.imm32(a, 0), Ja(done), b.reg32(a, x).withSymbol(shift));
+      this.pendingLabel = done;
+      // The next instruction (or a filler) carries the label.
+      return this.emit(Mov.reg32(a, a));
+    }
+    throw new CompileError(`instruction ${i} has ALU opcode 0x${code.toString(16)}, which libpcap's bpf_filter does not run`, 'the cBPF program is invalid');
+  }
+
+  private jump(insn: CbpfInsn, i: number, next: number): void {
+    const { a, x } = this.o;
+    const code = insn.code;
+    const op = c.bpfOp(code);
+    if (code === (c.BPF_JMP | c.BPF_JA)) return this.emit(Ja(this.label(i + 1 + (insn.k | 0))));
+    if ((code & ~0xf8) !== c.BPF_JMP) {
+      throw new CompileError(`instruction ${i} has opcode 0x${code.toString(16)}, which libpcap's bpf_filter does not run`, 'the cBPF program is invalid');
+    }
+    const byX = c.bpfSrc(code) === c.BPF_X;
+    const jt = i + 1 + insn.jt;
+    const jf = i + 1 + insn.jf;
+    if (jt === jf) return this.emit(Ja(this.label(jt)));
+    const forms: Record<number, [JumpBuilder, JumpBuilder | undefined]> = {
+      [c.BPF_JEQ]: [JEq, JNE],
+      [c.BPF_JGT]: [JGT, JLE],
+      [c.BPF_JGE]: [JGE, JLT],
+      [c.BPF_JSET]: [JSet, undefined],
+    };
+    const form = forms[op];
+    if (!form) throw new CompileError(`instruction ${i} has jump opcode 0x${code.toString(16)}, which libpcap's bpf_filter does not run`, 'the cBPF program is invalid');
+    const [cond, inverse] = form;
+    const k = insn.k >>> 0;
+    const j = (b: JumpBuilder, target: number): Insn => (byX ? b.reg32(a, x, this.label(target)) : b.imm32(a, k, this.label(target)));
+    if (jt === next && inverse) return this.emit(j(inverse, jf));
+    this.emit(j(cond, jt));
+    if (jf !== next) this.emit(Ja(this.label(jf)));
+  }
+}
+

@@ -1,0 +1,82 @@
+// libpcap, our reference: tcpdump expressions -> classic BPF via
+// pcap_compile on a dead handle, and libpcap's own bpf_filter() to run a
+// program on a packet (the verdict every other engine must reproduce).
+import { UserError, closeNames } from '../errors';
+import { isNativeError, native } from '../native';
+import { decodeCbpf, encodeCbpf, type CbpfInsn } from './cbpf';
+
+export interface CbpfProgram {
+  expression: string;
+  /** DLT_* value the program was compiled for (1 = EN10MB, 12 = RAW on Linux). */
+  linktype: number;
+  snaplen: number;
+  insns: CbpfInsn[];
+  /** The instructions as libpcap produced them (host order), for bpf_filter(). */
+  code: Buffer;
+}
+
+export interface CompileOptions {
+  /** A DLT name ("EN10MB", "RAW", case-insensitive) or number. Default EN10MB. */
+  linktype?: string | number;
+  /** The match length a `ret` gives (tcpdump's -s). Default 262144. */
+  snaplen?: number;
+  optimize?: boolean;
+}
+
+export const DEFAULT_SNAPLEN = 262144;
+const COMMON_LINKTYPES = ['EN10MB', 'RAW', 'LINUX_SLL', 'LINUX_SLL2', 'NULL', 'LOOP', 'IEEE802_11', 'IPV4', 'IPV6'];
+
+/** A DLT value from a name such as "en10mb" or "RAW" (or a number). */
+export function linktypeValue(linktype: string | number): number {
+  if (typeof linktype === 'number') {
+    if (!Number.isInteger(linktype) || linktype < 0) throw new UserError(`bad link type ${linktype}`, 'give a DLT name such as EN10MB or RAW');
+    return linktype;
+  }
+  if (/^\d+$/.test(linktype)) return Number(linktype);
+  const v = native().pcap.linktype(linktype.toUpperCase());
+  if (v < 0) {
+    const near = closeNames(linktype.toUpperCase(), COMMON_LINKTYPES);
+    throw new UserError(
+      `unknown link type "${linktype}"`,
+      near.length ? `did you mean ${near.join(', ')}?` : `use a libpcap DLT name, e.g. ${COMMON_LINKTYPES.slice(0, 3).join(', ')}`,
+    );
+  }
+  return v;
+}
+
+export function linktypeName(value: number): string {
+  return native().pcap.linktypeName(value) ?? `DLT ${value}`;
+}
+
+/** Compiles a tcpdump expression with libpcap. libpcap's refusals become UserErrors carrying its message. */
+export function compileCbpf(expression: string, opts: CompileOptions = {}): CbpfProgram {
+  const linktype = linktypeValue(opts.linktype ?? 'EN10MB');
+  const snaplen = opts.snaplen ?? DEFAULT_SNAPLEN;
+  if (!Number.isInteger(snaplen) || snaplen < 1 || snaplen > 0x7fffffff) {
+    throw new UserError(`bad snap length ${snaplen}`, 'give a positive number of bytes, e.g. --snaplen 262144');
+  }
+  let code: Buffer;
+  try {
+    code = native().pcap.compile(linktype, snaplen, expression, opts.optimize ?? true);
+  } catch (e) {
+    if (isNativeError(e) && e.code === 'EFILTER') {
+      throw new UserError(
+        `bad filter expression "${expression}": ${e.message}`,
+        `check the syntax in \`man 7 pcap-filter\` (link type ${linktypeName(linktype)})`,
+      );
+    }
+    throw e;
+  }
+  return { expression, linktype, snaplen, insns: decodeCbpf(code), code };
+}
+
+/** libpcap's bpf_filter(): the snap length to keep, 0 = no match. `packet.length` is the captured length. */
+export function libpcapFilter(prog: CbpfProgram | Buffer | readonly CbpfInsn[], packet: Buffer, wirelen: number): number {
+  const code = Buffer.isBuffer(prog) ? prog : 'code' in prog ? prog.code : encodeCbpf(prog);
+  return native().pcap.filter(code, packet, wirelen);
+}
+
+/** libpcap's bpf_validate(): would the kernel's classic BPF checker accept this program? */
+export function libpcapValidate(prog: Buffer | readonly CbpfInsn[]): boolean {
+  return native().pcap.validate(Buffer.isBuffer(prog) ? prog : encodeCbpf(prog));
+}

@@ -1,0 +1,117 @@
+// Complete programs around a filter fragment: what `netcap compile --emit
+// ebpf` prints, what the kernel-verdict tests load, what the benchmark
+// times. Both are XDP programs returning the filter's verdict (the snap
+// length, 0 = no match) as their return value, which BPF_PROG_TEST_RUN
+// hands back as retval.
+import {
+  Call,
+  Exit,
+  Helper,
+  JEq,
+  JGT,
+  LoadMapPtr,
+  LoadMem,
+  Mov,
+  R0,
+  R1,
+  R2,
+  R3,
+  R4,
+  R5,
+  R6,
+  R7,
+  R8,
+  R9,
+  R10,
+  StoreImm,
+  Add,
+  pruneUnreachable,
+  type Insn,
+} from '../ebpf';
+import { compileToEbpf } from './compiler';
+import type { CbpfInsn } from './cbpf';
+
+/** M[0..15] sit just below the frame pointer. */
+const STACK_BASE = -64;
+
+/**
+ * XDP, 'packet' model: the fragment reads the packet through the context's
+ * data/data_end pointers; `len` is bpf_xdp_get_buff_len() (kernel 5.18+).
+ */
+export function xdpPacketProgram(prog: readonly CbpfInsn[]): Insn[] {
+  return pruneUnreachable([
+    Mov.reg(R6, R1).withComment('r6 = ctx'),
+    Call(Helper.xdp_get_buff_len),
+    Mov.reg(R4, R0).withComment('r4 = wire length'),
+    LoadMem(R2, R6, 0, 4).withComment('r2 = ctx->data'),
+    LoadMem(R3, R6, 4, 4).withComment('r3 = ctx->data_end'),
+    ...compileToEbpf(prog, {
+      model: { kind: 'packet', data: R2, dataEnd: R3 },
+      a: R0,
+      x: R1,
+      tmp: R5,
+      wirelen: R4,
+      result: R0,
+      stackBase: STACK_BASE,
+      match: 'match',
+      noMatch: 'nomatch',
+    }),
+    Exit().withSymbol('match').withComment('return the snap length'),
+    Mov.imm(R0, 0).withSymbol('nomatch'),
+    Exit(),
+  ]);
+}
+
+/** Layout of the params map value read by xdpBufferProgram: u32 caplen, u32 wirelen. */
+export const BUFFER_PARAMS_SIZE = 8;
+
+/**
+ * XDP, 'buffer' model: copies the first `caplen` bytes of the packet into a
+ * per-CPU array value (bpf_xdp_load_bytes) and runs the fragment over that
+ * copy, with caplen and wirelen taken from a params array map (key 0) — the
+ * shape a tracing probe has, where the bytes come from probe_read.
+ * The caller keeps caplen <= min(packet length, bufferSize).
+ */
+export function xdpBufferProgram(prog: readonly CbpfInsn[], maps: { params: number; buffer: number }, bufferSize: number): Insn[] {
+  return pruneUnreachable([
+    Mov.reg(R6, R1).withComment('r6 = ctx'),
+    StoreImm(R10, -4, 0, 4).withComment('key 0'),
+    LoadMapPtr(R1, maps.params),
+    Mov.reg(R2, R10),
+    Add.imm(R2, -4),
+    Call(Helper.map_lookup_elem),
+    JEq.imm(R0, 0, 'nomatch'),
+    LoadMem(R7, R0, 0, 4).withComment('r7 = caplen'),
+    LoadMem(R8, R0, 4, 4).withComment('r8 = wirelen'),
+    LoadMapPtr(R1, maps.buffer),
+    Mov.reg(R2, R10),
+    Add.imm(R2, -4),
+    Call(Helper.map_lookup_elem),
+    JEq.imm(R0, 0, 'nomatch'),
+    Mov.reg(R9, R0).withComment('r9 = buffer'),
+    JGT.imm(R7, bufferSize, 'nomatch'),
+    JEq.imm(R7, 0, 'filter'),
+    Mov.reg(R1, R6),
+    Mov.imm(R2, 0),
+    Mov.reg(R3, R9),
+    Mov.reg(R4, R7),
+    Call(Helper.xdp_load_bytes).withComment('copy caplen bytes'),
+    JEq.imm(R0, 0, 'filter'),
+    Mov.imm(R0, 0),
+    Exit(),
+    ...compileToEbpf(prog, {
+      model: { kind: 'buffer', data: R9, caplen: R7, bufferSize },
+      a: R0,
+      x: R1,
+      tmp: R2,
+      wirelen: R8,
+      result: R0,
+      stackBase: STACK_BASE - 8,
+      match: 'match',
+      noMatch: 'nomatch',
+    }).map((insn, i) => (i === 0 ? insn.withSymbol('filter') : insn)),
+    Exit().withSymbol('match'),
+    Mov.imm(R0, 0).withSymbol('nomatch'),
+    Exit(),
+  ]);
+}
