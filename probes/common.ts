@@ -1,0 +1,250 @@
+// What every probe program shares (mbuf, raw, skb, ...): the maps a capture
+// uses, and emitters for the per-point counters, the record header
+// (src/capture/record.ts) and the ring output. Emitters return plain
+// instruction lists; labels they create start with the caller's prefix so
+// the same emitter can appear several times in one program.
+import { Add, And, Call, Ja, JEq, JLE, LoadMapPtr, LoadMem, Mov, RSh, StoreImm, StoreMem } from '../src/ebpf/builders';
+import { Helper } from '../src/ebpf/helpers';
+import type { Insn } from '../src/ebpf/instruction';
+import { R0, R1, R10, R2, R3, R4, type Register } from '../src/ebpf/registers';
+import { createMap, type BpfMap } from '../src/bpf/map';
+import { possibleCpus } from '../src/bpf/cpus';
+import { COUNTERS_PER_POINT, RECORD } from '../src/capture/record';
+
+/** Default ring size: 8 MiB holds ~5000 full-size Ethernet frames between two reads. */
+export const DEFAULT_RING_BYTES = 8 << 20;
+
+/**
+ * The maps of one capture: the ring the records go to, the per-point
+ * counters, and a per-CPU scratch record (header + room for the packet).
+ * The scratch is an ARRAY with one entry per possible CPU, indexed by
+ * bpf_get_smp_processor_id(), not a PERCPU_ARRAY: per-CPU values are limited
+ * to 32 KiB (PCPU_MIN_UNIT_SIZE, kernel/bpf/arraymap.c) and a snap length of
+ * 262144 needs more.
+ */
+export class CaptureMaps {
+  private constructor(
+    readonly ring: BpfMap,
+    readonly counters: BpfMap,
+    readonly scratch: BpfMap,
+    /** Bytes of packet room in a scratch record (twice the snap length, see scratchValueSize). */
+    readonly snaplen: number,
+    readonly points: number,
+  ) {}
+
+  static create(opts: { points: number; snaplen: number; ringBytes?: number }): CaptureMaps {
+    const made: BpfMap[] = [];
+    try {
+      const ring = createMap({ type: 'ringbuf', name: 'netcap_ring', keySize: 0, valueSize: 0, maxEntries: opts.ringBytes ?? DEFAULT_RING_BYTES });
+      made.push(ring);
+      const counters = createMap({
+        type: 'percpu_array',
+        name: 'netcap_counts',
+        keySize: 4,
+        valueSize: 8,
+        maxEntries: Math.max(1, opts.points) * COUNTERS_PER_POINT,
+      });
+      made.push(counters);
+      const scratch = createMap({
+        type: 'array',
+        name: 'netcap_scratch',
+        keySize: 4,
+        valueSize: scratchValueSize(opts.snaplen),
+        maxEntries: possibleCpus(),
+      });
+      made.push(scratch);
+      return new CaptureMaps(ring, counters, scratch, opts.snaplen, opts.points);
+    } catch (e) {
+      for (const m of made.reverse()) m.close();
+      throw e;
+    }
+  }
+
+  /** Closes the three maps (programs using them keep them alive until they close too). */
+  close(): void {
+    this.scratch.close();
+    this.counters.close();
+    this.ring.close();
+  }
+}
+
+/**
+ * The scratch record: header, then twice the snap length. Copies land at
+ * header + copied with up to snaplen bytes: the verifier checks the worst
+ * case of both bounds added together (check_mem_access on a map value with a
+ * variable offset), so the value needs room for both even though
+ * copied + size never exceeds snaplen at run time.
+ */
+export function scratchValueSize(snaplen: number): number {
+  return RECORD.headerSize + 2 * snaplen;
+}
+
+/** Fresh label names: `${prefix}${name}`. */
+export class Labels {
+  #n = 0;
+  constructor(readonly prefix: string) {}
+  /** A label unique in this program. */
+  next(name: string): string {
+    return `${this.prefix}${name}_${this.#n++}`;
+  }
+}
+
+/**
+ * Adds `amount` (an immediate or a register other than r0-r2) to counter
+ * `index` of the per-CPU counter array. Uses 4 bytes of stack at
+ * r10+keySlot; clobbers r0-r5. A per-CPU slot needs no atomic add.
+ */
+export function emitCounterAdd(countersFd: number, index: number, amount: number | Register, keySlot: number, labels: Labels): Insn[] {
+  const done = labels.next('counted');
+  const add = typeof amount === 'number' ? [Add.imm(R1, amount)] : [Add.reg(R1, amount)];
+  if (typeof amount !== 'number' && amount <= R2) throw new Error('emitCounterAdd: the amount register is clobbered by the lookup');
+  return [
+    StoreImm(R10, keySlot, index, 4),
+    LoadMapPtr(R1, countersFd),
+    Mov.reg(R2, R10),
+    Add.imm(R2, keySlot),
+    Call(Helper.map_lookup_elem),
+    JEq.imm(R0, 0, done),
+    LoadMem(R1, R0, 0, 8),
+    ...add,
+    StoreMem(R0, 0, R1, 8),
+    Mov.reg(R0, R0).withSymbol(done),
+  ];
+}
+
+/**
+ * r{dst} = this CPU's scratch record (a map value pointer, never NULL after
+ * this), or `exitLabel` when the lookup fails. Clobbers r0-r5; keySlot = 4
+ * bytes of stack.
+ */
+export function emitScratchLookup(scratchFd: number, dst: Register, keySlot: number, exitLabel: string): Insn[] {
+  return [
+    Call(Helper.get_smp_processor_id),
+    StoreMem(R10, keySlot, R0, 4),
+    LoadMapPtr(R1, scratchFd),
+    Mov.reg(R2, R10),
+    Add.imm(R2, keySlot),
+    Call(Helper.map_lookup_elem),
+    JEq.imm(R0, 0, exitLabel),
+    Mov.reg(dst, R0),
+  ];
+}
+
+/** Metadata a mode knows about its packet, written into the record header. */
+export interface HeaderFields {
+  /** Register holding the packet object's address (mbuf, skb, data pointer), or undefined for 0. */
+  addr?: Register;
+  /** Register holding the wire length (32 bits used). */
+  wirelen: Register;
+  /** Register holding the captured length. */
+  caplen: Register;
+  /** Register holding the port / ifindex (32 bits), or undefined for 0. */
+  ifindex?: Register;
+  point: number;
+  linktype: number;
+  /** Register holding the flags byte, or undefined for 0. */
+  flags?: Register;
+}
+
+/**
+ * Fills the header of the record at r{rec} (a callee-saved register: the
+ * helpers called here clobber r0-r5). The registers in `f` must be
+ * callee-saved too (r6-r9) or be consumed before the first call: the time,
+ * pid and comm come from helpers, so the register fields are stored first.
+ * Fields this function doesn't set (netns, mark, reason, protocol) are
+ * zeroed, stackId is -1: the scratch record is reused.
+ */
+export function emitRecordHeader(rec: Register, f: HeaderFields): Insn[] {
+  const out: Insn[] = [];
+  if (f.addr === undefined) out.push(StoreImm(rec, RECORD.addr, 0, 8));
+  else out.push(StoreMem(rec, RECORD.addr, f.addr, 8));
+  out.push(StoreMem(rec, RECORD.wirelen, f.wirelen, 4), StoreMem(rec, RECORD.caplen, f.caplen, 4));
+  if (f.ifindex === undefined) out.push(StoreImm(rec, RECORD.ifindex, 0, 4));
+  else out.push(StoreMem(rec, RECORD.ifindex, f.ifindex, 4));
+  if (f.flags === undefined) out.push(StoreImm(rec, RECORD.flags, 0, 1));
+  else out.push(StoreMem(rec, RECORD.flags, f.flags, 1));
+  out.push(
+    StoreImm(rec, RECORD.point, f.point, 4),
+    StoreImm(rec, RECORD.linktype, f.linktype, 1),
+    StoreImm(rec, RECORD.netns, 0, 4),
+    StoreImm(rec, RECORD.mark, 0, 4),
+    StoreImm(rec, RECORD.reason, 0, 4),
+    StoreImm(rec, RECORD.stackId, -1, 4),
+    StoreImm(rec, RECORD.protocol, 0, 2),
+    Call(Helper.ktime_get_ns),
+    StoreMem(rec, RECORD.tsNs, R0, 8),
+    Call(Helper.get_smp_processor_id),
+    StoreMem(rec, RECORD.cpu, R0, 4),
+    Call(Helper.get_current_pid_tgid),
+    // Lower half: the thread (task->pid); upper half: the process (tgid).
+    StoreMem(rec, RECORD.tid, R0, 4),
+    RSh.imm(R0, 32),
+    StoreMem(rec, RECORD.pid, R0, 4),
+    Mov.reg(R1, rec),
+    Add.imm(R1, RECORD.comm),
+    Mov.imm(R2, 16),
+    Call(Helper.get_current_comm),
+  );
+  return out;
+}
+
+/**
+ * bpf_ringbuf_output(ring, r{rec}, header + r{caplen}, 0): only the
+ * captured bytes go out, never the whole scratch record. `caplen` must be
+ * bounded by `snaplen` on every path (the verifier checks the size against
+ * the scratch value); this clamps it again to be sure. Leaves the helper's
+ * result in r0 (0 = written, <0 = ring full). Clobbers r0-r5 and r{caplen}.
+ */
+export function emitRingOutput(ringFd: number, rec: Register, caplen: Register, snaplen: number, labels: Labels): Insn[] {
+  const sized = labels.next('sized');
+  return [
+    JLE.imm(caplen, snaplen, sized),
+    Mov.imm(caplen, snaplen),
+    Mov.reg(R3, caplen).withSymbol(sized),
+    Add.imm(R3, RECORD.headerSize),
+    LoadMapPtr(R1, ringFd),
+    Mov.reg(R2, rec),
+    Mov.imm(R4, 0),
+    Call(Helper.ringbuf_output),
+  ];
+}
+
+/** Truncates r{reg} to 32 bits (`w1 = w1`): a C argument of type u32/int leaves the upper half undefined (x86-64 SysV ABI). */
+export function zeroExtend32(reg: Register): Insn {
+  return Mov.reg32(reg, reg);
+}
+
+/** r{reg} &= 0xffff: for u16 counts (DPDK's nb_pkts, rte_eth_rx_burst's result) whose upper bits are undefined in the register. */
+export function zeroExtend16(reg: Register): Insn {
+  return And.imm(reg, 0xffff);
+}
+
+/**
+ * Where a probe puts the packet for the filter fragment (src/filter's
+ * 'buffer' memory model): the copied bytes behind a map value pointer, their
+ * count, the wire length, and where to go afterwards. The fragment may use
+ * r0-r9 and the stack area; the caller saves what it needs first.
+ */
+export interface FilterSlot {
+  /** Pointer register: the first captured byte (a map value pointer). */
+  data: Register;
+  /** Scalar register: bytes copied (loads at or beyond it mean "no match"). */
+  caplen: Register;
+  /** Scalar register: the packet's length on the wire (cBPF `len`). */
+  wirelen: Register;
+  /** Jump here on a match, with the cBPF return value (the snap length) in `result`. */
+  match: string;
+  result: Register;
+  /** Jump here when the filter rejects the packet. */
+  noMatch: string;
+  /** Lowest r10-relative offset of a 64-byte stack area for cBPF's M[0..15]. */
+  stackBase: number;
+  /** Prefix for labels the fragment creates. */
+  labelPrefix: string;
+}
+
+/** Emits a filter fragment into a probe program (see src/filter's compiler). */
+export type FilterEmitter = (slot: FilterSlot) => Insn[];
+
+/** The filter of an empty expression: every packet matches with the whole copy. */
+export const matchAll: FilterEmitter = (slot) => [Mov.imm(slot.result, 0x7fffffff), Ja(slot.match)];

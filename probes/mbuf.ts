@@ -1,0 +1,287 @@
+// Uprobe programs (BPF_PROG_TYPE_KPROBE, ctx = struct pt_regs *) that read
+// packets out of DPDK's struct rte_mbuf in the traced process:
+//
+//   func@N         arg N is one mbuf                 -> one program
+//   func@N@M       arg N is an mbuf array, M its count -> one program, a loop
+//   func@N@ret     arg N is an mbuf array filled by the function; the count
+//                  is its return value                -> an entry program saving
+//                  arg N per thread + a uretprobe program reading it back
+//
+// Per mbuf: bpf_probe_read_user the header (offsets from the DPDK release's
+// layout), copy up to the snap length from buf_addr + data_off into the
+// scratch record, following `next` through a chain (bounded), then run the
+// filter and emit (probes/packet-body.ts). Nothing is ever written to user
+// memory; probe_read_user never sleeps (a paged-out page is a read error).
+//
+// Loops: the verifier proves bounded loops (Linux 5.3+) by walking every
+// iteration, so a burst of up to MAX_BURST mbufs costs load time, not run
+// time. bpf_loop (5.17+) would need BTF func_info for its callback, which
+// the addon does not load.
+import { Add, Call, Exit, Ja, JEq, JGE, JGT, JLE, JNE, LoadMapPtr, LoadMem, LSh, Mov, Or, StoreImm, StoreMem, Sub } from '../src/ebpf/builders';
+import { Helper } from '../src/ebpf/helpers';
+import type { Insn } from '../src/ebpf/instruction';
+import { R0, R1, R10, R2, R3, R4, R6, R7, R8, R9 } from '../src/ebpf/registers';
+import { COUNTER, COUNTERS_PER_POINT, FLAG_READ_FAILED, LINKTYPE_ETHERNET, RECORD } from '../src/capture/record';
+import { emitCounterAdd, emitScratchLookup, Labels, zeroExtend16, type FilterEmitter } from './common';
+import { emitPacketBody, SLOT } from './packet-body';
+
+/** Largest burst one hit captures; more mbufs in one call are counted as seen but not read. */
+export const MAX_BURST = 512;
+/** Segments of a chained mbuf followed (DPDK's own limit is RTE_MBUF_MAX_NB_SEGS = 65535; real chains are short). */
+export const MAX_SEGMENTS = 8;
+/**
+ * Segments followed per mbuf inside a burst loop: the verifier walks the
+ * segment loop once per burst element (512 x), and 8 segments there exceed
+ * its 1M-instruction budget (measured: 2 segments load in ~0.45 s).
+ */
+export const MAX_BURST_SEGMENTS = 2;
+
+/** Byte offsets of the rte_mbuf fields a probe reads (from src/dpdk's table). */
+export interface MbufOffsets {
+  bufAddr: number;
+  /** u16 */
+  dataOff: number;
+  /** u16 */
+  port: number;
+  /** u32 */
+  pktLen: number;
+  /** u16 */
+  dataLen: number;
+  /** pointer */
+  next: number;
+}
+
+/** How many header bytes to read so every field is covered. */
+export function mbufHeaderBytes(o: MbufOffsets): number {
+  return Math.max(o.bufAddr + 8, o.dataOff + 2, o.port + 2, o.pktLen + 4, o.dataLen + 2, o.next + 8);
+}
+
+export type MbufPointKind = 'single' | 'burst' | 'return';
+
+export interface MbufProbeSpec {
+  kind: MbufPointKind;
+  /** pt_regs offset of the mbuf (single) or mbuf array (burst, return) argument. */
+  argOffset: number;
+  /** pt_regs offset of the count argument (burst). */
+  countOffset?: number;
+  /** pt_regs offset of the return value (return probes: rax on x86-64). */
+  retOffset?: number;
+  layout: MbufOffsets;
+  /** Index of this point in the session. */
+  point: number;
+  snaplen: number;
+  filter: FilterEmitter;
+  ringFd: number;
+  countersFd: number;
+  scratchFd: number;
+  /** Return probes: the hash map (u64 pid_tgid -> u64 array pointer) the entry program fills. */
+  savedArgsFd?: number;
+}
+
+/** Programs of one point: `entry` on the function entry, `exit` on its return (return probes). */
+export interface MbufPrograms {
+  entry: Insn[];
+  exit?: Insn[];
+}
+
+export function buildMbufProgram(spec: MbufProbeSpec): MbufPrograms {
+  if (spec.layout && mbufHeaderBytes(spec.layout) > 128) throw new Error('rte_mbuf layout reads beyond 128 bytes');
+  switch (spec.kind) {
+    case 'single':
+      return { entry: singleProgram(spec) };
+    case 'burst':
+      if (spec.countOffset === undefined) throw new Error('a burst point needs the count argument');
+      return { entry: burstProgram(spec, loadArgs(spec.argOffset, spec.countOffset)) };
+    case 'return': {
+      if (spec.savedArgsFd === undefined || spec.retOffset === undefined) throw new Error('a return point needs the saved-arguments map and the return register');
+      return { entry: saveArgProgram(spec.argOffset, spec.savedArgsFd), exit: burstProgram(spec, loadSavedArgs(spec.savedArgsFd, spec.retOffset)) };
+    }
+  }
+}
+
+const counterIndex = (spec: MbufProbeSpec, k: number) => spec.point * COUNTERS_PER_POINT + k;
+
+function singleProgram(spec: MbufProbeSpec): Insn[] {
+  const L = new Labels('s_');
+  return [
+    LoadMem(R8, R1, spec.argOffset, 8),
+    JEq.imm(R8, 0, 'out'),
+    ...emitCounterAdd(spec.countersFd, counterIndex(spec, COUNTER.seen), 1, SLOT.key, L),
+    ...emitScratchLookup(spec.scratchFd, R9, SLOT.key, 'out'),
+    ...emitOneMbuf(spec, L, 'out'),
+    Mov.imm(R0, 0).withSymbol('out'),
+    Exit(),
+  ];
+}
+
+/** Entry half of a return point: remember arg N of this thread until the function returns. */
+function saveArgProgram(argOffset: number, savedArgsFd: number): Insn[] {
+  return [
+    LoadMem(R6, R1, argOffset, 8),
+    StoreMem(R10, SLOT.array, R6, 8),
+    Call(Helper.get_current_pid_tgid),
+    StoreMem(R10, SLOT.pidTgid, R0, 8),
+    LoadMapPtr(R1, savedArgsFd),
+    Mov.reg(R2, R10),
+    Add.imm(R2, SLOT.pidTgid),
+    Mov.reg(R3, R10),
+    Add.imm(R3, SLOT.array),
+    Mov.imm(R4, 0), // BPF_ANY: a recursive call overwrites the outer one's array (rare; documented)
+    Call(Helper.map_update_elem),
+    Mov.imm(R0, 0),
+    Exit(),
+  ];
+}
+
+/** Burst: the array and the count straight from the argument registers. Leaves count in r6. */
+function loadArgs(arrayOffset: number, countOffset: number): Insn[] {
+  return [
+    LoadMem(R2, R1, arrayOffset, 8),
+    StoreMem(R10, SLOT.array, R2, 8),
+    LoadMem(R6, R1, countOffset, 8),
+    // DPDK counts are uint16_t: the register's upper bits are undefined.
+    zeroExtend16(R6),
+  ];
+}
+
+/** Return: the array saved at entry (then forgotten), the count from the return value. Leaves count in r6. */
+function loadSavedArgs(savedArgsFd: number, retOffset: number): Insn[] {
+  return [
+    LoadMem(R6, R1, retOffset, 8),
+    zeroExtend16(R6),
+    Call(Helper.get_current_pid_tgid),
+    StoreMem(R10, SLOT.pidTgid, R0, 8),
+    LoadMapPtr(R1, savedArgsFd),
+    Mov.reg(R2, R10),
+    Add.imm(R2, SLOT.pidTgid),
+    Call(Helper.map_lookup_elem),
+    JEq.imm(R0, 0, 'out'),
+    LoadMem(R2, R0, 0, 8),
+    StoreMem(R10, SLOT.array, R2, 8),
+    LoadMapPtr(R1, savedArgsFd),
+    Mov.reg(R2, R10),
+    Add.imm(R2, SLOT.pidTgid),
+    Call(Helper.map_delete_elem),
+  ];
+}
+
+function burstProgram(spec: MbufProbeSpec, loadArrayAndCount: Insn[]): Insn[] {
+  const L = new Labels('b_');
+  return [
+    ...loadArrayAndCount,
+    JEq.imm(R6, 0, 'out'),
+    // Every mbuf of the burst is seen, even those beyond MAX_BURST.
+    ...emitCounterAdd(spec.countersFd, counterIndex(spec, COUNTER.seen), R6, SLOT.key, L),
+    JLE.imm(R6, MAX_BURST, 'counted'),
+    Mov.imm(R6, MAX_BURST),
+    StoreMem(R10, SLOT.count, R6, 8).withSymbol('counted'),
+    StoreImm(R10, SLOT.index, 0, 8),
+    ...emitScratchLookup(spec.scratchFd, R9, SLOT.key, 'out'),
+    // for (i = 0; i < count; i++) capture(array[i])
+    LoadMem(R1, R10, SLOT.index, 8).withSymbol('loop'),
+    LoadMem(R2, R10, SLOT.count, 8),
+    JGE.reg(R1, R2, 'out'),
+    JGE.imm(R1, MAX_BURST, 'out'), // the verifier's bound, should the count slot lose its range
+    LoadMem(R3, R10, SLOT.array, 8),
+    LSh.imm(R1, 3),
+    Add.reg(R3, R1),
+    Mov.reg(R1, R10),
+    Add.imm(R1, SLOT.element),
+    Mov.imm(R2, 8),
+    Call(Helper.probe_read_user),
+    JEq.imm(R0, 0, 'element_read'),
+    ...emitCounterAdd(spec.countersFd, counterIndex(spec, COUNTER.readErrors), 1, SLOT.key, L),
+    Ja('next'),
+    LoadMem(R8, R10, SLOT.element, 8).withSymbol('element_read'),
+    JEq.imm(R8, 0, 'next'),
+    ...emitOneMbuf(spec, L, 'next'),
+    LoadMem(R1, R10, SLOT.index, 8).withSymbol('next'),
+    Add.imm(R1, 1),
+    StoreMem(R10, SLOT.index, R1, 8),
+    Ja('loop'),
+    Mov.imm(R0, 0).withSymbol('out'),
+    Exit(),
+  ];
+}
+
+/**
+ * One mbuf at r8, scratch record at r9: copy its bytes (following the chain)
+ * then filter and emit. Ends by jumping to (or falling into) `done`.
+ */
+function emitOneMbuf(spec: MbufProbeSpec, L: Labels, done: string): Insn[] {
+  const m = spec.layout;
+  const hdr = SLOT.mbufHeader;
+  const headerBytes = mbufHeaderBytes(m);
+  const segment = L.next('segment');
+  const clamped = L.next('clamped');
+  const copiedAll = L.next('copied');
+  const readFailed = L.next('readfail');
+  const firstFailed = L.next('firstfail');
+  const bodyDone = L.next('body_done');
+  const readHeader = (from: typeof R3) => [
+    Mov.reg(R1, R10),
+    Add.imm(R1, hdr),
+    Mov.imm(R2, headerBytes),
+    Mov.reg(R3, from),
+    Call(Helper.probe_read_user),
+  ];
+  return [
+    ...readHeader(R8),
+    JNE.imm(R0, 0, firstFailed),
+    LoadMem(R6, R10, hdr + m.pktLen, 4),
+    LoadMem(R1, R10, hdr + m.port, 2),
+    StoreMem(R10, SLOT.port, R1, 4),
+    StoreImm(R10, SLOT.flags, 0, 1),
+    StoreImm(R10, SLOT.segmentsLeft, spec.kind === 'single' ? MAX_SEGMENTS : MAX_BURST_SEGMENTS, 8),
+    Mov.imm(R7, 0),
+    // Copy min(data_len, room) bytes of this segment to record + header + copied.
+    LoadMem(R4, R10, hdr + m.bufAddr, 8).withSymbol(segment),
+    LoadMem(R1, R10, hdr + m.dataOff, 2),
+    Add.reg(R4, R1),
+    LoadMem(R2, R10, hdr + m.dataLen, 2),
+    Mov.imm(R1, spec.snaplen),
+    Sub.reg(R1, R7),
+    JLE.reg(R2, R1, clamped),
+    Mov.reg(R2, R1),
+    StoreMem(R10, SLOT.copySize, R2, 8).withSymbol(clamped),
+    Mov.reg(R1, R9),
+    Add.imm(R1, RECORD.headerSize),
+    Add.reg(R1, R7),
+    Mov.reg(R3, R4),
+    Call(Helper.probe_read_user),
+    JNE.imm(R0, 0, readFailed),
+    LoadMem(R1, R10, SLOT.copySize, 8),
+    Add.reg(R7, R1),
+    // Never true at run time; keeps the verifier's range of r7 within the snap length.
+    JGE.imm(R7, spec.snaplen, copiedAll),
+    LoadMem(R3, R10, hdr + m.next, 8),
+    JEq.imm(R3, 0, copiedAll),
+    LoadMem(R1, R10, SLOT.segmentsLeft, 8),
+    Sub.imm(R1, 1),
+    StoreMem(R10, SLOT.segmentsLeft, R1, 8),
+    JEq.imm(R1, 0, copiedAll),
+    ...readHeader(R3),
+    JEq.imm(R0, 0, segment),
+    // A segment we could not read: keep what came before, flag the record.
+    LoadMem(R1, R10, SLOT.flags, 1).withSymbol(readFailed),
+    Or.imm(R1, FLAG_READ_FAILED),
+    StoreMem(R10, SLOT.flags, R1, 1),
+    ...emitCounterAdd(spec.countersFd, counterIndex(spec, COUNTER.readErrors), 1, SLOT.key, L),
+    JEq.imm(R7, 0, done),
+    JGT.imm(R7, spec.snaplen, done).withSymbol(copiedAll),
+    ...emitPacketBody({
+      ringFd: spec.ringFd,
+      countersFd: spec.countersFd,
+      point: spec.point,
+      snaplen: spec.snaplen,
+      linktype: LINKTYPE_ETHERNET,
+      filter: spec.filter,
+      labels: L,
+      done: bodyDone,
+    }),
+    Ja(done).withSymbol(bodyDone),
+    // The mbuf header itself could not be read: nothing to capture.
+    ...emitCounterAdd(spec.countersFd, counterIndex(spec, COUNTER.readErrors), 1, SLOT.key, L).map((insn, i) => (i === 0 ? insn.withSymbol(firstFailed) : insn)),
+    Ja(done),
+  ];
+}
