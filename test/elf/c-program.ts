@@ -6,8 +6,8 @@ import * as path from 'node:path';
 
 export interface BuiltProgram {
   dir: string;
-  /** Compiles `source` with gcc and `flags` into dir/name; returns the output path. */
-  build(name: string, source: string, flags: string[]): string;
+  /** Compiles `source` with gcc and `flags` into dir/name, linking `libs` (after the source); returns the output path. */
+  build(name: string, source: string, flags: string[], libs?: string[]): string;
   /** Removes the folder and everything built in it. */
   remove(): void;
 }
@@ -16,11 +16,11 @@ export function cProgramDir(purpose: string): BuiltProgram {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `nc-${purpose}-`));
   return {
     dir,
-    build(name, source, flags) {
+    build(name, source, flags, libs = []) {
       const c = path.join(dir, `${name}.c`);
       const out = path.join(dir, name);
       fs.writeFileSync(c, source);
-      execFileSync('gcc', [...flags, '-o', out, c], { stdio: ['ignore', 'ignore', 'pipe'] });
+      execFileSync('gcc', [...flags, '-o', out, c, ...libs], { stdio: ['ignore', 'ignore', 'pipe'] });
       return out;
     },
     remove() {
