@@ -3,7 +3,7 @@
 // program on a packet (the verdict every other engine must reproduce).
 import { UserError, closeNames } from '../errors';
 import { isNativeError, native } from '../native';
-import { decodeCbpf, encodeCbpf, type CbpfInsn } from './cbpf';
+import { BPF_K, BPF_RET, decodeCbpf, encodeCbpf, type CbpfInsn } from './cbpf';
 
 export interface CbpfProgram {
   expression: string;
@@ -24,6 +24,8 @@ export interface CompileOptions {
 }
 
 export const DEFAULT_SNAPLEN = 262144;
+/** pcap_compile's message when the optimizer proves no packet can match (gencode.c / optimize.c). */
+const REJECTS_ALL = /expression rejects all packets/;
 const COMMON_LINKTYPES = ['EN10MB', 'RAW', 'LINUX_SLL', 'LINUX_SLL2', 'NULL', 'LOOP', 'IEEE802_11', 'IPV4', 'IPV6'];
 
 /** A DLT value from a name such as "en10mb" or "RAW" (or a number). */
@@ -59,6 +61,12 @@ export function compileCbpf(expression: string, opts: CompileOptions = {}): Cbpf
   try {
     code = native().pcap.compile(linktype, snaplen, expression, opts.optimize ?? true);
   } catch (e) {
+    if (isNativeError(e) && e.code === 'EFILTER' && REJECTS_ALL.test(e.message)) {
+      // libpcap's optimizer reports a filter that can never match as an
+      // error; for a tracer it is a valid filter that keeps nothing.
+      code = encodeCbpf([{ code: BPF_RET | BPF_K, jt: 0, jf: 0, k: 0 }]);
+      return { expression, linktype, snaplen, insns: decodeCbpf(code), code };
+    }
     if (isNativeError(e) && e.code === 'EFILTER') {
       throw new UserError(
         `bad filter expression "${expression}": ${e.message}`,
