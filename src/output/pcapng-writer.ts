@@ -4,6 +4,12 @@
 // type), an Enhanced Packet Block per packet (interface id, ns timestamp,
 // lengths, direction flags, a comment with the packet's metadata), and
 // Interface Statistics Blocks with the capture's counters at the end.
+//
+// Caveat: libpcap 1.10 (so tcpdump) reads a pcapng only if every interface
+// has the first one's link type and snaplen ("an interface has a snapshot
+// length 128 different from the snapshot length of the first interface");
+// Wireshark has no such limit. Give all interfaces one snaplen when the file
+// is meant for tcpdump.
 import * as os from 'node:os';
 import type { Writable } from 'node:stream';
 import type { CaptureInterface, CaptureStatistics, CapturedPacket } from './packet';
