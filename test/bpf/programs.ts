@@ -4,7 +4,7 @@ import { Add, Call, Exit, JEq, LoadMapPtr, LoadMem, Mov, StoreImm, StoreMem } fr
 import { Helper } from '../../src/ebpf/helpers';
 import { Insn } from '../../src/ebpf/instruction';
 import { R0, R1, R10, R2, R3, R4, R6, type Register } from '../../src/ebpf/registers';
-import { emitCountLoss } from '../../src/bpf/loss';
+import { emitCountLoss, LossCounters } from '../../src/bpf/loss';
 import { createMap } from '../../src/bpf/map';
 import { loadProgram, type Program, type ProgramSpec } from '../../src/bpf/program';
 import { ProgType } from '../../src/bpf/constants';
@@ -101,6 +101,58 @@ export function counterProgram(
     close: () => {
       prog.close();
       counts.close();
+    },
+  };
+}
+
+/**
+ * A SOCKET_FILTER program for BPF_PROG_TEST_RUN that writes one
+ * `recordSize`-byte record per run: a u64 sequence number (from slot 0 of
+ * the array `seqFd`, incremented per run) followed by zeros. A full ring
+ * counts a loss in slot 0 of `lossFd`. The ring buffer benchmark uses it too.
+ */
+export function sequenceProducer(ringFd: number, seqFd: number, lossFd: number, recordSize = 64): Insn[] {
+  if (recordSize < 8 || recordSize % 8 !== 0 || recordSize > 256) throw new RangeError(`record size ${recordSize}: 8..256, a multiple of 8`);
+  const base = -recordSize;
+  const zeros: Insn[] = [];
+  for (let off = base + 8; off < 0; off += 8) zeros.push(StoreImm(R10, off, 0, 8));
+  return [
+    StoreImm(R10, base - 8, 0, 4),
+    LoadMapPtr(R1, seqFd),
+    Mov.reg(R2, R10),
+    Add.imm(R2, base - 8),
+    Call(Helper.map_lookup_elem),
+    JEq.imm(R0, 0, 'out'),
+    LoadMem(R1, R0, 0, 8),
+    Add.imm(R1, 1),
+    StoreMem(R0, 0, R1, 8),
+    StoreMem(R10, base, R1, 8),
+    ...zeros,
+    LoadMapPtr(R1, ringFd),
+    Mov.reg(R2, R10),
+    Add.imm(R2, base),
+    Mov.imm(R3, recordSize),
+    Mov.imm(R4, 0),
+    Call(Helper.ringbuf_output),
+    JEq.imm(R0, 0, 'out'),
+    ...emitCountLoss(lossFd, 0, base - 8, 'lost'),
+    Mov.imm(R0, 0).withSymbol('out'),
+    Exit(),
+  ];
+}
+
+/** Loads sequenceProducer with fresh sequence and loss maps. */
+export function loadSequenceProducer(ringFd: number, name = 'nc_t_seq', recordSize = 64): { prog: Program; loss: LossCounters; close(): void } {
+  const seq = createMap({ type: 'array', name: `${name.slice(0, 11)}_seq`, keySize: 4, valueSize: 8, maxEntries: 1 });
+  const loss = LossCounters.create(`${name.slice(0, 10)}_loss`);
+  const prog = loadProgram({ type: ProgType.SOCKET_FILTER, name, insns: sequenceProducer(ringFd, seq.fd, loss.fd, recordSize) });
+  return {
+    prog,
+    loss,
+    close: () => {
+      prog.close();
+      seq.close();
+      loss.close();
     },
   };
 }
