@@ -1,0 +1,24 @@
+// Probe timestamps are bpf_ktime_get_ns(): CLOCK_MONOTONIC, which stops
+// meaning anything outside this boot. Files need wall-clock time, so the
+// session measures (realtime - monotonic) once at start and adds it to every
+// record, as perf and bpftrace do. process.hrtime is CLOCK_MONOTONIC on
+// Linux (libuv's uv_hrtime), the same clock the kernel helper reads.
+
+export class WallClock {
+  /** realtime - monotonic, in nanoseconds. */
+  readonly offsetNs: bigint;
+
+  constructor() {
+    // Sample the monotonic clock on both sides of the realtime read and take
+    // the middle: the error is at most half the gap (a few microseconds).
+    const before = process.hrtime.bigint();
+    const realtimeNs = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
+    const after = process.hrtime.bigint();
+    this.offsetNs = realtimeNs - (before + after) / 2n;
+  }
+
+  /** Wall-clock ns since the epoch for a bpf_ktime_get_ns() value. */
+  toRealtime(monotonicNs: bigint): bigint {
+    return monotonicNs + this.offsetNs;
+  }
+}

@@ -1,0 +1,36 @@
+// The summary a capture prints when it ends, in tcpdump's words ("N packets
+// captured", "N packets received by filter", "N packets dropped by kernel")
+// adapted to probes: every probe hit is "seen", the filter's accepts are
+// "matched", and a full ring is "lost" (never silently).
+
+export interface PointCounts {
+  /** Packets the probe looked at. */
+  seen: bigint;
+  /** Packets the filter accepted. */
+  matched: bigint;
+  /** Matched packets dropped because the ring was full. */
+  lost: bigint;
+  /** Packets (or segments) whose bytes could not be read. */
+  readErrors: bigint;
+  /** Packets written to the outputs. */
+  captured: bigint;
+}
+
+export function formatSummary(names: string[], counts: PointCounts[], captured: number): string {
+  const sum = (k: keyof PointCounts) => counts.reduce((s, c) => s + c[k], 0n);
+  const lines = [
+    `${captured} packet${captured === 1 ? '' : 's'} captured`,
+    `${sum('seen')} packets seen by probes`,
+    `${sum('matched')} packets matched by filter`,
+    `${sum('lost')} packets lost in ring`,
+  ];
+  const readErrors = sum('readErrors');
+  if (readErrors > 0n) lines.push(`${readErrors} read errors (packet memory not readable)`);
+  if (names.length > 1 || readErrors > 0n) {
+    names.forEach((name, i) => {
+      const c = counts[i];
+      lines.push(`  ${name}: ${c.captured} captured, ${c.seen} seen, ${c.matched} matched, ${c.lost} lost, ${c.readErrors} read errors`);
+    });
+  }
+  return lines.join('\n') + '\n';
+}
