@@ -1,0 +1,101 @@
+// `npm run bench` (node dist/bench/run.js): runs every bench module that
+// exists, one after another, each inside its time budget and the whole run
+// inside --max-minutes, then writes bench/RESULTS.md.
+//
+//   node dist/bench/run.js [--only id,id] [--quick] [--repeats N] [--max-minutes M] [--out FILE]
+//
+// Sections start DPDK, create namespaces and attach probes; running them in
+// parallel would make them measure each other, so they run in sequence.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadSections } from './harness/load-sections';
+import { describeMachine } from './harness/machine';
+import { readingMarkdown } from './harness/reading';
+import { resultsMarkdown } from './harness/results';
+import { runSection, type SectionOutcome } from './harness/run-section';
+
+interface Options {
+  only?: string[];
+  quick: boolean;
+  repeats?: number;
+  maxMinutes: number;
+  out: string;
+}
+
+const repoRoot = path.resolve(__dirname, '..', '..');
+
+function usage(message: string): never {
+  process.stderr.write(
+    `bench: ${message}\nusage: node dist/bench/run.js [--only id,id] [--quick] [--repeats N] [--max-minutes M] [--out FILE]\n`,
+  );
+  process.exit(2);
+}
+
+function parseArgs(argv: string[]): Options {
+  const opts: Options = { quick: false, maxMinutes: 15, out: path.join(repoRoot, 'bench', 'RESULTS.md') };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) usage(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--only') opts.only = value().split(',');
+    else if (a === '--quick') opts.quick = true;
+    else if (a === '--repeats') opts.repeats = Number(value());
+    else if (a === '--max-minutes') opts.maxMinutes = Number(value());
+    else if (a === '--out') opts.out = path.resolve(value());
+    else usage(`unknown option ${a}`);
+  }
+  if (opts.repeats !== undefined && !(Number.isInteger(opts.repeats) && opts.repeats >= 1)) usage('--repeats takes a whole number >= 1');
+  if (!(opts.maxMinutes > 0)) usage('--max-minutes takes a positive number');
+  return opts;
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  if (process.getuid?.() !== 0) usage('benchmarks load BPF programs and create namespaces: run as root');
+  const started = new Date();
+  const deadline = started.getTime() + opts.maxMinutes * 60_000;
+  const loaded = loadSections();
+  const selected = opts.only ? loaded.filter((l) => opts.only?.includes(l.section?.id ?? l.module) || opts.only?.includes(l.module)) : loaded;
+  if (opts.only && selected.length === 0) usage(`--only ${opts.only.join(',')} names no bench module (have: ${loaded.map((l) => l.module).join(', ')})`);
+  const missing = selected.filter((l) => !l.section).map((l) => ({ module: l.module, reason: l.missing ?? 'unknown' }));
+  const machine = describeMachine();
+  const outcomes: SectionOutcome[] = [];
+  for (const l of selected) {
+    if (!l.section) continue;
+    const left = deadline - Date.now();
+    if (left < 10_000) {
+      missing.push({ module: l.module, reason: `the run reached its limit of ${opts.maxMinutes} minutes first` });
+      continue;
+    }
+    process.stderr.write(`bench: ${l.section.id}: ${l.section.title} (budget ${Math.round(Math.min(l.section.budgetMs, left) / 1000)} s)\n`);
+    outcomes.push(
+      await runSection(l.section, { repoRoot, repeats: opts.repeats ?? (opts.quick ? 3 : 5), quick: opts.quick, maxMs: left }),
+    );
+  }
+  const figures = Object.assign({}, ...outcomes.map((o) => o.result?.figures ?? {})) as Record<string, number>;
+  const command = ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
+  const markdown = resultsMarkdown({
+    machine,
+    startedAt: started,
+    elapsedMs: Date.now() - started.getTime(),
+    command,
+    outcomes,
+    missing,
+    reading: readingMarkdown(figures),
+  });
+  fs.writeFileSync(opts.out, markdown);
+  const jsonOut = path.join(repoRoot, 'bench', 'build', 'last-figures.json');
+  fs.mkdirSync(path.dirname(jsonOut), { recursive: true });
+  fs.writeFileSync(jsonOut, JSON.stringify({ startedAt: started.toISOString(), machine, figures }, null, 2));
+  process.stderr.write(`bench: wrote ${path.relative(process.cwd(), opts.out)} (${outcomes.length} sections, ${missing.length} not run)\n`);
+  // Sections may leave timers or sockets of helper libraries open; the run is over.
+  process.exit(outcomes.some((o) => o.error) ? 1 : 0);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});
