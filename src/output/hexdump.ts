@@ -11,7 +11,7 @@ export function hexdump(data: Uint8Array, ascii: boolean): string {
     }
     let line = `\t0x${off.toString(16).padStart(4, '0')}: ${hex}`;
     if (ascii) {
-      const text = Array.from(chunk, (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
+      const text = Array.from(chunk, (b) => (b > 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
       line = line.padEnd(49, ' ') + '  ' + text; // the ascii column starts where a full line's hex would end, plus two spaces
     }
     lines.push(line);

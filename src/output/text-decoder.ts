@@ -55,12 +55,19 @@ export function summarize(data: Buffer, wirelen: number, linktype: number, linkH
     type = data.readUInt16BE(at);
   }
   at += 2;
+  // Like tcpdump, VLAN tags are shown only with the link-level header (-e).
   const prefix: string[] = [];
-  if (linkHeader) prefix.push(`${formatMac(data, 6)} > ${formatMac(data, 0)}, ethertype ${etherTypeName(type)}, length ${wirelen}:`);
-  if (tags.length) prefix.push(`${tags.join(', ')}:`);
+  if (linkHeader) {
+    const outerType = data.readUInt16BE(12);
+    prefix.push(`${formatMac(data, 6)} > ${formatMac(data, 0)}, ethertype ${etherTypeName(outerType)}, length ${wirelen}:`);
+    if (tags.length) prefix.push(`${tags.join(', ')}, ethertype ${etherTypeName(type)},`);
+  }
   let rest: string;
   if (type <= 1500) rest = `802.3, length ${type}: LLC`;
   else rest = network(data, at, type, wirelen);
+  // With -e the EtherType is already printed, and tcpdump drops the
+  // protocol word ("IP ", "IP6 ", "ARP, ") from the network part.
+  if (linkHeader) rest = rest.replace(/^(IP6? |ARP, )/, '');
   return { summary: [...prefix, rest].join(' '), networkOffset: at };
 }
 
@@ -82,7 +89,7 @@ function network(data: Buffer, at: number, type: number, wirelen: number): strin
       return ipv6(data, at);
     case 0x0806:
     case 0x8035:
-      return arp(data, at, type === 0x8035, wirelen);
+      return arp(data, at, wirelen);
     default:
       return `ethertype ${etherTypeName(type)}, length ${wirelen}`;
   }
@@ -137,7 +144,10 @@ function transport(family: string, src: string, dst: string, proto: number, data
       let text = `${family} ${src}.${sport} > ${dst}.${dport}: Flags [${tcpFlags(flags)}]`;
       if (dataLength > 0 || flags & 0x07) text += `, seq ${seq}${dataLength > 0 ? `:${(seq + dataLength) >>> 0}` : ''}`;
       if (flags & 0x10) text += `, ack ${ack}`;
-      return `${text}, win ${win}, length ${dataLength}`;
+      text += `, win ${win}`;
+      if (flags & 0x20) text += `, urg ${data.readUInt16BE(at + 18)}`;
+      // TCP options (hlen > 20) are not decoded; tcpdump prints them as "options [...]".
+      return `${text}, length ${dataLength}`;
     }
     case 17: {
       if (at + 8 > data.length) return `${family} ${src} > ${dst}: [|udp]`;
@@ -146,25 +156,20 @@ function transport(family: string, src: string, dst: string, proto: number, data
       return `${family} ${src}.${sport} > ${dst}.${dport}: UDP, length ${Math.max(0, data.readUInt16BE(at + 4) - 8)}`;
     }
     case 1:
-      return `${family} ${src} > ${dst}: ${icmp(data, at, length)}`;
+      if (!v6) return `${family} ${src} > ${dst}: ${icmp(data, at, length)}`;
+      break;
     case 58:
-      return `${family} ${src} > ${dst}: ${icmp6(data, at, length)}`;
-    default:
-      return `${family} ${src} > ${dst}: ${v6 ? `ip-proto-${proto} ${length}` : protoName(proto)}`;
+      if (v6) return `${family} ${src} > ${dst}: ${icmp6(data, at, length)}`;
+      break;
   }
+  return `${family} ${src} > ${dst}: ${v6 ? `ip-proto-${proto} ${length}` : protoName(proto)}`;
 }
 
-/** tcpdump's order: S F P R U W E, '.' for ACK, "none" when no flag is set. */
+/** tcpdump's letters in bit order (F S R P . U E W), "none" when no flag is set. */
 export function tcpFlags(flags: number): string {
+  const letters = 'FSRP.UEW';
   let s = '';
-  if (flags & 0x02) s += 'S';
-  if (flags & 0x01) s += 'F';
-  if (flags & 0x08) s += 'P';
-  if (flags & 0x04) s += 'R';
-  if (flags & 0x20) s += 'U';
-  if (flags & 0x40) s += 'E';
-  if (flags & 0x80) s += 'W';
-  if (flags & 0x10) s += '.';
+  for (let bit = 0; bit < 8; bit++) if (flags & (1 << bit)) s += letters[bit];
   return s || 'none';
 }
 
@@ -185,11 +190,12 @@ function icmp6(data: Buffer, at: number, length: number): string {
     return `ICMP6, echo ${type === 128 ? 'request' : 'reply'}, id ${data.readUInt16BE(at + 4)}, seq ${data.readUInt16BE(at + 6)}, length ${length}`;
   }
   const names: Record<number, string> = { 1: 'destination unreachable', 2: 'packet too big', 3: 'time exceeded in-transit', 133: 'router solicitation', 134: 'router advertisement', 135: 'neighbor solicitation', 136: 'neighbor advertisement' };
-  return `ICMP6, ${names[type] ?? `type-#${type}`}, length ${length}`;
+  return `ICMP6, ${names[type] ?? `unknown icmp6 type (${type})`}, length ${length}`;
 }
 
-function arp(data: Buffer, at: number, reverse: boolean, wirelen: number): string {
-  const name = reverse ? 'RARP' : 'ARP';
+function arp(data: Buffer, at: number, wirelen: number): string {
+  // tcpdump prints RARP frames (EtherType 0x8035) as "ARP, Reverse ..." too.
+  const name = 'ARP';
   if (at + 28 > data.length) return `${name}, [|arp]`;
   const op = data.readUInt16BE(at + 6);
   const senderMac = formatMac(data, at + 8);
@@ -199,7 +205,8 @@ function arp(data: Buffer, at: number, reverse: boolean, wirelen: number): strin
   const length = wirelen - at;
   switch (op) {
     case 1:
-      return `${name}, Request who-has ${targetIp} tell ${senderIp}, length ${length}`;
+      // tcpdump shows the target hardware address when it is not all zeros.
+      return `${name}, Request who-has ${targetIp}${/[^0:]/.test(targetMac) ? ` (${targetMac})` : ''} tell ${senderIp}, length ${length}`;
     case 2:
       return `${name}, Reply ${senderIp} is-at ${senderMac}, length ${length}`;
     case 3:
