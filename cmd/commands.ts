@@ -1,4 +1,7 @@
 // Every subcommand, in the order `netcap --help` lists them.
 import type { Command } from './command';
+import { mbufCommand } from './mbuf';
+import { rawCommand } from './raw';
+import { compileCommand } from './compile';
 
-export const commands: Command[] = [];
+export const commands: Command[] = [mbufCommand, rawCommand, compileCommand];

@@ -1,0 +1,28 @@
+// `netcap mbuf`: packets inside a running DPDK process, read from the
+// struct rte_mbuf arguments of any of its functions through uprobes.
+import type { Argv } from 'yargs';
+import type { Command } from './command';
+import { captureOptions } from './capture-options';
+import { runUserCapture } from './user-capture-command';
+
+export const mbufCommand: Command = {
+  command: 'mbuf',
+  describe: 'capture rte_mbuf packets at functions of a running DPDK process',
+  builder: (y: Argv) =>
+    captureOptions(y)
+      .usage(
+        'netcap mbuf -f POINTS [-e EXPR] (--pid PID | --binary PATH [--pid PID]) [options]\n\n' +
+          'Points (-f, comma-separated):\n' +
+          '  func@N       argument N (1-6) is one struct rte_mbuf *\n' +
+          '  func@N@M     argument N is an array of mbuf pointers, argument M its count (a burst)\n' +
+          '  func@N@ret   the array in argument N, read when func returns; the count is its return value (rx bursts)\n' +
+          '  lib:func@... or /path/to/object.so:func@...  look only in that object',
+      )
+      .example('netcap mbuf -f l2fwd_simple_forward@1 -e "tcp port 80" --pid 1234', 'decode matching packets with tcpdump')
+      .example('netcap mbuf -f app_process_burst@1@2 -e udp --pid 1234 -w out.pcapng', 'a burst function, written to pcapng')
+      .example('netcap mbuf -f rte_eth_rx_burst@2@ret --pid 1234 -c 10', 'what an rx burst returned')
+      .option('pid', { alias: 'p', type: 'number', describe: 'the DPDK process (its executable and every shared object it maps are searched)' })
+      .option('binary', { type: 'string', describe: 'the executable or library holding the functions (every process running it is traced unless --pid)' })
+      .option('dpdk-version', { type: 'string', describe: 'the DPDK release (YY.MM) whose rte_mbuf layout to use, instead of detecting it' }),
+  run: (args) => runUserCapture('mbuf', args),
+};

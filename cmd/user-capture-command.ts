@@ -1,0 +1,34 @@
+// The run() both user-space modes share: options -> prepared capture ->
+// --dry-run listing or a session. cmd/mbuf.ts and cmd/raw.ts only describe
+// their forms and options.
+import type { ArgumentsCamelCase } from 'yargs';
+import { UserError } from '../src/errors';
+import { describeDryRun, prepareUserCapture } from '../src/capture/user-capture';
+import { runCapture } from '../src/capture/session';
+import { parseCaptureArgs } from './capture-options';
+
+export async function runUserCapture(mode: 'mbuf' | 'raw', args: ArgumentsCamelCase): Promise<number> {
+  const c = parseCaptureArgs(args);
+  const pid = args.pid === undefined ? undefined : Number(args.pid);
+  if (pid !== undefined && (!Number.isInteger(pid) || pid < 1)) throw new UserError(`--pid ${String(args.pid)}: not a process id`, 'give a positive number, e.g. --pid $(pidof l2fwd)');
+  const capture = prepareUserCapture({
+    mode,
+    points: c.points,
+    expression: c.expression,
+    snaplen: c.snaplen,
+    ringBytes: c.ringBytes,
+    pid,
+    binary: args.binary as string | undefined,
+    dpdkVersion: args.dpdkVersion as string | undefined,
+  });
+  if (c.dryRun) {
+    try {
+      process.stdout.write(describeDryRun(capture));
+    } finally {
+      capture.close();
+    }
+    return 0;
+  }
+  const result = await runCapture(capture.spec, c.session);
+  return result.exitCode;
+}
