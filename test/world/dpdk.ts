@@ -106,6 +106,9 @@ export function addDpdkNamespace(world: World, purpose: string): Namespace {
  * apart (no shared /var/run/dpdk/rte config, no multi-process socket),
  * --no-telemetry creates no socket. (--in-memory would also do that but
  * EAL refuses it together with --no-huge, which implies --legacy-mem.)
+ * framecnt=4096 (the PMD's default is 512 frames per ring): on this busy
+ * two-core machine l2fwd forwarded 88% of 50k pps with the default ring and
+ * 99.3% with 4096, since a descheduled lcore can't drain a small ring.
  */
 function ealArgs(ns: Namespace, lcore: number): string[] {
   return [
@@ -113,8 +116,8 @@ function ealArgs(ns: Namespace, lcore: number): string[] {
     '--no-huge', '-m', '256',
     '--no-pci', '--no-shconf', '--no-telemetry',
     '--file-prefix', ns.name,
-    '--vdev=net_af_packet0,iface=a0',
-    '--vdev=net_af_packet1,iface=b0',
+    '--vdev=net_af_packet0,iface=a0,framecnt=4096',
+    '--vdev=net_af_packet1,iface=b0,framecnt=4096',
   ];
 }
 

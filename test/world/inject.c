@@ -7,7 +7,8 @@
 //       Frames come from a pcap file (-f) or from stdin as one hex frame per
 //       line (-x, the default). The list is sent REPEAT times (default 1), or
 //       cycled until COUNT frames went out; -R paces at PPS frames per second
-//       (clock_nanosleep on absolute deadlines, so pacing does not drift);
+//       (clock_nanosleep on absolute deadlines, so pacing does not drift;
+//       frames due within 100 us of each other leave together);
 //       -d stops after MS milliseconds. Prints "sent N" and "errors N".
 //
 //   inject recv -i IF [-d MS] [-n MAX] [-x] [-w FILE.pcap]
@@ -28,12 +29,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #define MAX_FRAME 65536
+#define PACING_QUANTUM_NS 100000ull
 
 struct frame {
   uint32_t len;
@@ -185,12 +188,21 @@ static int do_send(const char *ifname, long count, long repeat, double rate, lon
   uint64_t start = now_ns();
   uint64_t deadline = duration_ms > 0 ? start + (uint64_t)duration_ms * 1000000ull : 0;
   double interval = rate > 0 ? 1e9 / rate : 0;
+  // The default timer slack lets each wake-up come up to 50 us late, which
+  // turns a steady rate into bursts; ask for punctual wake-ups.
+  if (interval > 0) prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
   long sent = 0, errors = 0;
   for (long i = 0; i < total && !stop_requested; i++) {
     if (interval > 0) {
       uint64_t due = start + (uint64_t)(interval * (double)i);
-      struct timespec ts = {(time_t)(due / 1000000000ull), (long)(due % 1000000000ull)};
-      while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR && !stop_requested) {
+      // Sleep only when the frame is due PACING_QUANTUM or more from now:
+      // a sleep costs ~20 us of system time in this VM, so at 100k pps one
+      // sleep per frame took 2.5x too long. Frames due sooner go out now,
+      // in small bursts, and the average rate stays exact.
+      if (due >= now_ns() + PACING_QUANTUM_NS) {
+        struct timespec ts = {(time_t)(due / 1000000000ull), (long)(due % 1000000000ull)};
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR && !stop_requested) {
+        }
       }
     }
     if (deadline && now_ns() >= deadline) break;
