@@ -1,0 +1,117 @@
+// Where a user-space point lives: the object (executable or shared library)
+// that defines the function, and the file offset a uprobe attaches at.
+//
+// With --pid, every object the process has mapped executable is searched,
+// executable first, then libraries in address order (roughly the dynamic
+// linker's lookup order), so functions in librte_*.so are found as well as
+// the application's own. Without a pid, the binary and the libraries it
+// names in DT_NEEDED (found in the system library folders) are searched.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { UserError, closeNames } from '../errors';
+import { openElf, type ElfFile } from '../elf/elf-file';
+import { exePath, mappedObjects, processExists } from '../proc/process';
+import type { UserFunctionPoint } from './spec';
+
+export interface ResolveOptions {
+  pid?: number;
+  binary?: string;
+}
+
+export interface ResolvedUserPoint {
+  point: UserFunctionPoint;
+  /** The path to give the kernel's uprobe (openable by us: through /proc/PID/root or map_files when needed). */
+  objectPath: string;
+  /** The object as the user knows it (its path inside the process). */
+  object: string;
+  symbol: string;
+  fileOffset: number;
+  vaddr: number;
+  size: number;
+}
+
+interface Candidate {
+  /** Path shown to the user. */
+  shown: string;
+  /** Path we open and attach to. */
+  open: string;
+}
+
+/** Folders the dynamic linker searches by default on Debian x86-64 (ld.so.conf.d + built-ins). */
+const LIBRARY_DIRS = ['/usr/local/lib/x86_64-linux-gnu', '/usr/local/lib', '/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib64', '/usr/lib64', '/lib', '/usr/lib'];
+
+function candidates(opts: ResolveOptions): Candidate[] {
+  const out: Candidate[] = [];
+  if (opts.binary !== undefined) {
+    if (!fs.existsSync(opts.binary)) throw new UserError(`binary ${opts.binary} does not exist`, 'give the path of the program or library to probe');
+    out.push({ shown: opts.binary, open: opts.binary });
+  }
+  if (opts.pid !== undefined) {
+    if (!processExists(opts.pid)) throw new UserError(`no process with pid ${opts.pid}`, 'check the pid (ps -e or pidof); the process may have exited');
+    const exe = exePath(opts.pid);
+    const objs = mappedObjects(opts.pid);
+    const ordered = [...objs.filter((o) => o.path === exe), ...objs.filter((o) => o.path !== exe)];
+    for (const o of ordered) out.push({ shown: o.deleted ? `${o.path} (deleted)` : o.path, open: o.openPath });
+  } else if (opts.binary !== undefined) {
+    const elf = openElf(opts.binary);
+    const rpath = path.dirname(opts.binary);
+    for (const lib of elf.dynamic().needed) {
+      const dir = [...LIBRARY_DIRS, rpath].find((d) => fs.existsSync(path.join(d, lib)));
+      if (dir) out.push({ shown: path.join(dir, lib), open: path.join(dir, lib) });
+    }
+  }
+  if (!out.length) throw new UserError('no process or binary to look for functions in', 'give --pid PID of the running program, or --binary PATH');
+  return out;
+}
+
+/** Does `wanted` ('librte_ethdev', 'rte_ethdev', 'librte_ethdev.so.23', '/usr/lib/.../x.so') name this object? */
+function objectMatches(wanted: string, c: Candidate): boolean {
+  if (wanted.startsWith('/')) {
+    const real = (p: string) => { try { return fs.realpathSync(p); } catch { return p; } };
+    return c.shown === wanted || c.shown.replace(/ \(deleted\)$/, '') === wanted || real(c.open) === real(wanted);
+  }
+  // 'librte_ethdev.so.23.0' has the stem 'librte_ethdev': accept the stem, the stem without 'lib', or a longer prefix ending at a dot.
+  const base = path.basename(c.shown.replace(/ \(deleted\)$/, ''));
+  return base === wanted || base.startsWith(`${wanted}.`) || base.startsWith(`lib${wanted}.`);
+}
+
+/** Resolves one user-space point to an object and file offset; UserError with suggestions otherwise. */
+export function resolveUserPoint(point: UserFunctionPoint, opts: ResolveOptions): ResolvedUserPoint {
+  let objects = candidates(opts);
+  if (point.object !== undefined) {
+    const wanted = point.object;
+    const matching = objects.filter((c) => objectMatches(wanted, c));
+    if (!matching.length && wanted.startsWith('/') && fs.existsSync(wanted) && opts.pid === undefined) {
+      matching.push({ shown: wanted, open: wanted });
+    }
+    if (!matching.length) {
+      throw new UserError(
+        `no object matching '${wanted}' in ${opts.pid !== undefined ? `process ${opts.pid}` : opts.binary}`,
+        `objects searched: ${objects.map((c) => path.basename(c.shown)).join(', ')}`,
+      );
+    }
+    objects = matching;
+  }
+  const opened: { c: Candidate; elf: ElfFile }[] = [];
+  for (const c of objects) {
+    let elf: ElfFile;
+    try {
+      elf = openElf(c.open);
+    } catch {
+      continue; // not ELF (e.g. a mapped data file): nothing to probe there
+    }
+    opened.push({ c, elf });
+    const fn = elf.findFunction(point.function);
+    if (fn) {
+      return { point, objectPath: c.open, object: c.shown, symbol: fn.name, fileOffset: fn.fileOffset, vaddr: fn.vaddr, size: fn.size };
+    }
+  }
+  const where = opts.pid !== undefined ? `process ${opts.pid}` : opts.binary;
+  const stripped = opened.filter((o) => o.elf.isStripped && (point.object !== undefined || o === opened[0])).map((o) => o.c.shown);
+  const near = closeNames(point.function, opened.flatMap((o) => o.elf.functionNames()));
+  const hints: string[] = [];
+  if (near.length) hints.push(`did you mean: ${near.join(', ')}?`);
+  if (stripped.length) hints.push(`${stripped.join(', ')} ${stripped.length > 1 ? 'are' : 'is'} stripped (no .symtab): only exported functions can be found; probe an unstripped build or an exported function`);
+  if (!hints.length) hints.push('check the name with `nm` or `readelf -s`; static functions inlined by the compiler have no symbol');
+  throw new UserError(`function '${point.function}' not found in ${where}${point.object !== undefined ? ` (object ${point.object})` : ''}`, hints.join('; '));
+}
