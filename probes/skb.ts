@@ -1,0 +1,338 @@
+// The sk_buff probe program: one per capture point. It finds the skb in its
+// context (probes/skb-points.ts), copies the struct fields it needs with
+// bpf_probe_read_kernel (offsets from BTF, src/kernel/skb-layout.ts), picks
+// where the packet starts, copies the linear bytes into the scratch record,
+// runs the filter compiled for that start (Ethernet or raw IP), and sends
+// header + captured bytes to the ring.
+//
+// Where the packet starts. The kernel sets skb->mac_header when a frame
+// has a link-layer header (eth_type_trans on receive, dev_queue_xmit on
+// transmit) and leaves it at (u16)~0 otherwise (skb_mac_header_was_set,
+// include/linux/skbuff.h). So:
+//   - MAC header set and the device's header is Ethernet-sized
+//     (hard_header_len == ETH_HLEN: Ethernet, veth, loopback) -> start at
+//     head + mac_header, filter with the EN10MB program, linktype 0;
+//   - MAC header set, no device known, and it lies before the network
+//     header -> the same;
+//   - otherwise -> start at head + network_header, filter with the RAW
+//     program, linktype 1 (never from skb->head, which holds headroom).
+// The linear part ends at head + tail (skb->tail is an offset from head on
+// 64-bit kernels, NET_SKBUFF_DATA_USES_OFFSET); paged fragments are not
+// copied. The wire length is skb->len (counted from skb->data) adjusted by
+// how far the start lies before (or after) skb->data.
+import {
+  Add, Call, Exit, Ja, JEq, JGE, JLE, JNE, JSGE, LoadMapPtr, LoadMem, Mov, StoreImm, StoreMem, Sub,
+} from '../src/ebpf/builders';
+import { Helper } from '../src/ebpf/helpers';
+import type { Insn } from '../src/ebpf/instruction';
+import { R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, R9 } from '../src/ebpf/registers';
+import type { Width } from '../src/ebpf/opcodes';
+import { AttachType, ProgType } from '../src/bpf/constants';
+import { COUNTER, COUNTERS_PER_POINT, LINKTYPE_ETHERNET, LINKTYPE_RAW_IP, RECORD } from '../src/capture/record';
+import { compileToEbpf } from '../src/filter/compiler';
+import type { CbpfInsn } from '../src/filter/cbpf';
+import type { SkbLayout } from '../src/kernel/skb-layout';
+import { emitCounterAdd, emitRecordHeader, emitRingOutput, emitScratchLookup, Labels } from './common';
+import type { SkbPoint } from './skb-points';
+
+/** ETH_HLEN (include/uapi/linux/if_ether.h): the hard_header_len of Ethernet-like devices. */
+const ETH_HLEN = 14;
+/** skb->mac_header when no MAC header was set ((u16)~0U). */
+const MAC_HEADER_UNSET = 0xffff;
+
+/** Layout of the per-CPU "meta" scratch value: copies of sk_buff and net_device bytes, and derived values. */
+export const META = {
+  skb: 0,
+  dev: 256,
+  ifindex: 384,
+  netns: 388,
+  hardHeaderLen: 392,
+  reason: 396,
+  linktype: 400,
+  start: 404,
+  caplen: 408,
+  wirelen: 412,
+  skbAddr: 416,
+  size: 424,
+} as const;
+
+// Stack slots (offsets from r10).
+const STACK_CTX = -8;
+const STACK_KEY = -12;
+const STACK_CPU_KEY = -16;
+const STACK_GATHER_KEY = -24;
+const STACK_GATHER_VALUE = -32;
+/** M[0..15] of the filter: 64 bytes below the slots above. */
+const STACK_FILTER_MEM = -96;
+
+/** BPF_ANY for bpf_map_update_elem. */
+const BPF_ANY = 0;
+
+export interface SkbFilterPrograms {
+  /** cBPF for packets that start with an Ethernet header (libpcap EN10MB). */
+  ether: readonly CbpfInsn[];
+  /** cBPF for packets that start with the IP header (libpcap RAW). */
+  raw: readonly CbpfInsn[];
+}
+
+export interface SkbGather {
+  /** LRU hash of skb addresses (key u64, value u64 first-seen time). */
+  mapFd: number;
+  /** The first point filters and inserts; the others only look up. */
+  first: boolean;
+}
+
+export interface SkbProgramOptions {
+  point: SkbPoint;
+  /** Index of the point in the session's list (record.point, counter slots). */
+  index: number;
+  layout: SkbLayout;
+  filter: SkbFilterPrograms;
+  snaplen: number;
+  maps: { ring: number; counters: number; scratch: number; meta: number; stacks?: number };
+  /** -i: only skbs whose device has this ifindex in this network namespace. */
+  iface?: { ifindex: number; netnsInode: number };
+  gather?: SkbGather;
+}
+
+export interface SkbProgramSpec {
+  type: number;
+  expectedAttachType?: number;
+  attachBtfId?: number;
+  name: string;
+  insns: Insn[];
+}
+
+/** The program type (and attach type) of each kind of point. */
+function programType(point: SkbPoint): Pick<SkbProgramSpec, 'type' | 'expectedAttachType' | 'attachBtfId'> {
+  switch (point.kind) {
+    case 'tracepoint':
+      return { type: ProgType.TRACEPOINT };
+    case 'raw_tp':
+      return { type: ProgType.RAW_TRACEPOINT };
+    case 'tp_btf':
+      return { type: ProgType.TRACING, expectedAttachType: AttachType.TRACE_RAW_TP, attachBtfId: point.btfId };
+    case 'fentry':
+      return { type: ProgType.TRACING, expectedAttachType: AttachType.TRACE_FENTRY, attachBtfId: point.btfId };
+    case 'kprobe':
+      return { type: ProgType.KPROBE };
+  }
+}
+
+function width(n: number): Width {
+  if (n !== 1 && n !== 2 && n !== 4 && n !== 8) throw new Error(`field size ${n} is not a load width`);
+  return n;
+}
+
+export function buildSkbProgram(o: SkbProgramOptions): SkbProgramSpec {
+  const { layout, point } = o;
+  if (layout.skbSpan.length > META.dev - META.skb) throw new Error(`sk_buff span of ${layout.skbSpan.length} bytes does not fit the meta scratch`);
+  if (layout.devSpan.length > META.ifindex - META.dev) throw new Error(`net_device span of ${layout.devSpan.length} bytes does not fit the meta scratch`);
+  const labels = new Labels(`p${o.index}_`);
+  const counter = (which: number): Insn[] => emitCounterAdd(o.maps.counters, o.index * COUNTERS_PER_POINT + which, 1, STACK_KEY, labels);
+  const skbField = (f: { offset: number }) => META.skb + f.offset - layout.skbSpan.start;
+  const devField = (f: { offset: number }) => META.dev + f.offset - layout.devSpan.start;
+  const L = {
+    out: 'out',
+    readError: 'read_error',
+    devDone: 'dev_done',
+    l2: 'start_l2',
+    l3: 'start_l3',
+    start: 'start_chosen',
+    fits: 'caplen_fits',
+    wirelenOk: 'wirelen_ok',
+    raw: 'filter_raw',
+    match: 'match',
+    noMatch: 'no_match',
+    emit: 'emit',
+    written: 'written',
+  };
+  const insns: Insn[] = [];
+  const emit = (...xs: Insn[]) => insns.push(...xs);
+
+  // r9 = ctx (also spilled: bpf_get_stackid needs it after the filter ran).
+  emit(Mov.reg(R9, R1), StoreMem(R10, STACK_CTX, R1, 8));
+  emit(LoadMem(R8, R9, point.skb.offset, 8).withComment('r8 = the sk_buff'), JEq.imm(R8, 0, L.out));
+  emit(...counter(COUNTER.seen));
+  emit(...emitScratchLookup(o.maps.scratch, R7, STACK_CPU_KEY, L.out));
+  // The meta scratch, same CPU key (still at STACK_CPU_KEY).
+  emit(LoadMapPtr(R1, o.maps.meta), Mov.reg(R2, R10), Add.imm(R2, STACK_CPU_KEY), Call(Helper.map_lookup_elem), JEq.imm(R0, 0, L.out), Mov.reg(R6, R0));
+  emit(StoreMem(R6, META.skbAddr, R8, 8));
+  if (point.reason) {
+    emit(LoadMem(R1, R9, point.reason.offset, width(point.reason.size)), StoreMem(R6, META.reason, R1, 4));
+  } else {
+    emit(StoreImm(R6, META.reason, 0, 4));
+  }
+  // One read for every sk_buff field.
+  emit(
+    Mov.reg(R1, R6), Add.imm(R1, META.skb),
+    Mov.imm(R2, layout.skbSpan.length),
+    Mov.reg(R3, R8), Add.imm(R3, layout.skbSpan.start),
+    Call(Helper.probe_read_kernel),
+    JNE.imm(R0, 0, L.readError),
+  );
+  // The device: ifindex, header length, namespace.
+  emit(StoreImm(R6, META.ifindex, 0, 4), StoreImm(R6, META.netns, 0, 4), StoreImm(R6, META.hardHeaderLen, 0, 4));
+  emit(
+    LoadMem(R3, R6, skbField(layout.skb.dev), 8), JEq.imm(R3, 0, L.devDone),
+    Add.imm(R3, layout.devSpan.start), Mov.reg(R1, R6), Add.imm(R1, META.dev), Mov.imm(R2, layout.devSpan.length),
+    Call(Helper.probe_read_kernel), JNE.imm(R0, 0, L.devDone),
+    LoadMem(R1, R6, devField(layout.dev.ifindex), 4), StoreMem(R6, META.ifindex, R1, 4),
+    LoadMem(R1, R6, devField(layout.dev.hardHeaderLen), 2), StoreMem(R6, META.hardHeaderLen, R1, 4),
+    LoadMem(R3, R6, devField(layout.dev.ndNet), 8), JEq.imm(R3, 0, L.devDone),
+    Add.imm(R3, layout.netnsInum.offset), Mov.reg(R1, R6), Add.imm(R1, META.netns), Mov.imm(R2, 4),
+    // On failure the helper zeroes the destination: netns stays 0.
+    Call(Helper.probe_read_kernel),
+  );
+  emit(Mov.reg(R0, R0).withSymbol(L.devDone));
+  if (o.iface) {
+    emit(
+      LoadMem(R1, R6, META.ifindex, 4), JNE.imm32(R1, o.iface.ifindex, L.out),
+      LoadMem(R1, R6, META.netns, 4), JNE.imm32(R1, o.iface.netnsInode, L.out),
+    );
+  }
+  if (o.gather && !o.gather.first) {
+    // Not the first point: only skbs the first point selected.
+    emit(
+      StoreMem(R10, STACK_GATHER_KEY, R8, 8),
+      LoadMapPtr(R1, o.gather.mapFd), Mov.reg(R2, R10), Add.imm(R2, STACK_GATHER_KEY),
+      Call(Helper.map_lookup_elem), JEq.imm(R0, 0, L.out),
+    );
+  }
+  // Where the packet starts.
+  emit(
+    LoadMem(R1, R6, skbField(layout.skb.macHeader), 2),
+    LoadMem(R2, R6, skbField(layout.skb.networkHeader), 2),
+    LoadMem(R3, R6, META.hardHeaderLen, 4),
+    JEq.imm(R1, MAC_HEADER_UNSET, L.l3),
+    JEq.imm(R3, ETH_HLEN, L.l2),
+    JNE.imm(R3, 0, L.l3),
+    JGE.reg(R1, R2, L.l3),
+    Mov.reg(R4, R1).withSymbol(L.l2),
+    StoreImm(R6, META.linktype, LINKTYPE_ETHERNET, 4),
+    Ja(L.start),
+    Mov.reg(R4, R2).withSymbol(L.l3),
+    StoreImm(R6, META.linktype, LINKTYPE_RAW_IP, 4),
+    StoreMem(R6, META.start, R4, 4).withSymbol(L.start),
+  );
+  // caplen = min(tail - start, snaplen); nothing linear at the start is a read error.
+  emit(
+    LoadMem(R5, R6, skbField(layout.skb.tail), 4),
+    JGE.reg(R4, R5, L.readError),
+    Sub.reg(R5, R4),
+    JLE.imm(R5, o.snaplen, L.fits),
+    Mov.imm(R5, o.snaplen),
+    StoreMem(R6, META.caplen, R5, 4).withSymbol(L.fits),
+  );
+  // wirelen = len + (data - head) - start, never below caplen.
+  emit(
+    LoadMem(R1, R6, skbField(layout.skb.data), 8),
+    LoadMem(R2, R6, skbField(layout.skb.head), 8),
+    Sub.reg(R1, R2),
+    LoadMem(R3, R6, skbField(layout.skb.len), 4),
+    Add.reg(R1, R3),
+    Sub.reg(R1, R4),
+    JSGE.reg(R1, R5, L.wirelenOk),
+    Mov.reg(R1, R5),
+    StoreMem(R6, META.wirelen, R1, 4).withSymbol(L.wirelenOk),
+  );
+  // Copy the linear bytes: probe_read_kernel(record + header, caplen, head + start).
+  emit(
+    Mov.reg(R3, R2), Add.reg(R3, R4),
+    Mov.reg(R1, R7), Add.imm(R1, RECORD.headerSize),
+    Mov.reg(R2, R5),
+    Call(Helper.probe_read_kernel),
+    JNE.imm(R0, 0, L.readError),
+  );
+  if (o.gather && !o.gather.first) {
+    emit(Ja(L.match));
+  } else {
+    // The filter for this start: r2 = packet bytes, r3 = caplen, r4 = wirelen.
+    const fragment = (prog: readonly CbpfInsn[], prefix: string): Insn[] => [
+      Mov.reg(R2, R7), Add.imm(R2, RECORD.headerSize),
+      LoadMem(R3, R6, META.caplen, 4),
+      JLE.imm(R3, o.snaplen, `${prefix}bounded`),
+      Mov.imm(R3, o.snaplen),
+      LoadMem(R4, R6, META.wirelen, 4).withSymbol(`${prefix}bounded`),
+      ...compileToEbpf(prog, {
+        model: { kind: 'buffer', data: R2, caplen: R3, bufferSize: o.snaplen },
+        a: R0, x: R1, tmp: R5, wirelen: R4, result: R0,
+        stackBase: STACK_FILTER_MEM, match: L.match, noMatch: L.noMatch, prefix,
+      }),
+    ];
+    emit(LoadMem(R1, R6, META.linktype, 4), JNE.imm(R1, LINKTYPE_ETHERNET, L.raw));
+    emit(...fragment(o.filter.ether, 'fe_'));
+    emit(Mov.reg(R0, R0).withSymbol(L.raw), ...fragment(o.filter.raw, 'fr_'));
+    // No match: at the first gather point the address now belongs to a packet
+    // that was not selected (slab reuse): forget it so later points skip it.
+    // A filter that accepts everything never jumps here, and the verifier
+    // refuses unreachable code: emit the block only when it is used.
+    if (insns.some((i) => i.target === L.noMatch)) {
+      emit(Mov.reg(R0, R0).withSymbol(L.noMatch));
+      if (o.gather?.first) {
+        emit(
+          LoadMem(R1, R6, META.skbAddr, 8), StoreMem(R10, STACK_GATHER_KEY, R1, 8),
+          LoadMapPtr(R1, o.gather.mapFd), Mov.reg(R2, R10), Add.imm(R2, STACK_GATHER_KEY),
+          Call(Helper.map_delete_elem),
+        );
+      }
+      emit(Ja(L.out));
+    }
+  }
+
+  emit(Mov.reg(R0, R0).withSymbol(L.match), ...counter(COUNTER.matched));
+  if (o.gather?.first) {
+    emit(
+      LoadMem(R1, R6, META.skbAddr, 8), StoreMem(R10, STACK_GATHER_KEY, R1, 8),
+      Call(Helper.ktime_get_ns), StoreMem(R10, STACK_GATHER_VALUE, R0, 8),
+      LoadMapPtr(R1, o.gather.mapFd), Mov.reg(R2, R10), Add.imm(R2, STACK_GATHER_KEY),
+      Mov.reg(R3, R10), Add.imm(R3, STACK_GATHER_VALUE), Mov.imm(R4, BPF_ANY),
+      Call(Helper.map_update_elem),
+    );
+  }
+  // The record header: common fields, then what only an skb has.
+  emit(
+    LoadMem(R8, R6, META.skbAddr, 8),
+    LoadMem(R2, R6, META.wirelen, 4),
+    LoadMem(R3, R6, META.caplen, 4),
+    LoadMem(R4, R6, META.ifindex, 4),
+    ...emitRecordHeader(R7, { addr: R8, wirelen: R2, caplen: R3, ifindex: R4, point: o.index, linktype: LINKTYPE_ETHERNET }),
+    LoadMem(R1, R6, META.linktype, 4), StoreMem(R7, RECORD.linktype, R1, 1),
+    LoadMem(R1, R6, META.netns, 4), StoreMem(R7, RECORD.netns, R1, 4),
+    LoadMem(R1, R6, META.reason, 4), StoreMem(R7, RECORD.reason, R1, 4),
+    LoadMem(R1, R6, skbField(layout.skb.mark), 4), StoreMem(R7, RECORD.mark, R1, 4),
+    // skb->protocol stays in network byte order: a 2-byte copy keeps the bytes.
+    LoadMem(R1, R6, skbField(layout.skb.protocol), 2), StoreMem(R7, RECORD.protocol, R1, 2),
+  );
+  if (o.maps.stacks !== undefined) {
+    // Kernel stack of this hit (flags 0: kernel stack, no reuse of a taken id).
+    emit(
+      LoadMem(R1, R10, STACK_CTX, 8), LoadMapPtr(R2, o.maps.stacks), Mov.imm(R3, 0),
+      Call(Helper.get_stackid), StoreMem(R7, RECORD.stackId, R0, 4),
+    );
+  }
+  if (o.gather && !o.gather.first && point.freesSkb) {
+    // The skb is freed here: its address is the next packet's from now on.
+    emit(
+      LoadMem(R1, R6, META.skbAddr, 8), StoreMem(R10, STACK_GATHER_KEY, R1, 8),
+      LoadMapPtr(R1, o.gather.mapFd), Mov.reg(R2, R10), Add.imm(R2, STACK_GATHER_KEY),
+      Call(Helper.map_delete_elem),
+    );
+  }
+  emit(
+    LoadMem(R8, R6, META.caplen, 4),
+    ...emitRingOutput(o.maps.ring, R7, R8, o.snaplen, labels),
+    JEq.imm(R0, 0, L.out),
+    ...counter(COUNTER.lost),
+    Ja(L.out),
+  );
+  emit(Mov.reg(R0, R0).withSymbol(L.readError), ...counter(COUNTER.readErrors));
+  emit(Mov.imm(R0, 0).withSymbol(L.out), Exit());
+  return { ...programType(point), name: programName(point), insns };
+}
+
+/** A program name bpftool can show: "nc_skb_" + the event, cut to 15 characters. */
+function programName(point: SkbPoint): string {
+  return `nc_${point.target.replace(/^.*:/, '')}`.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 15);
+}
+

@@ -1,0 +1,108 @@
+// Interfaces and network namespaces as the kernel names them. An sk_buff's
+// device is known in the kernel by ifindex, which is only unique inside one
+// network namespace (every container's veth may be ifindex 2), so `-i IF`
+// becomes the pair (ifindex, netns inode); the inode is what
+// `stat -L /proc/PID/ns/net` shows and what the kernel keeps in
+// net->ns.inum.
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { UserError, closeNames } from '../errors';
+
+/** Where `ip netns add NAME` bind-mounts named namespaces (iproute2's NETNS_RUN_DIR). */
+export const NETNS_RUN_DIR = '/var/run/netns';
+
+export interface NetnsRef {
+  /** What the user wrote, or "current" for netcap's own namespace. */
+  label: string;
+  /** A file whose inode is the namespace (/proc/self/ns/net or a bind mount). */
+  path: string;
+  inode: number;
+}
+
+export interface InterfaceRef {
+  name: string;
+  ifindex: number;
+  netns: NetnsRef;
+}
+
+/** netcap's own network namespace. */
+export function currentNetns(): NetnsRef {
+  return { label: 'current', path: '/proc/self/ns/net', inode: fs.statSync('/proc/self/ns/net').ino };
+}
+
+/** --netns NAME (a name `ip netns` knows) or PATH (/proc/PID/ns/net, a bind mount). */
+export function resolveNetns(spec: string | undefined): NetnsRef {
+  if (spec === undefined || spec === '') return currentNetns();
+  const file = spec.includes('/') ? spec : path.join(NETNS_RUN_DIR, spec);
+  if (!spec.includes('/') && !/^[A-Za-z0-9_.-]+$/.test(spec)) {
+    throw new UserError(`"${spec}" is not a network namespace name`, `give a name from \`ip netns list\` or a path such as /proc/PID/ns/net`);
+  }
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch {
+    const known = listNamedNetns();
+    const near = closeNames(spec, known);
+    throw new UserError(
+      `no network namespace ${spec} (${file} does not exist)`,
+      near.length ? `did you mean ${near.join(', ')}?` : known.length ? `named namespaces: ${known.slice(0, 8).join(', ')}` : 'give a name from `ip netns list` or a path such as /proc/PID/ns/net',
+    );
+  }
+  return { label: spec, path: file, inode: st.ino };
+}
+
+function listNamedNetns(): string[] {
+  try {
+    return fs.readdirSync(NETNS_RUN_DIR);
+  } catch {
+    return [];
+  }
+}
+
+/** Every interface of a namespace: ifindex -> name (through iproute2's netlink, entered with nsenter, no shell). */
+export function listInterfaces(netns: NetnsRef = currentNetns()): Map<number, string> {
+  const argv = netns.label === 'current' ? ['ip', '-j', 'link', 'show'] : ['nsenter', `--net=${netns.path}`, 'ip', '-j', 'link', 'show'];
+  let out: string;
+  try {
+    out = execFileSync(argv[0], argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    throw new UserError(`cannot list the interfaces of network namespace ${netns.label}`, 'check that iproute2 (ip) and nsenter are installed', err.stderr || err.message);
+  }
+  const links = JSON.parse(out) as { ifindex: number; ifname: string }[];
+  return new Map(links.map((l) => [l.ifindex, l.ifname]));
+}
+
+/** `-i IF` in a namespace; an unknown name is a UserError with the names that exist. */
+export function resolveInterface(name: string, netns: NetnsRef = currentNetns()): InterfaceRef {
+  const all = listInterfaces(netns);
+  for (const [ifindex, ifname] of all) if (ifname === name) return { name, ifindex, netns };
+  const names = [...all.values()];
+  const near = closeNames(name, names);
+  throw new UserError(
+    `no interface ${name} in network namespace ${netns.label}`,
+    `${near.length ? `did you mean ${near.join(', ')}? ` : ''}interfaces there: ${names.join(', ')}${netns.label === 'current' ? ' (use --netns for another namespace)' : ''}`,
+  );
+}
+
+/**
+ * Names interfaces seen in records, by (netns inode, ifindex). Namespaces
+ * other than the ones registered print as "ifindex N".
+ */
+export class InterfaceNames {
+  private readonly byNetns = new Map<number, Map<number, string>>();
+
+  /** Learns every interface name of a namespace (best effort). */
+  add(netns: NetnsRef): void {
+    try {
+      this.byNetns.set(netns.inode, listInterfaces(netns));
+    } catch {
+      // Names are a convenience; records still carry the ifindex.
+    }
+  }
+
+  name(netnsInode: number, ifindex: number): string | undefined {
+    return this.byNetns.get(netnsInode)?.get(ifindex);
+  }
+}

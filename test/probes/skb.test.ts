@@ -1,0 +1,139 @@
+// The sk_buff probe on the real kernel: frames injected through AF_PACKET
+// into a veth pair inside a namespace made here are captured at
+// net:netif_receive_skb exactly as libpcap's filter selects them; drops
+// show at skb:kfree_skb with the kernel's reason and stack; gather mode
+// follows one skb across two points.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { closeAll } from '../../src/bpf/registry';
+import { compileCbpf, libpcapFilter } from '../../src/filter/libpcap';
+import { kernelDropReasons } from '../../src/kernel/drop-reasons';
+import { kernelSymbols } from '../../src/kernel/kallsyms';
+import { resolveSkbPoints } from '../../probes/skb-points';
+import { World, type Namespace } from '../world/netns';
+import { inject } from '../world/inject';
+import { udpFrame } from '../world/frames';
+import { CollectedCapture, netnsInode } from './skb-harness';
+import { mixedFrames } from './skb-frames';
+
+const world = new World('skb');
+let ns: Namespace;
+const SENDER_MAC = '02:00:00:00:5a:01';
+const RECEIVER_MAC = '02:00:00:00:5a:02';
+const captures: CollectedCapture[] = [];
+
+before(() => {
+  ns = world.addNamespace();
+  ns.addVeth('v0', 'v1', { local: { mac: SENDER_MAC }, peer: { mac: RECEIVER_MAC, address: '192.0.2.2/24' } });
+});
+
+after(async () => {
+  for (const c of captures) c.close();
+  closeAll();
+  await world.destroy();
+});
+
+function open(points: string, expression: string, extra: { stacks?: boolean; gather?: boolean; iface?: boolean } = {}): CollectedCapture {
+  const c = new CollectedCapture({
+    points: resolveSkbPoints(points),
+    expression,
+    snaplen: 262144,
+    stacks: extra.stacks,
+    gather: extra.gather,
+    iface: extra.iface === false ? undefined : { ifindex: ns.ifindex('v1'), netnsInode: netnsInode(ns) },
+  });
+  captures.push(c);
+  return c;
+}
+
+for (const expression of ['', 'udp', 'tcp port 80 or arp', 'vlan 100', 'ip6', 'ip[6:2] & 0x3fff != 0', 'greater 200', 'ether dst 02:00:00:00:5a:02 and not arp']) {
+  void test(`netif_receive_skb with -i captures what libpcap selects: "${expression}"`, async () => {
+    const frames = mixedFrames(RECEIVER_MAC, SENDER_MAC);
+    const prog = compileCbpf(expression, { linktype: 'EN10MB', snaplen: 262144 });
+    const expected = frames.filter((f) => libpcapFilter(prog, f, f.length) > 0);
+    const c = open('tracepoint:net:netif_receive_skb', expression);
+    try {
+      assert.equal(await inject(ns, 'v0', frames), frames.length);
+      const got = await c.waitFor(expected.length);
+      // Give stragglers a moment: more records than expected is a failure too.
+      await new Promise((r) => setTimeout(r, 100));
+      await c.waitFor(expected.length);
+      assert.deepEqual(c.records.map((r) => r.data.toString('hex')), expected.map((f) => f.toString('hex')));
+      for (const r of got) {
+        assert.equal(r.linktype, 'ether');
+        assert.equal(r.wirelen, r.data.length);
+        assert.equal(r.ifindex, ns.ifindex('v1'));
+        assert.equal(r.netns, netnsInode(ns));
+        assert.notEqual(r.addr, 0n);
+      }
+      assert.equal(c.capture.counter(0, 1), BigInt(expected.length), 'matched counter');
+      assert.ok(c.capture.counter(0, 0) >= BigInt(frames.length), 'seen counter counts every hit');
+    } finally {
+      c.close();
+    }
+  });
+}
+
+void test('-i names the interface by ifindex AND namespace: the same ifindex elsewhere is not captured', async () => {
+  const c = new CollectedCapture({
+    points: resolveSkbPoints('tracepoint:net:netif_receive_skb'),
+    expression: 'udp',
+    snaplen: 262144,
+    // The right ifindex, the namespace netcap runs in (not the test's).
+    iface: { ifindex: ns.ifindex('v1'), netnsInode: 1 },
+  });
+  captures.push(c);
+  try {
+    await inject(ns, 'v0', [udpFrame({ dstMac: RECEIVER_MAC })]);
+    await new Promise((r) => setTimeout(r, 200));
+    await c.waitFor(1, 200);
+    assert.equal(c.records.length, 0);
+    assert.ok(c.capture.counter(0, 0) >= 1n, 'the probe ran');
+  } finally {
+    c.close();
+  }
+});
+
+void test('a frame for another host is dropped at kfree_skb with reason OTHERHOST and a stack through ip_rcv', async () => {
+  const c = open('tracepoint:skb:kfree_skb', 'udp port 7001', { stacks: true });
+  try {
+    await inject(ns, 'v0', [udpFrame({ dstMac: '02:00:00:00:99:99', srcMac: SENDER_MAC, dstIp: '192.0.2.2', dstPort: 7001 })]);
+    const [r] = await c.waitFor(1);
+    assert.ok(r, 'the drop was captured');
+    assert.equal(kernelDropReasons().name(r.reason), 'OTHERHOST');
+    const stack = c.capture.stack(r.stackId);
+    assert.ok(stack && stack.length > 0, `stack id ${r.stackId} resolves`);
+    const names = stack.map((ip) => kernelSymbols().symbolize(ip));
+    assert.ok(names.some((n) => /^ip_rcv(_core)?\+/.test(n)), names.join(' <- '));
+    assert.equal(r.linktype, 'ether');
+    assert.equal(r.data.readUInt16BE(12), 0x0800);
+    assert.equal(r.protocol, 0x0800);
+  } finally {
+    c.close();
+  }
+});
+
+void test('a UDP datagram to a closed port is dropped with reason NO_SOCKET', async () => {
+  const c = open('tracepoint:skb:kfree_skb', 'udp port 7002');
+  try {
+    await inject(ns, 'v0', [udpFrame({ dstMac: RECEIVER_MAC, srcMac: SENDER_MAC, dstIp: '192.0.2.2', dstPort: 7002 })]);
+    const records = await c.waitFor(1);
+    assert.ok(records.length >= 1, 'the drop was captured');
+    assert.deepEqual(records.map((r) => kernelDropReasons().name(r.reason)), ['NO_SOCKET']);
+  } finally {
+    c.close();
+  }
+});
+
+void test('gather mode: one skb seen at netif_receive_skb, then at kfree_skb, with a latency', async () => {
+  const c = open('tracepoint:net:netif_receive_skb,tracepoint:skb:kfree_skb', 'udp port 7003', { gather: true, iface: false });
+  try {
+    await inject(ns, 'v0', [udpFrame({ dstMac: RECEIVER_MAC, srcMac: SENDER_MAC, dstIp: '192.0.2.2', dstPort: 7003 })]);
+    const records = await c.waitFor(2);
+    assert.deepEqual(records.map((r) => r.point), [0, 1]);
+    assert.equal(records[0].addr, records[1].addr);
+    assert.ok(records[1].tsNs > records[0].tsNs);
+  } finally {
+    c.close();
+  }
+});
