@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { after, describe, it } from 'node:test';
-import { buildL2fwd, buildTestApp, inject, isProbeFrame, listTestNamespaces, randomTag, receive, startL2fwd, startTestApp, tcpFrame, TEST_APP_FUNCTIONS, udpFrame, World } from '.';
+import { buildL2fwd, buildTestApp, inject, injectPcap, isProbeFrame, listTestNamespaces, randomTag, receive, startL2fwd, startTestApp, tcpFrame, TEST_APP_FUNCTIONS, udpFrame, World } from '.';
 import { bpftraceInstalled, startBpftrace } from './bpftrace';
 
 const isRoot = process.getuid?.() === 0;
@@ -104,18 +104,27 @@ void describe('network namespaces', { skip: !isRoot && 'needs root' }, () => {
     assert.equal((await rx.done).count, 300);
   });
 
-  void it('writes what it receives to a pcap file that tcpdump reads', async () => {
+  void it('writes what it receives to a pcap file that tcpdump reads, and replays pcap files', async () => {
     const ns = world.addNamespace();
     ns.addVeth('v0', 'v1');
     const file = `/tmp/nc-world-${randomTag()}.pcap`;
     try {
+      const frames = [tcpFrame({ dstPort: 80 }), udpFrame({ dstPort: 53 }), tcpFrame({ dstPort: 443 })];
       const rx = await receive(ns, 'v1', { max: 3, pcapFile: file });
-      await inject(ns, 'v0', [tcpFrame({ dstPort: 80 }), udpFrame({ dstPort: 53 }), tcpFrame({ dstPort: 443 })]);
+      await inject(ns, 'v0', frames);
       await rx.done;
       const text = execFileSync('tcpdump', ['-nn', '-r', file, 'tcp'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
       assert.equal(text.trim().split('\n').length, 2);
       assert.match(text, /192\.0\.2\.2\.80:/);
       assert.match(text, /192\.0\.2\.2\.443:/);
+      // tcpdump also accepts the checksums we computed.
+      const verbose = execFileSync('tcpdump', ['-nn', '-vv', '-r', file], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+      assert.equal(verbose.match(/cksum 0x[0-9a-f]+ \(correct\)/g)?.length, 2, verbose);
+      assert.match(verbose, /\[udp sum ok\]/);
+      // Replaying the file sends the same bytes again.
+      const again = await receive(ns, 'v1', { max: 6 });
+      assert.equal(await injectPcap(ns, 'v0', file, { repeat: 2 }), 6);
+      assert.deepEqual((await again.done).frames.map((f) => f.toString('hex')), [...frames, ...frames].map((f) => f.toString('hex')));
     } finally {
       fs.rmSync(file, { force: true });
     }
