@@ -7,7 +7,12 @@ import type { Insn } from './instruction';
 import { InsnClass, JumpOp, classOf, opOf } from './opcodes';
 import { isJumpWithTarget, LinkError } from './link';
 
-export function pruneUnreachable(insns: readonly Insn[]): Insn[] {
+/**
+ * Keeps the instructions reachable from the first. Jumps to labels listed in
+ * `external` leave the list (a fragment's jumps to its caller's labels);
+ * any other unknown label is an error.
+ */
+export function pruneUnreachable(insns: readonly Insn[], external: ReadonlySet<string> = new Set()): Insn[] {
   const labels = new Map<string, number>();
   insns.forEach((insn, i) => {
     if (insn.symbol !== undefined) labels.set(insn.symbol, i);
@@ -24,6 +29,10 @@ export function pruneUnreachable(insns: readonly Insn[]): Insn[] {
     if (isJmp && opOf(insn.opcode) === JumpOp.EXIT) continue;
     if (isJumpWithTarget(insn) && insn.target !== undefined) {
       const to = labels.get(insn.target);
+      if (to === undefined && external.has(insn.target)) {
+        if (opOf(insn.opcode) !== JumpOp.JA) work.push(i + 1);
+        continue;
+      }
       if (to === undefined) throw new LinkError(`instruction ${i} jumps to unknown label "${insn.target}"`);
       work.push(to);
       if (opOf(insn.opcode) === JumpOp.JA) continue;

@@ -47,6 +47,7 @@ import {
   Sub,
   ToBE,
   Xor,
+  pruneUnreachable,
   type JumpBuilder,
   type Register,
   type Width,
@@ -173,8 +174,16 @@ class FragmentBuilder {
     this.prefix = o.prefix ?? 'f';
   }
 
+  /** The label of cBPF instruction i's first eBPF instruction. */
   private label(i: number): string {
     return `${this.prefix}_${i}`;
+  }
+
+  /** Where a jump to cBPF instruction i goes: a `ret #0` means straight to the caller's no-match label. */
+  private jumpLabel(i: number): string {
+    const target = this.prog[i];
+    if (target && target.code === (c.BPF_RET | c.BPF_K) && target.k >>> 0 === 0) return this.o.noMatch;
+    return this.label(i);
   }
 
   private emit(...insns: Insn[]): void {
@@ -215,7 +224,9 @@ class FragmentBuilder {
       if (this.out.length === before) throw new Error(`internal: cBPF instruction ${i} produced no eBPF`);
       prev = i;
     }
-    return this.out;
+    // Blocks whose every jump was redirected (to no-match) are now dead, and
+    // the verifier refuses dead code.
+    return pruneUnreachable(this.out, new Set([this.o.match, this.o.noMatch]));
   }
 
   private nextLive(live: boolean[], i: number): number {
@@ -401,14 +412,14 @@ class FragmentBuilder {
     const { a, x } = this.o;
     const code = insn.code;
     const op = c.bpfOp(code);
-    if (code === (c.BPF_JMP | c.BPF_JA)) return this.emit(Ja(this.label(i + 1 + (insn.k | 0))));
+    if (code === (c.BPF_JMP | c.BPF_JA)) return this.emit(Ja(this.jumpLabel(i + 1 + (insn.k | 0))));
     if ((code & ~0xf8) !== c.BPF_JMP) {
       throw new CompileError(`instruction ${i} has opcode 0x${code.toString(16)}, which libpcap's bpf_filter does not run`, 'the cBPF program is invalid');
     }
     const byX = c.bpfSrc(code) === c.BPF_X;
     const jt = i + 1 + insn.jt;
     const jf = i + 1 + insn.jf;
-    if (jt === jf) return this.emit(Ja(this.label(jt)));
+    if (jt === jf) return this.emit(Ja(this.jumpLabel(jt)));
     const forms: Record<number, [JumpBuilder, JumpBuilder | undefined]> = {
       [c.BPF_JEQ]: [JEq, JNE],
       [c.BPF_JGT]: [JGT, JLE],
@@ -419,10 +430,10 @@ class FragmentBuilder {
     if (!form) throw new CompileError(`instruction ${i} has jump opcode 0x${code.toString(16)}, which libpcap's bpf_filter does not run`, 'the cBPF program is invalid');
     const [cond, inverse] = form;
     const k = insn.k >>> 0;
-    const j = (b: JumpBuilder, target: number): Insn => (byX ? b.reg32(a, x, this.label(target)) : b.imm32(a, k, this.label(target)));
+    const j = (b: JumpBuilder, target: number): Insn => (byX ? b.reg32(a, x, this.jumpLabel(target)) : b.imm32(a, k, this.jumpLabel(target)));
     if (jt === next && inverse) return this.emit(j(inverse, jf));
     this.emit(j(cond, jt));
-    if (jf !== next) this.emit(Ja(this.label(jf)));
+    if (jf !== next) this.emit(Ja(this.jumpLabel(jf)));
   }
 }
 
