@@ -1,0 +1,92 @@
+// One capture scenario, as the integration tests run it: start netcap on a
+// DPDK app, wait until it is listening, inject numbered frames, stop it, and
+// return what it wrote next to what libpcap's own filter selects from the
+// injected frames (the reference) and what came out of the far side.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { compileCbpf, libpcapFilter } from '../../src/filter/libpcap';
+import { readCaptureFile } from '../../src/output/read-capture';
+import type { CaptureFile } from '../../src/output/capture-file';
+import type { DpdkApp } from '../world/dpdk';
+import { tcpFrame, udpFrame } from '../world/frames';
+import { inject, receive } from '../world/inject';
+import type { World } from '../world/netns';
+import { bpfObjectsOf, runNetcap, stillLoaded, tempDir } from './netcap-child';
+
+/** A mix of frames for filters to choose from: TCP to port 80 and 22, UDP, with sizes from 60 to 1400 bytes. */
+export function mixedFrames(n: number, opts: { minLength?: number } = {}): Buffer[] {
+  const frames: Buffer[] = [];
+  for (let i = 0; i < n; i++) {
+    const size = [0, 40, 300, 1200][i % 4] + (opts.minLength ?? 0);
+    const payload = Buffer.alloc(size + 4);
+    payload.writeUInt32BE(i, 0);
+    for (let j = 4; j < payload.length; j++) payload[j] = (i * 7 + j) & 0xff;
+    const kind = i % 3;
+    frames.push(
+      kind === 0
+        ? tcpFrame({ dstPort: 80, srcPort: 40000 + i, payload, dstMac: '02:00:00:00:0b:01', srcMac: '02:00:00:00:0a:01' })
+        : kind === 1
+          ? udpFrame({ dstPort: 53, srcPort: 40000 + i, payload, dstMac: '02:00:00:00:0b:01', srcMac: '02:00:00:00:0a:01' })
+          : tcpFrame({ dstPort: 22, srcPort: 40000 + i, payload, dstMac: '02:00:00:00:0b:01', srcMac: '02:00:00:00:0a:01' }),
+    );
+  }
+  return frames;
+}
+
+export interface ScenarioResult {
+  file: CaptureFile;
+  /** Injected frames libpcap's filter accepts, each cut to the snap length. */
+  expected: Buffer[];
+  injected: Buffer[];
+  /** Frames that came out of the other side of the DPDK app. */
+  forwarded: Buffer[];
+  exit: { code: number | null; signal: NodeJS.Signals | null };
+  stderr: string;
+  /** Program and link ids netcap held while running, and which of them exist after it exited. */
+  held: { programs: number[]; links: number[] };
+  leftover: { programs: number[]; links: number[] };
+}
+
+export interface ScenarioOptions {
+  mode?: 'mbuf' | 'raw';
+  point: string;
+  expression: string;
+  frames: Buffer[];
+  snaplen?: number;
+  /** Stop with -c N instead of SIGINT. */
+  count?: number;
+  extraArgs?: string[];
+  file?: string;
+}
+
+export async function runScenario(world: World, app: DpdkApp, o: ScenarioOptions): Promise<ScenarioResult> {
+  const dir = tempDir('scenario');
+  try {
+    const out = path.join(dir, o.file ?? 'out.pcap');
+    const args = [o.mode ?? 'mbuf', '-f', o.point, '--pid', String(app.pid), '-w', out, ...(o.expression ? ['-e', o.expression] : [])];
+    if (o.snaplen !== undefined) args.push('-s', String(o.snaplen));
+    if (o.count !== undefined) args.push('-c', String(o.count));
+    args.push(...(o.extraArgs ?? []));
+    const run = runNetcap(args, world);
+    await run.ready();
+    const held = bpfObjectsOf(run.child.pid!);
+    const rx = await receive(app.ns, app.links.b1, { durationMs: 30_000 });
+    await inject(app.ns, app.links.a1, o.frames, { rate: 2000 });
+    // Wait until everything came out of the far side (or a second passed).
+    const until = Date.now() + 3000;
+    while (Date.now() < until && rx.frames.filter((f) => o.frames.some((g) => g.equals(f))).length < o.frames.length) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    const received = await rx.stop();
+    const exit = o.count !== undefined ? await Promise.race([run.exited, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`netcap did not stop after -c ${o.count}:\n${run.stderr()}`)), 10_000))]) : await run.stop('SIGINT');
+    const leftover = stillLoaded(held);
+    const cbpf = compileCbpf(o.expression, { linktype: 'EN10MB', snaplen: o.snaplen ?? 262144 });
+    let expected = o.frames.filter((f) => libpcapFilter(cbpf, f, f.length) > 0).map((f) => f.subarray(0, o.snaplen ?? f.length));
+    if (o.count !== undefined) expected = expected.slice(0, o.count);
+    const file = await readCaptureFile(out);
+    return { file, expected, injected: o.frames, forwarded: received.frames.filter((f) => o.frames.some((g) => g.equals(f))), exit, stderr: run.stderr(), held, leftover };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
