@@ -43,7 +43,8 @@ export class Btf {
   readonly firstId: number;
   /** One past the last valid type id. */
   readonly typeCount: number;
-  private nameIndex: Map<string, number[]> | undefined;
+  private nameIndex: { first: Map<string, number>; more: Map<string, number[]> } | undefined;
+  private stringText: string | undefined;
 
   private constructor(
     readonly source: string,
@@ -96,9 +97,13 @@ export class Btf {
   string(offset: number): string {
     const baseLen = this.base ? this.base.stringsLength() : 0;
     if (offset < baseLen) return this.base!.string(offset);
+    // One latin1 decode of the whole section (byte offsets stay character
+    // offsets; BTF names are ASCII), then cheap substrings: decoding each name
+    // from the Buffer separately made the name index several times slower.
+    this.stringText ??= this.strings.toString('latin1');
     const start = offset - baseLen;
-    const end = this.strings.indexOf(0, start);
-    return this.strings.toString('latin1', start, end < 0 ? this.strings.length : end);
+    const end = this.stringText.indexOf('\0', start);
+    return this.stringText.slice(start, end < 0 ? this.stringText.length : end);
   }
 
   private owner(id: number): Btf {
@@ -243,32 +248,45 @@ export class Btf {
     }
   }
 
-  private index(): Map<string, number[]> {
+  /**
+   * name -> first id, and name -> all ids for the few names several types
+   * share (a struct and its typedef): one small array per duplicate instead
+   * of one per type keeps the index build cheap.
+   */
+  private index(): { first: Map<string, number>; more: Map<string, number[]> } {
     if (!this.nameIndex) {
-      const m = new Map<string, number[]>();
+      const first = new Map<string, number>();
+      const more = new Map<string, number[]>();
       for (let id = this.firstId; id < this.typeCount; id++) {
         const off = this.words[this.header(id)];
         if (off === 0) continue;
         const n = this.string(off);
-        const list = m.get(n);
-        if (list) list.push(id);
-        else m.set(n, [id]);
+        const prev = first.get(n);
+        if (prev === undefined) first.set(n, id);
+        else {
+          const list = more.get(n);
+          if (list) list.push(id);
+          else more.set(n, [prev, id]);
+        }
       }
-      this.nameIndex = m;
+      this.nameIndex = { first, more };
     }
     return this.nameIndex;
   }
 
   /** Every type id with this name (of any kind), base BTF first. */
   idsByName(name: string): number[] {
-    const own = this.index().get(name) ?? [];
+    const { first, more } = this.index();
+    const id = first.get(name);
+    const own = more.get(name) ?? (id === undefined ? [] : [id]);
     return this.base ? [...this.base.idsByName(name), ...own] : own;
   }
 
   /** Names of every type of one kind (for "did you mean" hints). */
   namesOfKind(kind: BtfKind): string[] {
     const out: string[] = this.base ? this.base.namesOfKind(kind) : [];
-    for (const [n, ids] of this.index()) if (ids.some((id) => this.kind(id) === kind)) out.push(n);
+    const { first, more } = this.index();
+    for (const [n, id] of first) if ((more.get(n) ?? [id]).some((i) => this.kind(i) === kind)) out.push(n);
     return out;
   }
 
