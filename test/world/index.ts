@@ -10,7 +10,7 @@
 //   // A namespace with a veth pair, IPv6 off (no router solicitations), up:
 //   const ns = world.addNamespace();
 //   ns.addVeth('v0', 'v1', { local: { mac: '02:00:00:00:00:01', address: '192.0.2.1/24' } });
-//   ns.addVeth('h0', 'ncr1234', { peerIn: 'root' });   // one end in the root namespace
+//   ns.addVeth('h0', uniqueLinkName(), { peerIn: 'root' });   // one end in the root namespace (deleted on destroy)
 //   ns.run(['tcpdump', '-c', '1', ...]);        // sync, argv array, never a shell
 //   ns.spawn([...]);                            // ChildProcess, killed on destroy
 //

@@ -38,6 +38,16 @@ export function randomTag(bytes = 3): string {
   return randomBytes(bytes).toString('hex');
 }
 
+/**
+ * A link name for the root namespace that parallel runs won't collide on:
+ * `<prefix><6 hex>`, within the kernel's 15-character limit (IFNAMSIZ 16).
+ */
+export function uniqueLinkName(prefix = 'nc'): string {
+  const name = `${prefix}${randomTag()}`;
+  if (name.length > 15) throw new Error(`link name prefix "${prefix}" is too long (names are at most 15 characters)`);
+  return name;
+}
+
 /** Runs a command synchronously; on failure the error names the command and its stderr. */
 export function runCommand(argv: string[], opts: RunOptions = {}): string {
   try {
@@ -73,7 +83,9 @@ export class Namespace {
 
   /**
    * Starts a long-running command inside the namespace. The world kills it on
-   * destroy() if it is still running.
+   * destroy() if it is still running. `ip netns exec` execs the command, so
+   * the child's pid is the command's pid. stdout/stderr are pipes by default:
+   * read them, or a chatty process blocks once 64 KiB are unread.
    */
   spawn(argv: string[], opts: SpawnOptions = {}): ChildProcess {
     return this.world.track(spawn('ip', ['netns', 'exec', this.name, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], ...opts }));

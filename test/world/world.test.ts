@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { after, describe, it } from 'node:test';
-import { buildL2fwd, buildTestApp, inject, injectPcap, isProbeFrame, listTestNamespaces, randomTag, receive, startL2fwd, startTestApp, tcpFrame, TEST_APP_FUNCTIONS, udpFrame, World } from '.';
+import { buildL2fwd, buildTestApp, inject, injectPcap, isProbeFrame, listTestNamespaces, randomTag, receive, uniqueLinkName, startL2fwd, startTestApp, tcpFrame, TEST_APP_FUNCTIONS, udpFrame, World } from '.';
 import { bpftraceInstalled, startBpftrace } from './bpftrace';
 
 const isRoot = process.getuid?.() === 0;
@@ -66,7 +66,7 @@ void describe('network namespaces', { skip: !isRoot && 'needs root' }, () => {
 
   void it('puts one veth end in the root namespace and deletes it afterwards', async () => {
     const local = new World('world-root');
-    const rootEnd = `ncr${randomTag()}`;
+    const rootEnd = uniqueLinkName('ncr');
     try {
       const ns = local.addNamespace();
       ns.addVeth('in0', rootEnd, { peerIn: 'root' });
