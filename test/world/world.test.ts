@@ -168,6 +168,8 @@ void describe('DPDK programs', { skip: (!isRoot && 'needs root') || (!dpdkInstal
   void it('the test app forwards every frame and passes long ones through the chain path', async (t) => {
     const app = await startTestApp(world);
     t.diagnostic(`test app start (spawn -> first forwarded frame): ${app.startMs} ms`);
+    // app.pid is the DPDK process itself (what `netcap mbuf --pid` needs), not a wrapper.
+    assert.equal(fs.readlinkSync(`/proc/${app.pid}/exe`), fs.realpathSync(app.binary));
     const frames = assortedFrames(100);
     const long = frames.filter((f) => f.length > 100);
     // Each long frame becomes ceil(length / 64) segments of at most 64 bytes.
