@@ -74,7 +74,8 @@ export interface Native {
     enable(fd: number): void;
     disable(fd: number): void;
   };
-  RingBuffer: new (mapFd: number, onBatch: (data: Buffer, ends: Uint32Array) => void) => NativeRingBuffer;
+  /** maxBatchBytes (default 1 MiB) bounds one delivered batch; consume() still drains everything. */
+  RingBuffer: new (mapFd: number, onBatch: (data: Buffer, ends: Uint32Array) => void, maxBatchBytes?: number) => NativeRingBuffer;
 }
 
 let loaded: Native | undefined;

@@ -1,9 +1,13 @@
 // A BPF ring buffer drained from Node's event loop. libbpf's ring_buffer does
 // the kernel ring's memory ordering (acquire on the producer position,
 // release on the consumer position); libuv polls its epoll fd. Each wakeup
-// drains the ring completely and hands JavaScript one batch: a Buffer holding
-// copies of every record back to back, and a Uint32Array of their end
-// offsets. Nothing handed out points into the ring.
+// hands JavaScript one batch: a Buffer holding copies of records back to
+// back, and a Uint32Array of their end offsets. Nothing handed out points
+// into the ring. A batch stops at maxBatchBytes (default 1 MiB) so it stays
+// in cache and a busy producer can't keep one wakeup going forever; the
+// ring's poll is level-triggered (kernel/bpf/ringbuf.c ringbuf_map_poll), so
+// libuv calls again for the rest after other I/O had its turn. consume()
+// drains everything, batch after batch.
 #include <bpf/libbpf.h>
 #include <uv.h>
 
@@ -22,7 +26,7 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
                         InstanceMethod("ref", &RingBuffer::RefLoop), InstanceMethod("unref", &RingBuffer::UnrefLoop)});
   }
 
-  // new RingBuffer(mapFd, onBatch(data: Buffer, ends: Uint32Array))
+  // new RingBuffer(mapFd, onBatch(data: Buffer, ends: Uint32Array), maxBatchBytes?)
   explicit RingBuffer(const Napi::CallbackInfo &info) : Napi::ObjectWrap<RingBuffer>(info) {
     Napi::Env env = info.Env();
     int fd;
@@ -36,6 +40,9 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
       ThrowErrno(env, errno, "ring_buffer__new");
       return;
     }
+    if (info.Length() > 2 && info[2].IsNumber() && info[2].As<Napi::Number>().Int64Value() > 0)
+      max_batch_ = static_cast<size_t>(info[2].As<Napi::Number>().Int64Value());
+    batch_.reserve(max_batch_ + 4096);
     callback_ = Napi::Persistent(info[1].As<Napi::Function>());
     context_ = std::make_unique<Napi::AsyncContext>(env, "netcap:ringbuf");
     uv_loop_t *loop;
@@ -45,17 +52,37 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     uv_poll_init(loop, poll_, ring_buffer__epoll_fd(rb_));
     uv_poll_start(poll_, UV_READABLE, &RingBuffer::OnReadable);
     Ref();  // stay alive while the poll handle can call us
-    env.AddCleanupHook([this]() { Shutdown(); });
+    // Stop polling when the environment goes away (worker exit, process
+    // exit). The hook must be removed when the object is collected first, or
+    // it would run on freed memory at exit.
+    napi_add_env_cleanup_hook(env, &RingBuffer::OnEnvCleanup, this);
+    cleanup_hook_ = true;
   }
 
-  ~RingBuffer() override { Shutdown(); }
+  ~RingBuffer() override {
+    if (cleanup_hook_) napi_remove_env_cleanup_hook(Env(), &RingBuffer::OnEnvCleanup, this);
+    Shutdown();
+  }
 
  private:
+  static void OnEnvCleanup(void *arg) {
+    auto *self = static_cast<RingBuffer *>(arg);
+    self->cleanup_hook_ = false;
+    self->Shutdown();
+  }
+
   static int OnSample(void *ctx, void *data, size_t size) {
     auto *self = static_cast<RingBuffer *>(ctx);
     const uint8_t *p = static_cast<const uint8_t *>(data);
     self->batch_.insert(self->batch_.end(), p, p + size);
     self->ends_.push_back(static_cast<uint32_t>(self->batch_.size()));
+    // A negative return stops libbpf's consume loop; the record just copied
+    // is already consumed (libbpf advances the consumer position before the
+    // callback and stores it when bailing out: ringbuf_process_ring).
+    if (self->batch_.size() >= self->max_batch_) {
+      self->full_ = true;
+      return -1;
+    }
     return 0;
   }
 
@@ -63,19 +90,23 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     auto *self = static_cast<RingBuffer *>(handle->data);
     Napi::Env env = self->Env();
     Napi::HandleScope scope(env);
-    self->Drain(env);
+    self->DrainOnce(env);
   }
 
-  // Drains the ring and delivers one batch; returns the number of records.
-  size_t Drain(Napi::Env env) {
+  // Reads up to one batch and delivers it; returns the number of records.
+  // *more says whether the batch stopped at the size limit.
+  size_t DrainOnce(Napi::Env env, bool *more = nullptr) {
+    if (more) *more = false;
     if (!rb_) return 0;
     batch_.clear();
     ends_.clear();
+    full_ = false;
     int n = ring_buffer__consume(rb_);
-    if (n < 0) {
+    if (n < 0 && !full_) {
       ThrowErrno(env, n, "ring_buffer__consume");
       return 0;
     }
+    if (more) *more = full_;
     if (ends_.empty()) return 0;
     size_t count = ends_.size();
     Napi::Buffer<uint8_t> data = Napi::Buffer<uint8_t>::Copy(env, batch_.data(), batch_.size());
@@ -89,7 +120,11 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
   // consume() -> records delivered (synchronously, through onBatch): the last
   // drain before closing, so nothing already in the ring is lost.
   Napi::Value Consume(const Napi::CallbackInfo &info) {
-    return Napi::Number::New(info.Env(), static_cast<double>(Drain(info.Env())));
+    Napi::Env env = info.Env();
+    size_t total = 0;
+    bool more = true;
+    while (more && rb_ && !env.IsExceptionPending()) total += DrainOnce(env, &more);
+    return Napi::Number::New(env, static_cast<double>(total));
   }
 
   Napi::Value Close(const Napi::CallbackInfo &info) {
@@ -133,6 +168,9 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
   std::unique_ptr<Napi::AsyncContext> context_;
   std::vector<uint8_t> batch_;
   std::vector<uint32_t> ends_;
+  size_t max_batch_ = 1 << 20;
+  bool cleanup_hook_ = false;
+  bool full_ = false;
 };
 
 }  // namespace

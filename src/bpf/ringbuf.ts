@@ -1,7 +1,8 @@
 // Reading a BPF ring buffer map from Node's event loop (cilium/ebpf's
 // ringbuf.Reader, but push-style): libbpf's ring_buffer does the memory
-// ordering and libuv polls its epoll fd; every wakeup drains the ring and
-// delivers one batch of copied records. Nothing in a batch points into the
+// ordering and libuv polls its epoll fd; every wakeup delivers one batch of
+// copied records (at most maxBatchBytes; the rest comes on the next turn of
+// the event loop). Nothing in a batch points into the
 // ring, so records may be kept after the callback returns.
 import { native, type NativeRingBuffer } from '../native';
 import type { BpfMap } from './map';
@@ -43,6 +44,11 @@ export interface RingReaderOptions {
   onError?: (error: unknown) => void;
   /** Keep the process alive while the reader is open (default true). */
   ref?: boolean;
+  /**
+   * Upper bound of one batch in bytes (default 1 MiB): a batch stays in
+   * cache, and a busy ring yields to other I/O between batches.
+   */
+  maxBatchBytes?: number;
 }
 
 export class RingReader {
@@ -66,7 +72,7 @@ export class RingReader {
         options.onError(e);
       }
     };
-    this.#ring = new (native().RingBuffer)(map.fd, deliver);
+    this.#ring = new (native().RingBuffer)(map.fd, deliver, options.maxBatchBytes);
     if (options.ref === false) this.#ring.unref();
     track(this);
   }
