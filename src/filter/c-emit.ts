@@ -52,7 +52,8 @@ export function emitC(prog: readonly CbpfInsn[], opts: CEmitOptions = {}): strin
   lines.push(`u32 ${name}(const u8 *pkt, u32 caplen, u32 wirelen)`, '{');
   lines.push('\tu32 A = 0, X = 0;');
   if (usesMem) lines.push('\tu32 M[16] = {0};');
-  lines.push('\t(void)pkt; (void)caplen; (void)wirelen; (void)X;');
+  // Not every filter uses every input; keep compilers' unused warnings quiet.
+  lines.push(`\t(void)pkt; (void)caplen; (void)wirelen; (void)A; (void)X;${usesMem ? ' (void)M;' : ''}`);
   const next = (i: number): number => {
     for (let n = i + 1; n < prog.length; n++) if (live[n]) return n;
     return -1;
