@@ -7,7 +7,7 @@ export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose') || argv.includes('-v');
   try {
     let code = 0;
-    let parser = yargs(argv)
+    let parser = yargs(joinFlagValues(argv))
       .scriptName('netcap')
       .usage('netcap <command> [options]\n\nPacket tracer for DPDK functions, kernel tracepoints and interfaces, with tcpdump filters.')
       .option('verbose', { type: 'boolean', describe: 'show full detail of errors (verifier log, errno, stack)' })
@@ -29,6 +29,21 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     return reportError(e, verbose);
   }
+}
+
+// Options whose value is itself a flag string (-t "-nn -e"): yargs would
+// parse that value as options, so `-t VALUE` becomes `-t=VALUE` first.
+const FLAG_STRING_OPTIONS = new Set(['-t', '--tcpdump-flags']);
+
+function joinFlagValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (FLAG_STRING_OPTIONS.has(argv[i]) && i + 1 < argv.length && argv[i + 1].startsWith('-')) {
+      out.push(`${argv[i]}=${argv[i + 1]}`);
+      i++;
+    } else out.push(argv[i]);
+  }
+  return out;
 }
 
 export function reportError(e: unknown, verbose: boolean): number {
