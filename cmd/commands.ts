@@ -3,5 +3,7 @@ import type { Command } from './command';
 import { mbufCommand } from './mbuf';
 import { rawCommand } from './raw';
 import { compileCommand } from './compile';
+import { readCommand } from './read';
+import { skbCommand } from './skb';
 
-export const commands: Command[] = [mbufCommand, rawCommand, compileCommand];
+export const commands: Command[] = [mbufCommand, rawCommand, skbCommand, compileCommand, readCommand];

@@ -1,0 +1,201 @@
+// `netcap read`: filter a pcap/pcapng file with a tcpdump expression, like
+// `tcpdump -r FILE -w OUT EXPR`: timestamps, captured and wire lengths are
+// kept (and pcapng interfaces and comments when writing pcapng). The filter
+// is compiled for each interface's link type and run by our interpreter or
+// by the kernel (BPF_PROG_TEST_RUN of the eBPF a live capture would load),
+// so a file doubles as a test bench for the filter path.
+import * as fs from 'node:fs';
+import type { Argv, ArgumentsCamelCase } from 'yargs';
+import type { Command } from './command';
+import { UserError } from '../src/errors';
+import { compileCbpf, DEFAULT_SNAPLEN, linktypeName } from '../src/filter';
+import { readCaptureFile } from '../src/output/read-capture';
+import type { CaptureFile } from '../src/output/capture-file';
+import type { CaptureInterface, CapturedPacket } from '../src/output/packet';
+import { PcapWriter } from '../src/output/pcap-writer';
+import { PcapngWriter } from '../src/output/pcapng-writer';
+import { SinkWriter } from '../src/output/sink';
+import { TcpdumpSink, tcpdumpFlags } from '../src/output/tcpdump-sink';
+import { formatPacket, type TextDecoderOptions } from '../src/output/text-decoder';
+import { formatJsonLine } from '../src/output/json-lines';
+import { createEngine, type EngineName, type FilterEngine } from './read-engines';
+
+interface ReadOptions {
+  file: string;
+  expression: string;
+  out?: string;
+  engine: EngineName;
+  format?: 'pcap' | 'pcapng';
+  count?: number;
+  tcpdump: boolean;
+  json: boolean;
+  flags: string;
+}
+
+/** Where kept packets go: a capture file, tcpdump, or text on stdout. */
+interface PacketOutput {
+  write(pkt: CapturedPacket): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const readCommand: Command = {
+  command: 'read [expression..]',
+  describe: 'filter a pcap/pcapng file with a tcpdump expression (like tcpdump -r FILE -w OUT EXPR)',
+  builder: (y: Argv) =>
+    y
+      .usage('netcap read -r FILE [-e EXPR | EXPR...] [-w OUT] [options]')
+      .positional('expression', { type: 'string', array: true, describe: 'the filter, as tcpdump takes it (instead of -e)' })
+      .option('r', { alias: 'read-file', type: 'string', demandOption: true, describe: 'pcap or pcapng file to read' })
+      .option('e', { alias: 'expression-string', type: 'string', describe: 'tcpdump filter expression (man 7 pcap-filter); none keeps every packet' })
+      .option('w', { alias: 'write-file', type: 'string', describe: 'write the kept packets to this file ("-" for stdout) instead of printing them' })
+      .option('engine', { choices: ['interp', 'kernel'] as const, default: 'interp' as EngineName, describe: 'run the filter in our cBPF interpreter or in the kernel (eBPF via BPF_PROG_TEST_RUN)' })
+      .option('format', { choices: ['pcap', 'pcapng'] as const, describe: 'format written with -w (default: the input\'s)' })
+      .option('c', { alias: 'count', type: 'number', describe: 'stop after this many kept packets' })
+      .option('t', { alias: 'tcpdump-flags', type: 'string', default: '-nn', describe: 'flags for the tcpdump that prints the packets (no shell is involved)' })
+      .option('tcpdump', { type: 'boolean', default: true, describe: 'print through `tcpdump -r -` (--no-tcpdump: the built-in decoder, which honours -e -x -xx -X -XX from -t)' })
+      .option('json', { type: 'boolean', default: false, describe: 'print one JSON object per packet' })
+      .example('netcap read -r in.pcap -e "tcp port 80" -w out.pcap', 'the same file tcpdump -r in.pcap -w out.pcap "tcp port 80" writes')
+      .example('netcap read -r in.pcapng udp and port 53 --engine kernel', 'decode DNS packets, filtered by the kernel')
+      .example('netcap read -r in.pcap -e icmp --no-tcpdump -t "-e -X"', 'the built-in decoder with link headers and hex'),
+  run: async (args: ArgumentsCamelCase) => runRead(readOptions(args)),
+};
+
+function readOptions(args: ArgumentsCamelCase): ReadOptions {
+  const positional = ((args.expression as string[] | undefined) ?? []).join(' ').trim();
+  const flag = args.e === undefined ? undefined : String(args.e);
+  if (flag !== undefined && positional !== '') {
+    throw new UserError(`two filter expressions: -e "${flag}" and "${positional}"`, 'give the filter once, either with -e or after the options');
+  }
+  const count = args.c === undefined ? undefined : Number(args.c);
+  if (count !== undefined && (!Number.isInteger(count) || count < 1)) throw new UserError(`bad packet count -c ${String(args.c)}`, 'give a positive whole number, e.g. -c 10');
+  return {
+    file: String(args.r),
+    expression: flag ?? positional,
+    out: args.w === undefined ? undefined : String(args.w),
+    engine: args.engine as EngineName,
+    format: args.format as 'pcap' | 'pcapng' | undefined,
+    count,
+    tcpdump: args.tcpdump !== false,
+    json: args.json === true,
+    flags: String(args.t ?? '-nn'),
+  };
+}
+
+export async function runRead(opts: ReadOptions): Promise<number> {
+  // Check -t before reading anything: a refused flag should fail fast.
+  const flagWords = tcpdumpFlags(opts.flags);
+  const capture = await readCaptureFile(opts.file);
+  if (capture.interfaces.length === 0) throw new UserError(`${opts.file} describes no interface`, 'the file may be damaged; tcpdump -r shows what it can read');
+  const engines = new Map<string, FilterEngine>();
+  const engineFor = (iface: CaptureInterface): FilterEngine => {
+    const snaplen = iface.snaplen || DEFAULT_SNAPLEN;
+    const key = `${iface.linktype}/${snaplen}`;
+    let engine = engines.get(key);
+    if (!engine) {
+      // libpcap compiles for one link type at a time: a pcapng file mixing
+      // Ethernet and raw IP interfaces gets one program per link type.
+      const prog = compileCbpf(opts.expression, { linktype: iface.linktype, snaplen });
+      engine = createEngine(opts.engine, prog);
+      engines.set(key, engine);
+    }
+    return engine;
+  };
+  let output: PacketOutput | undefined;
+  let kept = 0;
+  try {
+    const perInterface = capture.interfaces.map(engineFor);
+    output = openOutput(opts, capture, flagWords);
+    for (const pkt of capture.packets) {
+      if (perInterface[pkt.ifIndex].run(pkt.data, pkt.wirelen) === 0) continue;
+      await output.write(pkt);
+      kept++;
+      if (opts.count !== undefined && kept >= opts.count) break;
+    }
+    const closing = output;
+    output = undefined;
+    await closing.close();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EPIPE') return 0; // stdout closed early (| head): not an error
+    throw e;
+  } finally {
+    await output?.close().catch(() => undefined);
+    for (const engine of engines.values()) engine.close();
+  }
+  for (const w of capture.warnings) process.stderr.write(`netcap: ${opts.file}: ${w}\n`);
+  const fallbacks = [...engines.values()].reduce((n, e) => n + e.fallbacks, 0);
+  if (fallbacks) process.stderr.write(`netcap: ${fallbacks} packets were longer than a kernel test run takes and were filtered by the interpreter\n`);
+  if (opts.out !== undefined && opts.out !== '-') process.stderr.write(`netcap: kept ${kept} of ${capture.packets.length} packets from ${opts.file} (engine ${opts.engine})\n`);
+  return 0;
+}
+
+function openOutput(opts: ReadOptions, capture: CaptureFile, flagWords: string[]): PacketOutput {
+  if (opts.out !== undefined) return openFileOutput(opts, capture);
+  if (opts.json) return textOutput((pkt) => formatJsonLine(pkt, capture.interfaces[pkt.ifIndex]));
+  if (!opts.tcpdump) {
+    const decoder = decoderOptions(flagWords);
+    return textOutput((pkt) => formatPacket(pkt, capture.interfaces[pkt.ifIndex].linktype, decoder));
+  }
+  const { linktype, snaplen } = singleLinktype(capture, 'tcpdump reads one link type per stream; print with --no-tcpdump');
+  const sink = new TcpdumpSink({ linktype, snaplen, flags: opts.flags });
+  return { write: (pkt) => sink.writePacket(pkt), close: () => sink.close() };
+}
+
+function openFileOutput(opts: ReadOptions, capture: CaptureFile): PacketOutput {
+  const format = opts.format ?? capture.format;
+  const toStdout = opts.out === '-';
+  let stream: fs.WriteStream | NodeJS.WriteStream;
+  if (toStdout) stream = process.stdout;
+  else {
+    try {
+      fs.writeFileSync(opts.out!, ''); // fail now, with a clear message, if the path is not writable
+    } catch (e) {
+      throw new UserError(`cannot write ${opts.out}: ${(e as Error).message}`, 'give a writable path with -w');
+    }
+    stream = fs.createWriteStream(opts.out!);
+  }
+  if (format === 'pcap') {
+    const { linktype, snaplen } = singleLinktype(capture, 'a pcap file has one link type; write pcapng (--format pcapng)');
+    // Keep the input's precision: a nanosecond file stays nanosecond.
+    const w = new PcapWriter(stream, { linktype, snaplen, nanosecond: capture.format === 'pcapng' || capture.nanosecond });
+    return { write: (pkt) => w.writePacket({ ...pkt, ifIndex: 0 }), close: () => w.close(!toStdout) };
+  }
+  const comment = `netcap read -r ${opts.file}${opts.expression ? ` -e ${JSON.stringify(opts.expression)}` : ''} --engine ${opts.engine}`;
+  const interfaces = capture.interfaces.map((iface) => ({
+    ...iface,
+    ...(opts.expression ? { filter: opts.expression } : {}),
+    ...(iface.description === undefined && opts.expression ? { description: opts.expression } : {}),
+  }));
+  const w = new PcapngWriter(stream, { comment, interfaces });
+  return { write: (pkt) => w.writePacket(pkt), close: () => w.close(!toStdout) };
+}
+
+function singleLinktype(capture: CaptureFile, hint: string): { linktype: number; snaplen: number } {
+  const types = [...new Set(capture.interfaces.map((i) => i.linktype))];
+  if (types.length > 1) throw new UserError(`the file mixes link types (${types.map(linktypeName).join(', ')})`, hint);
+  return { linktype: types[0], snaplen: Math.max(...capture.interfaces.map((i) => i.snaplen || DEFAULT_SNAPLEN)) };
+}
+
+function textOutput(format: (pkt: CapturedPacket) => string): PacketOutput {
+  const out = new SinkWriter(process.stdout);
+  return { write: (pkt) => out.write(Buffer.from(format(pkt) + '\n')), close: () => out.close(false) };
+}
+
+/** The tcpdump printing flags the built-in decoder understands: -e and -x/-xx/-X/-XX. */
+function decoderOptions(words: string[]): TextDecoderOptions {
+  const options: TextDecoderOptions = {};
+  let x = 0;
+  let ascii = false;
+  for (const w of words) {
+    if (!/^-[A-Za-z#]+$/.test(w)) continue;
+    for (const letter of w.slice(1)) {
+      if (letter === 'e') options.linkHeader = true;
+      if (letter === 'x') x++;
+      if (letter === 'X') {
+        x++;
+        ascii = true;
+      }
+    }
+  }
+  if (x > 0) options.hex = ascii ? (x > 1 ? 'XX' : 'X') : x > 1 ? 'xx' : 'x';
+  return options;
+}
