@@ -28,7 +28,7 @@ import { emitPacketBody, SLOT } from './packet-body';
 /** Largest burst one hit captures; more mbufs in one call are counted as seen but not read. */
 export const MAX_BURST = 512;
 /** Segments of a chained mbuf followed (DPDK's own limit is RTE_MBUF_MAX_NB_SEGS = 65535; real chains are short). */
-export const MAX_SEGMENTS = 8;
+export const MAX_SEGMENTS = 32;
 /**
  * Segments followed per mbuf inside a burst loop: the verifier walks the
  * segment loop once per burst element (512 x), and 8 segments there exceed

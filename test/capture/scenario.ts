@@ -37,6 +37,8 @@ export interface ScenarioResult {
   file: CaptureFile;
   /** Injected frames libpcap's filter accepts, each cut to the snap length. */
   expected: Buffer[];
+  /** Their lengths on the wire (before the snap length). */
+  expectedWirelen: number[];
   injected: Buffer[];
   /** Frames that came out of the other side of the DPDK app. */
   forwarded: Buffer[];
@@ -82,10 +84,11 @@ export async function runScenario(world: World, app: DpdkApp, o: ScenarioOptions
     const exit = o.count !== undefined ? await Promise.race([run.exited, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`netcap did not stop after -c ${o.count}:\n${run.stderr()}`)), 10_000))]) : await run.stop('SIGINT');
     const leftover = stillLoaded(held);
     const cbpf = compileCbpf(o.expression, { linktype: 'EN10MB', snaplen: o.snaplen ?? 262144 });
-    let expected = o.frames.filter((f) => libpcapFilter(cbpf, f, f.length) > 0).map((f) => f.subarray(0, o.snaplen ?? f.length));
-    if (o.count !== undefined) expected = expected.slice(0, o.count);
+    let selected = o.frames.filter((f) => libpcapFilter(cbpf, f, f.length) > 0);
+    if (o.count !== undefined) selected = selected.slice(0, o.count);
+    const expected = selected.map((f) => f.subarray(0, o.snaplen ?? f.length));
     const file = await readCaptureFile(out);
-    return { file, expected, injected: o.frames, forwarded: received.frames.filter((f) => o.frames.some((g) => g.equals(f))), exit, stderr: run.stderr(), held, leftover };
+    return { file, expected, expectedWirelen: selected.map((f) => f.length), injected: o.frames, forwarded: received.frames.filter((f) => o.frames.some((g) => g.equals(f))), exit, stderr: run.stderr(), held, leftover };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
