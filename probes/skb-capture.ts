@@ -93,6 +93,8 @@ function attach(point: SkbPoint, prog: Program): Link {
 export class SkbCapture {
   private readonly owned: Closer[] = [];
   readonly programs: Program[] = [];
+  /** What was loaded, per point (for --dry-run listings). */
+  readonly specs: SkbProgramSpec[] = [];
   readonly links: Link[] = [];
   readonly maps: CaptureMaps;
   readonly stackMap?: BpfMap;
@@ -119,6 +121,7 @@ export class SkbCapture {
         stacks: this.stackMap?.fd,
         gather: this.gatherMap?.fd,
       });
+      this.specs.push(...specs);
       for (const spec of specs) this.programs.push(this.own(loadProgram(spec)));
     } catch (e) {
       this.close();

@@ -1,0 +1,71 @@
+// `netcap skb`: packets where the kernel handles, forwards or drops them,
+// read from the struct sk_buff at tracepoints (and fentry/kprobes on
+// kernels that have them).
+import type { Argv, ArgumentsCamelCase } from 'yargs';
+import type { Command } from './command';
+import { captureOptions, parseCaptureArgs } from './capture-options';
+import { runCapture } from '../src/capture/session';
+import { describeSkbDryRun, prepareSkbCapture } from '../probes/skb-session';
+
+async function run(args: ArgumentsCamelCase): Promise<number> {
+  const c = parseCaptureArgs(args);
+  const stacks = Boolean(args.S);
+  const gather = Boolean(args.G);
+  const capture = prepareSkbCapture({
+    points: c.points,
+    expression: c.expression,
+    snaplen: c.snaplen,
+    ringBytes: c.ringBytes,
+    iface: args.i as string | undefined,
+    netns: args.netns as string | undefined,
+    stacks,
+    gather,
+  });
+  if (c.dryRun) {
+    try {
+      process.stdout.write(describeSkbDryRun(capture));
+    } finally {
+      capture.close();
+    }
+    return 0;
+  }
+  // Stacks and gather annotations ride in each packet's metadata: decoded
+  // on stdout they need the built-in decoder with --meta (tcpdump cannot
+  // print them); files carry them as pcapng comments.
+  const session = { ...c.session };
+  if ((stacks || gather) && !session.json && (session.writeFile === undefined || session.print)) {
+    session.noTcpdump = true;
+    session.meta = true;
+  }
+  const result = await runCapture(capture.spec, session);
+  if (capture.gather) {
+    const lines = capture.gather.lines();
+    const out = session.writeFile === '-' ? process.stderr : process.stdout;
+    out.write(`gather: ${lines.length} packet${lines.length === 1 ? '' : 's'}\n${lines.map((l) => `  ${l}\n`).join('')}`);
+  }
+  return result.exitCode;
+}
+
+export const skbCommand: Command = {
+  command: 'skb',
+  describe: 'capture sk_buffs at kernel tracepoints (and fentry/kprobes where the kernel has them)',
+  builder: (y: Argv) =>
+    captureOptions(y)
+      .usage(
+        'netcap skb -f POINTS [-e EXPR] [-i IFACE [--netns NS]] [-S] [-G] [options]\n\n' +
+          'Points (-f, comma-separated):\n' +
+          '  tracepoint:CAT:NAME (or tp:CAT:NAME)  a tracepoint whose record has an skb address (skbaddr)\n' +
+          '  raw_tp:NAME, tp_btf:NAME              a raw tracepoint with a struct sk_buff * argument\n' +
+          '  FUNC@N                                kernel function FUNC, argument N a struct sk_buff * (fentry/kprobe kernels)\n\n' +
+          'Packets start at the MAC header when the skb has one, else at the network header; those are\n' +
+          'filtered as raw IP and written behind a synthesised Ethernet header (zero MACs, skb->protocol).',
+      )
+      .example('netcap skb -f tracepoint:net:netif_receive_skb -i eth0 -e "tcp port 80"', 'received TCP port 80 packets of eth0')
+      .example('netcap skb -f tracepoint:skb:kfree_skb -e "host 192.0.2.1" -S', 'dropped packets with the reason and the kernel stack')
+      .example('netcap skb -G -f tracepoint:net:netif_receive_skb,tracepoint:net:net_dev_xmit -e icmp', 'one packet followed through two points')
+      .option('i', { alias: 'interface', type: 'string', describe: 'only skbs of this device (by ifindex and network namespace)' })
+      .option('netns', { type: 'string', describe: 'the network namespace of -i: a name from `ip netns list` or a path like /proc/PID/ns/net (default: netcap\'s own)' })
+      .option('S', { alias: 'stack', type: 'boolean', default: false, describe: 'print the kernel stack of each packet (symbolised from /proc/kallsyms)' })
+      .option('G', { alias: 'gather', type: 'boolean', default: false, describe: 'follow each packet the first point selects through the other points (by skb address), with latencies' }),
+  run,
+};
