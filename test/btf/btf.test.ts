@@ -190,13 +190,69 @@ void test('mistakes are UserErrors with close names', { skip: !have && 'no BTF' 
   assert.throws(() => Btf.parse(Buffer.from('\x7fELF not btf at all, long enough'), 'x'), UserError);
 });
 
+void test('split BTF made here (a struct and a function on top of vmlinux) reads like bpftool reads it', { skip: !have && 'no BTF' }, () => {
+  const base = loadKernelBtf();
+  const byName = (kind: string, name: string) => reference.find((r) => r.kind === kind && r.name === name)!.id;
+  const skbId = byName('STRUCT', 'sk_buff');
+  const uintId = byName('INT', 'unsigned int');
+  const intId = byName('INT', 'int');
+  const first = reference.length + 1;
+  // Strings continue the base's string section; a split section starts with its own '\0'.
+  const strs = ['', 'nc_split_test', 'skb', 'len', 'nc_split_fn'];
+  const strOff: number[] = [];
+  let at = 0;
+  for (const str of strs) { strOff.push(at); at += str.length + 1; }
+  const baseStrLen = fs.readFileSync(VMLINUX).readUInt32LE(20); // str_len in the base's header
+  const so = (i: number) => baseStrLen + strOff[i];
+  const words = [
+    // [first] STRUCT nc_split_test size 16, 2 members
+    so(1), (4 << 24) | 2, 16, so(2), first + 1, 0, so(3), uintId, 64,
+    // [first+1] PTR -> struct sk_buff
+    0, 2 << 24, skbId,
+    // [first+2] FUNC_PROTO int (struct sk_buff *skb)
+    0, (13 << 24) | 1, intId, so(2), first + 1,
+    // [first+3] FUNC nc_split_fn (global linkage)
+    so(4), (12 << 24) | 1, first + 2,
+  ];
+  const types = Buffer.alloc(words.length * 4);
+  words.forEach((w, i) => types.writeUInt32LE(w >>> 0, i * 4));
+  const strings = Buffer.from(strs.join('\0') + '\0', 'latin1');
+  const header = Buffer.alloc(24);
+  header.writeUInt16LE(0xeb9f, 0);
+  header[2] = 1;
+  header.writeUInt32LE(24, 4);
+  header.writeUInt32LE(0, 8);
+  header.writeUInt32LE(types.length, 12);
+  header.writeUInt32LE(types.length, 16);
+  header.writeUInt32LE(strings.length, 20);
+  const data = Buffer.concat([header, types, strings]);
+  const file = path.join(workDir, 'split.btf');
+  fs.writeFileSync(file, data);
+  const ref = (JSON.parse(execFileSync('bpftool', ['-j', '-B', VMLINUX, 'btf', 'dump', 'file', file], { maxBuffer: 1 << 30 }).toString()) as { types: BpftoolType[] }).types
+    .filter((r) => r.id >= first);
+  const split = Btf.parse(data, file, base);
+  assert.equal(split.firstId, first);
+  assert.deepEqual(ref.map((r) => r.id), [first, first + 1, first + 2, first + 3]);
+  for (const r of ref) {
+    assert.equal(kindName(split.kind(r.id)), r.kind);
+    assert.equal(split.name(r.id) || '(anon)', r.name);
+  }
+  assert.deepEqual(split.members(first).map((m) => [m.name, m.typeId, m.bitOffset]), ref[0].members!.map((m) => [m.name, m.type_id, m.bits_offset]));
+  assert.deepEqual(split.structMember('nc_split_test', 'len'), { offsetBits: 64, sizeBits: 32, type: 'unsigned int', typeId: uintId });
+  assert.equal(split.structMember('nc_split_test', 'skb').type, 'struct sk_buff *');
+  const fn = split.funcProto('nc_split_fn');
+  assert.deepEqual([fn.btfId, fn.returnType, fn.params.map((p) => `${p.type} ${p.name}`)], [first + 3, 'int', ['struct sk_buff * skb']]);
+  assert.equal(split.sizeof('sk_buff'), base.sizeof('sk_buff'), 'base types are reachable through the split BTF');
+});
+
 void test('split BTF of a module resolves ids through vmlinux', (t) => {
   const mods = fs.existsSync('/sys/kernel/btf') ? fs.readdirSync('/sys/kernel/btf').filter((n) => n !== 'vmlinux') : [];
   if (!mods.length) return t.skip('no kernel module carries BTF on this machine (/sys/kernel/btf has only vmlinux)');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { loadModuleBtf } = require('../../src/btf/kernel') as typeof import('../../src/btf/kernel');
   const mod = loadModuleBtf(mods[0]);
-  const ref = (JSON.parse(execFileSync('bpftool', ['-j', 'btf', 'dump', 'file', `/sys/kernel/btf/${mods[0]}`, 'base', VMLINUX]).toString()) as { types: BpftoolType[] }).types;
+  const ref = (JSON.parse(execFileSync('bpftool', ['-j', '-B', VMLINUX, 'btf', 'dump', 'file', `/sys/kernel/btf/${mods[0]}`], { maxBuffer: 1 << 30 }).toString()) as { types: BpftoolType[] }).types
+    .filter((r) => r.id >= mod.firstId);
   assert.equal(mod.firstId, loadKernelBtf().typeCount);
   for (const r of ref) {
     assert.equal(kindName(mod.kind(r.id)), r.kind);
