@@ -331,8 +331,8 @@ export function buildSkbProgram(o: SkbProgramOptions): SkbProgramSpec {
   return { ...programType(point), name: programName(point), insns };
 }
 
-/** A program name bpftool can show: "nc_skb_" + the event, cut to 15 characters. */
-function programName(point: SkbPoint): string {
-  return `nc_${point.target.replace(/^.*:/, '')}`.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 15);
+/** A program name bpftool can show: "ncskb_" + the event, cut to 15 characters. */
+export function programName(point: SkbPoint): string {
+  return `ncskb_${point.target.replace(/^.*:/, '')}`.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 15);
 }
 
