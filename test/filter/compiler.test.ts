@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { compileCbpf, libpcapFilter } from '../../src/filter/libpcap';
+import { compileCbpf, libpcapFilter, libpcapValidate } from '../../src/filter/libpcap';
 import { formatCbpf, BPF_ALU, BPF_DIV, BPF_K, BPF_RET, BPF_JMP, BPF_JA, type CbpfInsn } from '../../src/filter/cbpf';
 import { compileToEbpf, CompileError, type FragmentOptions } from '../../src/filter/compiler';
 import { emitC } from '../../src/filter/c-emit';
@@ -18,7 +18,8 @@ import { createMap } from '../../src/bpf/map';
 import { closeAll } from '../../src/bpf/registry';
 import { UserError } from '../../src/errors';
 import { expressions } from './corpus';
-import { generatePackets } from './packets';
+import { generatePackets, Random } from './packets';
+import { randomProgram } from './random-program';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nc-compiler-'));
 after(() => {
@@ -47,15 +48,12 @@ void test('the cBPF listing is byte-for-byte what tcpdump -d prints', (t) => {
   t.diagnostic(`${compared} listings identical to tcpdump -d`);
 });
 
-void test('the C rendering, compiled by gcc, gives libpcap verdicts', (t) => {
-  const chosen = expressions.filter((_, i) => i % 4 === 0);
-  const progs = chosen.map((e) => compileCbpf(e));
-  const packets = generatePackets(400, 77);
+/** Compiles the C rendering of `progs` with gcc and returns its verdicts, [packet][program]. */
+function runC(progs: readonly (readonly CbpfInsn[])[], packets: readonly { data: Buffer; wirelen: number }[], titles: readonly string[] = []): number[][] {
   const source = [
-    emitC(progs[0].insns, { name: 'f0', prelude: true }),
-    ...progs.slice(1).map((p, i) => emitC(p.insns, { name: `f${i + 1}`, prelude: false, title: p.expression })),
+    emitC(progs[0], { name: 'f0', prelude: true, title: titles[0] }),
+    ...progs.slice(1).map((p, i) => emitC(p, { name: `f${i + 1}`, prelude: false, title: titles[i + 1] })),
     '#include <stdio.h>',
-    '#include <stdlib.h>',
     `typedef u32 (*filter_fn)(const u8 *, u32, u32);`,
     `static const filter_fn filters[] = { ${progs.map((_, i) => `f${i}`).join(', ')} };`,
     // stdin: u32 caplen, u32 wirelen, bytes; one line of verdicts per packet.
@@ -69,8 +67,10 @@ void test('the C rendering, compiled by gcc, gives libpcap verdicts', (t) => {
     '\treturn 0;',
     '}',
   ].join('\n');
-  fs.writeFileSync(path.join(tmp, 'filters.c'), source);
-  const cc = spawnSync('gcc', ['-O1', '-Wall', '-Werror', '-Wno-unused-label', '-o', path.join(tmp, 'filters'), path.join(tmp, 'filters.c')], { encoding: 'utf8' });
+  const src = path.join(tmp, `filters-${progs.length}.c`);
+  const exe = src.replace(/\.c$/, '');
+  fs.writeFileSync(src, source);
+  const cc = spawnSync('gcc', ['-O1', '-Wall', '-Werror', '-Wno-unused-label', '-o', exe, src], { encoding: 'utf8' });
   assert.equal(cc.status, 0, cc.stderr);
   const input = Buffer.concat(
     packets.map((p) => {
@@ -80,19 +80,48 @@ void test('the C rendering, compiled by gcc, gives libpcap verdicts', (t) => {
       return Buffer.concat([h, p.data]);
     }),
   );
-  const run = spawnSync(path.join(tmp, 'filters'), [], { input, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const run = spawnSync(exe, [], { input, encoding: 'utf8', maxBuffer: 64 << 20 });
   assert.equal(run.status, 0, run.stderr);
   const rows = run.stdout.trim().split('\n');
   assert.equal(rows.length, packets.length);
+  return rows.map((row) => row.trim().split(' ').map(Number));
+}
+
+void test('the C rendering, compiled by gcc, gives libpcap verdicts', (t) => {
+  const progs = expressions.filter((_, i) => i % 4 === 0).map((e) => compileCbpf(e));
+  const packets = generatePackets(400, 77);
+  const got = runC(
+    progs.map((p) => p.insns),
+    packets,
+    progs.map((p) => p.expression),
+  );
   let cases = 0;
-  rows.forEach((row, n) => {
-    const got = row.trim().split(' ').map(Number);
+  got.forEach((row, n) => {
     progs.forEach((p, i) => {
-      assert.equal(got[i], libpcapFilter(p, packets[n].data, packets[n].wirelen), `"${p.expression}" on ${packets[n].name}`);
+      assert.equal(row[i], libpcapFilter(p, packets[n].data, packets[n].wirelen), `"${p.expression}" on ${packets[n].name}`);
       cases++;
     });
   });
   t.diagnostic(`${cases} verdicts of gcc-compiled C equal libpcap's (${progs.length} expressions x ${packets.length} packets)`);
+});
+
+void test('the C rendering of random valid programs agrees with libpcap', (t) => {
+  const r = new Random(0xc0de);
+  const progs: CbpfInsn[][] = [];
+  while (progs.length < 300) {
+    const p = randomProgram(r);
+    if (libpcapValidate(p)) progs.push(p);
+  }
+  const packets = generatePackets(200, 5);
+  const got = runC(progs, packets);
+  let cases = 0;
+  got.forEach((row, n) => {
+    progs.forEach((p, i) => {
+      assert.equal(row[i], libpcapFilter(p, packets[n].data, packets[n].wirelen), `random program ${i} on ${packets[n].name}:\n${formatCbpf(p)}`);
+      cases++;
+    });
+  });
+  t.diagnostic(`${cases} verdicts of gcc-compiled C from random programs equal libpcap's`);
 });
 
 void test('the buffer model passes the verifier in a tracepoint program for every corpus expression', (t) => {
