@@ -19,6 +19,7 @@ import { compileCbpf } from '../filter/libpcap';
 import { detectDpdkRelease, type DpdkRelease } from '../dpdk/release';
 import { mbufLayout, parseDpdkVersion, type MbufLayout } from '../dpdk/mbuf-layout';
 import { parsePoints, type UserFunctionPoint } from '../targets/spec';
+import { processExists } from '../proc/process';
 import { resolveUserPoint, type ResolvedUserPoint } from '../targets/resolve';
 import { argRegOffset, argRegister, retRegOffset } from '../targets/registers';
 import { CaptureMaps } from '../../probes/common';
@@ -77,7 +78,7 @@ function resolveRelease(o: UserCaptureOptions): DpdkRelease {
   if (!found) {
     const what = o.pid !== undefined ? `process ${o.pid}` : o.binary;
     throw new UserError(
-      `${what} does not look like a DPDK program: no librte_*.so mapped or needed, and no DPDK version in the executable`,
+      `${what} does not look like a DPDK program: looked for librte_*.so libraries (mapped or in DT_NEEDED) and a DPDK version in the executable, found none`,
       'point --pid at the DPDK application, or give its release with --dpdk-version YY.MM (a statically linked, stripped build says nothing)',
     );
   }
@@ -95,13 +96,15 @@ export function prepareUserCapture(o: UserCaptureOptions): UserCapture {
     return p;
   });
   for (const p of specs) checkShape(o.mode, p);
-  const resolved = specs.map((p) => resolveUserPoint(p, { pid: o.pid, binary: o.binary }));
+  // The process first (is it there, is it DPDK), then its functions.
   let release: DpdkRelease | undefined;
   let layout: MbufLayout | undefined;
   if (o.mode === 'mbuf') {
+    if (o.pid !== undefined && !processExists(o.pid)) throw new UserError(`no process with pid ${o.pid}`, 'check the pid (ps -e or pidof); the process may have exited');
     release = resolveRelease(o);
     layout = mbufLayout(release.release);
   }
+  const resolved = specs.map((p) => resolveUserPoint(p, { pid: o.pid, binary: o.binary }));
   const cbpf = o.expression ? compileCbpf(o.expression, { linktype: 'EN10MB', snaplen: o.snaplen }) : undefined;
   const filter = cbpfFilter(cbpf?.insns, o.snaplen);
 
