@@ -85,7 +85,7 @@ describe('netcap mbuf/raw refuse bad input', { timeout: 200_000 }, () => {
     assert.equal(exit.code, 0, run.stderr());
     const out = run.stdout().toString();
     assert.match(out, /DPDK \d\d\.\d\d \(pid \d+ maps .*librte_/);
-    assert.match(out, /point 0: mbuf:app_process_burst@1@2\n  object .*netcap-test-app.*\n  symbol app_process_burst at 0x[0-9a-f]+ \(\d+ bytes\), file offset 0x[0-9a-f]+/);
+    assert.match(out, /point 0: mbuf:app_process_burst@1@2\n {2}object .*netcap-test-app.*\n {2}symbol app_process_burst at 0x[0-9a-f]+ \(\d+ bytes\), file offset 0x[0-9a-f]+/);
     assert.match(out, /uprobe program nc_mbuf0_entry: \d+ instructions, accepted by the verifier/);
     assert.match(out, /call bpf_ringbuf_output#130/);
     assert.doesNotMatch(run.stderr(), /listening on/);
