@@ -137,3 +137,29 @@ void test('gather mode: one skb seen at netif_receive_skb, then at kfree_skb, wi
     c.close();
   }
 });
+
+void test('an skb without a MAC header is captured from the network header, filtered as raw IP', async () => {
+  // A datagram from a socket in the namespace to a neighbour that never
+  // answers ARP waits in the neighbour queue before any Ethernet header
+  // exists, and is dropped there (NEIGH_FAILED) once resolution gives up:
+  // one solicitation, 50 ms, instead of 3 x 1 s.
+  ns.run(['sysctl', '-q', '-w', 'net.ipv4.neigh.v1.mcast_solicit=1', 'net.ipv4.neigh.v1.ucast_solicit=0', 'net.ipv4.neigh.v1.app_solicit=0', 'net.ipv4.neigh.v1.retrans_time_ms=50']);
+  const expression = 'udp port 7200';
+  const c = open('tracepoint:skb:kfree_skb', expression);
+  try {
+    ns.run([process.execPath, '-e', "const s=require('node:dgram').createSocket('udp4'); s.send(Buffer.from('netcap l3 start'), 7200, '192.0.2.1', () => s.close())"]);
+    const [r] = await c.waitFor(1, 5000);
+    assert.ok(r, 'the drop was captured');
+    assert.equal(r.linktype, 'raw');
+    assert.equal(r.data[0] >> 4, 4, 'starts at the IPv4 header');
+    assert.equal(r.protocol, 0x0800);
+    assert.equal(r.wirelen, r.data.length);
+    assert.equal(kernelDropReasons().name(r.reason), 'NEIGH_FAILED');
+    const raw = compileCbpf(expression, { linktype: 'RAW', snaplen: 262144 });
+    assert.ok(libpcapFilter(raw, r.data, r.wirelen) > 0, "libpcap's RAW filter accepts what was captured");
+    assert.equal(r.data.readUInt16BE(22), 7200);
+    assert.equal(r.data.subarray(28).toString(), 'netcap l3 start');
+  } finally {
+    c.close();
+  }
+});
