@@ -55,6 +55,8 @@ export interface ElfFunction {
   size: number;
   fileOffset: number;
   table: '.symtab' | '.dynsym';
+  /** GNU indirect function: the symbol is a resolver run once by the dynamic linker, not the code called per use. */
+  indirect: boolean;
 }
 
 function toNumber(v: bigint, what: string, path: string): number {
@@ -247,7 +249,7 @@ export class ElfFile {
     // Prefer the default version of a versioned export, then any.
     const sym = candidates.find((s) => s.defaultVersion !== false) ?? candidates[0];
     if (!sym) return undefined;
-    return { name: sym.name, vaddr: sym.vaddr, size: sym.size, fileOffset: this.fileOffsetOf(sym.vaddr), table: sym.table };
+    return { name: sym.name, vaddr: sym.vaddr, size: sym.size, fileOffset: this.fileOffsetOf(sym.vaddr), table: sym.table, indirect: sym.type === 'IFUNC' };
   }
 
   /** The file offset of a virtual address, through the PT_LOAD segment that maps it. */

@@ -102,6 +102,13 @@ export function resolveUserPoint(point: UserFunctionPoint, opts: ResolveOptions)
     }
     opened.push({ c, elf });
     const fn = elf.findFunction(point.function);
+    if (fn?.indirect) {
+      // A uprobe there fires once, when ld.so runs the resolver, never per call.
+      throw new UserError(
+        `'${point.function}' in ${c.shown} is a GNU indirect function (IFUNC): a probe on it would only see the dynamic linker choosing an implementation`,
+        'probe the implementation the program actually calls (see `gdb -batch -ex "info symbol ..."` or the library\'s __<name>_<variant> functions)',
+      );
+    }
     if (fn) {
       return { point, objectPath: c.open, object: c.shown, symbol: fn.name, fileOffset: fn.fileOffset, vaddr: fn.vaddr, size: fn.size };
     }

@@ -94,6 +94,7 @@ void test('symbols of PIE and non-PIE gcc builds equal readelf -sW, and file off
   const fn = openElf(noPie).findFunction('nc_process_one')!;
   assert.notEqual(fn.vaddr, fn.fileOffset);
   assert.equal(openElf(noPie).findFunction('nc_global_counter'), undefined, 'an OBJECT is not a function');
+  assert.equal(fn.indirect, false);
   assert.ok(openElf(pie).functionNames().includes('nc_local_helper'));
 });
 

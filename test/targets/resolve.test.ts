@@ -98,5 +98,7 @@ void test('unknown functions, stripped binaries, missing objects and processes a
   assert.throws(() => resolveUserPoint(point('nc_local_helper@1'), { binary: stripped }), (e: unknown) => e instanceof UserError && /stripped/.test(e.hint ?? ''));
   assert.throws(() => resolveUserPoint(point('f@1'), { pid: 0x3ffffff }), (e: unknown) => e instanceof UserError && /no process with pid/.test(e.message));
   assert.throws(() => resolveUserPoint(point('f@1'), {}), UserError);
+  // readelf marks libc's memcpy as IFUNC: refused with the reason.
+  assert.throws(() => resolveUserPoint(point('libc:memcpy@1'), { pid }), (e: unknown) => e instanceof UserError && /indirect function/.test(e.message));
   assert.throws(() => resolveUserPoint(point('f@1'), { binary: '/nonexistent/app' }), UserError);
 });
