@@ -132,7 +132,10 @@ function fileSink(opts: SinkOptions, interfaces: CaptureInterface[]): PacketSink
 function tcpdumpSink(opts: SinkOptions, interfaces: CaptureInterface[], stdout: Writable): PacketSink {
   tcpdumpFlags(opts.tcpdumpFlags ?? '-nn'); // refuse bad flags before anything is attached
   const snaplen = Math.max(...interfaces.map((i) => i.snaplen));
-  const sink = new TcpdumpSink({ linktype: interfaces[0]?.linktype ?? 1, snaplen, flags: opts.tcpdumpFlags ?? '-nn', stdout });
+  // -l: tcpdump line-buffers its output, else a pipe holds decoded packets
+  // back until 4 KiB pile up (stdio's full buffering) and a live capture
+  // looks dead.
+  const sink = new TcpdumpSink({ linktype: interfaces[0]?.linktype ?? 1, snaplen, flags: `-l ${opts.tcpdumpFlags ?? '-nn'}`, stdout });
   return {
     write: (pkt) => sink.writePacket(pkt),
     flush: () => sink.flush(),
