@@ -242,14 +242,19 @@ export class ElfFile {
    * version), with the file offset for a uprobe; undefined when absent.
    */
   findFunction(name: string): ElfFunction | undefined {
+    const sym = this.findFunctionSymbol(name);
+    if (!sym) return undefined;
+    return { name: sym.name, vaddr: sym.vaddr, size: sym.size, fileOffset: this.fileOffsetOf(sym.vaddr), table: sym.table, indirect: sym.type === 'IFUNC' };
+  }
+
+  /** The symbol of function `name` without translating its address (for debug files, whose segments hold no code). */
+  findFunctionSymbol(name: string): ElfSymbol | undefined {
     const at = name.indexOf('@');
     const bare = at < 0 ? name : name.slice(0, at);
     const version = at < 0 ? undefined : name.slice(at).replace(/^@@?/, '');
     const candidates = this.definedFunctions().filter((s) => s.name === bare && (version === undefined || s.version === version));
     // Prefer the default version of a versioned export, then any.
-    const sym = candidates.find((s) => s.defaultVersion !== false) ?? candidates[0];
-    if (!sym) return undefined;
-    return { name: sym.name, vaddr: sym.vaddr, size: sym.size, fileOffset: this.fileOffsetOf(sym.vaddr), table: sym.table, indirect: sym.type === 'IFUNC' };
+    return candidates.find((s) => s.defaultVersion !== false) ?? candidates[0];
   }
 
   /** The file offset of a virtual address, through the PT_LOAD segment that maps it. */

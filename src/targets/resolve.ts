@@ -9,13 +9,16 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError, closeNames } from '../errors';
-import { openElf, type ElfFile } from '../elf/elf-file';
+import { openElf, type ElfFile, type ElfFunction } from '../elf/elf-file';
+import { DEFAULT_DEBUG_ROOTS, findDebugFile } from '../elf/debug-file';
 import { exePath, mappedObjects, processExists } from '../proc/process';
 import type { UserFunctionPoint } from './spec';
 
 export interface ResolveOptions {
   pid?: number;
   binary?: string;
+  /** Where separate debug files are installed (default /usr/lib/debug, also inside the process's root). */
+  debugRoots?: string[];
 }
 
 export interface ResolvedUserPoint {
@@ -24,6 +27,8 @@ export interface ResolvedUserPoint {
   objectPath: string;
   /** The object as the user knows it (its path inside the process). */
   object: string;
+  /** The separate debug file the symbol came from, when the object itself is stripped. */
+  debugFile?: string;
   symbol: string;
   fileOffset: number;
   vaddr: number;
@@ -101,7 +106,7 @@ export function resolveUserPoint(point: UserFunctionPoint, opts: ResolveOptions)
       continue; // not ELF (e.g. a mapped data file): nothing to probe there
     }
     opened.push({ c, elf });
-    const fn = elf.findFunction(point.function);
+    const { fn, debugFile } = findWithDebugFile(elf, point.function, debugRoots(opts));
     if (fn?.indirect) {
       // A uprobe there fires once, when ld.so runs the resolver, never per call.
       throw new UserError(
@@ -110,7 +115,7 @@ export function resolveUserPoint(point: UserFunctionPoint, opts: ResolveOptions)
       );
     }
     if (fn) {
-      return { point, objectPath: c.open, object: c.shown, symbol: fn.name, fileOffset: fn.fileOffset, vaddr: fn.vaddr, size: fn.size };
+      return { point, objectPath: c.open, object: c.shown, symbol: fn.name, fileOffset: fn.fileOffset, vaddr: fn.vaddr, size: fn.size, ...(debugFile ? { debugFile } : {}) };
     }
   }
   const where = opts.pid !== undefined ? `process ${opts.pid}` : opts.binary;
@@ -118,7 +123,25 @@ export function resolveUserPoint(point: UserFunctionPoint, opts: ResolveOptions)
   const near = closeNames(point.function, opened.flatMap((o) => o.elf.functionNames()));
   const hints: string[] = [];
   if (near.length) hints.push(`did you mean: ${near.join(', ')}?`);
-  if (stripped.length) hints.push(`${stripped.join(', ')} ${stripped.length > 1 ? 'are' : 'is'} stripped (no .symtab): only exported functions can be found; probe an unstripped build or an exported function`);
+  if (stripped.length) hints.push(`${stripped.join(', ')} ${stripped.length > 1 ? 'are' : 'is'} stripped (no .symtab) and no debug file was found under ${debugRoots(opts).join(', ')}: only exported functions can be found; install its debug symbols (e.g. the -dbgsym package), probe an unstripped build, or an exported function`);
   if (!hints.length) hints.push('check the name with `nm` or `readelf -s`; static functions inlined by the compiler have no symbol');
   throw new UserError(`function '${point.function}' not found in ${where}${point.object !== undefined ? ` (object ${point.object})` : ''}`, hints.join('; '));
+}
+
+function debugRoots(opts: ResolveOptions): string[] {
+  if (opts.debugRoots) return opts.debugRoots;
+  // A containerised process has its debug files in its own root.
+  return opts.pid !== undefined ? [...DEFAULT_DEBUG_ROOTS.map((r) => `/proc/${opts.pid}/root${r}`), ...DEFAULT_DEBUG_ROOTS] : DEFAULT_DEBUG_ROOTS;
+}
+
+/** The function from the object's own tables or, for a stripped object, from its separate debug file. */
+function findWithDebugFile(elf: ElfFile, name: string, roots: string[]): { fn?: ElfFunction; debugFile?: string } {
+  const own = elf.findFunction(name);
+  if (own || !elf.isStripped) return { fn: own };
+  const debugFile = findDebugFile(elf, roots);
+  if (!debugFile) return {};
+  const sym = openElf(debugFile).findFunctionSymbol(name);
+  if (!sym) return {};
+  // Same addresses, but the code is in the original: translate through its segments.
+  return { fn: { name: sym.name, vaddr: sym.vaddr, size: sym.size, fileOffset: elf.fileOffsetOf(sym.vaddr), table: sym.table, indirect: sym.type === 'IFUNC' }, debugFile };
 }

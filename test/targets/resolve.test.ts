@@ -3,12 +3,13 @@
 // count hits while the program runs) and readelf.
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parsePoint, type UserFunctionPoint } from '../../src/targets/spec';
 import { resolveUserPoint } from '../../src/targets/resolve';
 import { UserError } from '../../src/errors';
+import { openElf } from '../../src/elf/elf-file';
 import { cProgramDir, SAMPLE_PROGRAM, type BuiltProgram } from '../elf/c-program';
 import { addTracefsUprobe, type TracefsUprobe } from './uprobe-events';
 
@@ -82,6 +83,25 @@ void test('a binary deleted while running is probed through map_files', async ()
   assert.match(r.objectPath, new RegExp(`^/proc/${pid}/map_files/`));
   assert.match(r.object, /\(deleted\)$/);
   assert.ok(await kernelSeesHits(r.objectPath, r.fileOffset) > 0, 'the deleted binary is hit');
+});
+
+void test('a stripped binary with a separate debug file (by build-id): static functions resolve and get hits', async () => {
+  // What a -dbgsym package installs: the full symbol table in <root>/.build-id/ab/cdef....debug.
+  const full = programs.build('app-dbg', SAMPLE_PROGRAM, ['-O2', '-fPIE', '-pie', '-Wl,--build-id']);
+  const bare = path.join(programs.dir, 'app-dbg-stripped');
+  execFileSync('strip', ['-s', '-o', bare, full]);
+  const id = openElf(full).buildId()!;
+  const root = path.join(programs.dir, 'debugroot');
+  fs.mkdirSync(path.join(root, '.build-id', id.slice(0, 2)), { recursive: true });
+  execFileSync('objcopy', ['--only-keep-debug', full, path.join(root, '.build-id', id.slice(0, 2), `${id.slice(2)}.debug`)]);
+  assert.equal(openElf(bare).isStripped, true);
+  assert.throws(() => resolveUserPoint(point('nc_local_helper@1'), { binary: bare, debugRoots: [path.join(programs.dir, 'nowhere')] }), UserError);
+  const r = resolveUserPoint(point('nc_local_helper@1'), { binary: bare, debugRoots: [root] });
+  assert.match(r.debugFile ?? '', /\.debug$/);
+  assert.equal(r.fileOffset, openElf(full).findFunction('nc_local_helper')!.fileOffset, 'same offset as in the unstripped build');
+  const pid = await startLoop(bare);
+  const inProcess = resolveUserPoint(point('nc_local_helper@1'), { pid, debugRoots: [root] });
+  assert.ok(await kernelSeesHits(inProcess.objectPath, inProcess.fileOffset) > 0, 'the static function of the stripped binary is hit');
 });
 
 void test('--binary without a pid: the binary and its DT_NEEDED libraries', () => {
