@@ -26,6 +26,23 @@ export class RecordBatch implements Iterable<Buffer> {
     return this.data.subarray(i === 0 ? 0 : this.ends[i - 1], this.ends[i]);
   }
 
+  /**
+   * The fast path: calls fn with the shared `data` and each record's
+   * [start, end) without making a Buffer per record (a subarray costs about
+   * as much as reading the whole record's header). Decoders that read
+   * fields by offset should use this.
+   */
+  forEachRecord(fn: (data: Buffer, start: number, end: number, index: number) => void): void {
+    const { data, ends } = this;
+    let start = 0;
+    for (let i = 0; i < ends.length; i++) {
+      const end = ends[i];
+      fn(data, start, end, i);
+      start = end;
+    }
+  }
+
+  /** Records as Buffer views into `data` (one subarray each). */
   *[Symbol.iterator](): Iterator<Buffer> {
     let start = 0;
     for (let i = 0; i < this.ends.length; i++) {

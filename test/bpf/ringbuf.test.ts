@@ -34,9 +34,17 @@ void test('drain() delivers every committed record once, in order, as copies', (
   assert.deepEqual(seqs(got), Array.from({ length: 100 }, (_, i) => BigInt(i + 1)));
   assert.ok(got.every((r) => r.length === 64));
   assert.equal(reader.records, 100);
-  // The batch's record(i) and iteration agree.
+  // record(i), iteration and forEachRecord agree.
   const b = batches[0];
-  assert.deepEqual([...b].map((r) => r.readBigUInt64LE(0)), Array.from({ length: b.count }, (_, i) => b.record(i).readBigUInt64LE(0)));
+  const viaRecord = Array.from({ length: b.count }, (_, i) => b.record(i).readBigUInt64LE(0));
+  assert.deepEqual([...b].map((r) => r.readBigUInt64LE(0)), viaRecord);
+  const viaOffsets: bigint[] = [];
+  b.forEachRecord((data, start, end, i) => {
+    assert.equal(end - start, 64);
+    assert.equal(i, viaOffsets.length);
+    viaOffsets.push(data.readBigUInt64LE(start));
+  });
+  assert.deepEqual(viaOffsets, viaRecord);
   // Records are copies: producing more doesn't change what we hold.
   producer.prog.testRun(PACKET, { repeat: 10 });
   assert.equal(got[0].readBigUInt64LE(0), 1n);
