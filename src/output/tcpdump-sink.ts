@@ -72,6 +72,8 @@ export class TcpdumpSink {
   private readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>;
   private stderrTail = '';
   private closed = false;
+  /** Our stdout went away (`netcap ... | head`): stop quietly, like tcpdump on SIGPIPE. */
+  private outputClosed = false;
 
   constructor(options: TcpdumpSinkOptions) {
     const args = ['-r', '-', ...tcpdumpFlags(options.flags ?? '-nn')];
@@ -82,6 +84,14 @@ export class TcpdumpSink {
     });
     const stdout = options.stdout ?? process.stdout;
     this.child.stdout!.pipe(stdout, { end: false });
+    // pipe() leaves errors on the destination unhandled; EPIPE there means the
+    // reader of our output is gone, so tcpdump's work is done.
+    stdout.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') return;
+      this.outputClosed = true;
+      this.child.stdout!.unpipe(stdout);
+      this.kill();
+    });
     this.child.stderr!.on('data', (chunk: Buffer) => {
       this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-4000);
       const errOut = options.stderr === undefined ? process.stderr : options.stderr;
@@ -96,6 +106,7 @@ export class TcpdumpSink {
   }
 
   async writePacket(pkt: CapturedPacket): Promise<void> {
+    if (this.outputClosed) throw outputGone();
     try {
       await this.writer.writePacket(pkt);
     } catch (e) {
@@ -118,6 +129,7 @@ export class TcpdumpSink {
     await this.writer.close().catch(() => undefined);
     const exit = await this.exited;
     if (exit.error) throw this.spawnError(exit.error);
+    if (this.outputClosed) return;
     if (exit.code !== 0) throw new UserError(`tcpdump failed (${exit.signal ?? `exit status ${exit.code}`}): ${lastLine(this.stderrTail)}`, 'check the flags given with -t', this.stderrTail);
   }
 
@@ -128,6 +140,7 @@ export class TcpdumpSink {
 
   private async failure(e: Error): Promise<never> {
     const exit = await this.exited;
+    if (this.outputClosed) throw outputGone();
     if (exit.error) throw this.spawnError(exit.error);
     throw new UserError(`tcpdump stopped reading (${exit.signal ?? `exit status ${exit.code}`}): ${lastLine(this.stderrTail) || e.message}`, 'check the flags given with -t', this.stderrTail);
   }
@@ -137,6 +150,11 @@ export class TcpdumpSink {
     if (code === 'ENOENT') return new UserError('tcpdump is not installed', 'install it (apt-get install tcpdump) or print with the built-in decoder (--no-tcpdump)');
     return new UserError(`cannot start tcpdump: ${e.message}`, 'print with the built-in decoder (--no-tcpdump)');
   }
+}
+
+/** An EPIPE error: callers treat it as "the reader is gone, stop without complaint". */
+function outputGone(): Error {
+  return Object.assign(new Error('the output was closed'), { code: 'EPIPE' });
 }
 
 function lastLine(text: string): string {

@@ -5,7 +5,7 @@
 // comments; bad input exits 2 with a message.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PcapWriter } from '../../src/output/pcap-writer';
@@ -91,6 +91,23 @@ void test('printing goes through tcpdump -r - with the -t flags', () => {
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, run(['tcpdump', '-r', input, '-nn', '-tt', '-e', 'tcp port 22']));
   assert.ok(r.stdout.length > 0);
+});
+
+void test('a reader that goes away (| head) ends netcap quietly with status 0', async () => {
+  for (const extra of [[], ['--no-tcpdump'], ['--json']]) {
+    const child = spawn(process.execPath, [NETCAP, 'read', '-r', input, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    await new Promise<void>((resolve) => {
+      child.stdout.once('data', () => {
+        child.stdout.destroy(); // like head -1 exiting
+        resolve();
+      });
+    });
+    const status = await new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+    assert.equal(status, 0, `${extra.join(' ')}: ${stderr}`);
+    assert.doesNotMatch(stderr, /EPIPE|\n\s+at /, extra.join(' '));
+  }
 });
 
 void test('pcapng in and out: interfaces and per-packet comments are kept', async () => {
