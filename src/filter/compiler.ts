@@ -18,7 +18,10 @@
 // - `ret #0` / `ret a` with A == 0 are "no match"; other values are the snap
 //   length, left in the caller's result register.
 // The verifier refuses unreachable code, so unreachable cBPF instructions are
-// dropped; backward jumps (libpcap's `protochain` loop) are refused.
+// dropped. Backward jumps (libpcap's `protochain` walks IPv6 extension
+// headers in a loop) are unrolled: each backward `ja` goes to a fresh copy of
+// the program, at most `maxLoopIterations` times (default 8); a packet that
+// needs more iterations is "no match", where libpcap would walk on.
 import { UserError } from '../errors';
 import {
   Add,
@@ -97,7 +100,11 @@ export interface FragmentOptions {
   noMatch: string;
   /** Prefix for the fragment's own labels, unique within the caller's program. */
   prefix?: string;
+  /** Copies made for backward jumps (protochain); 0 refuses them. Default 8. */
+  maxLoopIterations?: number;
 }
+
+export const DEFAULT_MAX_LOOP_ITERATIONS = 8;
 
 /** The packet model's limit on offsets: linear packet data is shorter than 64 KiB. */
 const MAX_PACKET_OFFSET = 0xffff;
@@ -115,34 +122,63 @@ const widthOf = (code: number): Width => {
   }
 };
 
-/** Which instructions can run, following jt/jf/ja from the first. Refuses backward and out-of-range jumps. */
-export function reachable(prog: readonly CbpfInsn[]): boolean[] {
-  const seen = new Array<boolean>(prog.length).fill(false);
+/** Successors of instruction i (ja may go backwards); refuses jumps past the end. */
+function successors(prog: readonly CbpfInsn[], i: number): number[] {
+  const insn = prog[i];
+  const cls = c.bpfClass(insn.code);
+  let next: number[];
+  if (cls === c.BPF_RET) next = [];
+  else if (cls === c.BPF_JMP && c.bpfOp(insn.code) === c.BPF_JA) next = [i + 1 + (insn.k | 0)];
+  else if (cls === c.BPF_JMP) next = [i + 1 + insn.jt, i + 1 + insn.jf];
+  else next = [i + 1];
+  for (const n of next) {
+    if (n < 0 || n >= prog.length) throw new CompileError(`instruction ${i} jumps or falls outside the program (to ${n})`, 'the cBPF program is invalid');
+  }
+  return next;
+}
+
+function checkNotEmpty(prog: readonly CbpfInsn[]): void {
   if (prog.length === 0) throw new CompileError('the cBPF program is empty', 'libpcap always emits at least one instruction');
-  seen[0] = true;
-  for (let i = 0; i < prog.length; i++) {
-    if (!seen[i]) continue;
-    const insn = prog[i];
-    const cls = c.bpfClass(insn.code);
-    let next: number[];
-    if (cls === c.BPF_RET) next = [];
-    else if (cls === c.BPF_JMP && c.bpfOp(insn.code) === c.BPF_JA) {
-      const k = insn.k | 0;
-      if (k < 0) {
-        throw new CompileError(
-          `the filter loops backwards at instruction ${i} (ja ${i + 1 + k}): libpcap emits this for "protochain"`,
-          'netcap compiles loop-free filters only: use "ip proto N" / "ip6 proto N" (no extension-header walk) instead of protochain',
-        );
-      }
-      next = [i + 1 + k];
-    } else if (cls === c.BPF_JMP) next = [i + 1 + insn.jt, i + 1 + insn.jf];
-    else next = [i + 1];
-    for (const n of next) {
-      if (n >= prog.length) throw new CompileError(`instruction ${i} jumps or falls past the end of the program (to ${n})`, 'the cBPF program is invalid');
-      seen[n] = true;
-    }
+}
+
+/** Which instructions can run, following jt/jf/ja (backward ones too) from the first. */
+export function reachable(prog: readonly CbpfInsn[]): boolean[] {
+  checkNotEmpty(prog);
+  const seen = new Array<boolean>(prog.length).fill(false);
+  const work = [0];
+  while (work.length) {
+    const i = work.pop()!;
+    if (seen[i]) continue;
+    seen[i] = true;
+    work.push(...successors(prog, i));
   }
   return seen;
+}
+
+/**
+ * Reachability of the unrolled program: live[it][i] says whether instruction
+ * i runs in copy `it` (the copy after `it` backward jumps). A backward jump
+ * in the last copy leads nowhere (no match).
+ */
+function reachableUnrolled(prog: readonly CbpfInsn[], maxLoopIterations: number): boolean[][] {
+  checkNotEmpty(prog);
+  const live = Array.from({ length: maxLoopIterations + 1 }, () => new Array<boolean>(prog.length).fill(false));
+  const work: [number, number][] = [[0, 0]];
+  while (work.length) {
+    const [it, i] = work.pop()!;
+    if (live[it][i]) continue;
+    live[it][i] = true;
+    for (const n of successors(prog, i)) {
+      if (n > i) work.push([it, n]);
+      else if (maxLoopIterations === 0) {
+        throw new CompileError(
+          `the filter loops backwards at instruction ${i} (ja ${n}): libpcap emits this for "protochain"`,
+          'netcap compiles loop-free filters only here: use "ip proto N" / "ip6 proto N" (no extension-header walk) instead of protochain',
+        );
+      } else if (it < maxLoopIterations) work.push([it + 1, n]);
+    }
+  }
+  return live;
 }
 
 /** Compiles a cBPF program to an eBPF fragment (see FragmentOptions). */
@@ -157,6 +193,8 @@ function checkOptions(o: FragmentOptions): void {
   if (regs.includes(R10) || o.result === R10) throw new Error('compileToEbpf: r10 is the read-only frame pointer');
   if (o.result !== o.a && regs.includes(o.result)) throw new Error('compileToEbpf: result must be a free register or a');
   if (o.stackBase % 4 !== 0 || o.stackBase > -64 || o.stackBase < -512) throw new Error(`compileToEbpf: stackBase ${o.stackBase} must be 4-aligned and in [-512, -64]`);
+  const loops = o.maxLoopIterations ?? DEFAULT_MAX_LOOP_ITERATIONS;
+  if (!Number.isInteger(loops) || loops < 0 || loops > 64) throw new Error(`compileToEbpf: maxLoopIterations ${loops} must be 0..64`);
   if (o.model.kind === 'buffer' && (!Number.isInteger(o.model.bufferSize) || o.model.bufferSize < 1 || o.model.bufferSize > 0x7fffffff)) {
     throw new Error(`compileToEbpf: bad bufferSize ${o.model.bufferSize}`);
   }
@@ -166,17 +204,21 @@ class FragmentBuilder {
   private readonly out: Insn[] = [];
   private pendingLabel: string | undefined;
   private readonly prefix: string;
+  private readonly maxLoops: number;
+  /** The copy being emitted (number of backward jumps taken to get here). */
+  private iter = 0;
 
   constructor(
     private readonly prog: readonly CbpfInsn[],
     private readonly o: FragmentOptions,
   ) {
     this.prefix = o.prefix ?? 'f';
+    this.maxLoops = o.maxLoopIterations ?? DEFAULT_MAX_LOOP_ITERATIONS;
   }
 
-  /** The label of cBPF instruction i's first eBPF instruction. */
-  private label(i: number): string {
-    return `${this.prefix}_${i}`;
+  /** The label of cBPF instruction i's first eBPF instruction in copy `it`. */
+  private label(i: number, it = this.iter): string {
+    return it === 0 ? `${this.prefix}_${i}` : `${this.prefix}_${i}_${it}`;
   }
 
   /** Where a jump to cBPF instruction i goes: a `ret #0` means straight to the caller's no-match label. */
@@ -197,32 +239,38 @@ class FragmentBuilder {
   }
 
   build(): Insn[] {
-    const live = reachable(this.prog);
+    const live = reachableUnrolled(this.prog, this.maxLoops);
     const { a, x } = this.o;
+    const anyCopy = (i: number): boolean => live.some((copy) => copy[i]);
     // A and X start at 0; zero the M[] slots any reachable instruction reads.
     this.emit(Mov.imm32(a, 0), Mov.imm32(x, 0));
     const readSlots = new Set<number>();
     this.prog.forEach((insn, i) => {
-      if (!live[i]) return;
+      if (!anyCopy(i)) return;
       if (insn.code === (c.BPF_LD | c.BPF_MEM) || insn.code === (c.BPF_LDX | c.BPF_MEM)) readSlots.add(insn.k);
     });
     for (const slot of [...readSlots].sort((p, q) => p - q)) this.emit(StoreImm(R10, this.slot(slot, 0), 0, 4));
-    // Which instructions are jump targets (they need a label).
-    const targets = new Set<number>();
-    this.prog.forEach((insn, i) => {
-      if (!live[i] || c.bpfClass(insn.code) !== c.BPF_JMP) return;
-      if (c.bpfOp(insn.code) === c.BPF_JA) targets.add(i + 1 + (insn.k | 0));
-      else targets.add(i + 1 + insn.jt).add(i + 1 + insn.jf);
-    });
-    let prev = -1;
-    for (let i = 0; i < this.prog.length; i++) {
-      if (!live[i]) continue;
-      // A dropped instruction in between means i is only reached by a jump, which has its label.
-      if (targets.has(i) || prev !== i - 1) this.pendingLabel = this.label(i);
-      const before = this.out.length;
-      this.translate(this.prog[i], i, this.nextLive(live, i));
-      if (this.out.length === before) throw new Error(`internal: cBPF instruction ${i} produced no eBPF`);
-      prev = i;
+    // Which instructions are jump targets (they need a label): forward
+    // targets in the same copy, backward ones in the next.
+    const targets = new Set<string>();
+    live.forEach((copy, it) =>
+      this.prog.forEach((insn, i) => {
+        if (!copy[i] || c.bpfClass(insn.code) !== c.BPF_JMP) return;
+        for (const n of successors(this.prog, i)) targets.add(this.label(n, n > i ? it : it + 1));
+      }),
+    );
+    for (let it = 0; it < live.length; it++) {
+      this.iter = it;
+      let prev = -1;
+      for (let i = 0; i < this.prog.length; i++) {
+        if (!live[it][i]) continue;
+        // A dropped instruction in between means i is only reached by a jump, which has its label.
+        if (targets.has(this.label(i)) || prev !== i - 1) this.pendingLabel = this.label(i);
+        const before = this.out.length;
+        this.translate(this.prog[i], i, this.nextLive(live[it], i));
+        if (this.out.length === before) throw new Error(`internal: cBPF instruction ${i} produced no eBPF`);
+        prev = i;
+      }
     }
     // Blocks whose every jump was redirected (to no-match) are now dead, and
     // the verifier refuses dead code.
@@ -397,8 +445,8 @@ class FragmentBuilder {
     if (op === c.BPF_LSH || op === c.BPF_RSH) {
       const b = op === c.BPF_LSH ? LSh : RSh;
       if (!byX) return this.emit(b.imm32(a, k & 31));
-      const shift = `${this.prefix}_${i}_shift`;
-      const done = `${this.prefix}_${i}_done`;
+      const shift = `${this.label(i)}_shift`;
+      const done = `${this.label(i)}_done`;
       // libpcap: `if (X < 32) A <<= X; else A = 0;`
       this.emit(JLT.imm32(x, 32, shift), Mov.imm32(a, 0), Ja(done), b.reg32(a, x).withSymbol(shift));
       this.pendingLabel = done;
@@ -412,7 +460,13 @@ class FragmentBuilder {
     const { a, x } = this.o;
     const code = insn.code;
     const op = c.bpfOp(code);
-    if (code === (c.BPF_JMP | c.BPF_JA)) return this.emit(Ja(this.jumpLabel(i + 1 + (insn.k | 0))));
+    if (code === (c.BPF_JMP | c.BPF_JA)) {
+      const to = i + 1 + (insn.k | 0);
+      if (to > i) return this.emit(Ja(this.jumpLabel(to)));
+      // Backward: into the next copy, or no match once the copies run out.
+      if (this.iter >= this.maxLoops) return this.emit(Ja(this.o.noMatch));
+      return this.emit(Ja(this.label(to, this.iter + 1)));
+    }
     if ((code & ~0xf8) !== c.BPF_JMP) {
       throw new CompileError(`instruction ${i} has opcode 0x${code.toString(16)}, which libpcap's bpf_filter does not run`, 'the cBPF program is invalid');
     }
