@@ -79,7 +79,12 @@ export class Program {
     readonly slots: number,
   ) {
     this.#fd = new OwnedFd(fd, `program ${name}`);
-    this.id = native().bpf.progInfo(fd).id;
+    try {
+      this.id = native().bpf.progInfo(fd).id;
+    } catch (e) {
+      this.#fd.close();
+      throw e;
+    }
   }
 
   /** The fd; throws after close(). */
