@@ -40,7 +40,13 @@ export async function startBpftrace(world: World, program: string, opts: { pid?:
   return {
     output: () => out,
     stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+      // bpftrace prints its maps on SIGINT. Under heavy load a SIGINT has
+      // been seen to go unanswered: repeat it, and SIGKILL after 10 s.
+      for (let i = 0; i < 10 && child.exitCode === null && child.signalCode === null; i++) {
+        child.kill('SIGINT');
+        if ((await Promise.race([closed.then(() => 'closed'), new Promise((r) => setTimeout(r, 1000))])) === 'closed') break;
+      }
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await closed;
       const maps = new Map<string, number>();
       for (const m of out.matchAll(/^@(\w+): (-?\d+)$/gm)) maps.set(m[1], Number(m[2]));

@@ -30,7 +30,7 @@ function sortedHex(frames: readonly Buffer[]): string[] {
   return frames.map((f) => f.toString('hex')).sort();
 }
 
-void describe('network namespaces', { skip: !isRoot && 'needs root' }, () => {
+void describe('network namespaces', { timeout: 60_000, skip: !isRoot && 'needs root' }, () => {
   const world = new World('world');
   after(() => world.destroy());
 
@@ -53,7 +53,9 @@ void describe('network namespaces', { skip: !isRoot && 'needs root' }, () => {
       await inject(ns, 'x0', [udpFrame({ dstIp: '198.51.100.2' })]);
       assert.equal((await rx.done).count, 1);
       const sleeper = ns.spawn(['sleep', '60']);
-      assert.ok(sleeper.pid !== undefined && ns.pids().includes(sleeper.pid));
+      // `ip netns exec` enters the namespace a moment after the spawn returns.
+      for (let i = 0; i < 100 && !(sleeper.pid !== undefined && ns.pids().includes(sleeper.pid)); i++) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(sleeper.pid !== undefined && ns.pids().includes(sleeper.pid), 'the spawned process is not in the namespace');
       const names = [ns.name, other.name];
       await local.destroy();
       const left = listTestNamespaces();
@@ -137,7 +139,7 @@ void describe('network namespaces', { skip: !isRoot && 'needs root' }, () => {
   });
 });
 
-void describe('DPDK programs', { skip: (!isRoot && 'needs root') || (!dpdkInstalled && 'needs dpdk-doc and libdpdk-dev') }, () => {
+void describe('DPDK programs', { timeout: 120_000, skip: (!isRoot && 'needs root') || (!dpdkInstalled && 'needs dpdk-doc and libdpdk-dev') }, () => {
   const world = new World('world-dpdk');
   after(() => world.destroy());
 
