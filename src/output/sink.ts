@@ -1,7 +1,10 @@
 // Promise-based writing to a Node Writable (a file, a pipe to tcpdump,
 // stdout): honours back-pressure, and `flush()` resolves only once every
 // chunk written so far has been handed to the OS (for files: the fs.write
-// calls have completed), so "flushed" means the bytes survive our exit.
+// calls have completed), so "flushed" means the bytes survive our exit —
+// like tcpdump -U's fflush, cheap enough per packet. `close()` of a file
+// also fsyncs, so a closed capture file survives a power cut too.
+import * as fs from 'node:fs';
 import type { Writable } from 'node:stream';
 
 export class SinkWriter {
@@ -46,10 +49,24 @@ export class SinkWriter {
     if (this.closed) return;
     this.closed = true;
     await this.lastWrite.catch(() => undefined);
+    // fs.WriteStream keeps its descriptor in .fd (documented, absent from the typings).
+    const fd = this.sink instanceof fs.WriteStream ? (this.sink as fs.WriteStream & { fd?: number | null }).fd : undefined;
+    if (endSink && typeof fd === 'number' && !this.failure) {
+      await new Promise<void>((resolve) => fs.fsync(fd, (e) => {
+        if (e && e.code !== 'EINVAL') this.failure ??= e; // EINVAL: a FIFO or device, nothing to sync
+        resolve();
+      }));
+    }
     if (endSink && !this.sink.writableEnded) {
+      // A file stream closes its descriptor just after 'finish': wait for
+      // 'close' so no descriptor outlives close().
+      const waitForClose = this.sink instanceof fs.WriteStream && !this.sink.closed;
       await new Promise<void>((resolve) => {
-        this.sink.end(() => resolve());
         this.sink.once('error', () => resolve());
+        if (waitForClose) this.sink.once('close', () => resolve());
+        this.sink.end(() => {
+          if (!waitForClose) resolve();
+        });
       });
     }
     if (this.failure) throw this.failure;

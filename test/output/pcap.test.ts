@@ -130,3 +130,19 @@ void test('bad files are UserErrors naming the problem', async () => {
   assert.equal(truncated.packets.length, packets.length - 1);
   assert.match(truncated.warnings[0], /truncated packet/);
 });
+
+void test('flush() resolves once the bytes are in the file; close() closes it', async () => {
+  const packets = samplePackets(200, 7);
+  const file = path.join(tmp.dir, 'flush.pcap');
+  const stream = fs.createWriteStream(file);
+  const w = new PcapWriter(stream, { linktype: 1, snaplen: 262144 });
+  for (const p of packets) await w.writePacket(p);
+  await w.flush();
+  const expected = 24 + packets.reduce((n, p) => n + 16 + p.data.length, 0);
+  assert.equal(fs.statSync(file).size, expected, 'everything written is in the file before close');
+  // tcpdump reads the flushed file while we still hold it open.
+  assert.equal(tcpdumpDump(file, false).length, packets.length);
+  await w.close();
+  assert.equal(stream.closed, true);
+  await w.close(); // idempotent
+});
