@@ -3,14 +3,27 @@
 // kernels that have them).
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import type { Command } from './command';
+import { UserError } from '../src/errors';
 import { captureOptions, parseCaptureArgs } from './capture-options';
 import { runCapture } from '../src/capture/session';
 import { describeSkbDryRun, prepareSkbCapture } from '../probes/skb-session';
 
+/** The most bytes the content key hashes: the hash is unrolled in the program, one load per byte. */
+const MAX_GATHER_BYTES = 128;
+
+function gatherBytes(v: unknown): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 4 || n > MAX_GATHER_BYTES) {
+    throw new UserError(`--gather-bytes ${String(v)}: not a whole number between 4 and ${MAX_GATHER_BYTES}`, 'e.g. --gather-bytes 48 (IPv4 addresses, ports and the start of the payload)');
+  }
+  return n;
+}
+
 async function run(args: ArgumentsCamelCase): Promise<number> {
   const c = parseCaptureArgs(args);
   const stacks = Boolean(args.S);
-  const gather = Boolean(args.G);
+  const byContent = args.gatherByContent ? gatherBytes(args.gatherBytes) : undefined;
+  const gather = Boolean(args.G) || byContent !== undefined;
   const capture = prepareSkbCapture({
     points: c.points,
     expression: c.expression,
@@ -20,6 +33,7 @@ async function run(args: ArgumentsCamelCase): Promise<number> {
     netns: args.netns as string | undefined,
     stacks,
     gather,
+    gatherByContent: byContent,
   });
   if (c.dryRun) {
     try {
@@ -66,6 +80,12 @@ export const skbCommand: Command = {
       .option('i', { alias: 'interface', type: 'string', describe: 'only skbs of this device (by ifindex and network namespace)' })
       .option('netns', { type: 'string', describe: 'the network namespace of -i: a name from `ip netns list` or a path like /proc/PID/ns/net (default: netcap\'s own)' })
       .option('S', { alias: 'stack', type: 'boolean', default: false, describe: 'print the kernel stack of each packet (symbolised from /proc/kallsyms)' })
-      .option('G', { alias: 'gather', type: 'boolean', default: false, describe: 'follow each packet the first point selects through the other points (by skb address), with latencies' }),
+      .option('G', { alias: 'gather', type: 'boolean', default: false, describe: 'follow each packet the first point selects through the other points (by skb address), with latencies' })
+      .option('gather-by-content', {
+        type: 'boolean',
+        default: false,
+        describe: 'gather mode matching packets by a hash of their bytes (from 12 bytes into the network header: TTL and checksum left out) instead of the skb address',
+      })
+      .option('gather-bytes', { type: 'number', default: 48, describe: 'bytes hashed by --gather-by-content' }),
   run,
 };

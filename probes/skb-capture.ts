@@ -34,6 +34,8 @@ export interface SkbCaptureOptions {
   iface?: { ifindex: number; netnsInode: number };
   stacks?: boolean;
   gather?: boolean;
+  /** With gather: follow packets by a hash of this many bytes of content instead of the skb address. */
+  gatherByContent?: number;
   ringBytes?: number;
 }
 
@@ -70,7 +72,10 @@ export function buildSkbSpecs(o: SkbCaptureOptions, fds: { ring: number; counter
       snaplen: o.snaplen,
       maps: { ring: fds.ring, counters: fds.counters, scratch: fds.scratch, meta: fds.meta, stacks: fds.stacks },
       iface: o.iface,
-      gather: fds.gather !== undefined ? { mapFd: fds.gather, first: index === 0 } : undefined,
+      gather:
+        fds.gather !== undefined
+          ? { mapFd: fds.gather, first: index === 0, byContent: o.gatherByContent !== undefined ? { bytes: o.gatherByContent } : undefined }
+          : undefined,
     }),
   );
 }
@@ -110,7 +115,7 @@ export class SkbCapture {
       if (options.stacks) {
         this.stackMap = this.own(createMap({ type: 'stack_trace', name: 'netcap_stacks', keySize: 4, valueSize: 8 * STACK_DEPTH, maxEntries: STACK_ENTRIES }));
       }
-      if (options.gather) {
+      if (options.gather || options.gatherByContent !== undefined) {
         this.gatherMap = this.own(createMap({ type: 'lru_hash', name: 'netcap_gather', keySize: 8, valueSize: 8, maxEntries: GATHER_ENTRIES }));
       }
       const specs = buildSkbSpecs(options, {

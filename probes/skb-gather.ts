@@ -3,6 +3,23 @@
 // for each packet, when it was seen at each point, the latency from the
 // first point, and the points it never reached.
 import type { PacketRecord } from '../src/capture/record';
+import { CONTENT_KEY } from './skb';
+
+const VLAN_TYPES = new Set([0x8100, 0x88a8]);
+
+/** The key the kernel computed for --gather-by-content (probes/skb.ts emitContentKey), from the captured bytes; undefined when too short. */
+export function contentKey(rec: PacketRecord, bytes: number): number | undefined {
+  let net = 0;
+  if (rec.linktype === 'ether') {
+    net = 14;
+    for (let tags = 0; tags < 2 && rec.data.length >= net && VLAN_TYPES.has(rec.data.readUInt16BE(net - 2)); tags++) net += 4;
+  }
+  const start = net + CONTENT_KEY.skip;
+  if (start + bytes > rec.data.length) return undefined;
+  let h = CONTENT_KEY.fnvOffset;
+  for (let i = 0; i < bytes; i++) h = Math.imul(h ^ rec.data[start + i], CONTENT_KEY.fnvPrime) >>> 0;
+  return h;
+}
 
 interface Sighting {
   point: number;
@@ -11,6 +28,8 @@ interface Sighting {
 
 interface Group {
   id: number;
+  /** The skb address, the content hash, or undefined (too few bytes for a content key: reported alone). */
+  key: bigint | number | undefined;
   addr: bigint;
   sightings: Sighting[];
 }
@@ -20,21 +39,27 @@ function micros(ns: bigint): string {
 }
 
 export class GatherReport {
-  private readonly open = new Map<bigint, Group>();
+  private readonly open = new Map<bigint | number, Group>();
   private readonly done: Group[] = [];
   private next = 1;
 
-  constructor(private readonly pointNames: string[]) {}
+  /** `keyOf` says which records are one packet: the skb address by default (the kernel's gather key). */
+  constructor(
+    private readonly pointNames: string[],
+    private readonly keyOf: (rec: PacketRecord) => bigint | number | undefined = (rec) => rec.addr,
+  ) {}
 
   /** Adds a record; returns the annotation for its packet line ("gather #3 +12.4us after <first point>"). */
   observe(rec: PacketRecord): string {
-    let group = this.open.get(rec.addr);
+    const key = this.keyOf(rec);
+    let group = key === undefined ? undefined : this.open.get(key);
     // The first point starts a packet; so does an address seen again at a
     // point it already passed (the skb was freed and its memory reused).
     if (!group || rec.point === 0 || group.sightings.some((s) => s.point === rec.point)) {
       if (group) this.done.push(group);
-      group = { id: this.next++, addr: rec.addr, sightings: [] };
-      this.open.set(rec.addr, group);
+      group = { id: this.next++, key, addr: rec.addr, sightings: [] };
+      if (key === undefined) this.done.push(group);
+      else this.open.set(key, group);
     }
     group.sightings.push({ point: rec.point, tsNs: rec.tsNs });
     const first = group.sightings[0];
@@ -54,7 +79,8 @@ export class GatherReport {
         return text;
       });
       const missing = this.pointNames.filter((_, p) => !g.sightings.some((s) => s.point === p));
-      return `#${g.id} skb 0x${g.addr.toString(16)}: ${seen.join(' -> ')}${missing.length ? `; not seen at ${missing.join(', ')}` : ''}`;
+      const what = typeof g.key === 'number' ? `content 0x${g.key.toString(16).padStart(8, '0')}` : `skb 0x${g.addr.toString(16)}`;
+      return `#${g.id} ${what}: ${seen.join(' -> ')}${missing.length ? `; not seen at ${missing.join(', ')}` : ''}`;
     });
   }
 }

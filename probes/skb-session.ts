@@ -20,7 +20,7 @@ import { kernelSymbols } from '../src/kernel/kallsyms';
 import { currentNetns, InterfaceNames, resolveInterface, resolveNetns, type InterfaceRef } from '../src/kernel/interfaces';
 import { kernelSkbLayout } from '../src/kernel/skb-layout';
 import { SkbCapture } from './skb-capture';
-import { GatherReport } from './skb-gather';
+import { contentKey, GatherReport } from './skb-gather';
 import { resolveSkbPoints, type SkbPoint } from './skb-points';
 
 export interface SkbSessionOptions {
@@ -32,6 +32,8 @@ export interface SkbSessionOptions {
   netns?: string;
   stacks?: boolean;
   gather?: boolean;
+  /** --gather-by-content: follow packets by a hash of this many bytes (implies gather). */
+  gatherByContent?: number;
 }
 
 export interface PreparedSkbCapture {
@@ -79,10 +81,17 @@ export function prepareSkbCapture(o: SkbSessionOptions): PreparedSkbCapture {
     ringBytes: o.ringBytes,
     iface: iface ? { ifindex: iface.ifindex, netnsInode: iface.netns.inode } : undefined,
     stacks: o.stacks,
-    gather: o.gather,
+    gather: o.gather || o.gatherByContent !== undefined,
+    gatherByContent: o.gatherByContent,
   });
   const sessionPoints: SessionPoint[] = points.map((p) => ({ name: `skb:${p.label}`, linktype: LINKTYPE_ETHERNET }));
-  const gather = o.gather ? new GatherReport(points.map((p) => p.label)) : undefined;
+  const byContent = o.gatherByContent;
+  const gather =
+    byContent !== undefined
+      ? new GatherReport(points.map((p) => p.label), (rec) => contentKey(rec, byContent))
+      : o.gather
+        ? new GatherReport(points.map((p) => p.label))
+        : undefined;
 
   const describe = (rec: PacketRecord, point: SessionPoint): string => {
     const ifname = names.name(rec.netns, rec.ifindex);
@@ -116,7 +125,7 @@ export function prepareSkbCapture(o: SkbSessionOptions): PreparedSkbCapture {
       return capture.links;
     },
     resources: [capture],
-    readiness: `${points.map((p) => p.label).join(', ')}${where}${o.gather ? ' (gather)' : ''}`,
+    readiness: `${points.map((p) => p.label).join(', ')}${where}${byContent !== undefined ? ` (gather by ${byContent} bytes of content)` : o.gather ? ' (gather)' : ''}`,
     snaplen: o.snaplen,
     filter: o.expression,
     describe,

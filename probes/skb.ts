@@ -21,7 +21,7 @@
 // copied. The wire length is skb->len (counted from skb->data) adjusted by
 // how far the start lies before (or after) skb->data.
 import {
-  Add, Call, Exit, Ja, JEq, JGE, JLE, JNE, JSGE, LoadMapPtr, LoadMem, Mov, StoreImm, StoreMem, Sub,
+  Add, Call, Exit, Ja, JEq, JGE, JGT, JLE, JLT, JNE, JSGE, LoadMapPtr, LoadMem, Mov, Mul, StoreImm, StoreMem, Sub, ToBE, Xor,
 } from '../src/ebpf/builders';
 import { Helper } from '../src/ebpf/helpers';
 import type { Insn } from '../src/ebpf/instruction';
@@ -76,11 +76,31 @@ export interface SkbFilterPrograms {
 }
 
 export interface SkbGather {
-  /** LRU hash of skb addresses (key u64, value u64 first-seen time). */
+  /** LRU hash of packet keys (key u64, value u64 first-seen time). */
   mapFd: number;
   /** The first point filters and inserts; the others only look up. */
   first: boolean;
+  /**
+   * --gather-by-content: the key is a hash of packet bytes instead of the
+   * skb address (packets copied into a new skb, e.g. by a tunnel or a
+   * bridge clone, keep their content but not their address).
+   */
+  byContent?: { bytes: number };
 }
+
+/**
+ * The content key: FNV-1a (32-bit) over `bytes` bytes starting 12 bytes into
+ * the network header, so a forwarded packet keeps its key although its TTL
+ * (IPv4 byte 8, IPv6 hop limit at byte 7) and IPv4 header checksum
+ * (bytes 10-11) change, and its MAC header is rewritten. The network
+ * header is found from the captured bytes (Ethernet, up to two VLAN tags),
+ * not from skb->network_header, which early receive points have not set
+ * yet (__netif_receive_skb_core resets it after the netif_receive_skb
+ * tracepoint). contentKey() in probes/skb-gather.ts computes the same.
+ */
+export const CONTENT_KEY = { skip: 12, fnvOffset: 0x811c9dc5, fnvPrime: 0x01000193, maxNetworkOffset: 22 } as const;
+const ETH_P_8021Q = 0x8100;
+const ETH_P_8021AD = 0x88a8;
 
 export interface SkbProgramOptions {
   point: SkbPoint;
@@ -144,6 +164,7 @@ export function buildSkbProgram(o: SkbProgramOptions): SkbProgramSpec {
     raw: 'filter_raw',
     match: 'match',
     noMatch: 'no_match',
+    gathered: 'gathered',
     emit: 'emit',
     written: 'written',
   };
@@ -191,13 +212,13 @@ export function buildSkbProgram(o: SkbProgramOptions): SkbProgramSpec {
       LoadMem(R1, R6, META.netns, 4), JNE.imm32(R1, o.iface.netnsInode, L.out),
     );
   }
-  if (o.gather && !o.gather.first) {
+  const gatherLookup = (mapFd: number): Insn[] => [
+    LoadMapPtr(R1, mapFd), Mov.reg(R2, R10), Add.imm(R2, STACK_GATHER_KEY),
+    Call(Helper.map_lookup_elem), JEq.imm(R0, 0, L.out),
+  ];
+  if (o.gather && !o.gather.first && !o.gather.byContent) {
     // Not the first point: only skbs the first point selected.
-    emit(
-      StoreMem(R10, STACK_GATHER_KEY, R8, 8),
-      LoadMapPtr(R1, o.gather.mapFd), Mov.reg(R2, R10), Add.imm(R2, STACK_GATHER_KEY),
-      Call(Helper.map_lookup_elem), JEq.imm(R0, 0, L.out),
-    );
+    emit(StoreMem(R10, STACK_GATHER_KEY, R8, 8), ...gatherLookup(o.gather.mapFd));
   }
   // Where the packet starts.
   emit(
@@ -245,6 +266,7 @@ export function buildSkbProgram(o: SkbProgramOptions): SkbProgramSpec {
     JNE.imm(R0, 0, L.readError),
   );
   if (o.gather && !o.gather.first) {
+    if (o.gather.byContent) emit(...emitContentKey(o.gather.byContent.bytes, o.snaplen, L.out), ...gatherLookup(o.gather.mapFd));
     emit(Ja(L.match));
   } else {
     // The filter for this start: r2 = packet bytes, r3 = caplen, r4 = wirelen.
@@ -269,7 +291,7 @@ export function buildSkbProgram(o: SkbProgramOptions): SkbProgramSpec {
     // refuses unreachable code: emit the block only when it is used.
     if (insns.some((i) => i.target === L.noMatch)) {
       emit(Mov.reg(R0, R0).withSymbol(L.noMatch));
-      if (o.gather?.first) {
+      if (o.gather?.first && !o.gather.byContent) {
         emit(
           LoadMem(R1, R6, META.skbAddr, 8), StoreMem(R10, STACK_GATHER_KEY, R1, 8),
           LoadMapPtr(R1, o.gather.mapFd), Mov.reg(R2, R10), Add.imm(R2, STACK_GATHER_KEY),
@@ -282,12 +304,15 @@ export function buildSkbProgram(o: SkbProgramOptions): SkbProgramSpec {
 
   emit(Mov.reg(R0, R0).withSymbol(L.match), ...counter(COUNTER.matched));
   if (o.gather?.first) {
+    // Without a key (too few bytes captured) the packet is reported here but cannot be followed.
+    if (o.gather.byContent) emit(...emitContentKey(o.gather.byContent.bytes, o.snaplen, L.gathered));
+    else emit(LoadMem(R1, R6, META.skbAddr, 8), StoreMem(R10, STACK_GATHER_KEY, R1, 8));
     emit(
-      LoadMem(R1, R6, META.skbAddr, 8), StoreMem(R10, STACK_GATHER_KEY, R1, 8),
       Call(Helper.ktime_get_ns), StoreMem(R10, STACK_GATHER_VALUE, R0, 8),
       LoadMapPtr(R1, o.gather.mapFd), Mov.reg(R2, R10), Add.imm(R2, STACK_GATHER_KEY),
       Mov.reg(R3, R10), Add.imm(R3, STACK_GATHER_VALUE), Mov.imm(R4, BPF_ANY),
       Call(Helper.map_update_elem),
+      Mov.reg(R0, R0).withSymbol(L.gathered),
     );
   }
   // The record header: common fields, then what only an skb has.
@@ -312,9 +337,9 @@ export function buildSkbProgram(o: SkbProgramOptions): SkbProgramSpec {
     );
   }
   if (o.gather && !o.gather.first && point.freesSkb) {
-    // The skb is freed here: its address is the next packet's from now on.
+    // The skb is freed here: its address is the next packet's from now on
+    // (the key is still in its stack slot from the lookup).
     emit(
-      LoadMem(R1, R6, META.skbAddr, 8), StoreMem(R10, STACK_GATHER_KEY, R1, 8),
       LoadMapPtr(R1, o.gather.mapFd), Mov.reg(R2, R10), Add.imm(R2, STACK_GATHER_KEY),
       Call(Helper.map_delete_elem),
     );
@@ -336,3 +361,44 @@ export function programName(point: SkbPoint): string {
   return `ncskb_${point.target.replace(/^.*:/, '')}`.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 15);
 }
 
+
+/**
+ * The content key of the packet in the scratch record (probes/skb.ts META
+ * says where its start and caplen are) into STACK_GATHER_KEY, as a u64
+ * (CONTENT_KEY above); jumps to `fail` when fewer bytes were captured.
+ * r6 = meta, r7 = record; clobbers r0-r5.
+ */
+function emitContentKey(bytes: number, snaplen: number, fail: string): Insn[] {
+  const last = CONTENT_KEY.maxNetworkOffset + CONTENT_KEY.skip + bytes;
+  // The verifier checks every load against the scratch value (header + 2 x snaplen).
+  if (last > 2 * snaplen) throw new RangeError(`--gather-by-content needs a snap length of at least ${Math.ceil(last / 2)} bytes`);
+  const p = `ck_${fail}_`;
+  const out: Insn[] = [
+    Mov.reg(R5, R7), Add.imm(R5, RECORD.headerSize),
+    LoadMem(R3, R6, META.caplen, 4),
+    // r2 = where the network header starts in the captured bytes.
+    Mov.imm(R2, 0),
+    LoadMem(R1, R6, META.linktype, 4), JNE.imm(R1, LINKTYPE_ETHERNET, `${p}net`),
+    Mov.imm(R2, 14),
+  ];
+  for (const tagEnd of [18, 22]) {
+    out.push(
+      JLT.imm(R3, tagEnd - 4, fail),
+      LoadMem(R1, R5, tagEnd - 6, 2), ToBE(R1, 16),
+      JEq.imm(R1, ETH_P_8021Q, `${p}tag${tagEnd}`),
+      JNE.imm(R1, ETH_P_8021AD, `${p}net`),
+      Mov.imm(R2, tagEnd).withSymbol(`${p}tag${tagEnd}`),
+    );
+  }
+  out.push(
+    // Enough bytes? r4 = network offset + skip + bytes <= caplen.
+    Mov.reg(R4, R2).withSymbol(`${p}net`), Add.imm(R4, CONTENT_KEY.skip + bytes),
+    JGT.reg(R4, R3, fail),
+    JGT.imm(R2, CONTENT_KEY.maxNetworkOffset, fail),
+    Add.reg(R5, R2),
+    Mov.imm32(R0, CONTENT_KEY.fnvOffset),
+  );
+  for (let i = 0; i < bytes; i++) out.push(LoadMem(R1, R5, CONTENT_KEY.skip + i, 1), Xor.reg32(R0, R1), Mul.imm32(R0, CONTENT_KEY.fnvPrime));
+  out.push(StoreMem(R10, STACK_GATHER_KEY, R0, 8));
+  return out;
+}

@@ -117,6 +117,39 @@ void test('-G: one packet at netif_receive_skb and kfree_skb with the latency be
   assert.match(r.stdout, /#1 skb 0x[0-9a-f]+: tracepoint:net:netif_receive_skb \+0us -> tracepoint:skb:kfree_skb \+\d+\.\dus \(\+\d+\.\dus\); not seen at tracepoint:net:net_dev_xmit/);
 });
 
+void test('an skb without a MAC header is written behind a synthesised Ethernet header carrying skb->protocol', async () => {
+  // A datagram stuck in the neighbour queue (no Ethernet header yet) and dropped when ARP gives up after 50 ms.
+  ns.run(['sysctl', '-q', '-w', 'net.ipv4.neigh.v1.mcast_solicit=1', 'net.ipv4.neigh.v1.ucast_solicit=0', 'net.ipv4.neigh.v1.app_solicit=0', 'net.ipv4.neigh.v1.retrans_time_ms=50']);
+  const file = path.join(dir, 'l3.pcap');
+  const run = runNetcap(['skb', '-f', 'tracepoint:skb:kfree_skb', '-i', 'v1', '--netns', ns.name, '-e', 'udp port 7201', '-w', file, '-c', '1'], world);
+  await run.ready();
+  ns.run([process.execPath, '-e', "const s=require('node:dgram').createSocket('udp4'); s.send(Buffer.from('l3'), 7201, '192.0.2.88', () => s.close())"]);
+  const killer = setTimeout(() => run.child.kill('SIGINT'), 10_000);
+  const exit = await run.exited;
+  clearTimeout(killer);
+  assert.equal(exit.code, 0, run.stderr());
+  const [p] = readPcap(file).packets;
+  assert.ok(p, 'one packet written');
+  assert.deepEqual([...p.data.subarray(0, 12)], new Array(12).fill(0), 'zero MAC addresses');
+  assert.equal(p.data.readUInt16BE(12), 0x0800, 'EtherType = skb->protocol');
+  assert.equal(p.data[14] >> 4, 4, 'the IPv4 header follows');
+  assert.equal(p.wirelen, p.data.length);
+  const line = execFileSync('tcpdump', ['-nn', '-r', file], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+  assert.match(line, /IP 192\.0\.2\.2\.\d+ > 192\.0\.2\.88\.7201: UDP, length 2/);
+});
+
+void test('--gather-by-content: the packet followed by its bytes', async () => {
+  const frame = udpFrame({ dstMac: RECEIVER_MAC, srcMac: SENDER_MAC, dstIp: '192.0.2.2', dstPort: 7105 });
+  const r = await capture(
+    ['skb', '--gather-by-content', '--gather-bytes', '24', '-f', 'tracepoint:net:netif_receive_skb,tracepoint:skb:kfree_skb', '-e', 'udp port 7105', '-c', '2'],
+    [frame],
+    2,
+  );
+  assert.equal(r.exit.code, 0, r.stderr);
+  assert.match(r.stderr, /\(gather by 24 bytes of content\)/);
+  assert.match(r.stdout, /#1 content 0x[0-9a-f]{8}: tracepoint:net:netif_receive_skb \+0us -> tracepoint:skb:kfree_skb \+\d+\.\dus/);
+});
+
 void test('--dry-run lists the offsets and the programs, and attaches nothing', () => {
   const out = execFileSync(process.execPath, [path.join(__dirname, '..', '..', '..', 'bin', 'netcap'), 'skb', '-f', 'tracepoint:skb:kfree_skb', '-e', 'tcp', '--dry-run']).toString();
   assert.match(out, /^sk_buff \(BTF\): head \d+, data \d+/m);
@@ -133,6 +166,7 @@ const badInput: [string, string[], RegExp][] = [
   ['an unknown kernel function', ['-f', 'ip_rcvv@1'], /no kernel function 'ip_rcvv'/],
   ['a malformed point', ['-f', 'tracepoint:'], /not a (capture point|tracepoint name)/],
   ['a bad filter', ['-f', 'tracepoint:skb:kfree_skb', '-e', 'tcp port'], /bad filter expression "tcp port"/],
+  ['a content hash of too many bytes', ['-f', 'tracepoint:skb:kfree_skb', '--gather-by-content', '--gather-bytes', '4096'], /--gather-bytes 4096: not a whole number between 4 and 128/],
 ];
 for (const [what, args, message] of badInput) {
   void test(`bad input: ${what} -> exit 2, a message, no stack trace`, async () => {

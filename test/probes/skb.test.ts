@@ -14,7 +14,8 @@ import { World, type Namespace } from '../world/netns';
 import { inject } from '../world/inject';
 import { udpFrame } from '../world/frames';
 import { CollectedCapture, netnsInode } from './skb-harness';
-import { mixedFrames } from './skb-frames';
+import { mixedFrames, vlanFrame } from './skb-frames';
+import { contentKey } from '../../probes/skb-gather';
 
 const world = new World('skb');
 let ns: Namespace;
@@ -33,13 +34,14 @@ after(async () => {
   await world.destroy();
 });
 
-function open(points: string, expression: string, extra: { stacks?: boolean; gather?: boolean; iface?: boolean } = {}): CollectedCapture {
+function open(points: string, expression: string, extra: { stacks?: boolean; gather?: boolean; byContent?: number; iface?: boolean } = {}): CollectedCapture {
   const c = new CollectedCapture({
     points: resolveSkbPoints(points),
     expression,
     snaplen: 262144,
     stacks: extra.stacks,
     gather: extra.gather,
+    gatherByContent: extra.byContent,
     iface: extra.iface === false ? undefined : { ifindex: ns.ifindex('v1'), netnsInode: netnsInode(ns) },
   });
   captures.push(c);
@@ -147,7 +149,8 @@ void test('an skb without a MAC header is captured from the network header, filt
   const expression = 'udp port 7200';
   const c = open('tracepoint:skb:kfree_skb', expression);
   try {
-    ns.run([process.execPath, '-e', "const s=require('node:dgram').createSocket('udp4'); s.send(Buffer.from('netcap l3 start'), 7200, '192.0.2.1', () => s.close())"]);
+    // An address no earlier test resolved: its neighbour entry is new (INCOMPLETE, then FAILED).
+    ns.run([process.execPath, '-e', "const s=require('node:dgram').createSocket('udp4'); s.send(Buffer.from('netcap l3 start'), 7200, '192.0.2.77', () => s.close())"]);
     const [r] = await c.waitFor(1, 5000);
     assert.ok(r, 'the drop was captured');
     assert.equal(r.linktype, 'raw');
@@ -159,6 +162,44 @@ void test('an skb without a MAC header is captured from the network header, filt
     assert.ok(libpcapFilter(raw, r.data, r.wirelen) > 0, "libpcap's RAW filter accepts what was captured");
     assert.equal(r.data.readUInt16BE(22), 7200);
     assert.equal(r.data.subarray(28).toString(), 'netcap l3 start');
+  } finally {
+    c.close();
+  }
+});
+
+void test('gather by content: one packet at both points (same content key), other packets are not followed', async () => {
+  const bytes = 24;
+  const c = open('tracepoint:net:netif_receive_skb,tracepoint:skb:kfree_skb', 'udp port 7004', { byContent: bytes, iface: false });
+  try {
+    // Only the first is selected at the first point; the second (same drop, other port) must not be followed.
+    await inject(ns, 'v0', [
+      udpFrame({ dstMac: RECEIVER_MAC, srcMac: SENDER_MAC, dstIp: '192.0.2.2', dstPort: 7004 }),
+      udpFrame({ dstMac: RECEIVER_MAC, srcMac: SENDER_MAC, dstIp: '192.0.2.2', dstPort: 7005 }),
+    ]);
+    const records = await c.waitFor(2);
+    await new Promise((r) => setTimeout(r, 200));
+    await c.waitFor(3, 100);
+    assert.deepEqual(c.records.map((r) => r.point), [0, 1]);
+    const keys = c.records.map((r) => contentKey(r, bytes));
+    assert.ok(keys[0] !== undefined && keys[0] === keys[1], `same content key at both points (${keys.join(', ')})`);
+    // kfree_skb frees the skb, so the kernel forgot the key there: the map is empty again.
+    assert.deepEqual([...c.capture.gatherMap!.keys()], []);
+    assert.equal(records[0].data.readUInt16BE(36), 7004);
+  } finally {
+    c.close();
+  }
+});
+
+void test('gather by content: the kernel\'s key is the reader\'s hash, past a VLAN tag', async () => {
+  const bytes = 16;
+  const c = open('tracepoint:net:netif_receive_skb', 'vlan 100', { byContent: bytes });
+  try {
+    await inject(ns, 'v0', [vlanFrame(RECEIVER_MAC, 100, 7006)]);
+    const [r] = await c.waitFor(1);
+    assert.ok(r);
+    const key = contentKey(r, bytes);
+    assert.ok(key !== undefined);
+    assert.deepEqual([...c.capture.gatherMap!.keys()].map((k) => k.readUInt32LE(0)), [key]);
   } finally {
     c.close();
   }
