@@ -69,14 +69,19 @@ export class CaptureMaps {
 }
 
 /**
- * The scratch record: header, then twice the snap length. Copies land at
+ * The scratch record: header, then twice the snap length (or more for
+ * small ones, see below). Copies land at
  * header + copied with up to snaplen bytes: the verifier checks the worst
  * case of both bounds added together (check_mem_access on a map value with a
  * variable offset), so the value needs room for both even though
  * copied + size never exceeds snaplen at run time.
  */
 export function scratchValueSize(snaplen: number): number {
-  return RECORD.headerSize + 2 * snaplen;
+  // mbuf chains copy at most a u16 data_len per segment at an offset the
+  // verifier sees as 0..(next power of two above snaplen - 1).
+  let mask = 1;
+  while (mask < snaplen) mask *= 2;
+  return RECORD.headerSize + Math.max(2 * snaplen, mask + 0x10000);
 }
 
 /** Fresh label names: `${prefix}${name}`. */
