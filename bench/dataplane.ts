@@ -152,13 +152,15 @@ export const section: BenchSection = {
     const records = new Map<string, RunRecord[]>();
     const commands = new Map<string, string>();
     const failures = new Map<string, string>();
+    const failureCounts = new Map<string, number>();
     const runsLeft = (): number => RATES.length * repeats * VARIANTS.length;
     let done = 0;
     for (let rep = 0; rep < repeats; rep++) {
       for (const rate of RATES) {
         for (const v of VARIANTS) {
           done++;
-          if (skip.has(v.id) || failures.has(v.id)) continue;
+          // Two failed runs of a variant end it (one may be a transient: a rebuild under way, a busy machine).
+          if (skip.has(v.id) || (failureCounts.get(v.id) ?? 0) >= 2) continue;
           // Each run needs ~duration + a few seconds; stop early rather than overrun the budget.
           if (ctx.remainingMs() < durationMs + 15_000) {
             failures.set('budget', `stopped after ${done - 1} of ${runsLeft()} runs: the section's time budget ran out`);
@@ -182,6 +184,7 @@ export const section: BenchSection = {
           } catch (e) {
             const msg = e instanceof Error ? e.message.split('\n').slice(0, 4).join(' ') : String(e);
             failures.set(v.id, msg);
+            failureCounts.set(v.id, (failureCounts.get(v.id) ?? 0) + 1);
             ctx.log(`${key} failed: ${msg}`);
             await capture?.stop().catch(() => undefined);
           }
@@ -262,6 +265,6 @@ function report(
     ]),
   );
   const skipped = [...skip.entries()].map(([v, why]) => `${v}: ${why}`);
-  for (const [v, why] of failures) if (v !== 'budget' && !skip.has(v)) skipped.push(`${v} failed: ${why}`);
+  for (const [v, why] of failures) if (v !== 'budget' && !skip.has(v)) skipped.push(`${v}: a run failed (last error): ${why}`);
   return { markdown: md.join('\n'), figures, skipped };
 }

@@ -4,6 +4,9 @@
 //
 //   node dist/bench/run.js [--only id,id] [--quick] [--repeats N] [--max-minutes M] [--out FILE]
 //
+// A full run writes bench/RESULTS.md; with --only it writes
+// bench/build/RESULTS.<ids>.md unless --out says otherwise.
+//
 // Sections start DPDK, create namespaces and attach probes; running them in
 // parallel would make them measure each other, so they run in sequence.
 import * as fs from 'node:fs';
@@ -33,6 +36,7 @@ function usage(message: string): never {
 
 function parseArgs(argv: string[]): Options {
   const opts: Options = { quick: false, maxMinutes: 15, out: path.join(repoRoot, 'bench', 'RESULTS.md') };
+  let outGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): string => {
@@ -44,11 +48,16 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--quick') opts.quick = true;
     else if (a === '--repeats') opts.repeats = Number(value());
     else if (a === '--max-minutes') opts.maxMinutes = Number(value());
-    else if (a === '--out') opts.out = path.resolve(value());
+    else if (a === '--out') {
+      opts.out = path.resolve(value());
+      outGiven = true;
+    }
     else usage(`unknown option ${a}`);
   }
   if (opts.repeats !== undefined && !(Number.isInteger(opts.repeats) && opts.repeats >= 1)) usage('--repeats takes a whole number >= 1');
   if (!(opts.maxMinutes > 0)) usage('--max-minutes takes a positive number');
+  // A partial run must not replace the committed full RESULTS.md by accident.
+  if (opts.only && !outGiven) opts.out = path.join(repoRoot, 'bench', 'build', `RESULTS.${opts.only.join('+')}.md`);
   return opts;
 }
 
@@ -86,8 +95,9 @@ async function main(): Promise<void> {
     missing,
     reading: readingMarkdown(figures),
   });
+  fs.mkdirSync(path.dirname(opts.out), { recursive: true });
   fs.writeFileSync(opts.out, markdown);
-  const jsonOut = path.join(repoRoot, 'bench', 'build', 'last-figures.json');
+  const jsonOut = path.join(repoRoot, 'bench', 'build', opts.only ? `last-figures.${opts.only.join('+')}.json` : 'last-figures.json');
   fs.mkdirSync(path.dirname(jsonOut), { recursive: true });
   fs.writeFileSync(jsonOut, JSON.stringify({ startedAt: started.toISOString(), machine, figures }, null, 2));
   process.stderr.write(`bench: wrote ${path.relative(process.cwd(), opts.out)} (${outcomes.length} sections, ${missing.length} not run)\n`);

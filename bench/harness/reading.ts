@@ -1,6 +1,6 @@
 // "What limits netcap": a short reading of the figures, written from the
 // figures of this run (so it stays true when they change), with the facts
-// that explain them. Sentences whose figures are missing are left out.
+// that explain them. A sentence whose figures are missing is left out.
 import { num } from './format';
 
 type Figures = Record<string, number>;
@@ -9,39 +9,95 @@ function has(f: Figures, ...keys: string[]): boolean {
   return keys.every((k) => Number.isFinite(f[k]));
 }
 
-export function readingMarkdown(f: Figures): string {
-  const lines: string[] = [];
-  lines.push(
-    '- **Per-hit uprobe cost.** Every call of a probed user-space function traps into the kernel (a breakpoint, ' +
-      'then the BPF program); on this kind of machine that is several microseconds against nanoseconds for the call ' +
-      'itself. It is paid per *hit*, matched or not, so it bounds the packet rate a traced DPDK thread keeps.',
-  );
-  for (const rate of ['20k', '100k']) {
-    const base = `dataplane.${rate}.none.forwarded_pps`;
-    const single = `dataplane.${rate}.netcap_all.forwarded_ratio`;
-    const none = `dataplane.${rate}.netcap_none.forwarded_ratio`;
-    const burst = `dataplane.${rate}.netcap_burst.forwarded_ratio`;
-    const dump = `dataplane.${rate}.dumpcap.forwarded_ratio`;
-    if (!has(f, base)) continue;
-    const parts = [`at ${rate} pps offered, l2fwd forwarded ${num(f[base])} pps without capture`];
-    if (has(f, single)) parts.push(`${num(f[single])}x of that with netcap on the per-packet function (all packets matching)`);
-    if (has(f, none)) parts.push(`${num(f[none])}x when the filter matches nothing (the hit itself, not the copy, is the cost)`);
-    if (has(f, burst)) parts.push(`${num(f[burst])}x on the burst function (one hit per burst)`);
-    if (has(f, dump)) parts.push(`${num(f[dump])}x with dpdk-dumpcap`);
-    lines.push(`- **Dataplane.** ${parts.join('; ')}.`);
+function x(v: number): string {
+  return `${num(v)}x`;
+}
+
+function perHit(f: Figures): string {
+  const parts = [
+    'Every call of a probed user-space function traps into the kernel (a breakpoint, then the BPF program), matched or not.',
+  ];
+  if (has(f, 'mbuf.single.bare_ns', 'mbuf.single.bpftrace_added_ns', 'mbuf.single.unmatched_added_ns', 'mbuf.single.matched_added_ns')) {
+    parts.push(
+      `Measured here: a bare call ${num(f['mbuf.single.bare_ns'])} ns; bpftrace's empty uprobe adds ${num(f['mbuf.single.bpftrace_added_ns'])} ns, ` +
+        `netcap adds ${num(f['mbuf.single.unmatched_added_ns'])} ns when its filter rejects the packet and ` +
+        `${num(f['mbuf.single.matched_added_ns'])} ns when it copies and emits it.`,
+    );
+    const filterShare = (f['mbuf.single.unmatched_added_ns'] - f['mbuf.single.bpftrace_added_ns']) / f['mbuf.single.unmatched_added_ns'];
+    if (filterShare < 0.33) parts.push('So the trap itself, not netcap\'s filter, is most of the cost.');
+    else parts.push(`netcap's own program (reading the mbuf, filtering) is ${num(filterShare * 100)} % of its unmatched cost: worth optimising.`);
+  } else {
+    parts.push('That costs microseconds per hit on this kind of machine, against nanoseconds for the call itself.');
   }
-  lines.push(
-    '- **Probe placement is the lever.** A burst point (`func@N@M`) pays one hit per burst of up to 32 packets; ' +
-      'probing the per-packet function pays one per packet. Prefer burst points at high rates.',
-  );
-  if (has(f, 'startup.tcpdump.first_packet_ms')) {
-    const s = [`tcpdump sees its first packet ${num(f['startup.tcpdump.first_packet_ms'])} ms after it starts`];
-    if (has(f, 'startup.netcap_skb.ratio_vs_tcpdump')) s.push(`netcap skb takes ${num(f['startup.netcap_skb.ratio_vs_tcpdump'])}x that`);
-    if (has(f, 'startup.bpftrace_tp.ratio_vs_tcpdump')) s.push(`bpftrace on the same tracepoint ${num(f['startup.bpftrace_tp.ratio_vs_tcpdump'])}x`);
-    lines.push(
-      `- **Start-up.** ${s.join('; ')}. netcap's start is Node's own start-up, compiling the filter with libpcap, ` +
-        'generating and verifying the eBPF program and attaching; no clang, so no seconds of compilation as with BCC.',
+  parts.push('It is paid on the DPDK thread, in its time budget per packet.');
+  return `- **Per-hit uprobe cost.** ${parts.join(' ')}`;
+}
+
+function dataplane(f: Figures, rate: string): string | undefined {
+  const k = (v: string, m: string): string => `dataplane.${rate}.${v}.${m}`;
+  if (!has(f, k('none', 'forwarded_pps'))) return undefined;
+  const parts = [`At ${rate} pps offered, l2fwd forwarded ${num(f[k('none', 'forwarded_pps')])} pps without capture`];
+  const add = (v: string, what: string): void => {
+    if (has(f, k(v, 'forwarded_ratio'))) parts.push(`${x(f[k(v, 'forwarded_ratio')])} of that ${what}`);
+  };
+  add('bpftrace', "under bpftrace's empty uprobe");
+  add('netcap_all', 'with netcap on the per-packet function (every packet matching)');
+  add('netcap_none', 'when its filter matches nothing');
+  add('netcap_burst', 'with netcap on the burst function');
+  add('dumpcap', 'with dpdk-dumpcap');
+  return `- **Dataplane, ${rate} pps.** ${parts.join('; ')}.`;
+}
+
+export function readingMarkdown(f: Figures): string {
+  const lines: string[] = [perHit(f)];
+  for (const rate of ['20k', '100k']) {
+    const line = dataplane(f, rate);
+    if (line) lines.push(line);
+  }
+  const burst = ['Probe placement is the lever: a burst point (`func@N@M`) pays one hit per burst of up to 32 packets.'];
+  if (has(f, 'mbuf.burst32.ratio_vs_single')) burst.push(`Per packet, a 32-packet burst costs ${x(f['mbuf.burst32.ratio_vs_single'])} of 32 single calls.`);
+  if (has(f, 'dataplane.100k.netcap_burst.forwarded_ratio', 'dataplane.100k.netcap_all.forwarded_ratio')) {
+    burst.push(
+      `In l2fwd at 100k pps the burst point kept ${x(f['dataplane.100k.netcap_burst.forwarded_ratio'])} of the no-capture rate against ` +
+        `${x(f['dataplane.100k.netcap_all.forwarded_ratio'])} on the per-packet function.`,
     );
   }
+  burst.push('dpdk-dumpcap pays no trap at all (a callback in the application copies each packet), but only works in applications rebuilt to call `rte_pdump_init()`, as a DPDK secondary process with hugepages.');
+  lines.push(`- **Where to probe.** ${burst.join(' ')}`);
+  const user: string[] = [];
+  if (has(f, 'ringbuf.js.lossless_records_per_s')) {
+    user.push(`The JavaScript ring reader kept up with ${num(f['ringbuf.js.lossless_records_per_s'] / 1e6)} M records/s without loss` + (has(f, 'ringbuf.js.ratio_vs_c') ? ` (${x(f['ringbuf.js.ratio_vs_c'])} a libbpf C consumer)` : '') + ', far above what uprobes can produce, so the reader is not the limit.');
+  }
+  if (has(f, 'dataplane.20k.netcap_all.cpu_s', 'dataplane.20k.dumpcap.cpu_s')) {
+    user.push(`Writing the capture costs CPU elsewhere: at 20k pps netcap's process used ${num(f['dataplane.20k.netcap_all.cpu_s'])} CPU s per run against dumpcap's ${num(f['dataplane.20k.dumpcap.cpu_s'])} s.`);
+  }
+  if (has(f, 'skb.20k.netcap_captured_ratio', 'skb.20k.tcpdump_captured_ratio')) {
+    user.push(`In the kernel at 20k pps netcap skb captured ${num(f['skb.20k.netcap_captured_ratio'] * 100)} % of the frames sent, tcpdump ${num(f['skb.20k.tcpdump_captured_ratio'] * 100)} %.`);
+  }
+  if (user.length) lines.push(`- **User space.** ${user.join(' ')}`);
+  const mem: string[] = [];
+  const rss = (k: string, who: string): void => {
+    if (has(f, k)) mem.push(`${who} ${num(f[k])} MiB`);
+  };
+  rss('dataplane.20k.netcap_all.peak_rss_mib', 'netcap mbuf');
+  rss('startup.netcap_skb.peak_rss_mib', 'netcap skb');
+  rss('dataplane.20k.bpftrace.peak_rss_mib', 'bpftrace');
+  rss('startup.tcpdump.peak_rss_mib', 'tcpdump');
+  rss('dataplane.20k.dumpcap.peak_rss_mib', 'dpdk-dumpcap');
+  if (mem.length) lines.push(`- **Memory (peak RSS).** ${mem.join(', ')}. netcap's floor is Node itself (V8 heap and code), like bpftrace's is LLVM; the C tools need a few MiB.`);
+  if (has(f, 'startup.tcpdump.first_packet_ms')) {
+    const s = [`tcpdump shows its first packet ${num(f['startup.tcpdump.first_packet_ms'])} ms after it starts`];
+    if (has(f, 'startup.netcap_skb.ratio_vs_tcpdump')) s.push(`netcap skb takes ${x(f['startup.netcap_skb.ratio_vs_tcpdump'])} that`);
+    if (has(f, 'startup.bpftrace_tp.ratio_vs_tcpdump')) s.push(`bpftrace ${x(f['startup.bpftrace_tp.ratio_vs_tcpdump'])}`);
+    if (has(f, 'mbuf.first_packet.ratio_vs_bpftrace')) s.push(`netcap mbuf ${x(f['mbuf.first_packet.ratio_vs_bpftrace'])} bpftrace's time to its first uprobe hit`);
+    lines.push(
+      `- **Start-up.** ${s.join('; ')}. netcap's start is Node's own start-up, loading the addon and BTF, compiling the filter with ` +
+        'libpcap, generating and verifying the eBPF program and attaching; there is no clang, so no seconds of compilation as with BCC.',
+    );
+  }
+  if (has(f, 'compile.total_ms.p50')) {
+    lines.push(`- **Filter compilation** is not a limit: expression to loaded program takes ${num(f['compile.total_ms.p50'])} ms at the median` + (has(f, 'compile.total_ms.p99') ? `, ${num(f['compile.total_ms.p99'])} ms at p99.` : '.'));
+  }
+  lines.push('- **This machine**: 2 CPUs shared with other work (see the load average under each section). l2fwd busy-polls one CPU; the traffic generator, the capture tools and the kernel\'s veth processing share the other, so absolute rates swing between runs; compare the ratios measured side by side.');
   return lines.join('\n');
 }

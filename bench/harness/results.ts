@@ -47,7 +47,7 @@ export function resultsMarkdown(r: ResultsInput): string {
       out.push(`**This section did not finish:** ${o.error}`);
       out.push('');
     }
-    out.push(`<sub>section \`${o.section.id}\`, ${Math.round(o.elapsedMs / 1000)} s</sub>`);
+    out.push(`<sub>section \`${o.section.id}\`, ${Math.round(o.elapsedMs / 1000)} s; load average ${num(o.loadAverage, 2)} on ${r.machine.cpus} CPUs when it started</sub>`);
     out.push('');
   }
   if (r.missing.length) {
@@ -60,9 +60,15 @@ export function resultsMarkdown(r: ResultsInput): string {
   if (figures.length) {
     out.push('## All headline figures');
     out.push('');
+    out.push('Medians by key, for comparing runs (also in bench/build/last-figures.json after a run).');
+    out.push('');
+    out.push('<details><summary>' + figures.length + ' figures</summary>');
+    out.push('');
     out.push('| key | value |');
     out.push('|---|---|');
     for (const [k, v] of figures) out.push(`| \`${k}\` | ${num(v, 4)} |`);
+    out.push('');
+    out.push('</details>');
     out.push('');
   }
   return out.join('\n');

@@ -12,6 +12,8 @@ export interface SectionOutcome {
   result?: BenchResult;
   error?: string;
   elapsedMs: number;
+  /** 1-minute load average when the section started: how busy the machine was (other work skews figures). */
+  loadAverage: number;
 }
 
 export interface RunSectionOptions {
@@ -40,7 +42,7 @@ export async function runSection(section: BenchSection, opts: RunSectionOptions)
   const overrun = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`stopped after its budget of ${Math.round(budgetMs / 1000)} s`)), budgetMs);
   });
-  const outcome: SectionOutcome = { section, elapsedMs: 0 };
+  const outcome: SectionOutcome = { section, elapsedMs: 0, loadAverage: os.loadavg()[0] };
   try {
     outcome.result = await Promise.race([section.run(ctx), overrun]);
   } catch (e) {
