@@ -6,7 +6,9 @@
  * with CLOCK_MONOTONIC times of the first and last record. With a third
  * argument "drain" it waits for a line on stdin (the ring has been filled)
  * and times one ring_buffer__consume of everything instead: first_ns and
- * last_ns are then the start and end of that call.
+ * last_ns are then the start and end of that call. A fourth argument
+ * "copy" also copies every record into a 1 MiB staging buffer (what a
+ * consumer that hands records on, like RingReader, must do).
  * Built by bench/ringbuf.ts: gcc -O2 ringbuf-consumer.c -lbpf */
 #include <bpf/libbpf.h>
 #include <stdint.h>
@@ -16,6 +18,9 @@
 #include <time.h>
 
 static uint64_t count, expected_seq = 1, out_of_order, first_ns, last_ns;
+static int copy_records;
+static unsigned char stage[1 << 20];
+static size_t stage_used;
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -28,6 +33,11 @@ static int on_record(void *ctx, void *data, size_t size) {
   uint64_t seq;
   if (size < sizeof seq) return 0;
   memcpy(&seq, data, sizeof seq);
+  if (copy_records && size <= sizeof stage) {
+    if (stage_used + size > sizeof stage) stage_used = 0;
+    memcpy(stage + stage_used, data, size);
+    stage_used += size;
+  }
   if (seq != expected_seq) out_of_order++;
   expected_seq = seq + 1;
   if (count++ == 0) first_ns = now_ns();
@@ -48,6 +58,7 @@ int main(int argc, char **argv) {
   }
   printf("ready\n");
   fflush(stdout);
+  copy_records = argc > 4 && strcmp(argv[4], "copy") == 0;
   if (argc > 3 && strcmp(argv[3], "drain") == 0) {
     char line[16];
     if (!fgets(line, sizeof line, stdin)) return 1;

@@ -195,10 +195,10 @@ async function drainJs(): Promise<number> {
   }
 }
 
-async function drainC(binary: string): Promise<number> {
+async function drainC(binary: string, copy = false): Promise<number> {
   const ring = createMap({ type: 'ringbuf', name: 'nc_bench_drain', keySize: 0, valueSize: 0, maxEntries: DRAIN_RING_BYTES });
   try {
-    const child = spawn(binary, [String(DRAIN_RECORDS), '60000', 'drain'], { stdio: ['pipe', 'pipe', 'inherit', ring.fd] });
+    const child = spawn(binary, [String(DRAIN_RECORDS), '60000', 'drain', ...(copy ? ['copy'] : [])], { stdio: ['pipe', 'pipe', 'inherit', ring.fd] });
     let out = '';
     child.stdout?.setEncoding('utf8');
     const ready = new Promise<void>((resolve, reject) => {
@@ -246,8 +246,10 @@ export const section: BenchSection = {
     let unpacedLoss = { js: NaN, c: NaN, offered: 0 };
     const drainJsRates: number[] = [];
     const drainCRates: number[] = [];
+    const drainCCopyRates: number[] = [];
     for (let i = 0; i < ctx.repeats && ctx.remainingMs() > 60_000; i++) {
       drainCRates.push(await drainC(binary));
+      drainCCopyRates.push(await drainC(binary, true));
       drainJsRates.push(await drainJs());
       ctx.log(`drain ${i + 1}: js ${num(drainJsRates[i] / 1e6)} M/s, c ${num(drainCRates[i] / 1e6)} M/s`);
     }
@@ -280,6 +282,13 @@ export const section: BenchSection = {
       figureTable([
         { label: 'RingReader drain (JS forEachRecord, 1 MiB batches)', samples: drainJsRates.map((r) => r / 1e6), unit: 'M records/s', ratios: drainRatios, anchor: 'C ring_buffer__consume' },
         { label: 'C drain (libbpf ring_buffer__consume)', samples: drainCRates.map((r) => r / 1e6), unit: 'M records/s' },
+        {
+          label: 'C drain copying each record out (what RingReader has to do)',
+          samples: drainCCopyRates.map((r) => r / 1e6),
+          unit: 'M records/s',
+          ratios: pairedRatios(drainJsRates, drainCCopyRates),
+          anchor: 'RingReader drain / this',
+        },
       ]),
       '',
       `**Live, lossless**: producer and consumer run at once. A step passes when nothing is lost or reordered and the producer kept >= 90 % of the target pace.`,
@@ -308,6 +317,7 @@ export const section: BenchSection = {
         'ringbuf.js.ratio_vs_c': summarize(ratios).median,
         'ringbuf.js.drain_records_per_s': summarize(drainJsRates).median,
         'ringbuf.c.drain_records_per_s': summarize(drainCRates).median,
+        'ringbuf.c.drain_copy_records_per_s': summarize(drainCCopyRates).median,
         'ringbuf.js.drain_ratio_vs_c': summarize(drainRatios).median,
       },
     };
