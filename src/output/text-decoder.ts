@@ -2,7 +2,10 @@
 // style for the protocols netcap users mostly look at: Ethernet, 802.1Q/ad
 // tags, ARP, IPv4, IPv6, TCP, UDP, ICMP and ICMPv6. Anything else is named by
 // its EtherType or protocol number. It never throws on malformed input: a
-// header cut short prints as "[|proto]", as tcpdump does.
+// header cut short prints as "[|proto]", as tcpdump does. It is stateless,
+// so TCP sequence numbers are absolute (as tcpdump -S prints them; tcpdump
+// alone makes them relative to the connection's first packet), and it does
+// not decode application protocols.
 import { formatIpv4, formatIpv6, formatMac } from './addresses';
 import { hexdump } from './hexdump';
 import { LINKTYPE_ETHERNET, LINKTYPE_RAW, type CapturedPacket } from './packet';
@@ -146,7 +149,12 @@ function transport(family: string, src: string, dst: string, proto: number, data
       if (flags & 0x10) text += `, ack ${ack}`;
       text += `, win ${win}`;
       if (flags & 0x20) text += `, urg ${data.readUInt16BE(at + 18)}`;
-      // TCP options (hlen > 20) are not decoded; tcpdump prints them as "options [...]".
+      if (hlen > 20) {
+        const options = tcpOptions(data, at + 20, Math.min(at + hlen, data.length));
+        text += `, options [${options.text}`;
+        if (options.bad) return text; // tcpdump stops the line at a malformed option
+        text += ']';
+      }
       return `${text}, length ${dataLength}`;
     }
     case 17: {
@@ -163,6 +171,44 @@ function transport(family: string, src: string, dst: string, proto: number, data
       break;
   }
   return `${family} ${src} > ${dst}: ${v6 ? `ip-proto-${proto} ${length}` : protoName(proto)}`;
+}
+
+const TCP_OPTION_NAMES: Record<number, string> = { 0: 'eol', 1: 'nop', 2: 'mss', 3: 'wscale', 4: 'sackOK', 5: 'sack', 8: 'TS' };
+
+/**
+ * TCP options in tcpdump's words (print-tcp.c): "mss 1460,sackOK,TS val 1
+ * ecr 0,nop,wscale 7". A length below 2 or past the header is "[bad opt]",
+ * after which tcpdump prints nothing more for the packet. Options other
+ * than the common ones are named "unknown-N" (tcpdump knows more).
+ */
+export function tcpOptions(data: Buffer, start: number, end: number): { text: string; bad: boolean } {
+  const parts: string[] = [];
+  let at = start;
+  while (at < end) {
+    const kind = data[at];
+    if (kind === 0 || kind === 1) {
+      parts.push(TCP_OPTION_NAMES[kind]);
+      at++;
+      if (kind === 0) break;
+      continue;
+    }
+    if (at + 1 >= end) return { text: parts.join(',') + (parts.length ? ',' : '') + '[bad opt]', bad: true };
+    const len = data[at + 1];
+    if (len < 2 || at + len > end) return { text: parts.join(',') + (parts.length ? ',' : '') + '[bad opt]', bad: true };
+    const body = data.subarray(at + 2, at + len);
+    const name = TCP_OPTION_NAMES[kind] ?? `unknown-${kind}`;
+    let text = name;
+    let used = body.length;
+    if (kind === 2 && body.length >= 2) [text, used] = [`mss ${body.readUInt16BE(0)}`, 2];
+    else if (kind === 3 && body.length >= 1) [text, used] = [`wscale ${body[0]}`, 1];
+    else if (kind === 4) used = 0;
+    else if (kind === 8 && body.length >= 8) [text, used] = [`TS val ${body.readUInt32BE(0)} ecr ${body.readUInt32BE(4)}`, 8];
+    // tcpdump notes a length that disagrees with what the option needs.
+    if (used + 2 !== len) text += `[len ${len}]`;
+    parts.push(text);
+    at += len;
+  }
+  return { text: parts.join(','), bad: false };
 }
 
 /** tcpdump's letters in bit order (F S R P . U E W), "none" when no flag is set. */

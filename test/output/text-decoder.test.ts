@@ -28,6 +28,23 @@ function transportOf(p: GeneratedPacket): { proto: number; at: number } | undefi
   return undefined;
 }
 
+/** TCP options made only of kinds the decoder names (eol, nop, mss, wscale, sackOK, TS), or none. */
+function commonOptionsOnly(d: Buffer, tcpAt: number): boolean {
+  const end = tcpAt + (d[tcpAt + 12] >> 4) * 4;
+  if (end < tcpAt + 20) return false;
+  for (let at = tcpAt + 20; at < end; ) {
+    const kind = d[at];
+    if (kind === 0) return true;
+    if (kind === 1) {
+      at++;
+      continue;
+    }
+    if (![2, 3, 4, 8].includes(kind)) return false;
+    at += Math.max(2, d[at + 1] ?? 2);
+  }
+  return true;
+}
+
 // Ports above 1023 that tcpdump 4.99 hands to an application decoder.
 const APPLICATION_PORTS = new Set([1645, 1646, 1701, 1812, 1813, 2049, 3503, 3784, 4341, 4789, 5060, 5353, 5555, 6081, 6633, 6653, 8080, 9000, ...Array.from({ length: 10 }, (_, i) => 7000 + i)]);
 
@@ -39,7 +56,7 @@ function decodable(p: GeneratedPacket): boolean {
   const t = transportOf(p);
   if (!t) return false;
   const highPorts = () => d.length >= t.at + 4 && [d.readUInt16BE(t.at), d.readUInt16BE(t.at + 2)].every((port) => port >= 1024 && !APPLICATION_PORTS.has(port));
-  if (t.proto === 6) return d.length >= t.at + 20 && d[t.at + 12] >> 4 === 5 && highPorts();
+  if (t.proto === 6) return d.length >= t.at + 20 && d.length >= t.at + (d[t.at + 12] >> 4) * 4 && commonOptionsOnly(d, t.at) && highPorts();
   if (t.proto === 17) return d.length >= t.at + 8 && d.readUInt16BE(t.at + 4) === d.length - t.at && highPorts();
   if (t.proto === 1) return d.length >= t.at + 8 && (d[t.at] === 0 || d[t.at] === 8) && d[t.at + 1] === 0;
   if (t.proto === 58) return d.length >= t.at + 8 && (d[t.at] === 128 || d[t.at] === 129);
@@ -61,6 +78,44 @@ void test('one-line summaries equal tcpdump -nn for ARP, IPv4/IPv6 TCP, UDP, ICM
     kinds.add(ours.split(' ')[0] + (ours.includes('Flags') ? ' tcp' : ours.includes('UDP') ? ' udp' : ours.includes('ICMP') ? ' icmp' : ''));
   });
   for (const k of ['ARP,', 'IP tcp', 'IP udp', 'IP icmp', 'IP6 tcp', 'IP6 udp', 'IP6 icmp']) assert.ok(kinds.has(k), `covered ${k}`);
+});
+
+/** An Ethernet/IPv4/TCP frame with the given options (padded to 32 bits with nops). */
+function tcpFrame(sport: number, flags: number, options: number[], payload = 0): Buffer {
+  const opts = [...options];
+  while (opts.length % 4) opts.push(1);
+  const tcp = Buffer.alloc(20 + opts.length + payload);
+  tcp.writeUInt16BE(sport, 0);
+  tcp.writeUInt16BE(40000, 2);
+  tcp.writeUInt32BE(0x10203040 + sport, 4);
+  tcp.writeUInt32BE(flags & 0x10 ? 0x50607080 : 0, 8);
+  tcp[12] = ((20 + opts.length) / 4) << 4;
+  tcp[13] = flags;
+  tcp.writeUInt16BE(65495, 14);
+  Buffer.from(opts).copy(tcp, 20);
+  const ip = Buffer.from('450000000000400040060000c0a80001c0a80002', 'hex');
+  ip.writeUInt16BE(20 + tcp.length, 2);
+  return Buffer.concat([Buffer.from('0200000000010200000000020800', 'hex'), ip, tcp]);
+}
+
+void test('TCP options print like tcpdump -nn: mss, sackOK, TS, nop, wscale, eol, bad lengths', async () => {
+  const TS = [8, 10, 0xc9, 0x7f, 0xf8, 0xa2, 0, 0, 0, 0];
+  const frames = [
+    tcpFrame(41001, 0x02, [2, 4, 0xff, 0xd7, 4, 2, ...TS, 1, 3, 3, 10]),
+    tcpFrame(41002, 0x12, [2, 4, 0x05, 0xb4, 1, 1, 4, 2, 1, 3, 3, 7]),
+    tcpFrame(41003, 0x18, [1, 1, ...TS], 10),
+    tcpFrame(41004, 0x10, [1, 1, 1, 0]),
+    tcpFrame(41005, 0x02, [2, 1, 0, 0]), // length 1: bad
+    tcpFrame(41006, 0x02, [3, 9, 7, 0]), // runs past the header: bad
+    tcpFrame(41007, 0x10, [2, 4, 0x05, 0xb4, 0]), // eol ends the list
+  ];
+  const file = path.join(tmp.dir, 'options.pcap');
+  const w = new PcapWriter(fs.createWriteStream(file), { linktype: 1, snaplen: 262144 });
+  for (const f of frames) await w.writePacket({ ifIndex: 0, tsNs: 1_700_000_000_000_000_000n, data: f, wirelen: f.length });
+  await w.close();
+  const dumped = tcpdumpDump(file, false);
+  assert.equal(dumped.length, frames.length);
+  frames.forEach((f, i) => assert.equal(summarize(f, f.length, 1, false).summary, dumped[i].summary, `frame ${i}`));
 });
 
 void test('-e link header and -X hex dumps look like tcpdump -e -XX', async () => {
