@@ -72,17 +72,19 @@ async function main(): Promise<void> {
   const missing = selected.filter((l) => !l.section).map((l) => ({ module: l.module, reason: l.missing ?? 'unknown' }));
   const machine = describeMachine();
   const outcomes: SectionOutcome[] = [];
-  for (const l of selected) {
-    if (!l.section) continue;
+  const runnable = selected.flatMap((l) => (l.section ? [l.section] : []));
+  for (const [i, section] of runnable.entries()) {
     const left = deadline - Date.now();
     if (left < 10_000) {
-      missing.push({ module: l.module, reason: `the run reached its limit of ${opts.maxMinutes} minutes first` });
+      missing.push({ module: section.id, reason: `the run reached its limit of ${opts.maxMinutes} minutes first` });
       continue;
     }
-    process.stderr.write(`bench: ${l.section.id}: ${l.section.title} (budget ${Math.round(Math.min(l.section.budgetMs, left) / 1000)} s)\n`);
-    outcomes.push(
-      await runSection(l.section, { repoRoot, repeats: opts.repeats ?? (opts.quick ? 3 : 5), quick: opts.quick, maxMs: left }),
-    );
+    // When the budgets left add up to more than the time left, every section
+    // gets its share, so the last ones are shortened rather than dropped.
+    const budgetsLeft = runnable.slice(i).reduce((sum, s) => sum + s.budgetMs, 0);
+    const maxMs = budgetsLeft > left ? Math.floor((left * section.budgetMs) / budgetsLeft) : left;
+    process.stderr.write(`bench: ${section.id}: ${section.title} (budget ${Math.round(Math.min(section.budgetMs, maxMs) / 1000)} s)\n`);
+    outcomes.push(await runSection(section, { repoRoot, repeats: opts.repeats ?? (opts.quick ? 3 : 5), quick: opts.quick, maxMs }));
   }
   const figures = Object.assign({}, ...outcomes.map((o) => o.result?.figures ?? {})) as Record<string, number>;
   const command = ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
