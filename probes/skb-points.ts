@@ -41,6 +41,16 @@ export interface SkbPoint {
   btfId?: number;
   /** The skb ends its life here (kfree_skb, consume_skb): gather mode forgets its address after this point. */
   freesSkb: boolean;
+  /** Receive or transmit path, where the point's name says (pcapng epb_flags). */
+  direction?: 'in' | 'out';
+}
+
+// Events of the receive and transmit paths (include/trace/events/net.h).
+const RECEIVE_EVENTS = new Set(['netif_receive_skb', 'netif_receive_skb_entry', 'netif_receive_skb_list_entry', 'netif_rx', 'netif_rx_entry', 'napi_gro_receive_entry', 'napi_gro_frags_entry']);
+const TRANSMIT_EVENTS = new Set(['net_dev_queue', 'net_dev_start_xmit', 'net_dev_xmit']);
+
+function directionOf(event: string): 'in' | 'out' | undefined {
+  return RECEIVE_EVENTS.has(event) ? 'in' : TRANSMIT_EVENTS.has(event) ? 'out' : undefined;
 }
 
 // Where an sk_buff is freed: after these its address may belong to the next
@@ -100,6 +110,7 @@ function tracepointPoint(spec: string, rest: string): SkbPoint {
     skb: { offset: skb.offset, size: 8 },
     reason: reason ? { offset: reason.offset, size: reason.size === 4 ? 4 : 8 } : undefined,
     freesSkb: tp.category === 'skb' && FREE_EVENTS.has(tp.name),
+    direction: tp.category === 'net' ? directionOf(tp.name) : undefined,
   };
 }
 
@@ -128,6 +139,7 @@ function rawTracepointPoint(spec: string, rest: string, kind: 'raw_tp' | 'tp_btf
     reason: reasonArg >= 0 ? { offset: reasonArg * 8, size: 8 } : undefined,
     btfId: kind === 'tp_btf' ? proto.btfId : undefined,
     freesSkb: FREE_EVENTS.has(name),
+    direction: directionOf(name),
   };
 }
 

@@ -112,7 +112,8 @@ export function prepareSkbCapture(o: SkbSessionOptions): PreparedSkbCapture {
 
   const toPacket = (rec: PacketRecord, tsNs: bigint, comment: string): CapturedPacket => {
     const { data, wirelen } = recordBytes(rec);
-    return { ifIndex: rec.point, tsNs, data, wirelen, comment };
+    const direction = points[rec.point]?.direction;
+    return { ifIndex: rec.point, tsNs, data, wirelen, comment, ...(direction ? { direction } : {}) };
   };
 
   const where = iface ? ` on ${iface.name}${netns.label !== 'current' ? ` (netns ${netns.label})` : ''}` : '';

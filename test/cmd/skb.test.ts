@@ -14,8 +14,8 @@ import { probeFeature, skipReason } from '../../src/bpf/features';
 import { World, type Namespace } from '../world/netns';
 import { inject } from '../world/inject';
 import { udpFrame } from '../world/frames';
-import { bpfObjectsOf, runNetcap, stillLoaded, tempDir } from '../capture/netcap-child';
-import { mixedFrames } from '../probes/skb-frames';
+import { NETCAP, bpfObjectsOf, runNetcap, stillLoaded, tempDir } from '../capture/netcap-child';
+import { arpRequestFrame, mixedFrames } from '../probes/skb-frames';
 
 const world = new World('skbcli');
 let ns: Namespace;
@@ -148,6 +148,43 @@ void test('--gather-by-content: the packet followed by its bytes', async () => {
   assert.equal(r.exit.code, 0, r.stderr);
   assert.match(r.stderr, /\(gather by 24 bytes of content\)/);
   assert.match(r.stdout, /#1 content 0x[0-9a-f]{8}: tracepoint:net:netif_receive_skb \+0us -> tracepoint:skb:kfree_skb \+\d+\.\dus/);
+});
+
+void test('two points in pcapng: one interface each, direction in at netif_receive_skb and out at net_dev_queue (tshark)', async () => {
+  const file = path.join(dir, 'arp.pcapng');
+  const request = arpRequestFrame(SENDER_MAC, '192.0.2.1', '192.0.2.2');
+  const r = await capture(
+    // net_dev_queue, not net_dev_xmit: by net_dev_xmit a veth has already handed the skb to its peer (skb->dev is v1 for v0's frames).
+    ['skb', '-f', 'tracepoint:net:netif_receive_skb,tracepoint:net:net_dev_queue', '-i', 'v1', '--netns', ns.name, '-e', 'arp', '-w', file, '-c', '2'],
+    [request],
+    2,
+  );
+  assert.equal(r.exit.code, 0, r.stderr);
+  const out = execFileSync('tshark', ['-r', file, '-T', 'fields', '-e', 'frame.interface_name', '-e', 'frame.packet_flags_direction', '-e', 'arp.opcode'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  }).toString();
+  const rows = out.trim().split('\n').map((l) => l.split('\t'));
+  assert.deepEqual(rows, [
+    ['skb:tracepoint:net:netif_receive_skb', '0x00000001', '1'],
+    ['skb:tracepoint:net:net_dev_queue', '0x00000002', '2'],
+  ]);
+});
+
+void test('-i without --netns means netcap\'s own namespace (netcap started inside the test namespace)', async () => {
+  const file = path.join(dir, 'inside.pcap');
+  const child = ns.spawn([process.execPath, NETCAP, 'skb', '-f', 'tracepoint:net:netif_receive_skb', '-i', 'v1', '-e', 'udp port 7106', '-w', file, '-c', '1']);
+  let stderr = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (d: string) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  for (let i = 0; i < 200 && !/listening on/.test(stderr); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.match(stderr, /listening on tracepoint:net:netif_receive_skb on v1,/);
+  const frame = udpFrame({ dstMac: RECEIVER_MAC, srcMac: SENDER_MAC, dstIp: '192.0.2.2', dstPort: 7106 });
+  await inject(ns, 'v0', [frame]);
+  const killer = setTimeout(() => child.kill('SIGINT'), 10_000);
+  assert.equal(await exited, 0, stderr);
+  clearTimeout(killer);
+  assert.deepEqual(readPcap(file).packets.map((p) => p.data.toString('hex')), [frame.toString('hex')]);
 });
 
 void test('--dry-run lists the offsets and the programs, and attaches nothing', () => {

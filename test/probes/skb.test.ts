@@ -6,6 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeAll } from '../../src/bpf/registry';
+import { skipReason } from '../../src/bpf/features';
 import { compileCbpf, libpcapFilter } from '../../src/filter/libpcap';
 import { kernelDropReasons } from '../../src/kernel/drop-reasons';
 import { kernelSymbols } from '../../src/kernel/kallsyms';
@@ -204,3 +205,38 @@ void test('gather by content: the kernel\'s key is the reader\'s hash, past a VL
     c.close();
   }
 });
+
+for (const kind of ['raw_tp', 'tp_btf'] as const) {
+  void test(`${kind}:netif_receive_skb captures the same bytes, and ${kind}:kfree_skb the drop reason from its argument`, async (t) => {
+    if (kind === 'tp_btf') {
+      const reason = skipReason('tp_btf');
+      if (reason !== undefined) {
+        t.skip(reason);
+        return;
+      }
+    }
+    const frames = mixedFrames(RECEIVER_MAC, SENDER_MAC);
+    const expression = 'udp or arp';
+    const prog = compileCbpf(expression, { linktype: 'EN10MB', snaplen: 262144 });
+    const expected = frames.filter((f) => libpcapFilter(prog, f, f.length) > 0);
+    const rx = open(`${kind}:netif_receive_skb`, expression);
+    try {
+      await inject(ns, 'v0', frames);
+      await rx.waitFor(expected.length);
+      await new Promise((r) => setTimeout(r, 100));
+      await rx.waitFor(expected.length + 1, 50);
+      assert.deepEqual(rx.records.map((r) => r.data.toString('hex')), expected.map((f) => f.toString('hex')));
+    } finally {
+      rx.close();
+    }
+    const drops = open(`${kind}:kfree_skb`, 'udp port 7007');
+    try {
+      await inject(ns, 'v0', [udpFrame({ dstMac: RECEIVER_MAC, srcMac: SENDER_MAC, dstIp: '192.0.2.2', dstPort: 7007 })]);
+      const [r] = await drops.waitFor(1);
+      assert.ok(r, 'the drop was captured');
+      assert.equal(kernelDropReasons().name(r.reason), 'NO_SOCKET');
+    } finally {
+      drops.close();
+    }
+  });
+}
