@@ -191,16 +191,19 @@ function destroyAllSync(): void {
 }
 
 /**
- * Last-resort cleanup: on normal exit, and on SIGINT/SIGTERM/SIGHUP (which
- * skip 'exit' handlers). After cleaning up, a signal is re-raised with its
- * default action unless someone else also listens for it.
+ * Last-resort cleanup: on normal exit, and on SIGINT/SIGTERM/SIGHUP, whose
+ * default action kills Node without running 'exit' handlers. When a program
+ * (the demo, a benchmark) handles the signal itself, it owns the shutdown and
+ * this hook stays out of its way; otherwise it cleans up and re-raises the
+ * signal with its default action.
  */
 function installExitHooks(): void {
   process.on('exit', destroyAllSync);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(sig, () => {
+      if (process.listenerCount(sig) > 0) return;
       destroyAllSync();
-      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+      process.kill(process.pid, sig);
     });
   }
 }
