@@ -20,6 +20,7 @@ import { WallClock } from './clock';
 import { COUNTER, COUNTERS_PER_POINT, decodeRecord, type PacketRecord } from './record';
 import { openSinks, type SinkOptions } from './sinks';
 import { formatSummary, type PointCounts } from './summary';
+import { StatusLine } from './status-line';
 
 export const EXIT_PACKETS_LOST = 3;
 
@@ -114,6 +115,7 @@ export async function runCapture(spec: CaptureSpec, opts: SessionOptions): Promi
   let failure: unknown;
   let finish!: (reason: string) => void;
   const ended = new Promise<string>((resolve) => (finish = resolve));
+  for (const s of sinks) void s.ended?.then((r) => finish(r));
   let stopping = false;
 
   const deliver = (batch: RecordBatch) => {
@@ -143,6 +145,7 @@ export async function runCapture(spec: CaptureSpec, opts: SessionOptions): Promi
   let reader: RingReader | undefined;
   let links: Link[] = [];
   const timers: NodeJS.Timeout[] = [];
+  let status: StatusLine | undefined;
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   const onSignal = (sig: NodeJS.Signals) => {
     if (stopping) {
@@ -172,9 +175,7 @@ export async function runCapture(spec: CaptureSpec, opts: SessionOptions): Promi
         }, 200),
       );
     }
-    if (opts.status && (stderr as NodeJS.WriteStream).isTTY) {
-      timers.push(setInterval(() => stderr.write(`\r${statusLine(spec, readCounters(spec.counters, spec.points.length))}\x1b[K`), 1000));
-    }
+    if (opts.status) status = new StatusLine(stderr, spec.points.map((p) => p.name), () => readCounters(spec.counters, spec.points.length), { captured: () => written }).start();
     reason = await ended;
   } catch (e) {
     failure ??= e;
@@ -182,6 +183,7 @@ export async function runCapture(spec: CaptureSpec, opts: SessionOptions): Promi
   }
   stopping = true;
   for (const t of timers) clearInterval(t);
+  status?.stop();
 
   // Detach first (no new records), then take what the ring still holds.
   for (const l of [...links].reverse()) {
@@ -230,7 +232,7 @@ export async function runCapture(spec: CaptureSpec, opts: SessionOptions): Promi
     }
   }
   if (reason === 'process-exit') stderr.write(`netcap: process ${spec.watchPid} exited; capture ended\n`);
-  if ((stderr as NodeJS.WriteStream).isTTY && opts.status) stderr.write('\r\x1b[K');
+  if (reason === 'file-limit') stderr.write('netcap: maximum file limit reached (-G with -W)\n');
   stderr.write(formatSummary(spec.points.map((p) => p.name), counts, written));
   const lost = counts.some((c) => c.lost > 0n);
   let exitCode = lost && !opts.lossOk ? EXIT_PACKETS_LOST : 0;
@@ -255,8 +257,4 @@ function processAlive(pid: number): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
-}
-
-function statusLine(spec: CaptureSpec, counts: PointCounts[]): string {
-  return spec.points.map((p, i) => `${p.name}: ${counts[i].seen} hits, ${counts[i].matched} matched, ${counts[i].lost} lost`).join(' | ');
 }

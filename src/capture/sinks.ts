@@ -14,6 +14,8 @@ import { TcpdumpSink, tcpdumpFlags } from '../output/tcpdump-sink';
 import { formatPacket } from '../output/text-decoder';
 import { formatJsonLine } from '../output/json-lines';
 import { SinkWriter } from '../output/sink';
+import type { RotationOptions } from '../output/rotation';
+import { specialFileSink, wantsSpecialFileSink } from './file-sinks';
 
 export interface PacketSink {
   write(pkt: CapturedPacket): Promise<void>;
@@ -22,6 +24,8 @@ export interface PacketSink {
   close(stats: CaptureStatistics[]): Promise<void>;
   /** Stops at once (a second Ctrl-C): no more flushing. */
   abort?(): void;
+  /** Resolves (with the reason) when the sink wants the capture to end: -G with -W wrote its last file. */
+  ended?: Promise<string>;
 }
 
 export interface SinkOptions {
@@ -45,6 +49,10 @@ export interface SinkOptions {
   commandLine?: string;
   /** Where decoded text goes (default process.stdout). */
   stdout?: Writable;
+  /** -C/-W/-G: rotate the -w file like tcpdump (src/output/rotation.ts). */
+  rotation?: RotationOptions;
+  /** --write-file-rotate N: only the last N packets, written to -w FILE when the capture ends. */
+  keepLast?: number;
 }
 
 /** The file format -w writes: --format, else the file name's extension, else pcap. */
@@ -75,7 +83,7 @@ export function openSinks(opts: SinkOptions, interfaces: CaptureInterface[]): Pa
   const sinks: PacketSink[] = [];
   const stdout = opts.stdout ?? process.stdout;
   const toStdout = opts.writeFile === '-';
-  if (opts.writeFile !== undefined) sinks.push(fileSink(opts, interfaces));
+  if (opts.writeFile !== undefined) sinks.push(wantsSpecialFileSink(opts) ? specialFileSink(opts, checkedFormat(opts, interfaces), interfaces) : fileSink(opts, interfaces));
   const decode = opts.writeFile === undefined || (opts.print === true && !toStdout);
   if (decode) {
     if (opts.json) sinks.push(jsonSink(interfaces, stdout));
@@ -101,12 +109,17 @@ function openOutputStream(file: string): Writable {
   return fs.createWriteStream('', { fd, autoClose: true });
 }
 
-function fileSink(opts: SinkOptions, interfaces: CaptureInterface[]): PacketSink {
-  const file = opts.writeFile!;
+function checkedFormat(opts: SinkOptions, interfaces: CaptureInterface[]): 'pcap' | 'pcapng' {
   const format = fileFormat(opts);
   if (format === 'pcap' && !sameLinktype(interfaces)) {
     throw new UserError('these capture points produce different link types, which one pcap file cannot hold', 'write pcapng instead: -w FILE.pcapng or --format pcapng');
   }
+  return format;
+}
+
+function fileSink(opts: SinkOptions, interfaces: CaptureInterface[]): PacketSink {
+  const file = opts.writeFile!;
+  const format = checkedFormat(opts, interfaces);
   const stream = openOutputStream(file);
   const endSink = file !== '-';
   if (format === 'pcapng') {
