@@ -4,6 +4,7 @@
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { UserError } from '../src/errors';
 import type { SessionOptions } from '../src/capture/session';
+import type { RotationOptions } from '../src/output/rotation';
 
 export const DEFAULT_SNAPLEN = 262144;
 /** Largest snap length: one jumbo-frame chain is far below it, and the scratch record (twice this per CPU) stays small. */
@@ -27,7 +28,12 @@ export function captureOptions(y: Argv): Argv {
     .option('meta', { type: 'boolean', default: false, describe: 'show pid/comm/cpu/point before each line (built-in decoder)' })
     .option('dry-run', { type: 'boolean', default: false, describe: 'print the resolved targets and the programs; attach nothing' })
     .option('ring-size', { type: 'number', default: 8, describe: 'ring buffer size in MiB (a power of two)' })
-    .option('loss-ok', { type: 'boolean', default: false, describe: 'exit 0 even when packets were lost in the ring (default: exit 3)' });
+    .option('loss-ok', { type: 'boolean', default: false, describe: 'exit 0 even when packets were lost in the ring (default: exit 3)' })
+    .option('C', { alias: 'file-size', type: 'number', describe: 'tcpdump -C: start a new -w file when it is larger than this many millions of bytes (FILE, FILE1, ...)' })
+    .option('W', { alias: 'file-count', type: 'number', describe: 'tcpdump -W: with -C a ring of N files (FILE0..); with --rotate-seconds stop after N files' })
+    .option('rotate-seconds', { type: 'number', describe: 'tcpdump -G (here -G is --gather): a new -w file every N seconds, named by strftime(3) on FILE' })
+    .option('write-file-rotate', { type: 'number', describe: 'keep only the last N packets and write them to -w FILE when the capture ends (any way it ends)' })
+    .epilog('Exit status: 0 done; 1 internal error; 2 bad input (nothing was attached); 3 packets were lost in the ring buffer (see the summary; --loss-ok gives 0).');
 }
 
 export interface CaptureArgs {
@@ -60,6 +66,7 @@ export function parseCaptureArgs(args: ArgumentsCamelCase, argv: string[] = proc
   const write = args.w as string | undefined;
   if (write === '') throw new UserError('-w needs a file name', 'e.g. -w out.pcap, or -w - for stdout');
   if (args.json && write === '-') throw new UserError('--json and -w - both write to stdout', 'choose one, or write the file elsewhere');
+  const files = parseFileOptions(args, write);
   return {
     points: String(args.f ?? ''),
     expression: String(args.e ?? '').trim(),
@@ -81,6 +88,26 @@ export function parseCaptureArgs(args: ArgumentsCamelCase, argv: string[] = proc
       lossOk: Boolean(args.lossOk),
       status: true,
       commandLine: ['netcap', ...argv].join(' '),
+      ...files,
     },
   };
+}
+
+/** -C, -W, --rotate-seconds and --write-file-rotate, checked against each other and -w. */
+function parseFileOptions(args: ArgumentsCamelCase, write: string | undefined): { rotation?: RotationOptions; keepLast?: number } {
+  const given = (v: unknown) => v !== undefined;
+  let maxBytes: number | undefined;
+  if (given(args.C)) {
+    const c = Number(args.C);
+    if (!Number.isFinite(c) || c <= 0) throw new UserError(`-C ${String(args.C)}: not a positive number of millions of bytes`, 'e.g. -C 100 for files of about 100 MB');
+    maxBytes = Math.round(c * 1_000_000);
+  }
+  const seconds = given(args.rotateSeconds) ? positiveInteger(args.rotateSeconds, '--rotate-seconds') : undefined;
+  const fileCount = given(args.W) ? positiveInteger(args.W, '-W') : undefined;
+  const keepLast = given(args.writeFileRotate) ? positiveInteger(args.writeFileRotate, '--write-file-rotate') : undefined;
+  const rotating = maxBytes !== undefined || seconds !== undefined;
+  if (fileCount !== undefined && !rotating) throw new UserError('-W needs -C or --rotate-seconds', 'e.g. -w out.pcap -C 100 -W 5 for a ring of five files');
+  if ((rotating || keepLast !== undefined) && write === undefined) throw new UserError(`${keepLast !== undefined ? '--write-file-rotate' : '-C/--rotate-seconds'} needs -w FILE`, 'e.g. -w out.pcap');
+  if (rotating && keepLast !== undefined) throw new UserError('--write-file-rotate keeps one file; it cannot be combined with -C or --rotate-seconds', 'choose one');
+  return { rotation: rotating ? { maxBytes, seconds, fileCount } : undefined, keepLast };
 }
