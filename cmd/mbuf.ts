@@ -3,7 +3,6 @@
 import type { Argv } from 'yargs';
 import type { Command } from './command';
 import { captureOptions } from './capture-options';
-import { runUserCapture } from './user-capture-command';
 
 export const mbufCommand: Command = {
   command: 'mbuf',
@@ -24,5 +23,7 @@ export const mbufCommand: Command = {
       .option('pid', { alias: 'p', type: 'number', describe: 'the DPDK process (its executable and every shared object it maps are searched)' })
       .option('binary', { type: 'string', describe: 'the executable or library holding the functions (every process running it is traced unless --pid)' })
       .option('dpdk-version', { type: 'string', describe: 'the DPDK release (YY.MM) whose rte_mbuf layout to use, instead of detecting it' }),
-  run: (args) => runUserCapture('mbuf', args),
+  // Loaded on use: `netcap --help` and the other commands skip the probe builders.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  run: (args) => (require('./user-capture-command') as typeof import('./user-capture-command')).runUserCapture('mbuf', args),
 };

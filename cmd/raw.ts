@@ -3,7 +3,6 @@
 import type { Argv } from 'yargs';
 import type { Command } from './command';
 import { captureOptions } from './capture-options';
-import { runUserCapture } from './user-capture-command';
 
 export const rawCommand: Command = {
   command: 'raw',
@@ -19,5 +18,7 @@ export const rawCommand: Command = {
       .example('netcap raw -f app_raw@1@2 -e icmp --pid 1234', 'func(const char *data, uint32_t len)')
       .option('pid', { alias: 'p', type: 'number', describe: 'the process (its executable and every shared object it maps are searched)' })
       .option('binary', { type: 'string', describe: 'the executable or library holding the functions (every process running it is traced unless --pid)' }),
-  run: (args) => runUserCapture('raw', args),
+  // Loaded on use: `netcap --help` and the other commands skip the probe builders.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  run: (args) => (require('./user-capture-command') as typeof import('./user-capture-command')).runUserCapture('raw', args),
 };
