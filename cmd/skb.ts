@@ -35,6 +35,7 @@ async function run(args: ArgumentsCamelCase): Promise<number> {
     gather,
     gatherByContent: byContent,
   });
+  if (capture.capture.filterNote) process.stderr.write(`netcap: note: ${capture.capture.filterNote}\n`);
   if (c.dryRun) {
     try {
       process.stdout.write(describeSkbDryRun(capture));

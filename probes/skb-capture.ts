@@ -60,8 +60,11 @@ export function compileFilters(expression: string, snaplen: number): SkbFilterPr
 }
 
 /** Every program spec of a capture, without loading anything (for --dry-run and tests). */
-export function buildSkbSpecs(o: SkbCaptureOptions, fds: { ring: number; counters: number; scratch: number; meta: number; stacks?: number; gather?: number }): SkbProgramSpec[] {
-  const filter = compileFilters(o.expression, o.snaplen);
+export function buildSkbSpecs(
+  o: SkbCaptureOptions,
+  fds: { ring: number; counters: number; scratch: number; meta: number; stacks?: number; gather?: number },
+  filter: SkbFilterPrograms = compileFilters(o.expression, o.snaplen),
+): SkbProgramSpec[] {
   const layout = kernelSkbLayout();
   return o.points.map((point, index) =>
     buildSkbProgram({
@@ -100,6 +103,8 @@ export class SkbCapture {
   readonly programs: Program[] = [];
   /** What was loaded, per point (for --dry-run listings). */
   readonly specs: SkbProgramSpec[] = [];
+  /** Set when the expression cannot apply to packets without a MAC header (they never match). */
+  readonly filterNote?: string;
   readonly links: Link[] = [];
   readonly maps: CaptureMaps;
   readonly stackMap?: BpfMap;
@@ -118,6 +123,8 @@ export class SkbCapture {
       if (options.gather || options.gatherByContent !== undefined) {
         this.gatherMap = this.own(createMap({ type: 'lru_hash', name: 'netcap_gather', keySize: 8, valueSize: 8, maxEntries: GATHER_ENTRIES }));
       }
+      const filter = compileFilters(options.expression, options.snaplen);
+      this.filterNote = filter.rawNote;
       const specs = buildSkbSpecs(options, {
         ring: this.maps.ring.fd,
         counters: this.maps.counters.fd,
@@ -125,7 +132,7 @@ export class SkbCapture {
         meta: meta.fd,
         stacks: this.stackMap?.fd,
         gather: this.gatherMap?.fd,
-      });
+      }, filter);
       this.specs.push(...specs);
       for (const spec of specs) this.programs.push(this.own(loadProgram(spec)));
     } catch (e) {

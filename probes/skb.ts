@@ -24,6 +24,7 @@ import {
   Add, Call, Exit, Ja, JEq, JGE, JGT, JLE, JLT, JNE, JSGE, LoadMapPtr, LoadMem, Mov, Mul, StoreImm, StoreMem, Sub, ToBE, Xor,
 } from '../src/ebpf/builders';
 import { Helper } from '../src/ebpf/helpers';
+import { UserError } from '../src/errors';
 import type { Insn } from '../src/ebpf/instruction';
 import { R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, R9 } from '../src/ebpf/registers';
 import type { Width } from '../src/ebpf/opcodes';
@@ -370,8 +371,11 @@ export function programName(point: SkbPoint): string {
  */
 function emitContentKey(bytes: number, snaplen: number, fail: string): Insn[] {
   const last = CONTENT_KEY.maxNetworkOffset + CONTENT_KEY.skip + bytes;
-  // The verifier checks every load against the scratch value (header + 2 x snaplen).
-  if (last > 2 * snaplen) throw new RangeError(`--gather-by-content needs a snap length of at least ${Math.ceil(last / 2)} bytes`);
+  // Below this a VLAN-tagged packet could never have its bytes captured (and
+  // the verifier checks every load against the scratch value, header + 2 x snaplen).
+  if (last > snaplen) {
+    throw new UserError(`--gather-by-content with ${bytes} bytes needs a snap length of at least ${last}`, 'raise -s, or hash fewer bytes (--gather-bytes)');
+  }
   const p = `ck_${fail}_`;
   const out: Insn[] = [
     Mov.reg(R5, R7), Add.imm(R5, RECORD.headerSize),
