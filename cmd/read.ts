@@ -18,6 +18,7 @@ import { SinkWriter } from '../src/output/sink';
 import { TcpdumpSink, tcpdumpFlags } from '../src/output/tcpdump-sink';
 import { formatPacket, type TextDecoderOptions } from '../src/output/text-decoder';
 import { formatJsonLine } from '../src/output/json-lines';
+import { RotatingFileWriter, type RotationOptions } from '../src/output/rotation';
 import { createEngine, type EngineName, type FilterEngine } from './read-engines';
 
 interface ReadOptions {
@@ -30,6 +31,8 @@ interface ReadOptions {
   tcpdump: boolean;
   json: boolean;
   flags: string;
+  /** -C/-W: rotate the -w file like `tcpdump -r IN -w OUT -C SIZE -W N`. */
+  rotation?: RotationOptions;
 }
 
 /** Where kept packets go: a capture file, tcpdump, or text on stdout. */
@@ -54,6 +57,8 @@ export const readCommand: Command = {
       .option('t', { alias: 'tcpdump-flags', type: 'string', default: '-nn', describe: 'flags for the tcpdump that prints the packets (no shell is involved)' })
       .option('tcpdump', { type: 'boolean', default: true, describe: 'print through `tcpdump -r -` (--no-tcpdump: the built-in decoder, which honours -e -x -xx -X -XX from -t)' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object per packet' })
+      .option('C', { alias: 'file-size', type: 'number', describe: 'tcpdump -C: start a new -w file when it is larger than this many millions of bytes (OUT, OUT1, ...)' })
+      .option('W', { alias: 'file-count', type: 'number', describe: 'tcpdump -W with -C: a ring of N files (OUT0, OUT1, ...)' })
       .example('netcap read -r in.pcap -e "tcp port 80" -w out.pcap', 'the same file tcpdump -r in.pcap -w out.pcap "tcp port 80" writes')
       .example('netcap read -r in.pcapng udp and port 53 --engine kernel', 'decode DNS packets, filtered by the kernel')
       .example('netcap read -r in.pcap -e icmp --no-tcpdump -t "-e -X"', 'the built-in decoder with link headers and hex'),
@@ -78,7 +83,21 @@ function readOptions(args: ArgumentsCamelCase): ReadOptions {
     tcpdump: args.tcpdump !== false,
     json: args.json === true,
     flags: String(args.t ?? '-nn'),
+    rotation: readRotation(args),
   };
+}
+
+function readRotation(args: ArgumentsCamelCase): RotationOptions | undefined {
+  if (args.C === undefined) {
+    if (args.W !== undefined) throw new UserError('-W needs -C', 'e.g. -w out.pcap -C 100 -W 5 for a ring of five files');
+    return undefined;
+  }
+  const c = Number(args.C);
+  if (!Number.isFinite(c) || c <= 0) throw new UserError(`-C ${String(args.C)}: not a positive number of millions of bytes`, 'e.g. -C 100 for files of about 100 MB');
+  const w = args.W === undefined ? undefined : Number(args.W);
+  if (w !== undefined && (!Number.isInteger(w) || w < 1)) throw new UserError(`-W ${String(args.W)}: not a positive whole number`, 'e.g. -W 5');
+  if (args.w === undefined || args.w === '-') throw new UserError('-C needs -w FILE (a file name, not stdout)', 'e.g. -w out.pcap -C 100');
+  return { maxBytes: Math.round(c * 1_000_000), fileCount: w };
 }
 
 export async function runRead(opts: ReadOptions): Promise<number> {
@@ -142,6 +161,7 @@ function openOutput(opts: ReadOptions, capture: CaptureFile, flagWords: string[]
 
 function openFileOutput(opts: ReadOptions, capture: CaptureFile): PacketOutput {
   const format = opts.format ?? capture.format;
+  if (opts.rotation) return rotatingOutput(opts, capture, format);
   const toStdout = opts.out === '-';
   let stream: fs.WriteStream | NodeJS.WriteStream;
   if (toStdout) stream = process.stdout;
@@ -167,6 +187,19 @@ function openFileOutput(opts: ReadOptions, capture: CaptureFile): PacketOutput {
   }));
   const w = new PcapngWriter(stream, { comment, interfaces });
   return { write: (pkt) => w.writePacket(pkt), close: () => w.close(!toStdout) };
+}
+
+/** -C/-W: the same files `tcpdump -r IN -w OUT -C SIZE -W N` writes (pcap), or pcapng ones. */
+function rotatingOutput(opts: ReadOptions, capture: CaptureFile, format: 'pcap' | 'pcapng'): PacketOutput {
+  if (format === 'pcap') {
+    const { linktype, snaplen } = singleLinktype(capture, 'a pcap file has one link type; write pcapng (--format pcapng)');
+    const w = new RotatingFileWriter(opts.out!, opts.rotation!, { format, interfaces: [{ linktype, snaplen }], nanosecond: capture.format === 'pcapng' || capture.nanosecond });
+    return { write: (pkt) => w.writePacket({ ...pkt, ifIndex: 0 }), close: () => w.close() };
+  }
+  const comment = `netcap read -r ${opts.file}${opts.expression ? ` -e ${JSON.stringify(opts.expression)}` : ''} --engine ${opts.engine}`;
+  const interfaces = capture.interfaces.map((iface) => ({ ...iface, ...(opts.expression ? { filter: opts.expression } : {}) }));
+  const w = new RotatingFileWriter(opts.out!, opts.rotation!, { format, interfaces, comment });
+  return { write: (pkt) => w.writePacket(pkt), close: () => w.close() };
 }
 
 function singleLinktype(capture: CaptureFile, hint: string): { linktype: number; snaplen: number } {
