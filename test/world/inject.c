@@ -262,7 +262,9 @@ static int do_recv(const char *ifname, long duration_ms, long max, int hex, cons
     socklen_t fromlen = sizeof from;
     ssize_t n = recvfrom(fd, buf, sizeof buf, MSG_TRUNC | MSG_DONTWAIT, (struct sockaddr *)&from, &fromlen);
     if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) continue;
+      // ENETDOWN: the link was down at bind() or went down since; the error
+      // is reported once and the socket receives again when it comes up.
+      if (errno == EAGAIN || errno == EINTR || errno == ENETDOWN) continue;
       die("recvfrom");
     }
     // A packet socket also sees the host's own transmissions on the link.

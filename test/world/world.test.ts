@@ -66,6 +66,23 @@ void describe('network namespaces', { timeout: 60_000, skip: !isRoot && 'needs r
     }
   });
 
+  void it('veths send nothing of their own (no IPv6 router solicitations or DAD), unlike a pair with IPv6 on', async () => {
+    const ns = world.addNamespace();
+    // Created by hand so the receivers are bound before the links come up.
+    ns.ip(['link', 'add', 'q0', 'type', 'veth', 'peer', 'name', 'q1']);
+    ns.ip(['link', 'add', 'r0', 'type', 'veth', 'peer', 'name', 'r1']);
+    const quiet = await receive(ns, 'q1', { durationMs: 2500 });
+    const control = await receive(ns, 'r1', { durationMs: 2500 });
+    ns.configure('q0', {});
+    ns.configure('q1', {});
+    ns.run(['sysctl', '-q', '-w', 'net.ipv6.conf.r0.disable_ipv6=0']);
+    ns.up('r0');
+    ns.up('r1');
+    assert.equal((await quiet.done).count, 0);
+    // The control pair proves the receiver would have seen them: IPv6 (0x86dd) from r0.
+    assert.ok((await control.done).frames.some((f) => f.readUInt16BE(12) === 0x86dd), 'no IPv6 frame from the control pair');
+  });
+
   void it('puts one veth end in the root namespace and deletes it afterwards', async () => {
     const local = new World('world-root');
     const rootEnd = uniqueLinkName('ncr');
