@@ -5,6 +5,7 @@
 // their filters select (all of them). Per run: what each captured and lost
 // (netcap: its ring loss counter; tcpdump: "dropped by kernel"), and the
 // CPU time each process used. Figures are reported, never asserted.
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { udpFrame, World, inject, type Namespace } from '../test/world';
@@ -27,6 +28,8 @@ interface Run {
   netcapCpu: number;
   /** CPU seconds netcap used before it was capturing (Node start-up, BTF, compile, load). */
   netcapStartCpu: number;
+  /** Kernel time per run of netcap's program (BPF stats: run_time_ns / run_cnt), every skb of the machine counted. */
+  probeNsPerHit: number;
   tcpdumpCaptured: number;
   tcpdumpDropped: number;
   tcpdumpCpu: number;
@@ -41,6 +44,29 @@ function cpuSecondsOf(pid: number): number {
   } catch {
     return NaN;
   }
+}
+
+const BPF_STATS = '/proc/sys/kernel/bpf_stats_enabled';
+
+/** The kernel's run-time statistics of the BPF programs process `pid` holds (ids from its fdinfo). */
+function programStats(pid: number): { runTimeNs: number; runCount: number } {
+  let runTimeNs = 0;
+  let runCount = 0;
+  for (const fd of fs.readdirSync(`/proc/${pid}/fdinfo`)) {
+    let text: string;
+    try {
+      text = fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+    } catch {
+      continue;
+    }
+    const prog = /^prog_id:\s*(\d+)/m.exec(text);
+    if (!prog || /^link_id:/m.test(text)) continue;
+    const info = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show', 'id', prog[1]]).toString()) as { name?: string; run_time_ns?: number; run_cnt?: number };
+    if (!info.name?.startsWith('ncskb_')) continue;
+    runTimeNs += info.run_time_ns ?? 0;
+    runCount += info.run_cnt ?? 0;
+  }
+  return { runTimeNs, runCount };
 }
 
 function summaryNumber(output: string, pattern: RegExp): number {
@@ -60,6 +86,7 @@ async function oneRun(ctx: BenchContext, world: World, ns: Namespace, rate: numb
     const sent = await inject(ns, 'v0', [frame], { rate, count: Math.round((rate * durationMs) / 1000), durationMs, timeoutMs: durationMs + 30_000 });
     // tcpdump reads the kernel's TPACKET_V3 blocks when they fill or time out (1 s): give the last one time.
     await new Promise((r) => setTimeout(r, 1500));
+    const stats = programStats(nc.tool.pid);
     const [ncExit, tdExit] = await Promise.all([nc.tool.stop('SIGINT'), td.stop('SIGINT')]);
     return {
       sent,
@@ -68,6 +95,7 @@ async function oneRun(ctx: BenchContext, world: World, ns: Namespace, rate: numb
       netcapLost: summaryNumber(ncExit.output, /(\d+) packets lost in ring/),
       netcapCpu: ncExit.usage.cpuSeconds,
       netcapStartCpu,
+      probeNsPerHit: stats.runCount > 0 ? stats.runTimeNs / stats.runCount : NaN,
       tcpdumpCaptured: countPackets(tdFile),
       tcpdumpDropped: summaryNumber(tdExit.output, /(\d+) packets dropped by kernel/),
       tcpdumpCpu: tdExit.usage.cpuSeconds,
@@ -88,6 +116,12 @@ export const section: BenchSection = {
     ctx.onCleanup(() => world.destroy());
     const ns = world.addNamespace();
     ns.addVeth('v0', 'v1', { local: { mac: '02:00:00:00:7c:01' }, peer: { mac: RECEIVER_MAC, address: '192.0.2.2/24' } });
+    // Run-time statistics of BPF programs (kernel.bpf_stats_enabled, off by default: it costs two clock reads per run).
+    const statsBefore = fs.readFileSync(BPF_STATS, 'utf8').trim();
+    if (statsBefore === '0') {
+      fs.writeFileSync(BPF_STATS, '1');
+      ctx.onCleanup(() => fs.writeFileSync(BPF_STATS, statsBefore));
+    }
     const durationMs = ctx.quick ? 2000 : 4000;
     const repeats = Math.min(ctx.repeats, 3);
     const runs = new Map<number, Run[]>();
@@ -120,9 +154,11 @@ function report(runs: Map<number, Run[]>, failures: string[], ns: Namespace, dur
     `Medians of ${repeats} repetitions (min..max). "captured" counts the packets in each file; "lost" is what the tool reports`,
     '(netcap: matched packets that found its ring full; tcpdump: "packets dropped by kernel"); CPU is user+system time of the process,',
     'for netcap split into start-up (Node, BTF, filter compile, program load: before its readiness line) and capturing (after it).',
+    '"ns per probe run" is the kernel\'s own measure of netcap\'s program (kernel.bpf_stats_enabled: run_time_ns / run_cnt) over every',
+    'skb the tracepoint saw, on any interface (other skbs are rejected early by the ifindex + namespace check).',
     '',
-    '| offered pps | sent | netcap probe hits | netcap captured | netcap lost | netcap CPU s start-up + capturing | tcpdump captured | tcpdump dropped | tcpdump CPU s |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| offered pps | sent | netcap probe hits | netcap captured | netcap lost | ns per probe run | netcap CPU s start-up + capturing | tcpdump captured | tcpdump dropped | tcpdump CPU s |',
+    '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const rate of RATES) {
     const rs = runs.get(rate) ?? [];
@@ -133,7 +169,7 @@ function report(runs: Map<number, Run[]>, failures: string[], ns: Namespace, dur
       return x.n ? `${num(x.median)} (${num(x.min)}..${num(x.max)})` : '—';
     };
     md.push(
-      `| ${num(rate)} | ${cell((r) => r.sent)} | ${cell((r) => r.seenByProbe)} | ${cell((r) => r.netcapCaptured)} | ${cell((r) => r.netcapLost)} | ${cell((r) => r.netcapStartCpu)} + ${cell((r) => r.netcapCpu - r.netcapStartCpu)} | ` +
+      `| ${num(rate)} | ${cell((r) => r.sent)} | ${cell((r) => r.seenByProbe)} | ${cell((r) => r.netcapCaptured)} | ${cell((r) => r.netcapLost)} | ${cell((r) => r.probeNsPerHit)} | ${cell((r) => r.netcapStartCpu)} + ${cell((r) => r.netcapCpu - r.netcapStartCpu)} | ` +
         `${cell((r) => r.tcpdumpCaptured)} | ${cell((r) => r.tcpdumpDropped)} | ${cell((r) => r.tcpdumpCpu)} |`,
     );
     const k = `skb.${Math.round(rate / 1000)}k`;
@@ -143,6 +179,7 @@ function report(runs: Map<number, Run[]>, failures: string[], ns: Namespace, dur
     figures[`${k}.netcap_startup_cpu_s`] = s((r) => r.netcapStartCpu).median;
     figures[`${k}.tcpdump_cpu_s`] = s((r) => r.tcpdumpCpu).median;
     figures[`${k}.netcap_lost`] = s((r) => r.netcapLost).median;
+    figures[`${k}.probe_ns_per_run`] = s((r) => r.probeNsPerHit).median;
   }
   md.push('', 'Commands:', '');
   md.push(
