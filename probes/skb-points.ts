@@ -11,6 +11,10 @@
 //   FUNC@N                            kernel function FUNC whose argument N
 //                                     (1-based) is a struct sk_buff *, through
 //                                     fentry or a kprobe where the kernel has them
+//
+// Caveat: net:net_dev_xmit fires after the driver's ndo_start_xmit returned,
+// when the skb belongs to the driver (a veth has already moved it to its
+// peer: skb->dev is the peer by then). net:net_dev_queue sees it before.
 import { UserError } from '../src/errors';
 import { loadKernelBtf } from '../src/btf/kernel';
 import { parseTracepointName, tracepointFormat, type TracepointField } from '../src/tracefs/tracepoint';

@@ -20,6 +20,13 @@
 // 64-bit kernels, NET_SKBUFF_DATA_USES_OFFSET); paged fragments are not
 // copied. The wire length is skb->len (counted from skb->data) adjusted by
 // how far the start lies before (or after) skb->data.
+//
+// Gather mode (-G): the first point runs the filter and, on a match, puts
+// the packet's key (skb address, or a content hash) in an LRU hash; the
+// other points skip the filter and report only keys found there. The
+// address is forgotten when the first point rejects a packet at that
+// address and after points that free the skb (kfree_skb, consume_skb):
+// the slab hands the same address to the next packet at once.
 import {
   Add, Call, Exit, Ja, JEq, JGE, JGT, JLE, JLT, JNE, JSGE, LoadMapPtr, LoadMem, Mov, Mul, StoreImm, StoreMem, Sub, ToBE, Xor,
 } from '../src/ebpf/builders';
@@ -166,8 +173,6 @@ export function buildSkbProgram(o: SkbProgramOptions): SkbProgramSpec {
     match: 'match',
     noMatch: 'no_match',
     gathered: 'gathered',
-    emit: 'emit',
-    written: 'written',
   };
   const insns: Insn[] = [];
   const emit = (...xs: Insn[]) => insns.push(...xs);
