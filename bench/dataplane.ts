@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { buildL2fwdPdump, L2FWD_BENCH_POINTS } from '../examples/l2fwd-pdump/build';
 import { udpFrame, World } from '../test/world';
 import { dumpcapAvailable, startDumpcap } from './dumpcap';
-import { commandsBlock, num } from './harness/format';
+import { commandsBlock, displayCommand, num } from './harness/format';
 import { reserveHugepages } from './harness/hugepages';
 import { startL2fwdPrimary, type L2fwdPrimary } from './harness/l2fwd-primary';
 import { netcapSubcommandMissing, parseNetcapLost, startNetcap } from './harness/netcap-cli';
@@ -87,7 +87,7 @@ const VARIANTS: Variant[] = [
       const tool = startTool(['bpftrace', '-p', String(l2.pid), '-e', program], { world });
       await tool.waitFor(new RegExp(marker), 30_000);
       return {
-        argv: ['bpftrace', '-p', '<l2fwd>', '-e', `'uprobe:<l2fwd>:l2fwd_simple_forward { @hits = count(); }'`],
+        argv: ['bpftrace', '-p', '<l2fwd>', '-e', 'uprobe:<l2fwd>:l2fwd_simple_forward { @hits = count(); }'],
         async stop() {
           const exit = await tool.stop('SIGINT');
           const m = /^@hits: (\d+)$/m.exec(exit.output);
@@ -174,7 +174,7 @@ export const section: BenchSection = {
           let capture: Capture | undefined;
           try {
             capture = await v.start(env, `${rateKey(rate)}-${rep}`);
-            if (capture) commands.set(v.id, capture.argv.join(' '));
+            if (capture) commands.set(v.id, displayCommand(capture.argv));
             const traffic = await runTraffic({ ns: l2.ns, inIf: 'a1', outIf: 'b1', txCounterIf: 'b0', frames: [frame], rate, durationMs });
             const rec: RunRecord = { traffic };
             if (capture) {

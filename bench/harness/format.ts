@@ -44,3 +44,8 @@ export function figureTable(rows: readonly FigureRow[]): string {
 export function commandsBlock(commands: readonly string[]): string {
   return ['```', ...commands, '```'].join('\n');
 }
+
+/** argv as a reader would type it (quotes around words with spaces or shell characters); for display only, never run. */
+export function displayCommand(argv: readonly string[]): string {
+  return argv.map((a) => (/^[\w@%+=:,./<>-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}

@@ -34,9 +34,19 @@ export function reserveHugepages(pages: number): Hugepages {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nc-bench-huge-'));
   let mounted = false;
   let released = false;
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  // On a signal, Node runs no 'exit' handlers: undo here, then let the
+  // signal take its default course unless someone else still handles it
+  // (the test world's handler behaves the same way, so the two compose).
+  const onSignal = (sig: NodeJS.Signals): void => {
+    release();
+    if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+  };
   const release = (): void => {
     if (released) return;
     released = true;
+    process.off('exit', release);
+    for (const sig of signals) process.off(sig, onSignal);
     try {
       // DPDK's legacy memory mode leaves its page files behind on exit.
       for (const f of fs.readdirSync(dir)) fs.rmSync(path.join(dir, f), { force: true });
@@ -71,5 +81,6 @@ export function reserveHugepages(pages: number): Hugepages {
     throw e;
   }
   process.once('exit', release);
+  for (const sig of signals) process.once(sig, onSignal);
   return { dir, pagesAdded, release };
 }
