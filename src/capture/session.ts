@@ -62,6 +62,13 @@ export interface CaptureSpec {
   watchPid?: number;
   /** Text for the packet's pcapng comment (default: pid, tid, comm, cpu, point, addr, port). */
   describe?(rec: PacketRecord, point: SessionPoint): string;
+  /**
+   * Output-only interfaces listed after the points (pcapng IDBs), for
+   * packets a point writes in another link type (skb mode: packets that
+   * start at the IP header, LINKTYPE_RAW); toPacket picks them by ifIndex.
+   * They have no counters (no statistics block) and no summary line.
+   */
+  extraInterfaces?: SessionPoint[];
   /** Turns a record into the packet written (default: the bytes as captured). */
   toPacket?(rec: PacketRecord, tsNs: bigint, comment: string): CapturedPacket;
   /** Where the readiness line, messages and the summary go (default process.stderr). */
@@ -99,7 +106,7 @@ export function readCounters(counters: BpfMap, points: number): PointCounts[] {
 /** Runs a capture to its end; resolves with the exit status (never throws after attaching). */
 export async function runCapture(spec: CaptureSpec, opts: SessionOptions): Promise<SessionResult> {
   const stderr = spec.stderr ?? process.stderr;
-  const interfaces: CaptureInterface[] = spec.points.map((p) => ({
+  const interfaces: CaptureInterface[] = [...spec.points, ...(spec.extraInterfaces ?? [])].map((p) => ({
     linktype: p.linktype,
     snaplen: spec.snaplen,
     name: p.name,
