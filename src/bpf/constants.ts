@@ -32,6 +32,7 @@ export const enum AttachType {
 export const enum MapType {
   HASH = 1,
   ARRAY = 2,
+  PROG_ARRAY = 3,
   PERF_EVENT_ARRAY = 4,
   PERCPU_HASH = 5,
   PERCPU_ARRAY = 6,

@@ -8,7 +8,7 @@ import { possibleCpus } from './cpus';
 import { MapType } from './constants';
 
 /** The map types netcap uses, by name. */
-export type MapKind = 'hash' | 'array' | 'percpu_hash' | 'percpu_array' | 'stack_trace' | 'lru_hash' | 'ringbuf';
+export type MapKind = 'hash' | 'array' | 'percpu_hash' | 'percpu_array' | 'stack_trace' | 'lru_hash' | 'ringbuf' | 'prog_array';
 
 const MAP_TYPE_IDS: Record<MapKind, MapType> = {
   hash: MapType.HASH,
@@ -18,6 +18,8 @@ const MAP_TYPE_IDS: Record<MapKind, MapType> = {
   stack_trace: MapType.STACK_TRACE,
   lru_hash: MapType.LRU_HASH,
   ringbuf: MapType.RINGBUF,
+  /** Programs for bpf_tail_call: u32 index -> program fd (the kernel keeps a reference until the entry or the map goes). */
+  prog_array: MapType.PROG_ARRAY,
 };
 
 /** The kernel's enum bpf_map_type value of a map kind. */
@@ -67,6 +69,7 @@ function checkSpec(spec: MapSpec): void {
   } else if (spec.maxEntries < 1) {
     throw new Error(`map ${spec.name}: maxEntries must be at least 1`);
   }
+  if (spec.type === 'prog_array' && (spec.keySize !== 4 || spec.valueSize !== 4)) throw new Error(`map ${spec.name}: program arrays have u32 keys and u32 (fd) values`);
   if ((spec.type === 'array' || spec.type === 'percpu_array') && spec.keySize !== 4) {
     throw new Error(`map ${spec.name}: array keys are 4 bytes (u32)`);
   }
