@@ -3,11 +3,16 @@
 // close files without caring about the format. The file is opened
 // synchronously, so a path that cannot be written fails at once with a
 // UserError, before anything is attached.
+//
+// size() counts the bytes given to the format writer, by the formats' own
+// arithmetic (pcap: 16-byte record header + caplen; pcapng: the Enhanced
+// Packet Block's length), not what the stream has taken so far: the writers
+// coalesce small writes and hand them to the stream a turn later.
 import * as fs from 'node:fs';
-import type { Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { UserError } from '../errors';
 import type { CaptureInterface, CaptureStatistics, CapturedPacket } from './packet';
-import { PcapWriter } from './pcap-writer';
+import { PCAP_FILE_HEADER_SIZE, PCAP_RECORD_HEADER_SIZE, PcapWriter } from './pcap-writer';
 import { PcapngWriter } from './pcapng-writer';
 
 export interface FileFormat {
@@ -43,25 +48,54 @@ export function openFileStream(path: string): fs.WriteStream {
   return fs.createWriteStream('', { fd, autoClose: true });
 }
 
-/** Bytes accepted by a stream: those already written plus those still queued. */
-function streamSize(stream: fs.WriteStream): number {
-  return stream.bytesWritten + stream.writableLength;
+const pad4 = (n: number) => (n + 3) & ~3;
+
+/** Bytes of an Enhanced Packet Block (pcapng spec 4.3): 12 framing + 20 fixed + padded data + options. */
+export function enhancedPacketBlockSize(pkt: CapturedPacket, snaplen: number): number {
+  const caplen = Math.min(pkt.data.length, snaplen || pkt.data.length);
+  const options: number[] = [];
+  if (pkt.direction) options.push(4); // epb_flags
+  if (pkt.comment) options.push(Buffer.byteLength(pkt.comment, 'utf8'));
+  const optionBytes = options.reduce((sum, len) => sum + 4 + pad4(len), 0) + (options.length ? 4 : 0); // + opt_endofopt
+  return 12 + 20 + pad4(caplen) + optionBytes;
+}
+
+/** Bytes of the section header and interface blocks PcapngWriter writes for `format`, measured by writing them to a counter. */
+async function pcapngHeaderSize(format: FileFormat): Promise<number> {
+  let bytes = 0;
+  const counter = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      bytes += chunk.length;
+      done();
+    },
+  });
+  await new PcapngWriter(counter, { comment: format.comment, interfaces: format.interfaces }).close(true);
+  return bytes;
 }
 
 /** Opens a capture file at `path` in `format`. A pcap file gets its header at once. */
 export function openCaptureFile(path: string, format: FileFormat): CaptureFileWriter {
-  const stream = openFileStream(path);
-  return captureFileOn(stream, path, format, () => streamSize(stream), true);
+  return captureFileOn(openFileStream(path), path, format, true);
 }
 
 /** A capture file on an already open stream (stdout for `-w -`: never ended). */
-export function captureFileOn(stream: Writable, path: string, format: FileFormat, size: () => number, endStream: boolean): CaptureFileWriter {
+export function captureFileOn(stream: Writable, path: string, format: FileFormat, endStream: boolean): CaptureFileWriter {
   if (format.format === 'pcapng') {
     const w = new PcapngWriter(stream, { comment: format.comment, interfaces: format.interfaces });
+    // The blocks before the first packet are counted with it (they are written then).
+    let bytes = 0;
+    let headerCounted = false;
     return {
       path,
-      size,
-      writePacket: (pkt) => w.writePacket(pkt),
+      size: () => bytes,
+      writePacket: async (pkt) => {
+        if (!headerCounted) {
+          headerCounted = true;
+          bytes += await pcapngHeaderSize(format);
+        }
+        bytes += enhancedPacketBlockSize(pkt, format.interfaces[pkt.ifIndex]?.snaplen ?? 0);
+        await w.writePacket(pkt);
+      },
       flush: () => w.flush(),
       close: async (stats = []) => {
         for (let i = 0; i < stats.length && i < format.interfaces.length; i++) await w.writeStatistics(i, stats[i]);
@@ -69,18 +103,18 @@ export function captureFileOn(stream: Writable, path: string, format: FileFormat
       },
     };
   }
-  const w = new PcapWriter(stream, {
-    linktype: format.interfaces[0]?.linktype ?? 1,
-    snaplen: Math.max(...format.interfaces.map((i) => i.snaplen)),
-    nanosecond: format.nanosecond,
-  });
+  const snaplen = Math.max(...format.interfaces.map((i) => i.snaplen));
+  const w = new PcapWriter(stream, { linktype: format.interfaces[0]?.linktype ?? 1, snaplen, nanosecond: format.nanosecond });
   // The header now: an empty file is still a valid capture, and size() counts it like tcpdump's ftell does.
-  void w.writeHeader();
+  w.writeHeader().catch(() => undefined); // a failure resurfaces on the next write or close
+  let bytes = PCAP_FILE_HEADER_SIZE;
   return {
     path,
-    size,
-    // pcap has one interface: every packet is interface 0.
-    writePacket: (pkt) => w.writePacket(pkt),
+    size: () => bytes,
+    writePacket: (pkt) => {
+      bytes += PCAP_RECORD_HEADER_SIZE + Math.min(pkt.data.length, snaplen);
+      return w.writePacket(pkt);
+    },
     flush: () => w.flush(),
     close: () => w.close(endStream),
   };
