@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { onAbort } from './last-resort';
 
 const NR_HUGEPAGES = '/proc/sys/vm/nr_hugepages';
 
@@ -32,21 +33,14 @@ export function reserveHugepages(pages: number): Hugepages {
   fs.writeFileSync(NR_HUGEPAGES, String(before + pages));
   const pagesAdded = readPages() - before;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nc-bench-huge-'));
+  // Also given back when the run is interrupted.
+  const unregister = onAbort(() => release());
   let mounted = false;
   let released = false;
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-  // On a signal, Node runs no 'exit' handlers: undo here, then let the
-  // signal take its default course unless someone else still handles it
-  // (the test world's handler behaves the same way, so the two compose).
-  const onSignal = (sig: NodeJS.Signals): void => {
-    release();
-    if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
-  };
   const release = (): void => {
     if (released) return;
     released = true;
-    process.off('exit', release);
-    for (const sig of signals) process.off(sig, onSignal);
+    unregister();
     try {
       // DPDK's legacy memory mode leaves its page files behind on exit.
       for (const f of fs.readdirSync(dir)) fs.rmSync(path.join(dir, f), { force: true });
@@ -80,7 +74,5 @@ export function reserveHugepages(pages: number): Hugepages {
     release();
     throw e;
   }
-  process.once('exit', release);
-  for (const sig of signals) process.once(sig, onSignal);
   return { dir, pagesAdded, release };
 }

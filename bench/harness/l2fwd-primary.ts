@@ -8,6 +8,7 @@
 //    a1 (inject) ── a0 [port 0]  l2fwd  [port 1] b0 ── b1 (count here)
 import * as fs from 'node:fs';
 import { addDpdkNamespace, waitForwarding, type Namespace, type World } from '../../test/world';
+import { onAbort } from './last-resort';
 import { startTool, type ToolProcess } from './tool-process';
 
 export interface L2fwdPrimary {
@@ -56,9 +57,12 @@ export async function startL2fwdPrimary(world: World, opts: L2fwdPrimaryOptions)
       // the mount is already gone
     }
   };
+  // Interrupted runs: the test world SIGKILLs l2fwd; its files go here.
+  const unregister = onAbort(removeRuntime);
   const stop = async (): Promise<void> => {
     await tool.stop('SIGINT', 5000);
     removeRuntime();
+    unregister();
   };
   world.onDestroy(stop);
   const died = tool.exited.then((r) => {

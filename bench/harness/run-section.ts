@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { onAbort } from './last-resort';
 import type { BenchContext, BenchResult, BenchSection } from './section';
 
 export interface SectionOutcome {
@@ -29,6 +30,7 @@ export async function runSection(section: BenchSection, opts: RunSectionOptions)
   const budgetMs = Math.min(section.budgetMs, opts.maxMs);
   const cleanups: (() => void | Promise<void>)[] = [];
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), `nc-bench-${section.id}-`));
+  const removeWorkDir = onAbort(() => fs.rmSync(workDir, { recursive: true, force: true }));
   const ctx: BenchContext = {
     repoRoot: opts.repoRoot,
     workDir,
@@ -57,7 +59,7 @@ export async function runSection(section: BenchSection, opts: RunSectionOptions)
         ctx.log(`clean-up failed: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
-    fs.rmSync(workDir, { recursive: true, force: true });
+    removeWorkDir();
     outcome.elapsedMs = Date.now() - started;
   }
   return outcome;
