@@ -6,6 +6,7 @@ import type { Command } from './command';
 import { UserError } from '../src/errors';
 import { captureOptions, parseCaptureArgs } from './capture-options';
 import { runCapture } from '../src/capture/session';
+import { fileFormat } from '../src/capture/sinks';
 import { describeSkbDryRun, prepareSkbCapture } from '../probes/skb-session';
 
 /** The most bytes the content key hashes: the hash is unrolled in the program, one load per byte. */
@@ -34,6 +35,8 @@ async function run(args: ArgumentsCamelCase): Promise<number> {
     stacks,
     gather,
     gatherByContent: byContent,
+    // pcapng can hold a link type per interface: packets without a MAC header go there as raw IP.
+    rawInterfaces: c.session.writeFile !== undefined && fileFormat(c.session) === 'pcapng',
   });
   if (capture.capture.filterNote) process.stderr.write(`netcap: note: ${capture.capture.filterNote}\n`);
   if (c.dryRun) {
@@ -73,7 +76,8 @@ export const skbCommand: Command = {
           '  raw_tp:NAME, tp_btf:NAME              a raw tracepoint with a struct sk_buff * argument\n' +
           '  FUNC@N                                kernel function FUNC, argument N a struct sk_buff * (fentry/kprobe kernels)\n\n' +
           'Packets start at the MAC header when the skb has one, else at the network header; those are\n' +
-          'filtered as raw IP and written behind a synthesised Ethernet header (zero MACs, skb->protocol).',
+          'filtered as raw IP and written to pcapng on a raw-IP interface per point, elsewhere (pcap,\n' +
+          'tcpdump, text) behind a synthesised Ethernet header (zero MACs, EtherType = skb->protocol).',
       )
       .example('netcap skb -f tracepoint:net:netif_receive_skb -i eth0 -e "tcp port 80"', 'received TCP port 80 packets of eth0')
       .example('netcap skb -f tracepoint:skb:kfree_skb -e "host 192.0.2.1" -S', 'dropped packets with the reason and the kernel stack')

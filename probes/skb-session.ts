@@ -4,15 +4,17 @@
 // metadata comments (interface name, netns, skb, mark, drop reason, the
 // kernel stack) and the bytes written.
 //
-// Packets that start at the network header (no MAC header in the skb) are
-// written with a synthesised Ethernet header: zero MAC addresses and the
-// skb's protocol as EtherType (from the IP version when the skb has none),
-// so one pcap file, pcapng interface and tcpdump decode all points alike.
-// The pcapng comment says "l3-start" for such packets.
+// Packets that start at the network header (no MAC header in the skb):
+//  - in pcapng files, on an interface of their own per point, of link type
+//    RAW (101): "skb:<point> (raw IP)", bytes as captured;
+//  - everywhere else (pcap files, tcpdump decoding, text, JSON), behind a
+//    synthesised Ethernet header: zero MAC addresses and the skb's protocol
+//    as EtherType (from the IP version when the skb has none), so one link
+//    type serves every packet. The packet comment says "l3-start".
 import type { PacketRecord } from '../src/capture/record';
 import type { CaptureSpec, SessionPoint } from '../src/capture/session';
 import type { CapturedPacket } from '../src/output/packet';
-import { LINKTYPE_ETHERNET } from '../src/output/packet';
+import { LINKTYPE_ETHERNET, LINKTYPE_RAW } from '../src/output/packet';
 import { disassemble } from '../src/ebpf/disassemble';
 import { link } from '../src/ebpf/link';
 import { kernelDropReasons } from '../src/kernel/drop-reasons';
@@ -34,6 +36,8 @@ export interface SkbSessionOptions {
   gather?: boolean;
   /** --gather-by-content: follow packets by a hash of this many bytes (implies gather). */
   gatherByContent?: number;
+  /** Write packets that start at the IP header to RAW interfaces of their own (pcapng) instead of behind a synthesised Ethernet header. */
+  rawInterfaces?: boolean;
 }
 
 export interface PreparedSkbCapture {
@@ -85,6 +89,7 @@ export function prepareSkbCapture(o: SkbSessionOptions): PreparedSkbCapture {
     gatherByContent: o.gatherByContent,
   });
   const sessionPoints: SessionPoint[] = points.map((p) => ({ name: `skb:${p.label}`, linktype: LINKTYPE_ETHERNET }));
+  const rawPoints: SessionPoint[] | undefined = o.rawInterfaces ? points.map((p) => ({ name: `skb:${p.label} (raw IP)`, linktype: LINKTYPE_RAW })) : undefined;
   const byContent = o.gatherByContent;
   const gather =
     byContent !== undefined
@@ -100,7 +105,7 @@ export function prepareSkbCapture(o: SkbSessionOptions): PreparedSkbCapture {
       `skb=0x${rec.addr.toString(16)}`, `ifindex=${rec.ifindex}${ifname ? ` (${ifname})` : ''}`, `netns=${rec.netns}`, `mark=0x${rec.mark.toString(16)}`,
     ];
     if (points[rec.point]?.reason && reasons) parts.push(`reason=${reasons.name(rec.reason)}`);
-    if (rec.linktype === 'raw') parts.push('l3-start (Ethernet header synthesised)');
+    if (rec.linktype === 'raw') parts.push(rawPoints ? 'l3-start' : 'l3-start (Ethernet header synthesised)');
     if (gather) parts.push(gather.observe(rec));
     let text = parts.join(' ');
     if (symbols) {
@@ -111,9 +116,11 @@ export function prepareSkbCapture(o: SkbSessionOptions): PreparedSkbCapture {
   };
 
   const toPacket = (rec: PacketRecord, tsNs: bigint, comment: string): CapturedPacket => {
-    const { data, wirelen } = recordBytes(rec);
     const direction = points[rec.point]?.direction;
-    return { ifIndex: rec.point, tsNs, data, wirelen, comment, ...(direction ? { direction } : {}) };
+    const common = { tsNs, comment, ...(direction ? { direction } : {}) };
+    if (rawPoints && rec.linktype === 'raw') return { ...common, ifIndex: points.length + rec.point, data: rec.data, wirelen: rec.wirelen };
+    const { data, wirelen } = recordBytes(rec);
+    return { ...common, ifIndex: rec.point, data, wirelen };
   };
 
   const where = iface ? ` on ${iface.name}${netns.label !== 'current' ? ` (netns ${netns.label})` : ''}` : '';
@@ -131,6 +138,7 @@ export function prepareSkbCapture(o: SkbSessionOptions): PreparedSkbCapture {
     filter: o.expression,
     describe,
     toPacket,
+    ...(rawPoints ? { extraInterfaces: rawPoints } : {}),
   };
   return { points, iface, capture, spec, gather, close: () => capture.close() };
 }

@@ -138,6 +138,26 @@ void test('an skb without a MAC header is written behind a synthesised Ethernet 
   assert.match(line, /IP 192\.0\.2\.2\.\d+ > 192\.0\.2\.88\.7201: UDP, length 2/);
 });
 
+void test('in pcapng an skb without a MAC header goes to a raw-IP interface of its point, bytes as captured (tshark)', async () => {
+  ns.run(['sysctl', '-q', '-w', 'net.ipv4.neigh.v1.mcast_solicit=1', 'net.ipv4.neigh.v1.ucast_solicit=0', 'net.ipv4.neigh.v1.app_solicit=0', 'net.ipv4.neigh.v1.retrans_time_ms=50']);
+  const file = path.join(dir, 'l3.pcapng');
+  const run = runNetcap(['skb', '-f', 'tracepoint:skb:kfree_skb', '-i', 'v1', '--netns', ns.name, '-e', 'udp port 7202', '-w', file, '-c', '1'], world);
+  await run.ready();
+  ns.run([process.execPath, '-e', "const s=require('node:dgram').createSocket('udp4'); s.send(Buffer.from('l3'), 7202, '192.0.2.89', () => s.close())"]);
+  const killer = setTimeout(() => run.child.kill('SIGINT'), 10_000);
+  const exit = await run.exited;
+  clearTimeout(killer);
+  assert.equal(exit.code, 0, run.stderr());
+  const fields = ['frame.interface_name', 'frame.len', 'ip.dst', 'udp.dstport', 'frame.comment'];
+  const out = execFileSync('tshark', ['-r', file, '-T', 'fields', ...fields.flatMap((f) => ['-e', f])], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+  const [name, len, dst, port, comment] = out.trim().split('\t');
+  assert.equal(name, 'skb:tracepoint:skb:kfree_skb (raw IP)');
+  assert.equal(Number(len), 20 + 8 + 2, 'the IP packet, no Ethernet header');
+  assert.equal(dst, '192.0.2.89');
+  assert.equal(port, '7202');
+  assert.match(comment, /reason=NEIGH_FAILED l3-start/);
+});
+
 void test('--gather-by-content: the packet followed by its bytes', async () => {
   const frame = udpFrame({ dstMac: RECEIVER_MAC, srcMac: SENDER_MAC, dstIp: '192.0.2.2', dstPort: 7105 });
   const r = await capture(
