@@ -2,10 +2,12 @@
 // packets out of DPDK's struct rte_mbuf in the traced process:
 //
 //   func@N         arg N is one mbuf                 -> one program
-//   func@N@M       arg N is an mbuf array, M its count -> one program, a loop
+//   func@N@M       arg N is an mbuf array, M its count -> a program that
+//                  notes the array and count, then tail-calls a worker
 //   func@N@ret     arg N is an mbuf array filled by the function; the count
 //                  is its return value                -> an entry program saving
-//                  arg N per thread + a uretprobe program reading it back
+//                  arg N per thread + a uretprobe program reading it back and
+//                  tail-calling the same worker
 //
 // Per mbuf: bpf_probe_read_user the header (offsets from the DPDK release's
 // layout), copy up to the snap length from buf_addr + data_off into the
@@ -14,9 +16,12 @@
 // memory; probe_read_user never sleeps (a paged-out page is a read error).
 //
 // Loops: the verifier proves bounded loops (Linux 5.3+) by walking every
-// iteration, so a burst of up to MAX_BURST mbufs costs load time, not run
-// time. bpf_loop (5.17+) would need BTF func_info for its callback, which
-// the addon does not load.
+// iteration, and a loop over 512 mbufs, each with a segment loop and the
+// filter, exceeds what it will walk. So the worker takes CHUNK mbufs per
+// run and tail-calls itself for the next chunk (bpf_tail_call, at most 33
+// in a row: 32 chunks of 16 cover MAX_BURST); the burst position lives in a
+// per-CPU state map (a tail call runs on the same CPU). bpf_loop (5.17+)
+// would need BTF func_info for its callback, which the addon does not load.
 import { Add, And, Call, Exit, Ja, JEq, JGE, JGT, JLE, JNE, LoadMapPtr, LoadMem, LSh, Mov, Or, StoreImm, StoreMem, Sub } from '../src/ebpf/builders';
 import { Helper } from '../src/ebpf/helpers';
 import type { Insn } from '../src/ebpf/instruction';
@@ -29,13 +34,12 @@ import { emitPacketBody, SLOT } from './packet-body';
 export const MAX_BURST = 512;
 /** Segments of a chained mbuf followed (DPDK's own limit is RTE_MBUF_MAX_NB_SEGS = 65535; real chains are short). */
 export const MAX_SEGMENTS = 32;
-/**
- * Segments followed per mbuf inside a burst loop: the verifier walks the
- * segment loop once per burst element (512 x), and 8 segments there exceed
- * its 1M-instruction budget (measured: 2 segments load in 0.2-0.8 s with
- * filters of 20-34 cBPF instructions, 3 segments exceed it).
- */
-export const MAX_BURST_SEGMENTS = 2;
+/** Mbufs one worker run handles before it tail-calls itself. */
+export const CHUNK = 16;
+/** Segments followed per mbuf in a burst (the worker, CHUNK mbufs x 32 segments, loads in 20-90 ms). */
+export const MAX_BURST_SEGMENTS = MAX_SEGMENTS;
+/** Bytes of the per-CPU burst state: u64 array pointer, u64 count, u64 next index. */
+export const BURST_STATE_SIZE = 24;
 
 /** Byte offsets of the rte_mbuf fields a probe reads (from src/dpdk's table). */
 export interface MbufOffsets {
@@ -84,12 +88,20 @@ export interface MbufProbeSpec {
   scratchFd: number;
   /** Return probes: the hash map (u64 pid_tgid -> u64 array pointer) the entry program fills. */
   savedArgsFd?: number;
+  /** Bursts: a per-CPU array (one BURST_STATE_SIZE entry per point) and a program array (the worker at index `point`). */
+  burstStateFd?: number;
+  progArrayFd?: number;
 }
 
-/** Programs of one point: `entry` on the function entry, `exit` on its return (return probes). */
+/**
+ * Programs of one point: `entry` on the function entry, `exit` on its
+ * return (return probes), `worker` (bursts) loaded first and stored at
+ * index `point` of the program array before the others run.
+ */
 export interface MbufPrograms {
   entry: Insn[];
   exit?: Insn[];
+  worker?: Insn[];
 }
 
 export function buildMbufProgram(spec: MbufProbeSpec): MbufPrograms {
@@ -99,10 +111,10 @@ export function buildMbufProgram(spec: MbufProbeSpec): MbufPrograms {
       return { entry: singleProgram(spec) };
     case 'burst':
       if (spec.countOffset === undefined) throw new Error('a burst point needs the count argument');
-      return { entry: burstProgram(spec, loadArgs(spec.argOffset, spec.countOffset)) };
+      return { entry: burstStart(spec, loadArgs(spec.argOffset, spec.countOffset)), worker: burstWorker(spec) };
     case 'return': {
       if (spec.savedArgsFd === undefined || spec.retOffset === undefined) throw new Error('a return point needs the saved-arguments map and the return register');
-      return { entry: saveArgProgram(spec.argOffset, spec.savedArgsFd), exit: burstProgram(spec, loadSavedArgs(spec.savedArgsFd, spec.retOffset)) };
+      return { entry: saveArgProgram(spec.argOffset, spec.savedArgsFd), exit: burstStart(spec, loadSavedArgs(spec.savedArgsFd, spec.retOffset)), worker: burstWorker(spec) };
     }
   }
 }
@@ -173,26 +185,83 @@ function loadSavedArgs(savedArgsFd: number, retOffset: number): Insn[] {
   ];
 }
 
-function burstProgram(spec: MbufProbeSpec, loadArrayAndCount: Insn[]): Insn[] {
-  const L = new Labels('b_');
+function burstMaps(spec: MbufProbeSpec): { state: number; progs: number } {
+  if (spec.burstStateFd === undefined || spec.progArrayFd === undefined) throw new Error('a burst point needs the burst state map and the program array');
+  return { state: spec.burstStateFd, progs: spec.progArrayFd };
+}
+
+/** r0 = this point's burst state (a map value), or `exitLabel`. Clobbers r0-r5. */
+function lookupState(stateFd: number, point: number, exitLabel: string): Insn[] {
   return [
+    StoreImm(R10, SLOT.key, point, 4),
+    LoadMapPtr(R1, stateFd),
+    Mov.reg(R2, R10),
+    Add.imm(R2, SLOT.key),
+    Call(Helper.map_lookup_elem),
+    JEq.imm(R0, 0, exitLabel),
+  ];
+}
+
+/** bpf_tail_call(ctx, progs, point): does not return when it works; falls through when it fails. */
+function tailCallWorker(progsFd: number, point: number): Insn[] {
+  return [LoadMem(R1, R10, SLOT.ctx, 8), LoadMapPtr(R2, progsFd), Mov.imm(R3, point), Call(Helper.tail_call)];
+}
+
+/**
+ * Start of a burst (entry probe, or the return probe of a return point):
+ * count the burst as seen, note array and count in the per-CPU state and
+ * hand over to the worker. Expects the array in SLOT.array and the count in r6.
+ */
+function burstStart(spec: MbufProbeSpec, loadArrayAndCount: Insn[]): Insn[] {
+  const L = new Labels('b_');
+  const maps = burstMaps(spec);
+  return [
+    StoreMem(R10, SLOT.ctx, R1, 8),
     ...loadArrayAndCount,
     JEq.imm(R6, 0, 'out'),
     // Every mbuf of the burst is seen, even those beyond MAX_BURST.
     ...emitCounterAdd(spec.countersFd, counterIndex(spec, COUNTER.seen), R6, SLOT.key, L),
     JLE.imm(R6, MAX_BURST, 'counted'),
     Mov.imm(R6, MAX_BURST),
-    StoreMem(R10, SLOT.count, R6, 8).withSymbol('counted'),
-    StoreImm(R10, SLOT.index, 0, 8),
+    ...lookupState(maps.state, spec.point, 'out').map((insn, i) => (i === 0 ? insn.withSymbol('counted') : insn)),
+    LoadMem(R1, R10, SLOT.array, 8),
+    StoreMem(R0, 0, R1, 8),
+    StoreMem(R0, 8, R6, 8),
+    StoreImm(R0, 16, 0, 8),
+    ...tailCallWorker(maps.progs, spec.point),
+    Mov.imm(R0, 0).withSymbol('out'),
+    Exit(),
+  ];
+}
+
+/**
+ * The worker: mbufs next .. next+CHUNK-1 of the noted burst, then the next
+ * chunk through a tail call to itself.
+ */
+function burstWorker(spec: MbufProbeSpec): Insn[] {
+  const L = new Labels('w_');
+  const maps = burstMaps(spec);
+  return [
+    StoreMem(R10, SLOT.ctx, R1, 8),
+    ...lookupState(maps.state, spec.point, 'out'),
+    LoadMem(R1, R0, 0, 8),
+    StoreMem(R10, SLOT.array, R1, 8),
+    LoadMem(R1, R0, 8, 8),
+    StoreMem(R10, SLOT.count, R1, 8),
+    LoadMem(R1, R0, 16, 8),
+    StoreMem(R10, SLOT.base, R1, 8),
     ...emitScratchLookup(spec.scratchFd, R9, SLOT.key, 'out'),
-    // for (i = 0; i < count; i++) capture(array[i])
+    StoreImm(R10, SLOT.index, 0, 8),
+    // for (k = 0; k < CHUNK && base + k < count; k++) capture(array[base + k])
     LoadMem(R1, R10, SLOT.index, 8).withSymbol('loop'),
-    LoadMem(R2, R10, SLOT.count, 8),
-    JGE.reg(R1, R2, 'out'),
-    JGE.imm(R1, MAX_BURST, 'out'), // the verifier's bound, should the count slot lose its range
+    JGE.imm(R1, CHUNK, 'chunk_done'),
+    LoadMem(R2, R10, SLOT.base, 8),
+    Add.reg(R2, R1),
+    LoadMem(R3, R10, SLOT.count, 8),
+    JGE.reg(R2, R3, 'out'),
     LoadMem(R3, R10, SLOT.array, 8),
-    LSh.imm(R1, 3),
-    Add.reg(R3, R1),
+    LSh.imm(R2, 3),
+    Add.reg(R3, R2),
     Mov.reg(R1, R10),
     Add.imm(R1, SLOT.element),
     Mov.imm(R2, 8),
@@ -207,6 +276,14 @@ function burstProgram(spec: MbufProbeSpec, loadArrayAndCount: Insn[]): Insn[] {
     Add.imm(R1, 1),
     StoreMem(R10, SLOT.index, R1, 8),
     Ja('loop'),
+    // The chunk is done: note where the next one starts and run it.
+    ...lookupState(maps.state, spec.point, 'out').map((insn, i) => (i === 0 ? insn.withSymbol('chunk_done') : insn)),
+    LoadMem(R1, R10, SLOT.base, 8),
+    Add.imm(R1, CHUNK),
+    StoreMem(R0, 16, R1, 8),
+    LoadMem(R2, R10, SLOT.count, 8),
+    JGE.reg(R1, R2, 'out'),
+    ...tailCallWorker(maps.progs, spec.point),
     Mov.imm(R0, 0).withSymbol('out'),
     Exit(),
   ];

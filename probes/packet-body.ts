@@ -39,6 +39,10 @@ export const SLOT = {
   mbufHeader: -232,
   /** cBPF scratch memory M[0..15] (64 bytes). */
   filterMemory: -296,
+  /** The probe's context (struct pt_regs *), for bpf_tail_call. */
+  ctx: -304,
+  /** Burst worker: index of its first mbuf. */
+  base: -312,
 } as const;
 
 export interface PacketBodyOptions {

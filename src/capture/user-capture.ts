@@ -6,7 +6,7 @@
 // Everything here is checked before anything is attached; on an error the
 // maps and programs made so far are closed.
 import { UserError } from '../errors';
-import { createMap, type BpfMap } from '../bpf/map';
+import { createMap, u32, type BpfMap } from '../bpf/map';
 import { loadProgram, type Program } from '../bpf/program';
 import { ProgType } from '../bpf/constants';
 import { attachUprobe, attachUretprobe } from '../bpf/link/uprobe';
@@ -23,7 +23,7 @@ import { processExists } from '../proc/process';
 import { resolveUserPoint, type ResolvedUserPoint } from '../targets/resolve';
 import { argRegister, X86_64_PT_REGS } from '../targets/registers';
 import { CaptureMaps } from '../../probes/common';
-import { buildMbufProgram, type MbufOffsets } from '../../probes/mbuf';
+import { BURST_STATE_SIZE, buildMbufProgram, type MbufOffsets } from '../../probes/mbuf';
 import { buildRawProgram } from '../../probes/raw';
 import { cbpfFilter } from '../../probes/filter';
 import { LINKTYPE_ETHERNET } from '../output/packet';
@@ -45,8 +45,8 @@ export interface UserCaptureOptions {
 export interface BuiltPoint {
   name: string;
   resolved: ResolvedUserPoint;
-  /** Programs by role ('entry', 'exit'), as instructions. */
-  programs: { role: 'entry' | 'exit'; insns: Insn[] }[];
+  /** Programs by role ('worker' first: the others tail-call it), as instructions. */
+  programs: { role: 'entry' | 'exit' | 'worker'; insns: Insn[] }[];
 }
 
 export interface UserCapture {
@@ -122,6 +122,11 @@ export function prepareUserCapture(o: UserCaptureOptions): UserCapture {
     const needsSaved = specs.some((p) => p.capture.shape === 'array-at-return');
     const savedArgs = needsSaved ? createMap({ type: 'lru_hash', name: 'netcap_args', keySize: 8, valueSize: 8, maxEntries: 16384 }) : undefined;
     if (savedArgs) opened.push(savedArgs);
+    const needsBurst = specs.some((p) => p.capture.shape === 'array' || p.capture.shape === 'array-at-return');
+    const burstState = needsBurst ? createMap({ type: 'percpu_array', name: 'netcap_burst', keySize: 4, valueSize: BURST_STATE_SIZE, maxEntries: specs.length }) : undefined;
+    if (burstState) opened.push(burstState);
+    const progArray = needsBurst ? createMap({ type: 'prog_array', name: 'netcap_workers', keySize: 4, valueSize: 4, maxEntries: specs.length }) : undefined;
+    if (progArray) opened.push(progArray);
     const common = { snaplen: o.snaplen, filter, ringFd: maps.ring.fd, countersFd: maps.counters.fd, scratchFd: maps.scratch.fd };
     const points: BuiltPoint[] = resolved.map((r, i) => {
       const c = r.point.capture;
@@ -138,8 +143,14 @@ export function prepareUserCapture(o: UserCaptureOptions): UserCapture {
           countOffset: c.shape === 'array' ? argRegOffset(c.countArg) : undefined,
           retOffset: c.shape === 'array-at-return' ? retRegOffset() : undefined,
           savedArgsFd: savedArgs?.fd,
+          burstStateFd: burstState?.fd,
+          progArrayFd: progArray?.fd,
         });
-        programs = [{ role: 'entry', insns: built.entry }, ...(built.exit ? [{ role: 'exit' as const, insns: built.exit }] : [])];
+        programs = [
+          ...(built.worker ? [{ role: 'worker' as const, insns: built.worker }] : []),
+          { role: 'entry' as const, insns: built.entry },
+          ...(built.exit ? [{ role: 'exit' as const, insns: built.exit }] : []),
+        ];
       }
       return { name: pointName(o.mode, r.point), resolved: r, programs };
     });
@@ -147,6 +158,14 @@ export function prepareUserCapture(o: UserCaptureOptions): UserCapture {
       p.programs.map((prog) => {
         const loadedProg = loadProgram({ type: ProgType.KPROBE, insns: prog.insns, name: `nc_${o.mode}${i}_${prog.role}`.slice(0, 15) });
         opened.push(loadedProg);
+        // The program array holds a reference to the worker. The kernel
+        // empties an array whose last fd closed only later, from a workqueue
+        // (prog_array_map_clear_deferred), so the teardown removes the entry
+        // itself and the worker is gone when netcap exits.
+        if (prog.role === 'worker') {
+          progArray!.update(u32(i), u32(loadedProg.fd));
+          opened.push({ close: () => void progArray!.delete(u32(i)) });
+        }
         return loadedProg;
       }),
     );
@@ -156,6 +175,7 @@ export function prepareUserCapture(o: UserCaptureOptions): UserCapture {
       try {
         points.forEach((p, i) => {
           p.programs.forEach((prog, j) => {
+            if (prog.role === 'worker') return; // reached by tail call, not attached
             const target = { path: p.resolved.objectPath, offset: p.resolved.fileOffset, pid: o.pid };
             links.push(prog.role === 'exit' ? attachUretprobe(loaded[i][j], target) : attachUprobe(loaded[i][j], target));
           });
@@ -225,7 +245,7 @@ export function describeDryRun(c: UserCapture): string {
     lines.push(`  symbol ${r.symbol} at 0x${r.vaddr.toString(16)} (${r.size} bytes), file offset 0x${r.fileOffset.toString(16)}`);
     p.programs.forEach((prog, j) => {
       const loaded = c.loaded[i]?.[j];
-      lines.push(`  ${prog.role === 'exit' ? 'uretprobe' : 'uprobe'} program ${loaded?.name ?? ''}: ${prog.insns.length} instructions${loaded ? ', accepted by the verifier' : ''}`);
+      lines.push(`  ${prog.role === 'exit' ? 'uretprobe' : prog.role === 'worker' ? 'tail-called worker' : 'uprobe'} program ${loaded?.name ?? ''}: ${prog.insns.length} instructions${loaded ? ', accepted by the verifier' : ''}`);
       lines.push(disassemble(link(prog.insns)).trimEnd().replace(/^/gm, '    '));
     });
   });

@@ -82,7 +82,13 @@ export async function runScenario(world: World, app: DpdkApp, o: ScenarioOptions
     await new Promise((r) => setTimeout(r, 200));
     const received = await rx.stop();
     const exit = o.count !== undefined ? await Promise.race([run.exited, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`netcap did not stop after -c ${o.count}:\n${run.stderr()}`)), 10_000))]) : await run.stop('SIGINT');
-    const leftover = stillLoaded(held);
+    // The kernel frees some objects from a workqueue after the last fd
+    // closes: allow it a moment before calling anything left over.
+    let leftover = stillLoaded(held);
+    for (let i = 0; i < 20 && leftover.programs.length + leftover.links.length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      leftover = stillLoaded(held);
+    }
     const cbpf = compileCbpf(o.expression, { linktype: 'EN10MB', snaplen: o.snaplen ?? 262144 });
     let selected = o.frames.filter((f) => libpcapFilter(cbpf, f, f.length) > 0);
     if (o.count !== undefined) selected = selected.slice(0, o.count);

@@ -122,6 +122,26 @@ describe('capture session', { timeout: 180_000 }, () => {
     assert.match(text, /IP 192\.0\.2\.1\.40000 > 192\.0\.2\.2\.80: Flags \[S\]/);
   });
 
+  it('a burst of 32 is captured whole through the tail-called worker (16 mbufs per run)', async () => {
+    const burst = spawn(path.join(dir, 'mbuf-target'), ['burst', 'match'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve) => burst.stdout!.once('data', () => resolve()));
+      burst.stdout!.resume();
+      const run = runNetcap(['mbuf', '-f', 'bench_burst@1@2', '--pid', String(burst.pid), '--dpdk-version', '22.11', '-c', '64', '--json']);
+      const exit = await run.exited;
+      assert.equal(exit.code, 0, run.stderr());
+      const addrs = run.stdout().toString().trim().split('\n').map((l) => BigInt(/mbuf=(0x[0-9a-f]+)/.exec((JSON.parse(l) as { comment: string }).comment)![1]));
+      assert.equal(addrs.length, 64);
+      // The target's 32 mbufs sit 128 bytes apart in one array, passed in order:
+      // one call gives 32 consecutive addresses, then the next call starts over.
+      const start = addrs.indexOf(addrs.reduce((a, b) => (a < b ? a : b)));
+      assert.ok(start < 32, 'a new burst starts within the first 32 packets');
+      for (let i = 1; i < 32; i++) assert.equal(addrs[start + i] - addrs[start + i - 1], 128n, `packet ${i} of the burst`);
+    } finally {
+      burst.kill('SIGKILL');
+    }
+  });
+
   it('-w - streams pcap to stdout and --time-stamp-precision nano sets the magic', async () => {
     const run = runNetcap([...base(), '-c', '4', '-w', '-', '--time-stamp-precision', 'nano']);
     const exit = await run.exited;
