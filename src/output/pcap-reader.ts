@@ -41,7 +41,7 @@ export function readPcap(buf: Buffer): CaptureFile {
     packets.push({
       ifIndex: 0,
       tsNs: seconds * 1_000_000_000n + (nanosecond ? fraction : fraction * 1000n),
-      data: Buffer.from(buf.subarray(start, start + caplen)),
+      data: buf.subarray(start, start + caplen), // a view: the file buffer stays alive with the packets
       wirelen,
     });
     at = start + caplen;

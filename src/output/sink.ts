@@ -4,13 +4,24 @@
 // calls have completed), so "flushed" means the bytes survive our exit —
 // like tcpdump -U's fflush, cheap enough per packet. `close()` of a file
 // also fsyncs, so a closed capture file survives a power cut too.
+//
+// Small chunks written in one turn of the event loop (a ring-buffer batch,
+// a file's packets) are coalesced into one write of up to COALESCE_BYTES,
+// handed over on the next turn (setImmediate) or at once when that much is
+// pending: one syscall per batch instead of one per packet, while a live
+// display still sees each batch as soon as it was written.
 import * as fs from 'node:fs';
 import type { Writable } from 'node:stream';
+
+const COALESCE_BYTES = 256 * 1024;
 
 export class SinkWriter {
   private lastWrite: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
   private closed = false;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private scheduled = false;
 
   constructor(readonly sink: Writable) {
     sink.on('error', (e: Error) => {
@@ -18,10 +29,41 @@ export class SinkWriter {
     });
   }
 
-  /** Queues a chunk; resolves when the stream is ready for more (not necessarily flushed). */
+  /**
+   * Queues a chunk (which must not be modified afterwards); resolves when
+   * the stream is ready for more, not necessarily flushed.
+   */
   async write(chunk: Buffer): Promise<void> {
     if (this.closed) throw new Error('write after close');
     if (this.failure) throw this.failure;
+    // Back-pressure: a slow reader (tcpdump, a pipe) holds the producer here.
+    if (this.sink.writableNeedDrain) await waitForDrain(this.sink);
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    if (this.pendingBytes >= COALESCE_BYTES) this.handOver();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        this.handOver();
+      });
+    }
+    if (this.failure) throw this.failure;
+  }
+
+  /** Resolves when everything written so far has been handed to the OS. */
+  async flush(): Promise<void> {
+    this.handOver();
+    await this.lastWrite;
+    if (this.failure) throw this.failure;
+  }
+
+  /** Writes what is pending as one chunk. */
+  private handOver(): void {
+    if (this.pending.length === 0 || this.sink.writableEnded || this.sink.destroyed) return;
+    const chunk = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
     this.lastWrite = new Promise<void>((resolve, reject) => {
       this.sink.write(chunk, (e) => (e ? reject(e) : resolve()));
     });
@@ -30,14 +72,6 @@ export class SinkWriter {
     this.lastWrite.catch((e: Error) => {
       this.failure ??= e;
     });
-    if (this.sink.writableNeedDrain) await waitForDrain(this.sink);
-    if (this.failure) throw this.failure;
-  }
-
-  /** Resolves when everything written so far has been handed to the OS. */
-  async flush(): Promise<void> {
-    await this.lastWrite;
-    if (this.failure) throw this.failure;
   }
 
   /**
@@ -48,6 +82,7 @@ export class SinkWriter {
   async close(endSink = true): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.handOver();
     await this.lastWrite.catch(() => undefined);
     // fs.WriteStream keeps its descriptor in .fd (documented, absent from the typings).
     const fd = this.sink instanceof fs.WriteStream ? (this.sink as fs.WriteStream & { fd?: number | null }).fd : undefined;

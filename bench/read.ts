@@ -1,0 +1,133 @@
+// How fast `netcap read` filters a capture file, and what each filter engine
+// costs per packet. Anchors nobody here wrote: libpcap's bpf_filter (per
+// verdict) and `tcpdump -r IN -w OUT EXPR` (per file).
+//
+//   node dist/bench/read.js           (prints markdown)
+//   or as a section of `npm run bench` (id "read")
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { BenchContext, BenchResult, BenchSection } from './harness/section';
+import { commandsBlock, figureTable, num, type FigureRow } from './harness/format';
+import { pairedRatios, summarize } from './harness/stats';
+import { compileCbpf, libpcapFilter } from '../src/filter/libpcap';
+import { interpret } from '../src/filter/interpreter';
+import { KernelEngine } from '../cmd/read-engines';
+import { PcapWriter } from '../src/output/pcap-writer';
+import { expressions } from '../test/filter/corpus';
+import { generatePackets } from '../test/filter/packets';
+
+const now = (): number => Number(process.hrtime.bigint()) / 1e6;
+
+/** Verdicts per second of one engine over every (expression, packet) pair. */
+function verdictRate(run: (exprIndex: number, data: Buffer, wirelen: number) => number, exprCount: number, packets: { data: Buffer; wirelen: number }[]): number {
+  const t0 = now();
+  let sink = 0;
+  for (let e = 0; e < exprCount; e++) for (const p of packets) sink += run(e, p.data, p.wirelen) & 1;
+  const ms = now() - t0;
+  if (sink < 0) throw new Error('unreachable'); // keeps the loop from being optimised away
+  return (exprCount * packets.length) / (ms / 1000);
+}
+
+const FILE_EXPRESSIONS = ['tcp port 80', 'udp and port 53', 'vlan and ip', 'ip[6:2] & 0x1fff != 0', 'ip6 and (tcp or udp)'];
+
+export async function runReadBench(ctx: Pick<BenchContext, 'repeats' | 'quick' | 'log' | 'workDir' | 'repoRoot'>): Promise<BenchResult> {
+  const repeats = ctx.repeats;
+  const packets = generatePackets(ctx.quick ? 300 : 1000, 0xbe9c);
+  const exprs = expressions.slice(0, ctx.quick ? 60 : expressions.length);
+  const progs = exprs.map((e) => compileCbpf(e));
+  const kernel: KernelEngine[] = [];
+  const figures: Record<string, number> = {};
+  const rows: FigureRow[] = [];
+  try {
+    ctx.log('engines: loading one kernel program per expression');
+    for (const p of progs) kernel.push(new KernelEngine(p));
+    const pcapRates: number[] = [];
+    const interpRates: number[] = [];
+    const kernelRates: number[] = [];
+    for (let r = 0; r < repeats; r++) {
+      pcapRates.push(verdictRate((e, d, w) => libpcapFilter(progs[e], d, w), progs.length, packets));
+      interpRates.push(verdictRate((e, d, w) => interpret(progs[e].insns, d, w), progs.length, packets));
+      kernelRates.push(verdictRate((e, d, w) => kernel[e].run(d, w), progs.length, packets.slice(0, Math.ceil(packets.length / 4))));
+    }
+    rows.push({ label: 'libpcap bpf_filter (through N-API, one call per verdict)', samples: pcapRates.map((x) => x / 1e6), unit: 'M verdicts/s' });
+    rows.push({ label: 'netcap interpreter (--engine interp)', samples: interpRates.map((x) => x / 1e6), unit: 'M verdicts/s', ratios: pairedRatios(interpRates, pcapRates), anchor: 'libpcap bpf_filter' });
+    rows.push({ label: 'kernel eBPF via BPF_PROG_TEST_RUN (--engine kernel; map update + syscall per verdict)', samples: kernelRates.map((x) => x / 1e6), unit: 'M verdicts/s', ratios: pairedRatios(kernelRates, pcapRates), anchor: 'libpcap bpf_filter' });
+    figures['read.interp.verdicts_per_s'] = summarize(interpRates).median;
+    figures['read.kernel.verdicts_per_s'] = summarize(kernelRates).median;
+    figures['read.libpcap.verdicts_per_s'] = summarize(pcapRates).median;
+  } finally {
+    for (const k of kernel) k.close();
+  }
+
+  // End to end on a file: netcap read vs tcpdump -r -w, same expressions.
+  const count = ctx.quick ? 20_000 : 100_000;
+  const input = path.join(ctx.workDir, 'read-bench.pcap');
+  const w = new PcapWriter(fs.createWriteStream(input), { linktype: 1, snaplen: 262144 });
+  let ts = 1_700_000_000_000_000_000n;
+  for (const p of generatePackets(count, 0xf11e)) await w.writePacket({ ifIndex: 0, tsNs: (ts += 1000n), data: p.data, wirelen: p.wirelen });
+  await w.close();
+  const netcap = path.join(ctx.repoRoot, 'bin', 'netcap');
+  const timeRun = (argv: string[]): number => {
+    const t0 = now();
+    const r = spawnSync(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], timeout: 300_000 });
+    if (r.status !== 0) throw new Error(`${argv.join(' ')}: ${r.stderr.toString()}`);
+    return now() - t0;
+  };
+  const tcpdumpMs: number[] = [];
+  const interpMs: number[] = [];
+  const kernelMs: number[] = [];
+  for (let r = 0; r < repeats; r++) {
+    ctx.log(`file: repetition ${r + 1}/${repeats}`);
+    let t = 0;
+    let i = 0;
+    let k = 0;
+    for (const e of FILE_EXPRESSIONS) {
+      t += timeRun(['tcpdump', '-r', input, '-w', path.join(ctx.workDir, 'ref.pcap'), e]);
+      i += timeRun([process.execPath, netcap, 'read', '-r', input, '-e', e, '-w', path.join(ctx.workDir, 'out.pcap')]);
+      k += timeRun([process.execPath, netcap, 'read', '-r', input, '-e', e, '-w', path.join(ctx.workDir, 'out.pcap'), '--engine', 'kernel']);
+    }
+    tcpdumpMs.push(t / FILE_EXPRESSIONS.length);
+    interpMs.push(i / FILE_EXPRESSIONS.length);
+    kernelMs.push(k / FILE_EXPRESSIONS.length);
+  }
+  const fileRows: FigureRow[] = [
+    { label: `tcpdump -r IN -w OUT EXPR (${num(count)} packets)`, samples: tcpdumpMs, unit: 'ms' },
+    { label: 'netcap read -r IN -e EXPR -w OUT', samples: interpMs, unit: 'ms', ratios: pairedRatios(interpMs, tcpdumpMs), anchor: 'tcpdump' },
+    { label: 'netcap read ... --engine kernel', samples: kernelMs, unit: 'ms', ratios: pairedRatios(kernelMs, tcpdumpMs), anchor: 'tcpdump' },
+  ];
+  figures['read.file.netcap_ms'] = summarize(interpMs).median;
+  figures['read.file.tcpdump_ms'] = summarize(tcpdumpMs).median;
+  figures['read.file.ratio_vs_tcpdump'] = summarize(pairedRatios(interpMs, tcpdumpMs)).median;
+  const markdown = [
+    `Filter verdicts over ${progs.length} corpus expressions x ${packets.length} generated packets (kernel: a quarter of the packets), ${repeats} repetitions:`,
+    '',
+    figureTable(rows),
+    '',
+    `Whole files: ${num(count)} generated packets, mean over ${FILE_EXPRESSIONS.length} expressions (${FILE_EXPRESSIONS.map((e) => `\`${e}\``).join(', ')}), wall time including process start (node ~0.1 s):`,
+    '',
+    figureTable(fileRows),
+    '',
+    commandsBlock([`tcpdump -r IN -w OUT EXPR`, `netcap read -r IN -e EXPR -w OUT [--engine kernel]`]),
+  ].join('\n');
+  return { markdown, figures };
+}
+
+export const section: BenchSection = {
+  id: 'read',
+  title: 'netcap read: filter engines and whole files',
+  budgetMs: 300_000,
+  run: (ctx) => runReadBench(ctx),
+};
+
+if (require.main === module) {
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nc-read-bench-'));
+  runReadBench({ repeats: 3, quick: process.argv.includes('--quick'), log: (m) => process.stderr.write(`read: ${m}\n`), workDir, repoRoot: path.resolve(__dirname, '..', '..') })
+    .then((r) => process.stdout.write(r.markdown + '\n'))
+    .finally(() => fs.rmSync(workDir, { recursive: true, force: true }))
+    .catch((e: unknown) => {
+      process.stderr.write(`${String(e)}\n`);
+      process.exitCode = 1;
+    });
+}
