@@ -59,13 +59,16 @@ export interface ScenarioOptions {
   count?: number;
   extraArgs?: string[];
   file?: string;
+  /** Name the traced program by --binary (every process running it) instead of --pid. */
+  byBinary?: boolean;
 }
 
 export async function runScenario(world: World, app: DpdkApp, o: ScenarioOptions): Promise<ScenarioResult> {
   const dir = tempDir('scenario');
   try {
     const out = path.join(dir, o.file ?? 'out.pcap');
-    const args = [o.mode ?? 'mbuf', '-f', o.point, '--pid', String(app.pid), '-w', out, ...(o.expression ? ['-e', o.expression] : [])];
+    const target = o.byBinary ? ['--binary', app.binary] : ['--pid', String(app.pid)];
+    const args = [o.mode ?? 'mbuf', '-f', o.point, ...target, '-w', out, ...(o.expression ? ['-e', o.expression] : [])];
     if (o.snaplen !== undefined) args.push('-s', String(o.snaplen));
     if (o.count !== undefined) args.push('-c', String(o.count));
     args.push(...(o.extraArgs ?? []));

@@ -67,6 +67,12 @@ describe('netcap mbuf/raw on the DPDK test app', { timeout: 400_000 }, () => {
     assert.ok(r.file.packets.every((p) => p.data.length === 150));
   });
 
+  it('--binary instead of --pid: every process running the program', async () => {
+    const r = await runScenario(world, app, { point: 'app_process_one@1', expression: 'udp', frames: mixedFrames(12), byBinary: true });
+    assertExact(r);
+    assert.match(r.stderr, /listening on mbuf:app_process_one@1 \(.*netcap-test-app\)/);
+  });
+
   it('two points at once, each packet named by its point in pcapng', async () => {
     const frames = mixedFrames(12);
     const r = await runScenario(world, app, { point: 'app_process_one@1,app_process_burst@1@2', expression: 'udp', frames, file: 'two.pcapng' });
