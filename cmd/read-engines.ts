@@ -8,6 +8,7 @@ import { ProgType } from '../src/bpf/constants';
 import type { CbpfProgram } from '../src/filter';
 import { BUFFER_PARAMS_SIZE, xdpBufferProgram } from '../src/filter/standalone';
 import { interpret } from '../src/filter/interpreter';
+import { UserError } from '../src/errors';
 
 export type EngineName = 'interp' | 'kernel';
 
@@ -79,5 +80,18 @@ export class KernelEngine implements FilterEngine {
 }
 
 export function createEngine(name: EngineName, prog: CbpfProgram): FilterEngine {
-  return name === 'kernel' ? new KernelEngine(prog) : interpreterEngine(prog);
+  if (name !== 'kernel') return interpreterEngine(prog);
+  try {
+    return new KernelEngine(prog);
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    // Creating maps or loading an XDP program needs CAP_BPF (root here);
+    // the addon's errors carry the errno name.
+    const code = (e as { code?: string }).code;
+    throw new UserError(
+      `the kernel engine could not load its program${code ? ` (${code})` : ''}: ${(e as Error).message}`,
+      code === 'EPERM' || code === 'EACCES' ? 'run as root (or with CAP_BPF), or use --engine interp' : 'use --engine interp',
+      (e as Error).stack,
+    );
+  }
 }

@@ -84,6 +84,8 @@ const MAX_STEPS = 1 << 20;
 /** Scratch memory words (BPF_MEMWORDS). */
 export const CBPF_MEMWORDS = 16;
 
+const scratch = new Uint32Array(CBPF_MEMWORDS);
+
 /** Raised for programs libpcap's bpf_validate would refuse (unknown opcode, jump out of the program, M[] out of range). */
 export class CbpfRuntimeError extends Error {
   constructor(message: string, readonly pc: number) {
@@ -102,7 +104,9 @@ export function interpret(insns: readonly CbpfInstruction[], packet: Uint8Array,
   // libpcap: "No filter means accept all" (a NULL program returns (u_int)-1).
   if (insns.length === 0) return 0xffffffff;
   const buflen = packet.length;
-  const mem = new Uint32Array(CBPF_MEMWORDS);
+  // One scratch memory for every call (the interpreter never re-enters),
+  // cleared instead of allocated: this runs once per packet.
+  const mem = scratch.fill(0);
   let A = 0;
   let X = 0;
   let pc = 0;
