@@ -51,6 +51,8 @@ interface Env {
 }
 
 interface RunRecord {
+  /** The repetition it belongs to: ratios pair it with the no-capture run of the same one. */
+  rep: number;
   traffic: TrafficResult;
   captured?: number;
   lost?: number;
@@ -176,7 +178,7 @@ export const section: BenchSection = {
             capture = await v.start(env, `${rateKey(rate)}-${rep}`);
             if (capture) commands.set(v.id, displayCommand(capture.argv));
             const traffic = await runTraffic({ ns: l2.ns, inIf: 'a1', outIf: 'b1', txCounterIf: 'b0', frames: [frame], rate, durationMs });
-            const rec: RunRecord = { traffic };
+            const rec: RunRecord = { rep, traffic };
             if (capture) {
               const r = await capture.stop();
               Object.assign(rec, { captured: r.captured, usage: r.usage }, r.lost !== undefined ? { lost: r.lost } : {});
@@ -234,7 +236,9 @@ function report(
         continue;
       }
       const fwd = summarize(recs.map((r) => r.traffic.forwardedPps));
-      const ratios = summarize(pairedRatios(recs.map((r) => r.traffic.forwardedPps), anchor.map((r) => r.traffic.forwardedPps)));
+      // Paired by repetition (a variant whose run failed has no entry for it).
+      const anchorOf = (r: RunRecord): number => anchor.find((a) => a.rep === r.rep)?.traffic.forwardedPps ?? NaN;
+      const ratios = summarize(pairedRatios(recs.map((r) => r.traffic.forwardedPps), recs.map(anchorOf)));
       const loss = summarize(recs.map((r) => r.traffic.lossRatio));
       const capRatio = summarize(recs.map((r) => (r.captured !== undefined && r.traffic.transmitted > 0 ? r.captured / r.traffic.transmitted : NaN)));
       const lost = summarize(recs.map((r) => r.lost ?? NaN));

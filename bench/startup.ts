@@ -66,19 +66,21 @@ const TOOLS: Tool[] = [
 ];
 
 interface Sample {
+  /** The repetition: ratios pair it with tcpdump's run of the same one. */
+  rep: number;
   firstPacketMs: number;
   peakRssMiB: number;
   cpuSeconds: number;
 }
 
-async function measureOnce(world: World, env: Env, tool: Tool, injector: string[]): Promise<Sample> {
+async function measureOnce(world: World, env: Env, tool: Tool, injector: string[], rep: number): Promise<Sample> {
   const sender = startTool(injector, { ns: env.ns, world });
   let t: ToolProcess | undefined;
   try {
     t = startTool(tool.argv(env), { world, ...(tool.inNamespace ? { ns: env.ns } : {}) });
     const firstPacketMs = await t.waitFor(tool.firstPacket, FIRST_PACKET_TIMEOUT_MS);
     const exit = await t.stop('SIGINT', 5000);
-    return { firstPacketMs, peakRssMiB: exit.usage.treePeakRssKiB / 1024, cpuSeconds: exit.usage.cpuSeconds };
+    return { rep, firstPacketMs, peakRssMiB: exit.usage.treePeakRssKiB / 1024, cpuSeconds: exit.usage.cpuSeconds };
   } finally {
     await t?.stop('SIGKILL');
     await sender.stop('SIGTERM', 2000);
@@ -118,15 +120,16 @@ export const section: BenchSection = {
         if (ctx.remainingMs() < 30_000) break;
         ctx.log(`rep ${rep + 1}/${ctx.repeats} ${tool.id}`);
         try {
-          samples.get(tool.id)?.push(await measureOnce(world, env, tool, injector));
+          samples.get(tool.id)?.push(await measureOnce(world, env, tool, injector, rep));
         } catch (e) {
           failures.set(tool.id, e instanceof Error ? e.message.split('\n').slice(0, 3).join(' ') : String(e));
           failureCounts.set(tool.id, (failureCounts.get(tool.id) ?? 0) + 1);
         }
       }
     }
-    const anchor = (samples.get('tcpdump') ?? []).map((s) => s.firstPacketMs);
-    const anchorRss = (samples.get('tcpdump') ?? []).map((s) => s.peakRssMiB);
+    const tcpdumpRuns = samples.get('tcpdump') ?? [];
+    // Paired by repetition (a tool whose run failed has no entry for it).
+    const anchorOf = (s: Sample): Sample | undefined => tcpdumpRuns.find((t) => t.rep === s.rep);
     const figures: Record<string, number> = {};
     const md: string[] = [
       `UDP frames at ${RATE_PPS} pps into a veth in a private namespace; each tool is started while they arrive and timed`,
@@ -143,9 +146,9 @@ export const section: BenchSection = {
         continue;
       }
       const first = summarize(list.map((s) => s.firstPacketMs));
-      const ratio = summarize(pairedRatios(list.map((s) => s.firstPacketMs), anchor));
+      const ratio = summarize(pairedRatios(list.map((s) => s.firstPacketMs), list.map((s) => anchorOf(s)?.firstPacketMs ?? NaN)));
       const rss = summarize(list.map((s) => s.peakRssMiB));
-      const rssRatio = summarize(pairedRatios(list.map((s) => s.peakRssMiB), anchorRss));
+      const rssRatio = summarize(pairedRatios(list.map((s) => s.peakRssMiB), list.map((s) => anchorOf(s)?.peakRssMiB ?? NaN)));
       const cpu = summarize(list.map((s) => s.cpuSeconds));
       md.push(
         `| ${tool.label} | ${num(first.median)} (${num(first.min)}..${num(first.max)}, n=${first.n}) | ` +
