@@ -72,6 +72,9 @@ const STACK_GATHER_KEY = -24;
 const STACK_GATHER_VALUE = -32;
 /** M[0..15] of the filter: 64 bytes below the slots above. */
 const STACK_FILTER_MEM = -96;
+/** The early -i check's copies of skb->dev and dev->ifindex: inside the filter's M[] area, free until the filter runs (it zeroes what it reads). */
+const STACK_EARLY_DEV = -48;
+const STACK_EARLY_IFINDEX = -56;
 
 /** BPF_ANY for bpf_map_update_elem. */
 const BPF_ANY = 0;
@@ -180,7 +183,19 @@ export function buildSkbProgram(o: SkbProgramOptions): SkbProgramSpec {
   // r9 = ctx (also spilled: bpf_get_stackid needs it after the filter ran).
   emit(Mov.reg(R9, R1), StoreMem(R10, STACK_CTX, R1, 8));
   emit(LoadMem(R8, R9, point.skb.offset, 8).withComment('r8 = the sk_buff'), JEq.imm(R8, 0, L.out));
-  emit(...counter(COUNTER.seen));
+  if (o.iface) {
+    // -i: most skbs belong to other devices; turn them away with two small
+    // reads (skb->dev, dev->ifindex) before any map lookup or bigger copy.
+    // The namespace is checked below, once it is read with the rest.
+    emit(
+      Mov.reg(R1, R10), Add.imm(R1, STACK_EARLY_DEV), Mov.imm(R2, 8), Mov.reg(R3, R8), Add.imm(R3, layout.skb.dev.offset),
+      Call(Helper.probe_read_kernel), JNE.imm(R0, 0, L.out),
+      LoadMem(R3, R10, STACK_EARLY_DEV, 8), JEq.imm(R3, 0, L.out),
+      Add.imm(R3, layout.dev.ifindex.offset), Mov.reg(R1, R10), Add.imm(R1, STACK_EARLY_IFINDEX), Mov.imm(R2, 4),
+      Call(Helper.probe_read_kernel), JNE.imm(R0, 0, L.out),
+      LoadMem(R1, R10, STACK_EARLY_IFINDEX, 4), JNE.imm32(R1, o.iface.ifindex, L.out),
+    );
+  }
   emit(...emitScratchLookup(o.maps.scratch, R7, STACK_CPU_KEY, L.out));
   // The meta scratch, same CPU key (still at STACK_CPU_KEY).
   emit(LoadMapPtr(R1, o.maps.meta), Mov.reg(R2, R10), Add.imm(R2, STACK_CPU_KEY), Call(Helper.map_lookup_elem), JEq.imm(R0, 0, L.out), Mov.reg(R6, R0));
@@ -218,6 +233,8 @@ export function buildSkbProgram(o: SkbProgramOptions): SkbProgramSpec {
       LoadMem(R1, R6, META.netns, 4), JNE.imm32(R1, o.iface.netnsInode, L.out),
     );
   }
+  // "Seen": skbs of the selected device (every skb without -i) the probe looked at.
+  emit(...counter(COUNTER.seen));
   const gatherLookup = (mapFd: number): Insn[] => [
     LoadMapPtr(R1, mapFd), Mov.reg(R2, R10), Add.imm(R2, STACK_GATHER_KEY),
     Call(Helper.map_lookup_elem), JEq.imm(R0, 0, L.out),
