@@ -45,7 +45,15 @@ function dataplane(f: Figures, rate: string): string | undefined {
   add('netcap_none', 'when its filter matches nothing');
   add('netcap_burst', 'with netcap on the burst function');
   add('dumpcap', 'with dpdk-dumpcap');
-  return `- **Dataplane, ${rate} pps.** ${parts.join('; ')}.`;
+  const captured: string[] = [];
+  const cap = (v: string, who: string): void => {
+    if (has(f, k(v, 'captured_ratio'))) captured.push(`${who} ${num(f[k(v, 'captured_ratio')] * 100)} %`);
+  };
+  cap('netcap_all', 'netcap (per-packet point)');
+  cap('netcap_burst', 'netcap (burst point)');
+  cap('dumpcap', 'dpdk-dumpcap');
+  const tail = captured.length ? ` Of what l2fwd forwarded, the file held: ${captured.join(', ')}.` : '';
+  return `- **Dataplane, ${rate} pps.** ${parts.join('; ')}.${tail}`;
 }
 
 export function readingMarkdown(f: Figures): string {
