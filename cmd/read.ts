@@ -10,6 +10,7 @@ import type { Command } from './command';
 import { UserError } from '../src/errors';
 import { compileCbpf, DEFAULT_SNAPLEN, linktypeName } from '../src/filter';
 import { readCaptureFile } from '../src/output/read-capture';
+import { dltForLinktype } from '../src/output/linktypes';
 import type { CaptureFile } from '../src/output/capture-file';
 import type { CaptureInterface, CapturedPacket } from '../src/output/packet';
 import { PcapWriter } from '../src/output/pcap-writer';
@@ -113,7 +114,7 @@ export async function runRead(opts: ReadOptions): Promise<number> {
     if (!engine) {
       // libpcap compiles for one link type at a time: a pcapng file mixing
       // Ethernet and raw IP interfaces gets one program per link type.
-      const prog = compileCbpf(opts.expression, { linktype: iface.linktype, snaplen });
+      const prog = compileCbpf(opts.expression, { linktype: dltForLinktype(iface.linktype), snaplen });
       engine = createEngine(opts.engine, prog);
       engines.set(key, engine);
     }

@@ -76,6 +76,30 @@ for (const engine of ['interp', 'kernel'] as const) {
   });
 }
 
+void test('raw IP files (LINKTYPE_RAW 101, DLT_RAW 12 for libpcap\'s compiler) filter like tcpdump', async () => {
+  // The IP packets of the generated Ethernet frames, as a raw-IP capture.
+  const rawIn = path.join(tmp.dir, 'raw.pcap');
+  const w = new PcapWriter(fs.createWriteStream(rawIn), { linktype: 101, snaplen: 262144 });
+  let n = 0;
+  for (const p of packets) {
+    if (p.data.length > 14 && p.data.length === p.wirelen && [0x0800, 0x86dd].includes(p.data.readUInt16BE(12))) {
+      await w.writePacket({ ...p, data: p.data.subarray(14), wirelen: p.wirelen - 14 });
+      n++;
+    }
+  }
+  await w.close();
+  assert.ok(n > 500);
+  for (const expression of ['udp', 'ip6 and tcp', 'host 10.1.2.3', 'ip[9] = 1']) {
+    const ref = path.join(tmp.dir, 'raw-ref.pcap');
+    const out = path.join(tmp.dir, 'raw-out.pcap');
+    run(['tcpdump', '-r', rawIn, '-w', ref, expression]);
+    const r = netcap(['read', '-r', rawIn, '-e', expression, '-w', out]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(tcpdumpText(out), tcpdumpText(ref), expression);
+    assert.ok(tcpdumpText(ref).length > 0, `${expression} keeps packets`);
+  }
+});
+
 void test('the filter may follow the options, as with tcpdump; -c stops early', () => {
   const ref = path.join(tmp.dir, 'ref-c.pcap');
   const out = path.join(tmp.dir, 'out-c.pcap');

@@ -1,0 +1,16 @@
+// Capture files store LINKTYPE_ values; libpcap's compiler wants DLT_
+// values. They are equal except for a few historical ones, which libpcap
+// translates when it opens a file (pcap-common.c, linktype_to_dlt): most
+// importantly LINKTYPE_RAW 101 is DLT_RAW 12 on Linux.
+const LINKTYPE_TO_DLT = new Map<number, number>([
+  [100, 11], // ATM_RFC1483
+  [101, 12], // RAW (raw IPv4/IPv6)
+  [102, 15], // SLIP_BSDOS
+  [103, 16], // PPP_BSDOS
+  [106, 19], // ATM_CLIP
+]);
+
+/** The DLT_ value libpcap compiles filters for, given a file's LINKTYPE_ value. */
+export function dltForLinktype(linktype: number): number {
+  return LINKTYPE_TO_DLT.get(linktype) ?? linktype;
+}
