@@ -47,11 +47,12 @@ async function run(args: ArgumentsCamelCase): Promise<number> {
     }
     return 0;
   }
-  // Stacks and gather annotations ride in each packet's metadata: decoded
-  // on stdout they need the built-in decoder with --meta (tcpdump cannot
-  // print them); files carry them as pcapng comments.
+  // Stacks, drop reasons and gather annotations ride in each packet's
+  // metadata: decoded on stdout they need the built-in decoder with --meta
+  // (tcpdump cannot print them); files carry them as pcapng comments.
   const session = { ...c.session };
-  if ((stacks || gather) && !session.json && (session.writeFile === undefined || session.print)) {
+  const metadataMatters = stacks || gather || capture.points.some((p) => p.reason !== undefined);
+  if (metadataMatters && !session.json && (session.writeFile === undefined || session.print)) {
     session.noTcpdump = true;
     session.meta = true;
   }

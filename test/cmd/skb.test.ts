@@ -105,6 +105,13 @@ void test('kfree_skb: a UDP datagram to a closed port shows reason NO_SOCKET in 
   assert.match(out, /skb:tracepoint:skb:kfree_skb/);
 });
 
+void test('kfree_skb decoded on stdout shows the drop reason with each packet (no -S needed)', async () => {
+  const frame = udpFrame({ dstMac: RECEIVER_MAC, srcMac: SENDER_MAC, dstIp: '192.0.2.2', dstPort: 7107 });
+  const r = await capture(['skb', '-f', 'tracepoint:skb:kfree_skb', '-e', 'udp port 7107', '-c', '1'], [frame], 1);
+  assert.equal(r.exit.code, 0, r.stderr);
+  assert.match(r.stdout, /\[skb:tracepoint:skb:kfree_skb\] .* reason=NO_SOCKET\n.*192\.0\.2\.1\.40000 > 192\.0\.2\.2\.7107/);
+});
+
 void test('-G: one packet at netif_receive_skb and kfree_skb with the latency between them', async () => {
   const frame = udpFrame({ dstMac: RECEIVER_MAC, srcMac: SENDER_MAC, dstIp: '192.0.2.2', dstPort: 7103 });
   const r = await capture(
