@@ -180,3 +180,32 @@ void test('Simple and obsolete Packet Blocks and a big-endian section are read',
   assert.equal(back.packets[1].tsNs, 1_500_000_000n);
   assert.ok(back.packets[0].data.equals(frame.subarray(0, 64)));
 });
+
+void test('concatenated pcapng files (several sections) read as one, interfaces numbered across sections', async () => {
+  const a = path.join(tmp.dir, 'a.pcapng');
+  const b = path.join(tmp.dir, 'b.pcapng');
+  const first = samplePackets(40, 13);
+  const second = samplePackets(30, 14);
+  await writeSample(a, first, sameSnaplen);
+  await writeSample(b, second, [{ linktype: 1, snaplen: 262144, name: 'third' }, { linktype: 1, snaplen: 262144, name: 'fourth' }]);
+  const both = Buffer.concat([fs.readFileSync(a), fs.readFileSync(b)]);
+  const joined = path.join(tmp.dir, 'joined.pcapng');
+  fs.writeFileSync(joined, both);
+  const back = readPcapng(both);
+  assert.equal(back.sections.length, 2);
+  assert.deepEqual(back.interfaces.map((i) => i.name), [...sameSnaplen.map((i) => i.name), 'third', 'fourth']);
+  assert.equal(back.packets.length, first.length + second.length);
+  assert.deepEqual(back.packets.slice(first.length).map((p) => p.ifIndex), second.map((p) => p.ifIndex + 2));
+  // libpcap (tcpdump) as the reference: it starts a new interface list at
+  // each section (tshark 4.0 keeps the first section's interface names).
+  const dumped = tcpdumpDump(joined, true);
+  assert.equal(dumped.length, back.packets.length);
+  back.packets.forEach((p, i) => {
+    assert.ok(p.data.equals(dumped[i].bytes), `packet ${i}`);
+    assert.equal(epochText(p.tsNs, true), dumped[i].time);
+  });
+  // A file cut inside a block keeps every whole packet and says what happened.
+  const cut = readPcapng(both.subarray(0, both.length - 10));
+  assert.ok(cut.packets.length >= first.length + second.length - 1);
+  assert.match(cut.warnings[0], /truncated block/);
+});
