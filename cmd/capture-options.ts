@@ -108,6 +108,7 @@ function parseFileOptions(args: ArgumentsCamelCase, write: string | undefined): 
   const rotating = maxBytes !== undefined || seconds !== undefined;
   if (fileCount !== undefined && !rotating) throw new UserError('-W needs -C or --rotate-seconds', 'e.g. -w out.pcap -C 100 -W 5 for a ring of five files');
   if ((rotating || keepLast !== undefined) && write === undefined) throw new UserError(`${keepLast !== undefined ? '--write-file-rotate' : '-C/--rotate-seconds'} needs -w FILE`, 'e.g. -w out.pcap');
+  if ((rotating || keepLast !== undefined) && write === '-') throw new UserError(`${keepLast !== undefined ? '--write-file-rotate' : '-C/--rotate-seconds'} needs a file name, not -w - (stdout)`, 'e.g. -w out.pcap');
   if (rotating && keepLast !== undefined) throw new UserError('--write-file-rotate keeps one file; it cannot be combined with -C or --rotate-seconds', 'choose one');
   return { rotation: rotating ? { maxBytes, seconds, fileCount } : undefined, keepLast };
 }
