@@ -72,6 +72,8 @@ function readOptions(args: ArgumentsCamelCase): ReadOptions {
   if (flag !== undefined && positional !== '') {
     throw new UserError(`two filter expressions: -e "${flag}" and "${positional}"`, 'give the filter once, either with -e or after the options');
   }
+  if (args.w === undefined && args.format !== undefined) throw new UserError('--format applies to the file written with -w', 'add -w FILE, or leave --format out to print the packets');
+  if (args.w !== undefined && args.json === true) throw new UserError('--json prints packets; -w writes them to a file', 'choose one of --json and -w');
   const count = args.c === undefined ? undefined : Number(args.c);
   if (count !== undefined && (!Number.isInteger(count) || count < 1)) throw new UserError(`bad packet count -c ${String(args.c)}`, 'give a positive whole number, e.g. -c 10');
   return {
