@@ -9,6 +9,16 @@ import { BLOCK, BYTE_ORDER_MAGIC, EPB_INBOUND, EPB_OUTBOUND, OPT, decodeOptions,
 
 const IF_TSOFFSET = 14;
 
+/** Bytes of fixed fields each block type needs between its length fields. */
+const MIN_BODY: Record<number, number> = {
+  [BLOCK.sectionHeader]: 16,
+  [BLOCK.interfaceDescription]: 8,
+  [BLOCK.enhancedPacket]: 20,
+  [BLOCK.obsoletePacket]: 20,
+  [BLOCK.simplePacket]: 4,
+  [BLOCK.interfaceStatistics]: 12,
+};
+
 export function isPcapng(buf: Buffer): boolean {
   return buf.length >= 12 && buf.readUInt32LE(0) === BLOCK.sectionHeader;
 }
@@ -50,6 +60,8 @@ export function readPcapng(buf: Buffer): CaptureFile {
     const body = at + 8;
     const end = at + total - 4;
     const options = (from: number) => decodeOptions(buf, from, end, littleEndian);
+    const minimum = MIN_BODY[type];
+    if (minimum !== undefined && end - body < minimum) throw new CaptureFormatError(`pcapng block at offset ${at} (type ${type}) is ${total} bytes, too short for its fixed fields`);
     switch (type) {
       case BLOCK.sectionHeader: {
         const opts = options(body + 16);
