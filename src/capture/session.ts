@@ -190,6 +190,11 @@ export async function runCapture(spec: CaptureSpec, opts: SessionOptions): Promi
   }
   stopping = true;
   for (const t of timers) clearInterval(t);
+  // What was already taken from the ring goes out before the probes are
+  // detached: detaching a uprobe waits for an RCU grace period (tens to
+  // hundreds of ms), and -c N means "after writing N packets".
+  await writing.catch(() => undefined);
+  for (const s of sinks) await s.flush().catch(() => undefined);
   status?.stop();
 
   // Detach first (no new records), then take what the ring still holds.
