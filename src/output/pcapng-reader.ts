@@ -30,43 +30,51 @@ interface SectionInterface {
   toNs: (units: bigint) => bigint;
 }
 
-export function readPcapng(buf: Buffer): CaptureFile {
-  if (!isPcapng(buf)) throw new CaptureFormatError('not a pcapng file (no Section Header Block)');
-  const result: CaptureFile = { format: 'pcapng', nanosecond: true, interfaces: [], packets: [], statistics: [], sections: [], warnings: [] };
-  let littleEndian = true;
-  let sectionInterfaces: SectionInterface[] = [];
-  let at = 0;
-  while (at < buf.length) {
-    if (at + 12 > buf.length) {
-      result.warnings.push(`truncated block header at offset ${at}`);
-      break;
+/**
+ * Parses pcapng one block at a time, keeping the state blocks depend on
+ * (the section's byte order and interfaces). Used over a whole buffer by
+ * readPcapng and over a file by the streaming reader.
+ */
+export class PcapngParser {
+  readonly file: CaptureFile = { format: 'pcapng', nanosecond: true, interfaces: [], packets: [], statistics: [], sections: [], warnings: [] };
+  private littleEndian = true;
+  private sectionInterfaces: SectionInterface[] = [];
+
+  /**
+   * The total length of the block starting at `at` (`head` holds at least its
+   * first 12 bytes). A Section Header Block sets the byte order first.
+   */
+  blockLength(head: Buffer, at: number, fileOffset = at): number {
+    if (head.readUInt32LE(at) === BLOCK.sectionHeader) {
+      const magic = head.readUInt32LE(at + 8);
+      if (magic === BYTE_ORDER_MAGIC) this.littleEndian = true;
+      else if (head.readUInt32BE(at + 8) === BYTE_ORDER_MAGIC) this.littleEndian = false;
+      else throw new CaptureFormatError(`pcapng section at offset ${fileOffset} has a bad byte-order magic 0x${magic.toString(16)}`);
     }
+    const total = this.littleEndian ? head.readUInt32LE(at + 4) : head.readUInt32BE(at + 4);
+    if (total < 12 || total % 4 !== 0) throw new CaptureFormatError(`pcapng block at offset ${fileOffset} has a bad length ${total}`);
+    return total;
+  }
+
+  /** Parses the whole block buf[at, at + total); returns its packet, if it holds one. */
+  parseBlock(buf: Buffer, at: number, total: number, fileOffset = at): CapturedPacket | undefined {
+    const result = this.file;
+    const littleEndian = this.littleEndian;
     const type = buf.readUInt32LE(at) === BLOCK.sectionHeader ? BLOCK.sectionHeader : littleEndian ? buf.readUInt32LE(at) : buf.readUInt32BE(at);
-    if (type === BLOCK.sectionHeader) {
-      const magic = buf.readUInt32LE(at + 8);
-      if (magic === BYTE_ORDER_MAGIC) littleEndian = true;
-      else if (buf.readUInt32BE(at + 8) === BYTE_ORDER_MAGIC) littleEndian = false;
-      else throw new CaptureFormatError(`pcapng section at offset ${at} has a bad byte-order magic 0x${magic.toString(16)}`);
-      sectionInterfaces = [];
-    }
+    if (type === BLOCK.sectionHeader) this.sectionInterfaces = [];
+    const sectionInterfaces = this.sectionInterfaces;
     const u32 = (o: number) => (littleEndian ? buf.readUInt32LE(o) : buf.readUInt32BE(o));
     const u16 = (o: number) => (littleEndian ? buf.readUInt16LE(o) : buf.readUInt16BE(o));
-    const total = u32(at + 4);
-    if (total < 12 || total % 4 !== 0) throw new CaptureFormatError(`pcapng block at offset ${at} has a bad length ${total}`);
-    if (at + total > buf.length) {
-      result.warnings.push(`truncated block at offset ${at}: ${total} bytes announced, ${buf.length - at} present`);
-      break;
-    }
     const body = at + 8;
     const end = at + total - 4;
     const options = (from: number) => decodeOptions(buf, from, end, littleEndian);
     const minimum = MIN_BODY[type];
-    if (minimum !== undefined && end - body < minimum) throw new CaptureFormatError(`pcapng block at offset ${at} (type ${type}) is ${total} bytes, too short for its fixed fields`);
+    if (minimum !== undefined && end - body < minimum) throw new CaptureFormatError(`pcapng block at offset ${fileOffset} (type ${type}) is ${total} bytes, too short for its fixed fields`);
     switch (type) {
       case BLOCK.sectionHeader: {
         const opts = options(body + 16);
         result.sections.push({ comment: joinComments(opts), application: textOption(opts, OPT.shbUserAppl) });
-        break;
+        return undefined;
       }
       case BLOCK.interfaceDescription: {
         const opts = options(body + 8);
@@ -82,21 +90,21 @@ export function readPcapng(buf: Buffer): CaptureFile {
         const offsetSeconds = offsetOpt && offsetOpt.value.length === 8 ? (littleEndian ? offsetOpt.value.readBigInt64LE(0) : offsetOpt.value.readBigInt64BE(0)) : 0n;
         sectionInterfaces.push({ globalIndex: result.interfaces.length, snaplen: iface.snaplen, toNs: timestampConverter(resol, offsetSeconds) });
         result.interfaces.push(iface);
-        break;
+        return undefined;
       }
       case BLOCK.enhancedPacket:
       case BLOCK.obsoletePacket: {
         const enhanced = type === BLOCK.enhancedPacket;
         const ifId = enhanced ? u32(body) : u16(body);
         const iface = sectionInterfaces[ifId];
-        if (!iface) throw new CaptureFormatError(`pcapng packet at offset ${at} names interface ${ifId}, which its section does not describe`);
+        if (!iface) throw new CaptureFormatError(`pcapng packet at offset ${fileOffset} names interface ${ifId}, which its section does not describe`);
         const units = (BigInt(u32(body + 4)) << 32n) | BigInt(u32(body + 8));
         const caplen = u32(body + 12);
         const wirelen = u32(body + 16);
         const dataStart = body + 20;
-        if (dataStart + caplen > end) throw new CaptureFormatError(`pcapng packet at offset ${at} claims ${caplen} bytes, more than its block holds`);
+        if (dataStart + caplen > end) throw new CaptureFormatError(`pcapng packet at offset ${fileOffset} claims ${caplen} bytes, more than its block holds`);
         const opts = options(dataStart + pad4(caplen));
-        const pkt: CapturedPacket = { ifIndex: iface.globalIndex, tsNs: iface.toNs(units), data: Buffer.from(buf.subarray(dataStart, dataStart + caplen)), wirelen };
+        const pkt: CapturedPacket = { ifIndex: iface.globalIndex, tsNs: iface.toNs(units), data: buf.subarray(dataStart, dataStart + caplen), wirelen };
         const comment = joinComments(opts);
         if (comment !== undefined) pkt.comment = comment;
         // epb_flags (and the OPB's pack_flags, same code and layout): bits 0-1 direction.
@@ -106,24 +114,22 @@ export function readPcapng(buf: Buffer): CaptureFile {
           if (dir === EPB_INBOUND) pkt.direction = 'in';
           else if (dir === EPB_OUTBOUND) pkt.direction = 'out';
         }
-        result.packets.push(pkt);
-        break;
+        return pkt;
       }
       case BLOCK.simplePacket: {
         // No interface id (always the section's first) and no timestamp;
         // caplen = min(original length, snaplen, room in the block).
         const iface = sectionInterfaces[0];
-        if (!iface) throw new CaptureFormatError(`pcapng Simple Packet Block at offset ${at} comes before any interface`);
+        if (!iface) throw new CaptureFormatError(`pcapng Simple Packet Block at offset ${fileOffset} comes before any interface`);
         const wirelen = u32(body);
         const room = end - (body + 4);
         const caplen = Math.min(wirelen, iface.snaplen || wirelen, room);
-        result.packets.push({ ifIndex: iface.globalIndex, tsNs: 0n, data: Buffer.from(buf.subarray(body + 4, body + 4 + caplen)), wirelen });
-        break;
+        return { ifIndex: iface.globalIndex, tsNs: 0n, data: buf.subarray(body + 4, body + 4 + caplen), wirelen };
       }
       case BLOCK.interfaceStatistics: {
         const ifId = u32(body);
         const iface = sectionInterfaces[ifId];
-        if (!iface) break;
+        if (!iface) return undefined;
         const opts = options(body + 12);
         const stats: CaptureStatistics = { tsNs: iface.toNs((BigInt(u32(body + 4)) << 32n) | BigInt(u32(body + 8))) };
         const u64 = (code: number) => {
@@ -141,11 +147,32 @@ export function readPcapng(buf: Buffer): CaptureFile {
         set('delivered', u64(OPT.isbUsrDeliv));
         set('comment', joinComments(opts));
         result.statistics.push({ ifIndex: iface.globalIndex, stats });
-        break;
+        return undefined;
       }
       default:
-        break; // unknown or uninteresting block (NRB, DSB, custom): skip
+        return undefined; // unknown or uninteresting block (NRB, DSB, custom): skip
     }
+  }
+}
+
+/** Reads a whole pcapng file held in memory (packet data are views of `buf`). */
+export function readPcapng(buf: Buffer): CaptureFile {
+  if (!isPcapng(buf)) throw new CaptureFormatError('not a pcapng file (no Section Header Block)');
+  const parser = new PcapngParser();
+  const result = parser.file;
+  let at = 0;
+  while (at < buf.length) {
+    if (at + 12 > buf.length) {
+      result.warnings.push(`truncated block header at offset ${at}`);
+      break;
+    }
+    const total = parser.blockLength(buf, at);
+    if (at + total > buf.length) {
+      result.warnings.push(`truncated block at offset ${at}: ${total} bytes announced, ${buf.length - at} present`);
+      break;
+    }
+    const pkt = parser.parseBlock(buf, at, total);
+    if (pkt) result.packets.push(pkt);
     at += total;
   }
   return result;
