@@ -20,8 +20,12 @@
 //   with every new interval; -W then only sets the width of the count (and
 //   wraps it, as tcpdump's code does).
 //
-// Unlike tcpdump, which compares whole seconds from time(), the interval is
-// measured in milliseconds from when the file was opened.
+// Unlike tcpdump, which compares whole seconds of time() when it processes
+// a packet, the interval is measured on the packets' own timestamps, in
+// milliseconds: a file holds the packets of [opening, opening + SECONDS)
+// exactly, however late a busy machine gets to write them. The first file
+// opens at the wall-clock start; later ones at the packet that opens them,
+// and are named by its time.
 //
 // Every file is a complete capture: a pcap file header, or a pcapng section
 // header with every interface. pcapng statistics go into the last file only
@@ -58,7 +62,8 @@ export class RotatingFileWriter {
   /** Every file opened, in order (a ring reopens names). */
   readonly opened: string[] = [];
   private current: CaptureFileWriter;
-  private openedAtMs: number;
+  /** When the current file was opened (ns since the epoch), for -G. */
+  private openedAtNs: bigint;
   private sizeCount = 0;
   private timeCount = 0;
   private readonly width: number;
@@ -77,8 +82,8 @@ export class RotatingFileWriter {
     private readonly now: () => number = Date.now,
   ) {
     this.width = rotation.maxBytes ? fileNumberWidth(rotation.fileCount) : 0;
-    this.openedAtMs = this.now();
-    this.current = this.open(this.nameFor(0, this.openedAtMs));
+    this.openedAtNs = BigInt(this.now()) * 1_000_000n;
+    this.current = this.open(this.nameFor(0, this.openedAtNs));
   }
 
   /** The file being written. */
@@ -100,8 +105,8 @@ export class RotatingFileWriter {
   async writePacket(pkt: CapturedPacket): Promise<void> {
     if (this.limitReached || this.closed) return;
     if (this.rotation.seconds) {
-      const t = this.now();
-      if (t - this.openedAtMs >= this.rotation.seconds * 1000) {
+      const t = pkt.tsNs;
+      if (t - this.openedAtNs >= BigInt(this.rotation.seconds) * 1_000_000_000n) {
         await this.current.close();
         this.timeCount++;
         if (!this.rotation.maxBytes && this.rotation.fileCount && this.timeCount >= this.rotation.fileCount) {
@@ -109,7 +114,7 @@ export class RotatingFileWriter {
           this.onLimit?.();
           return;
         }
-        this.openedAtMs = t;
+        this.openedAtNs = t;
         this.sizeCount = 0;
         this.current = this.open(this.nameFor(0, t));
       }
@@ -118,7 +123,7 @@ export class RotatingFileWriter {
       await this.current.close();
       this.sizeCount++;
       if (this.rotation.fileCount && this.sizeCount >= this.rotation.fileCount) this.sizeCount = 0;
-      this.current = this.open(this.nameFor(this.sizeCount, this.openedAtMs));
+      this.current = this.open(this.nameFor(this.sizeCount, this.openedAtNs));
     }
     await this.current.writePacket(pkt);
   }
@@ -135,8 +140,8 @@ export class RotatingFileWriter {
     if (!this.limitReached) await this.current.close(stats);
   }
 
-  private nameFor(count: number, timeMs: number): string {
-    return rotatedFileName(this.template, count, this.width, this.rotation.seconds ? timeMs : undefined);
+  private nameFor(count: number, timeNs: bigint): string {
+    return rotatedFileName(this.template, count, this.width, this.rotation.seconds ? Number(timeNs / 1_000_000n) : undefined);
   }
 
   private open(path: string): CaptureFileWriter {

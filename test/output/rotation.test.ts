@@ -177,19 +177,26 @@ void test('live netcap skb: -C, -C -W, --rotate-seconds and --rotate-seconds -W 
   const withPackets = timeFiles.map((f) => ({ f, dump: tcpdumpDump(f, false) })).filter((x) => x.dump.length > 0);
   const seconds = injectMs / 1000;
   assert.ok(withPackets.length >= Math.floor(seconds) && withPackets.length <= Math.ceil(seconds) + 1, `${withPackets.length} files with packets over ${seconds} s`);
-  const firstTimes = withPackets.map((x) => Number(x.dump[0].time));
+  // tcpdump's "seconds.micros" as whole microseconds (exact, unlike a float of the text).
+  const micros = (time: string) => Number(time.split('.')[0]) * 1e6 + Number(time.split('.')[1]);
+  const firstTimes = withPackets.map((x) => micros(x.dump[0].time));
   for (const x of withPackets) {
-    const span = Number(x.dump[x.dump.length - 1].time) - Number(x.dump[0].time);
-    assert.ok(span < 1.3, `${x.f} spans ${span.toFixed(3)} s`);
-    // Named when the file was opened: by the packet that started it (its second, or the next
-    // one), or, for the file opened at start, up to a second before its first packet.
-    const first = Number(x.dump[0].time);
-    const names = [first - 1, first, first + 1].map((t) => `time-${strftime('%Y%m%d-%H%M%S', new Date(Math.floor(t) * 1000))}.pcap`);
-    assert.ok(names.includes(path.basename(x.f)), `${path.basename(x.f)} vs first packet at ${first}`);
+    const span = micros(x.dump[x.dump.length - 1].time) - micros(x.dump[0].time);
+    assert.ok(span <= 1e6, `${x.f} spans ${span} µs`); // < 1 s in ns; the µs truncation can add one
   }
-  // From the second file on, each was opened by the first packet a second after the previous
-  // opening (the first file was opened at start, before the traffic).
-  for (let i = 2; i < firstTimes.length; i++) assert.ok(firstTimes[i] - firstTimes[i - 1] > 0.7, `file ${i} started ${(firstTimes[i] - firstTimes[i - 1]).toFixed(3)} s after the previous one`);
+  // Named by the time it was opened: for rotated files, the time of their first packet.
+  for (const x of withPackets.slice(1)) {
+    const first = Number(x.dump[0].time.split('.')[0]);
+    assert.equal(path.basename(x.f), `time-${strftime('%Y%m%d-%H%M%S', new Date(first * 1000))}.pcap`);
+  }
+  // From the second file on, each was opened by the first packet at least a second after the
+  // previous opening, and by the first one: the previous file's last packet is less than a
+  // second after its opening (the first file was opened at start, before the traffic).
+  for (let i = 2; i < firstTimes.length; i++) {
+    assert.ok(firstTimes[i] - firstTimes[i - 1] >= 1e6, `file ${i} started ${firstTimes[i] - firstTimes[i - 1]} µs after the previous one`);
+    const prev = withPackets[i - 1].dump;
+    assert.ok(micros(prev[prev.length - 1].time) - firstTimes[i - 1] <= 1e6, `file ${i - 1} holds a packet from its next second`);
+  }
   assert.deepEqual(withPackets.flatMap((x) => x.dump.map((p) => frameNumber(p.bytes))), frames.map(frameNumber), 'no packet lost or repeated across time files');
 
   // --rotate-seconds 1 -W 2: two files, then netcap ends by itself (exit 0), like tcpdump -G 1 -W 2.
