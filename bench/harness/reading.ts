@@ -79,8 +79,21 @@ export function readingMarkdown(f: Figures): string {
   if (has(f, 'dataplane.20k.netcap_all.cpu_s', 'dataplane.20k.dumpcap.cpu_s')) {
     user.push(`Writing the capture costs CPU elsewhere: at 20k pps netcap's process used ${num(f['dataplane.20k.netcap_all.cpu_s'])} CPU s per run against dumpcap's ${num(f['dataplane.20k.dumpcap.cpu_s'])} s.`);
   }
-  if (has(f, 'skb.20k.netcap_captured_ratio', 'skb.20k.tcpdump_captured_ratio')) {
-    user.push(`In the kernel at 20k pps netcap skb captured ${num(f['skb.20k.netcap_captured_ratio'] * 100)} % of the frames sent, tcpdump ${num(f['skb.20k.tcpdump_captured_ratio'] * 100)} %.`);
+  for (const rate of ['20k', '100k']) {
+    const k = (m: string): string => `skb.${rate}.${m}`;
+    if (!has(f, k('netcap_captured_ratio'), k('tcpdump_captured_ratio'))) continue;
+    let line = `In the kernel at ${rate} pps netcap skb captured ${num(f[k('netcap_captured_ratio')] * 100)} % of the frames sent, tcpdump ${num(f[k('tcpdump_captured_ratio')] * 100)} %`;
+    if (has(f, k('netcap_cpu_s'), k('tcpdump_cpu_s')) && f[k('tcpdump_cpu_s')] > 0) {
+      line += `, with ${x(f[k('netcap_cpu_s')] / f[k('tcpdump_cpu_s')])} tcpdump's CPU time while capturing`;
+    }
+    user.push(`${line}.`);
+  }
+  if (has(f, 'skb.100k.netcap_lost') && f['skb.100k.netcap_lost'] > 0) {
+    user.push(
+      'What netcap loses at high rates it loses in its ring, when the Node process falls behind: the per-packet work after ' +
+        'the ring (records to pcap, writes) costs far more CPU than reading the ring itself, and on 2 CPUs it competes with ' +
+        'the traffic. That path, not the kernel side, is what to make cheaper next.',
+    );
   }
   if (user.length) lines.push(`- **User space.** ${user.join(' ')}`);
   const mem: string[] = [];
