@@ -77,7 +77,7 @@ export function readingMarkdown(f: Figures): string {
     user.push(`The JavaScript ring reader kept up with ${num(f['ringbuf.js.lossless_records_per_s'] / 1e6)} M records/s without loss` + (has(f, 'ringbuf.js.ratio_vs_c') ? ` (${x(f['ringbuf.js.ratio_vs_c'])} a libbpf C consumer)` : '') + ', far above what uprobes can produce, so the reader is not the limit.');
   }
   if (has(f, 'dataplane.20k.netcap_all.cpu_s', 'dataplane.20k.dumpcap.cpu_s')) {
-    user.push(`Writing the capture costs CPU elsewhere: at 20k pps netcap's process used ${num(f['dataplane.20k.netcap_all.cpu_s'])} CPU s per run against dumpcap's ${num(f['dataplane.20k.dumpcap.cpu_s'])} s.`);
+    user.push(`Writing the capture costs CPU elsewhere: at 20k pps netcap's process used ${num(f['dataplane.20k.netcap_all.cpu_s'])} CPU s per run (its start-up included) against dumpcap's ${num(f['dataplane.20k.dumpcap.cpu_s'])} s.`);
   }
   for (const rate of ['20k', '100k']) {
     const k = (m: string): string => `skb.${rate}.${m}`;
