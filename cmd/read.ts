@@ -9,7 +9,7 @@ import type { Argv, ArgumentsCamelCase } from 'yargs';
 import type { Command } from './command';
 import { UserError } from '../src/errors';
 import { compileCbpf, DEFAULT_SNAPLEN, linktypeName } from '../src/filter';
-import { readCaptureFile } from '../src/output/read-capture';
+import { openCaptureStream } from '../src/output/capture-stream';
 import { dltForLinktype } from '../src/output/linktypes';
 import type { CaptureFile } from '../src/output/capture-file';
 import type { CaptureInterface, CapturedPacket } from '../src/output/packet';
@@ -106,8 +106,10 @@ function readRotation(args: ArgumentsCamelCase): RotationOptions | undefined {
 export async function runRead(opts: ReadOptions): Promise<number> {
   // Check -t before reading anything: a refused flag should fail fast.
   const flagWords = tcpdumpFlags(opts.flags);
-  const capture = await readCaptureFile(opts.file);
-  if (capture.interfaces.length === 0) throw new UserError(`${opts.file} describes no interface`, 'the file may be damaged; tcpdump -r shows what it can read');
+  // Streamed: files of any size in constant memory. Interfaces become known
+  // as their blocks are read (pcapng: before their first packet).
+  const stream = await openCaptureStream(opts.file);
+  const capture = stream.info;
   const engines = new Map<string, FilterEngine>();
   const engineFor = (iface: CaptureInterface): FilterEngine => {
     const snaplen = iface.snaplen || DEFAULT_SNAPLEN;
@@ -122,17 +124,26 @@ export async function runRead(opts: ReadOptions): Promise<number> {
     }
     return engine;
   };
+  const perInterface: FilterEngine[] = [];
   let output: PacketOutput | undefined;
+  let read = 0;
   let kept = 0;
   try {
-    const perInterface = capture.interfaces.map(engineFor);
-    output = openOutput(opts, capture, flagWords);
-    for (const pkt of capture.packets) {
+    // A pcap file's one interface is known now: compile (and report a bad
+    // expression) before reading any packet.
+    for (const iface of capture.interfaces) perInterface.push(engineFor(iface));
+    for await (const pkt of stream.packets()) {
+      read++;
+      while (perInterface.length < capture.interfaces.length) perInterface.push(engineFor(capture.interfaces[perInterface.length]));
       if (perInterface[pkt.ifIndex].run(pkt.data, pkt.wirelen) === 0) continue;
+      output ??= openOutput(opts, capture, flagWords);
       await output.write(pkt);
       kept++;
       if (opts.count !== undefined && kept >= opts.count) break;
     }
+    if (capture.interfaces.length === 0) throw new UserError(`${opts.file} describes no interface`, 'the file may be damaged; tcpdump -r shows what it can read');
+    // Nothing kept still writes a valid (empty) file, as tcpdump does.
+    output ??= openOutput(opts, capture, flagWords);
     const closing = output;
     output = undefined;
     await closing.close();
@@ -141,12 +152,13 @@ export async function runRead(opts: ReadOptions): Promise<number> {
     throw e;
   } finally {
     await output?.close().catch(() => undefined);
+    await stream.close();
     for (const engine of engines.values()) engine.close();
   }
   for (const w of capture.warnings) process.stderr.write(`netcap: ${opts.file}: ${w}\n`);
   const fallbacks = [...engines.values()].reduce((n, e) => n + e.fallbacks, 0);
   if (fallbacks) process.stderr.write(`netcap: ${fallbacks} packets were longer than a kernel test run takes and were filtered by the interpreter\n`);
-  if (opts.out !== undefined && opts.out !== '-') process.stderr.write(`netcap: kept ${kept} of ${capture.packets.length} packets from ${opts.file} (engine ${opts.engine})\n`);
+  if (opts.out !== undefined && opts.out !== '-') process.stderr.write(`netcap: kept ${kept} of ${read} packets read from ${opts.file} (engine ${opts.engine})\n`);
   return 0;
 }
 
@@ -159,7 +171,7 @@ function openOutput(opts: ReadOptions, capture: CaptureFile, flagWords: string[]
   }
   const { linktype, snaplen } = singleLinktype(capture, 'tcpdump reads one link type per stream; print with --no-tcpdump');
   const sink = new TcpdumpSink({ linktype, snaplen, flags: opts.flags });
-  return { write: (pkt) => sink.writePacket(pkt), close: () => sink.close() };
+  return { write: (pkt) => sink.writePacket(sameLinktype(capture, pkt, linktype)), close: () => sink.close() };
 }
 
 function openFileOutput(opts: ReadOptions, capture: CaptureFile): PacketOutput {
@@ -180,16 +192,24 @@ function openFileOutput(opts: ReadOptions, capture: CaptureFile): PacketOutput {
     const { linktype, snaplen } = singleLinktype(capture, 'a pcap file has one link type; write pcapng (--format pcapng)');
     // Keep the input's precision: a nanosecond file stays nanosecond.
     const w = new PcapWriter(stream, { linktype, snaplen, nanosecond: capture.format === 'pcapng' || capture.nanosecond });
-    return { write: (pkt) => w.writePacket({ ...pkt, ifIndex: 0 }), close: () => w.close(!toStdout) };
+    return { write: (pkt) => w.writePacket({ ...sameLinktype(capture, pkt, linktype), ifIndex: 0 }), close: () => w.close(!toStdout) };
   }
   const comment = `netcap read -r ${opts.file}${opts.expression ? ` -e ${JSON.stringify(opts.expression)}` : ''} --engine ${opts.engine}`;
-  const interfaces = capture.interfaces.map((iface) => ({
+  const decorate = (iface: CaptureInterface): CaptureInterface => ({
     ...iface,
     ...(opts.expression ? { filter: opts.expression } : {}),
     ...(iface.description === undefined && opts.expression ? { description: opts.expression } : {}),
-  }));
+  });
+  const interfaces = capture.interfaces.map(decorate);
   const w = new PcapngWriter(stream, { comment, interfaces });
-  return { write: (pkt) => w.writePacket(pkt), close: () => w.close(!toStdout) };
+  return {
+    write: (pkt) => {
+      // Interfaces described after the output was opened (a later IDB or section).
+      while (w.interfaceCount < capture.interfaces.length) w.addInterface(decorate(capture.interfaces[w.interfaceCount]));
+      return w.writePacket(pkt);
+    },
+    close: () => w.close(!toStdout),
+  };
 }
 
 /** -C/-W: the same files `tcpdump -r IN -w OUT -C SIZE -W N` writes (pcap), or pcapng ones. */
@@ -209,6 +229,13 @@ function singleLinktype(capture: CaptureFile, hint: string): { linktype: number;
   const types = [...new Set(capture.interfaces.map((i) => i.linktype))];
   if (types.length > 1) throw new UserError(`the file mixes link types (${types.map(linktypeName).join(', ')})`, hint);
   return { linktype: types[0], snaplen: Math.max(...capture.interfaces.map((i) => i.snaplen || DEFAULT_SNAPLEN)) };
+}
+
+/** A packet for a one-link-type output; an interface described later with another link type is refused. */
+function sameLinktype(capture: CaptureFile, pkt: CapturedPacket, linktype: number): CapturedPacket {
+  const theirs = capture.interfaces[pkt.ifIndex].linktype;
+  if (theirs !== linktype) throw new UserError(`the file mixes link types (${linktypeName(linktype)}, then ${linktypeName(theirs)})`, 'write pcapng (--format pcapng) or print with --no-tcpdump');
+  return pkt;
 }
 
 function textOutput(format: (pkt: CapturedPacket) => string): PacketOutput {
