@@ -161,6 +161,21 @@ void test('pcapng in and out: interfaces and per-packet comments are kept', asyn
   assert.match(run(['capinfos', out]), /Capture comment:\s+netcap read -r .* -e "tcp or udp"/);
 });
 
+void test('an interface described after the first packets (a later IDB) reaches the pcapng output', async () => {
+  const ngIn = path.join(tmp.dir, 'late-idb.pcapng');
+  const w = new PcapngWriter(fs.createWriteStream(ngIn), { interfaces: [{ linktype: 1, snaplen: 262144, name: 'early' }] });
+  const sample = packets.filter((p) => p.data.length >= 14).slice(0, 200);
+  for (const p of sample.slice(0, 100)) await w.writePacket(p);
+  w.addInterface({ linktype: 1, snaplen: 262144, name: 'late' });
+  for (const p of sample.slice(100)) await w.writePacket({ ...p, ifIndex: 1 });
+  await w.close();
+  const out = path.join(tmp.dir, 'late-idb-out.pcapng');
+  const r = netcap(['read', '-r', ngIn, '-w', out]);
+  assert.equal(r.status, 0, r.stderr);
+  const names = run(['tshark', '-r', out, '-T', 'fields', '-e', 'frame.interface_name']).trim().split('\n');
+  assert.deepEqual(names, [...Array<string>(100).fill('early'), ...Array<string>(100).fill('late')]);
+});
+
 void test('bad input: exit status 2 and a message saying what was wrong', () => {
   const text = path.join(tmp.dir, 'notes.txt');
   fs.writeFileSync(text, 'not a capture\n');
