@@ -78,6 +78,28 @@ export function linkedDpdkLibraries(binary: string): string[] {
   return [...out.matchAll(/\[(librte_[a-z0-9_]+)\.so[^\]]*\]/g)].map((m) => m[1]);
 }
 
+export interface MempoolView {
+  name: string;
+  opsIndex: number;
+  /** The driver that index names in the table of the process that printed it (dpdk-proc-info). */
+  opsName: string;
+}
+
+/**
+ * The mempools of a running primary as dpdk-proc-info (another secondary
+ * process, which loads the mempool drivers as plugins like dumpcap does)
+ * sees them: rte_mempool_dump's "ops_index=N" and "ops_name: <X>", where X is
+ * looked up in dpdk-proc-info's own table.
+ */
+export function showMempools(ns: Namespace, filePrefix: string): MempoolView[] {
+  const out = ns.run(['dpdk-proc-info', `--file-prefix=${filePrefix}`, '--no-pci', '--', '--show-mempool'], { timeoutMs: 30_000 });
+  const pools: MempoolView[] = [];
+  for (const m of out.matchAll(/^mempool <([^>]+)>@\S+\n(?:.*\n)*?\s*ops_index=(\d+)\n\s*ops_name: <([^>]*)>/gm)) {
+    pools.push({ name: m[1], opsIndex: Number(m[2]), opsName: m[3] });
+  }
+  return pools;
+}
+
 function which(cmd: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(':')) {
     const p = path.join(dir, cmd);
@@ -94,6 +116,10 @@ interface TestpmdFinding {
   dpaa2Errors: number;
   testpmdMempoolLibs: string[];
   dumpcapMempoolLibs: string[];
+  /** The ops testpmd says it chose for its own pool ("preferred mempool ops selected: X"). */
+  testpmdOps: string;
+  /** Mempools as dpdk-proc-info saw them while dumpcap ran (testpmd's and dumpcap's). */
+  pools: MempoolView[];
   commands: string[];
 }
 
@@ -121,6 +147,12 @@ async function reproduceWithTestpmd(ctx: BenchContext, world: World, hugeDir: st
   await waitForwarding(ns, 'a1', 'b1', { timeoutMs: 30_000, abort: died });
   const outFile = path.join(ctx.workDir, 'testpmd-dumpcap.pcapng');
   const dump = await startDumpcap(world, ns, ns.name, outFile);
+  let pools: MempoolView[] = [];
+  try {
+    pools = showMempools(ns, ns.name);
+  } catch (e) {
+    ctx.log(`dpdk-proc-info --show-mempool failed: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+  }
   const errorsBefore = (pmd.output().match(/mempool\/dpaa2/g) ?? []).length;
   await inject(ns, 'a1', [udpFrame({ dstPort: 9 })], { count: frames, rate: 1000 });
   await new Promise((r) => setTimeout(r, 500));
@@ -136,13 +168,36 @@ async function reproduceWithTestpmd(ctx: BenchContext, world: World, hugeDir: st
     dpaa2Errors,
     testpmdMempoolLibs: mempool(linkedDpdkLibraries(testpmd)),
     dumpcapMempoolLibs: mempool(linkedDpdkLibraries(which(DUMPCAP) ?? DUMPCAP)),
+    testpmdOps: /preferred mempool ops selected: (\S+)/.exec(pmd.output())?.[1] ?? 'unknown',
+    pools,
     commands: [
       pmdArgv.join(' ').replace(hugeDir, '<hugetlbfs>').replaceAll(ns.name, '<ns>'),
       dump.argv.join(' ').replace(outFile, 'out.pcapng').replaceAll(ns.name, '<ns>'),
       `inject ${frames} UDP frames at 1000 pps on a1 (AF_PACKET, test/world/inject.c)`,
+      'dpdk-proc-info --file-prefix=<ns> --no-pci -- --show-mempool   # while dumpcap runs',
       `readelf -d ${testpmd}; readelf -d ${which(DUMPCAP) ?? DUMPCAP}`,
     ],
   };
+}
+
+/** The ops_index evidence, when dpdk-proc-info could show the pools. */
+function poolEvidence(f: TestpmdFinding): string[] {
+  if (f.pools.length === 0) return [];
+  const own = f.pools.find((p) => !p.name.startsWith('capture_'));
+  const capture = f.pools.find((p) => p.name.startsWith('capture_'));
+  const lines = ['The pools themselves, as `dpdk-proc-info --show-mempool` printed them while dumpcap ran (proc-info, like dumpcap,', 'loads the mempool drivers as plugins, so it numbers them as dumpcap does):', ''];
+  lines.push('| pool | created by | with ops | stored ops_index | that index in proc-info\'s (= dumpcap\'s) table |', '|---|---|---|---|---|');
+  if (own) lines.push(`| ${own.name} | testpmd | ${f.testpmdOps} | ${own.opsIndex} | ${own.opsName} |`);
+  if (capture) lines.push(`| ${capture.name} | dpdk-dumpcap | ring_mp_mc | ${capture.opsIndex} | ${capture.opsName} |`);
+  lines.push('');
+  if (own && own.opsName !== f.testpmdOps) {
+    lines.push(
+      `The same index means different drivers: testpmd's ${f.testpmdOps} is index ${own.opsIndex} in testpmd but ${own.opsName} in the plugin order,`,
+      `and dumpcap's index ${capture?.opsIndex ?? '?'} is the dpaa2 driver in testpmd (the errors above).`,
+      '',
+    );
+  }
+  return lines;
 }
 
 export const section: BenchSection = {
@@ -170,6 +225,7 @@ export const section: BenchSection = {
       'with "Cannot get hugepage information"), not the file prefix (dumpcap attached and saw every packet), not the snap',
       'length (what fails is the allocation itself).',
       '',
+      ...poolEvidence(f),
       'The fair comparison therefore uses an l2fwd that links no driver directly (examples/l2fwd-pdump: DPDK\'s l2fwd plus',
       '`rte_pdump_init()`), where both processes register drivers in the same order and dumpcap captures (see the',
       'dataplane section).',
