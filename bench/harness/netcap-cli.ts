@@ -44,8 +44,14 @@ export async function startNetcap(repoRoot: string, args: string[], opts: { worl
   }
 }
 
-/** Loss counters netcap reports on stderr when it ends ("N lost", "lost: N", "dropped N"...), summed; NaN if none. */
+/**
+ * What netcap reports as lost when it ends: its summary line "N packets lost
+ * in ring" (src/capture/summary.ts), else any "N lost" / "lost: N" counters
+ * summed; NaN if it printed none.
+ */
 export function parseNetcapLost(output: string): number {
+  const summary = /^(\d+) packets lost in ring$/m.exec(output);
+  if (summary) return Number(summary[1]);
   let total = NaN;
   for (const m of output.matchAll(/(?:(\d+)\s+(?:packets?\s+|records?\s+|samples?\s+)?(?:lost|dropped))|(?:(?:lost|dropped)[:=\s]+(\d+))/gi)) {
     const n = Number(m[1] ?? m[2]);
