@@ -3,7 +3,7 @@
 // (src/capture/record.ts) and the ring output. Emitters return plain
 // instruction lists; labels they create start with the caller's prefix so
 // the same emitter can appear several times in one program.
-import { Add, And, Call, Ja, JEq, JLE, LoadMapPtr, LoadMem, Mov, RSh, StoreImm, StoreMem } from '../src/ebpf/builders';
+import { Add, And, Call, Ja, JEq, JLE, JLT, LoadMapPtr, LoadMem, Mov, RSh, StoreImm, StoreMem } from '../src/ebpf/builders';
 import { Helper } from '../src/ebpf/helpers';
 import type { Insn } from '../src/ebpf/instruction';
 import { R0, R1, R10, R2, R3, R4, type Register } from '../src/ebpf/registers';
@@ -193,25 +193,59 @@ export function emitRecordHeader(rec: Register, f: HeaderFields): Insn[] {
   return out;
 }
 
+/** bpf_ringbuf_query / bpf_ringbuf_output flags (include/uapi/linux/bpf.h). */
+const BPF_RB_NO_WAKEUP = 1;
+const BPF_RB_FORCE_WAKEUP = 2;
+const BPF_RB_AVAIL_DATA = 0;
+
 /**
- * bpf_ringbuf_output(ring, r{rec}, header + r{caplen}, 0): only the
+ * bpf_ringbuf_output(ring, r{rec}, header + r{caplen}, flags): only the
  * captured bytes go out, never the whole scratch record. `caplen` must be
  * bounded by `snaplen` on every path (the verifier checks the size against
  * the scratch value); this clamps it again to be sure. Leaves the helper's
  * result in r0 (0 = written, <0 = ring full). Clobbers r0-r5 and r{caplen}.
+ *
+ * Wake-ups: with flags 0 the kernel wakes the reader whenever it had caught
+ * up, which under load means an irq_work and a scheduler wake-up for nearly
+ * every packet, paid by the traced thread. Given `wakeupAt` (bytes), the
+ * reader is woken only once that much is waiting (BPF_RB_FORCE_WAKEUP) and
+ * otherwise not at all (BPF_RB_NO_WAKEUP): the session drains the ring on a
+ * short timer as well (src/capture/session.ts), so a lone packet still
+ * shows within milliseconds.
  */
-export function emitRingOutput(ringFd: number, rec: Register, caplen: Register, snaplen: number, labels: Labels): Insn[] {
+export function emitRingOutput(ringFd: number, rec: Register, caplen: Register, snaplen: number, labels: Labels, wakeupAt?: number): Insn[] {
   const sized = labels.next('sized');
+  const flags: Insn[] = [];
+  if (wakeupAt !== undefined) {
+    const quiet = labels.next('quiet');
+    flags.push(
+      LoadMapPtr(R1, ringFd),
+      Mov.imm(R2, BPF_RB_AVAIL_DATA),
+      Call(Helper.ringbuf_query),
+      Mov.imm(R4, BPF_RB_NO_WAKEUP),
+      JLT.imm(R0, wakeupAt, quiet),
+      Mov.imm(R4, BPF_RB_FORCE_WAKEUP),
+      Mov.reg(R4, R4).withSymbol(quiet),
+    );
+  } else {
+    flags.push(Mov.imm(R4, 0));
+  }
   return [
     JLE.imm(caplen, snaplen, sized),
     Mov.imm(caplen, snaplen),
-    Mov.reg(R3, caplen).withSymbol(sized),
+    Mov.reg(caplen, caplen).withSymbol(sized),
+    ...flags,
+    Mov.reg(R3, caplen),
     Add.imm(R3, RECORD.headerSize),
     LoadMapPtr(R1, ringFd),
     Mov.reg(R2, rec),
-    Mov.imm(R4, 0),
     Call(Helper.ringbuf_output),
   ];
+}
+
+/** Bytes waiting in a ring of `ringBytes` at which a probe wakes the reader: an eighth, so a burst never fills it before the reader runs. */
+export function wakeupThreshold(ringBytes: number): number {
+  return Math.max(4096, Math.floor(ringBytes / 8));
 }
 
 /** Truncates r{reg} to 32 bits (`w1 = w1`): a C argument of type u32/int leaves the upper half undefined (x86-64 SysV ABI). */

@@ -91,6 +91,8 @@ export interface MbufProbeSpec {
   /** Bursts: a per-CPU array (one BURST_STATE_SIZE entry per point) and a program array (the worker at index `point`). */
   burstStateFd?: number;
   progArrayFd?: number;
+  /** Wake the reader only when this many bytes wait in the ring (probes/common.ts emitRingOutput). */
+  wakeupAt?: number;
 }
 
 /**
@@ -374,6 +376,7 @@ function emitOneMbuf(spec: MbufProbeSpec, L: Labels, done: string): Insn[] {
       filter: spec.filter,
       labels: L,
       done: bodyDone,
+      wakeupAt: spec.wakeupAt,
     }),
     Ja(done).withSymbol(bodyDone),
     // The mbuf header itself could not be read: nothing to capture.

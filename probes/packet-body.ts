@@ -55,6 +55,8 @@ export interface PacketBodyOptions {
   labels: Labels;
   /** Label after the body. */
   done: string;
+  /** Wake the reader only when this many bytes wait in the ring (see emitRingOutput). */
+  wakeupAt?: number;
 }
 
 export function emitPacketBody(o: PacketBodyOptions): Insn[] {
@@ -101,7 +103,7 @@ export function emitPacketBody(o: PacketBodyOptions): Insn[] {
     LoadMem(R2, R10, SLOT.port, 4),
     LoadMem(R3, R10, SLOT.flags, 1),
     ...emitRecordHeader(R9, { addr: R8, wirelen: R6, caplen: R7, ifindex: R2, flags: R3, point: o.point, linktype: o.linktype }),
-    ...emitRingOutput(o.ringFd, R9, R7, o.snaplen, L),
+    ...emitRingOutput(o.ringFd, R9, R7, o.snaplen, L, o.wakeupAt),
     JEq.imm(R0, 0, written),
     ...emitCounterAdd(o.countersFd, counter(COUNTER.lost), 1, SLOT.key, L),
     Ja(o.done),

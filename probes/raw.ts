@@ -24,6 +24,8 @@ export interface RawProbeSpec {
   scratchFd: number;
   /** What the bytes start with (record linktype): Ethernet unless told otherwise. */
   linktype?: number;
+  /** Wake the reader only when this many bytes wait in the ring (probes/common.ts emitRingOutput). */
+  wakeupAt?: number;
 }
 
 export function buildRawProgram(spec: RawProbeSpec): Insn[] {
@@ -56,6 +58,7 @@ export function buildRawProgram(spec: RawProbeSpec): Insn[] {
       filter: spec.filter,
       labels: L,
       done: 'out',
+      wakeupAt: spec.wakeupAt,
     }),
     ...emitCounterAdd(spec.countersFd, counter(COUNTER.readErrors), 1, SLOT.key, L).map((insn, i) => (i === 0 ? insn.withSymbol('read_failed') : insn)),
     Mov.imm(R0, 0).withSymbol('out'),

@@ -23,6 +23,8 @@ import { formatSummary, type PointCounts } from './summary';
 import { StatusLine } from './status-line';
 
 export const EXIT_PACKETS_LOST = 3;
+/** How often the ring is read without a wake-up: the longest a lone packet waits. */
+export const DRAIN_INTERVAL_MS = 20;
 
 export interface SessionPoint {
   /** "mbuf:l2fwd_simple_forward@1": pcapng interface name, summary line. */
@@ -172,6 +174,18 @@ export async function runCapture(spec: CaptureSpec, opts: SessionOptions): Promi
     });
     for (const sig of signals) process.on(sig, onSignal);
     links = spec.attach();
+    // Probes may write without waking the reader until the ring fills up
+    // (probes/common.ts emitRingOutput): read it on a short timer as well.
+    timers.push(
+      setInterval(() => {
+        try {
+          if (reader && !reader.closed) reader.drain();
+        } catch (e) {
+          failure ??= e;
+          finish('error');
+        }
+      }, DRAIN_INTERVAL_MS),
+    );
     stderr.write(`netcap: listening on ${spec.readiness}, snaplen ${spec.snaplen}${spec.filter ? `, filter "${spec.filter}"` : ''}\n`);
     if (opts.durationMs !== undefined) timers.push(setTimeout(() => finish('duration'), opts.durationMs));
     if (spec.watchPid !== undefined) {

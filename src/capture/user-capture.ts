@@ -22,7 +22,7 @@ import { parsePoints, type UserFunctionPoint } from '../targets/spec';
 import { processExists } from '../proc/process';
 import { resolveUserPoint, type ResolvedUserPoint } from '../targets/resolve';
 import { argRegister, X86_64_PT_REGS } from '../targets/registers';
-import { CaptureMaps } from '../../probes/common';
+import { CaptureMaps, wakeupThreshold } from '../../probes/common';
 import { BURST_STATE_SIZE, buildMbufProgram, type MbufOffsets } from '../../probes/mbuf';
 import { buildRawProgram } from '../../probes/raw';
 import { cbpfFilter } from '../../probes/filter';
@@ -127,7 +127,7 @@ export function prepareUserCapture(o: UserCaptureOptions): UserCapture {
     if (burstState) opened.push(burstState);
     const progArray = needsBurst ? createMap({ type: 'prog_array', name: 'netcap_workers', keySize: 4, valueSize: 4, maxEntries: specs.length }) : undefined;
     if (progArray) opened.push(progArray);
-    const common = { snaplen: o.snaplen, filter, ringFd: maps.ring.fd, countersFd: maps.counters.fd, scratchFd: maps.scratch.fd };
+    const common = { snaplen: o.snaplen, filter, ringFd: maps.ring.fd, countersFd: maps.counters.fd, scratchFd: maps.scratch.fd, wakeupAt: wakeupThreshold(o.ringBytes) };
     const points: BuiltPoint[] = resolved.map((r, i) => {
       const c = r.point.capture;
       let programs: BuiltPoint['programs'];
