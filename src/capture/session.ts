@@ -24,7 +24,7 @@ import { StatusLine } from './status-line';
 
 export const EXIT_PACKETS_LOST = 3;
 /** How often the ring is read without a wake-up: the longest a lone packet waits. */
-export const DRAIN_INTERVAL_MS = 20;
+export const DRAIN_INTERVAL_MS = 10;
 
 export interface SessionPoint {
   /** "mbuf:l2fwd_simple_forward@1": pcapng interface name, summary line. */

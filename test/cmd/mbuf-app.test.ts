@@ -73,6 +73,11 @@ describe('netcap mbuf/raw on the DPDK test app', { timeout: 400_000 }, () => {
     assert.match(r.stderr, /listening on mbuf:app_process_one@1 \(.*netcap-test-app\)/);
   });
 
+  it('an object-qualified point (object:func@N) looks only in that object', async () => {
+    const r = await runScenario(world, app, { point: 'netcap-test-app:app_process_one@1', expression: 'tcp port 22', frames: mixedFrames(12) });
+    assertExact(r);
+  });
+
   it('two points at once, each packet named by its point in pcapng', async () => {
     const frames = mixedFrames(12);
     const r = await runScenario(world, app, { point: 'app_process_one@1,app_process_burst@1@2', expression: 'udp', frames, file: 'two.pcapng' });
