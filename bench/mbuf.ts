@@ -90,7 +90,13 @@ interface Tool {
   stop(): Promise<string>;
 }
 
+/** The tools run on CPU 0, the target on the last CPU: what is measured is the probe's cost in the traced thread, not the tools' user-space work competing for its CPU. */
+function onFirstCpu(argv: string[]): string[] {
+  return os.cpus().length > 1 ? ['taskset', '-c', '0', ...argv] : argv;
+}
+
 function startTool(argv: string[]): Tool {
+  argv = onFirstCpu(argv);
   const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.setEncoding('utf8');
@@ -237,7 +243,7 @@ export async function runMbufBench(ctx?: Pick<BenchContext, 'repeats' | 'log' | 
   const ratioFirst = pairedRatios(first.netcap, first.bpftrace);
   const med = (x: number[]) => summarize(x).median;
   const markdown = [
-    `Traced program: bench/mbuf-target.c (gcc -O2), a loop calling \`bench_one(struct rte_mbuf-like *)\` or \`bench_burst(pkts, ${BURST})\` pinned to the last CPU; each figure is the median ns per call of ${take} rounds taken after the tool attached (the first rounds skipped), ${repeats} repetitions; "added" is traced minus the bare rounds of the same repetition. netcap writes to /dev/null (\`--loss-ok\`: the reader may fall behind a loop that produces a packet every few µs; losses cost the probe nothing more).`,
+    `Traced program: bench/mbuf-target.c (gcc -O2), a loop calling \`bench_one(struct rte_mbuf-like *)\` or \`bench_burst(pkts, ${BURST})\` pinned to the last CPU (the tools to CPU 0); each figure is the median CPU time per call of the traced thread (CLOCK_THREAD_CPUTIME_ID: the uprobe trap and the BPF program count, time other processes hold the CPU does not) over ${take} rounds taken after the tool attached (the first rounds skipped), ${repeats} repetitions; "added" is traced minus the bare rounds of the same repetition. netcap writes to /dev/null (\`--loss-ok\`: the reader may fall behind a loop that produces a packet every few µs; losses cost the probe nothing more).`,
     '',
     figureTable([
       { label: 'bare call (single mbuf)', samples: s.bare, unit: 'ns' },

@@ -3,7 +3,7 @@
 // (src/capture/record.ts) and the ring output. Emitters return plain
 // instruction lists; labels they create start with the caller's prefix so
 // the same emitter can appear several times in one program.
-import { Add, And, Call, Ja, JEq, JLE, JLT, LoadMapPtr, LoadMem, Mov, RSh, StoreImm, StoreMem } from '../src/ebpf/builders';
+import { Add, And, Call, Ja, JEq, JGE, JLE, JLT, LoadMapPtr, LoadMem, Mov, RSh, StoreImm, StoreMem } from '../src/ebpf/builders';
 import { Helper } from '../src/ebpf/helpers';
 import type { Insn } from '../src/ebpf/instruction';
 import { R0, R1, R10, R2, R3, R4, type Register } from '../src/ebpf/registers';
@@ -208,8 +208,8 @@ const BPF_RB_AVAIL_DATA = 0;
  * Wake-ups: with flags 0 the kernel wakes the reader whenever it had caught
  * up, which under load means an irq_work and a scheduler wake-up for nearly
  * every packet, paid by the traced thread. Given `wakeupAt` (bytes), the
- * reader is woken only once that much is waiting (BPF_RB_FORCE_WAKEUP) and
- * otherwise not at all (BPF_RB_NO_WAKEUP): the session drains the ring on a
+ * reader is woken by the record that makes that much wait
+ * (BPF_RB_FORCE_WAKEUP) and otherwise not at all (BPF_RB_NO_WAKEUP): the session drains the ring on a
  * short timer as well (src/capture/session.ts), so a lone packet still
  * shows within milliseconds.
  */
@@ -218,11 +218,17 @@ export function emitRingOutput(ringFd: number, rec: Register, caplen: Register, 
   const flags: Insn[] = [];
   if (wakeupAt !== undefined) {
     const quiet = labels.next('quiet');
+    // Wake only when this record crosses the threshold: above it the reader
+    // has been woken already (and epoll stays ready while data remains), and
+    // waking it for every record of an overloaded ring is what this avoids.
     flags.push(
       LoadMapPtr(R1, ringFd),
       Mov.imm(R2, BPF_RB_AVAIL_DATA),
       Call(Helper.ringbuf_query),
       Mov.imm(R4, BPF_RB_NO_WAKEUP),
+      JGE.imm(R0, wakeupAt, quiet),
+      Add.reg(R0, caplen),
+      Add.imm(R0, RECORD.headerSize),
       JLT.imm(R0, wakeupAt, quiet),
       Mov.imm(R4, BPF_RB_FORCE_WAKEUP),
       Mov.reg(R4, R4).withSymbol(quiet),
