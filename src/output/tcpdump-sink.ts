@@ -77,7 +77,12 @@ export class TcpdumpSink {
 
   constructor(options: TcpdumpSinkOptions) {
     const args = ['-r', '-', ...tcpdumpFlags(options.flags ?? '-nn')];
-    this.child = spawn(options.binary ?? 'tcpdump', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    // Its own process group: Ctrl-C at a terminal signals the whole
+    // foreground group, and a tcpdump interrupted mid-read fails ("pcap_loop:
+    // error reading dump file: Interrupted system call") with packets still
+    // unprinted. netcap ends it by closing its input instead (close()); if
+    // netcap dies, the pipe closes and tcpdump exits at end of input.
+    this.child = spawn(options.binary ?? 'tcpdump', args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     this.exited = new Promise((resolve) => {
       this.child.once('error', (error) => resolve({ code: null, signal: null, error }));
       this.child.once('close', (code, signal) => resolve({ code, signal }));
