@@ -110,7 +110,7 @@ const VARIANTS: Variant[] = [
       const out = path.join(ctx.workDir, `dumpcap-${run}.pcapng`);
       const d = await startDumpcap(world, l2.ns, l2.filePrefix, out);
       return {
-        argv: d.argv.map((a) => a.replace(out, 'out.pcapng').replace(l2.filePrefix, '<l2fwd prefix>')),
+        argv: d.argv.map((a) => a.replace(out, 'out.pcapng').replace(l2.filePrefix, '<prefix>')),
         async stop() {
           const r = await d.stop();
           return { captured: countPackets(out), usage: r.usage, lost: r.dropped };
@@ -198,7 +198,7 @@ export const section: BenchSection = {
       }
     }
     await l2.stop();
-    return report(records, commands, failures, skip, { l2, durationMs, repeats });
+    return report(records, commands, failures, skip, { l2, durationMs, repeats, repoRoot: ctx.repoRoot });
   },
 };
 
@@ -207,7 +207,7 @@ function report(
   commands: Map<string, string>,
   failures: Map<string, string>,
   skip: Map<string, string>,
-  info: { l2: L2fwdPrimary; durationMs: number; repeats: number },
+  info: { l2: L2fwdPrimary; durationMs: number; repeats: number; repoRoot: string },
 ): BenchResult {
   const figures: Record<string, number> = {};
   const md: string[] = [];
@@ -263,10 +263,14 @@ function report(
   }
   const budget = failures.get('budget');
   if (budget) md.push(`Note: ${budget}.`, '');
-  md.push('Commands (`<l2fwd>` is its pid or binary):', '');
+  md.push('Commands (`<l2fwd>` is its pid or binary, `<prefix>` its EAL file prefix):', '');
   md.push(
     commandsBlock([
-      info.l2.argv.join(' ').replace(/--huge-dir \S+/, '--huge-dir <hugetlbfs>').replace(/--file-prefix \S+/, '--file-prefix <ns>'),
+      info.l2.argv
+        .join(' ')
+        .replace(info.repoRoot + path.sep, '')
+        .replace(/--huge-dir \S+/, '--huge-dir <hugetlbfs>')
+        .replace(/--file-prefix \S+/, '--file-prefix <prefix>'),
       `inject send -i a1 -R <rate> -d ${info.durationMs}   # test/world/inject.c, AF_PACKET, paced with clock_nanosleep`,
       'inject recv -i b1                                   # counts what l2fwd forwarded',
       ...[...commands.values()],

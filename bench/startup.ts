@@ -134,7 +134,7 @@ export const section: BenchSection = {
     const md: string[] = [
       `UDP frames at ${RATE_PPS} pps into a veth in a private namespace; each tool is started while they arrive and timed`,
       'from spawn to the line that shows its first packet (tcpdump -l; netcap prints through `tcpdump -r -`; bpftrace',
-      `prints once). ${ctx.repeats} repetitions, tools interleaved; ratios paired with the tcpdump run of the same repetition.`,
+      `prints a line per hit). ${ctx.repeats} repetitions, tools interleaved; ratios paired with the tcpdump run of the same repetition.`,
       '',
       '| tool | first packet, ms (median, min..max, n) | ratio to tcpdump | peak RSS MiB (median, min..max) | RSS ratio to tcpdump | CPU s |',
       '|---|---|---|---|---|---|',
@@ -164,8 +164,10 @@ export const section: BenchSection = {
     md.push('', 'Commands:', '');
     md.push(
       commandsBlock([
-        `inject send -i ${ifname}p -R ${RATE_PPS}   # test/world/inject.c, into the namespace's veth`,
-        ...tools.map((t) => displayCommand(t.argv(env).map((a) => (a === process.execPath ? 'node' : a === netcapBin(ctx.repoRoot) ? 'bin/netcap' : a === ns.name ? '<ns>' : a)))),
+        `inject send -i <if>p -R ${RATE_PPS}   # test/world/inject.c, into the namespace's veth <if>p -> <if>`,
+        ...tools.map((t) =>
+          displayCommand(t.argv(env).map((a) => (a === process.execPath ? 'node' : a === netcapBin(ctx.repoRoot) ? 'bin/netcap' : a === ns.name ? '<ns>' : a.replaceAll(ifname, '<if>')))),
+        ),
       ]),
     );
     return { markdown: md.join('\n'), figures, skipped };
