@@ -63,7 +63,7 @@ export function readingMarkdown(f: Figures): string {
     if (line) lines.push(line);
   }
   const burst = ['Probe placement is the lever: a burst point (`func@N@M`) pays one hit per burst of up to 32 packets.'];
-  if (has(f, 'mbuf.burst32.ratio_vs_single')) burst.push(`Per packet, a 32-packet burst costs ${x(f['mbuf.burst32.ratio_vs_single'])} of 32 single calls.`);
+  if (has(f, 'mbuf.burst32.ratio_vs_single')) burst.push(`In the mbuf section a packet in a 32-packet burst cost netcap ${x(f['mbuf.burst32.ratio_vs_single'])} of a one-mbuf call.`);
   if (has(f, 'dataplane.100k.netcap_burst.forwarded_ratio', 'dataplane.100k.netcap_all.forwarded_ratio')) {
     burst.push(
       `In l2fwd at 100k pps the burst point kept ${x(f['dataplane.100k.netcap_burst.forwarded_ratio'])} of the no-capture rate against ` +
