@@ -139,7 +139,7 @@ function pct(x: number): string {
 export const section: BenchSection = {
   id: 'dataplane',
   title: 'Dataplane cost in DPDK: l2fwd forwarding with and without capture',
-  budgetMs: 540_000,
+  budgetMs: 360_000,
   async run(ctx): Promise<BenchResult> {
     const skip = availability(ctx);
     const world = new World('bench-dataplane');

@@ -252,7 +252,7 @@ function alignedEvidence(f: TestpmdFinding): string[] {
 export const section: BenchSection = {
   id: 'dumpcap',
   title: 'dpdk-dumpcap against testpmd: why every packet was "dropped"',
-  budgetMs: 90_000,
+  budgetMs: 60_000,
   async run(ctx): Promise<BenchResult> {
     if (!dumpcapAvailable()) return { markdown: 'dpdk-dumpcap is not installed (Debian package dpdk-dev; `npm run setup` installs it).', figures: {}, skipped: ['dpdk-dumpcap missing'] };
     const world = new World('bench-dumpcap');

@@ -90,7 +90,7 @@ async function measureOnce(world: World, env: Env, tool: Tool, injector: string[
 export const section: BenchSection = {
   id: 'startup',
   title: 'Start-up: command start to first captured packet',
-  budgetMs: 150_000,
+  budgetMs: 60_000,
   async run(ctx): Promise<BenchResult> {
     const world = new World('bench-startup');
     ctx.onCleanup(() => world.destroy());
