@@ -37,6 +37,22 @@ async function main(): Promise<number> {
     say('the demo creates a network namespace and loads BPF programs: run it as root');
     return 2;
   }
+  // The demo owns its shutdown (the test world's own signal hook stands
+  // aside when a program listens): on Ctrl-C stop sending, let netcap print
+  // its summary, then remove everything.
+  let interrupted = false;
+  let netcapChild: ReturnType<typeof spawn> | undefined;
+  const onSignal = () => {
+    if (interrupted) return;
+    interrupted = true;
+    say('interrupted: stopping netcap and cleaning up');
+    // Ctrl-C at a terminal reaches netcap too (same process group); a signal
+    // sent to the demo alone does not, so pass it on if netcap is still up.
+    setTimeout(() => {
+      if (netcapChild && netcapChild.exitCode === null && netcapChild.signalCode === null) netcapChild.kill('SIGINT');
+    }, 1000).unref();
+  };
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
   const world = new World('demo');
   try {
     say('building and starting DPDK l2fwd in a private network namespace (af_packet PMD, no hugepages)...');
@@ -44,7 +60,9 @@ async function main(): Promise<number> {
     say(`l2fwd is forwarding (pid ${app.pid}, namespace ${app.ns.name}); starting netcap:`);
     const args = ['mbuf', '-f', 'l2fwd_simple_forward@1', '-e', 'tcp port 80', '--pid', String(app.pid)];
     say(`netcap ${args.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ')}`);
+    if (interrupted) return 130;
     const netcap = world.track(spawn(process.execPath, [NETCAP, ...args], { stdio: ['ignore', 'inherit', 'pipe'] }));
+    netcapChild = netcap;
     let stderr = '';
     netcap.stderr!.setEncoding('utf8');
     netcap.stderr!.on('data', (s: string) => {
@@ -54,17 +72,22 @@ async function main(): Promise<number> {
     const exited = new Promise<number | null>((resolve) => netcap.once('close', (code) => resolve(code)));
     const started = Date.now();
     while (!/listening on/.test(stderr)) {
-      if (netcap.exitCode !== null) throw new Error('netcap exited before it was ready');
+      if (netcap.exitCode !== null) {
+        if (interrupted) return 130;
+        throw new Error('netcap exited before it was ready');
+      }
       if (Date.now() - started > 20_000) throw new Error('netcap was not ready within 20 s');
       await new Promise((r) => setTimeout(r, 20));
     }
-    for (let round = 0; round < 4; round++) {
+    for (let round = 0; round < 4 && !interrupted; round++) {
       say(`sending 9 frames through l2fwd (3 to TCP port 80, 3 UDP, 3 to TCP port 22), round ${round + 1} of 4`);
       await inject(app.ns, app.links.a1, traffic(round), { rate: 200 });
-      await new Promise((r) => setTimeout(r, 700));
+      for (let wait = 0; wait < 7 && !interrupted; wait++) await new Promise((r) => setTimeout(r, 100));
     }
-    say('stopping netcap (SIGINT, as Ctrl-C would):');
-    netcap.kill('SIGINT');
+    if (!interrupted) {
+      say('stopping netcap (SIGINT, as Ctrl-C would):');
+      netcap.kill('SIGINT');
+    }
     const code = await exited;
     say(`netcap exited with status ${code}; removing the namespace and l2fwd`);
     return code ?? 1;
