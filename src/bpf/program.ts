@@ -134,6 +134,17 @@ export function loadProgram(spec: ProgramSpec): Program {
   } catch (e) {
     if (!isNativeError(e)) throw e;
     const log = e.log ?? '';
+    // The verifier gives up with EAGAIN when a signal is pending
+    // (kernel/bpf/verifier.c, do_check: signal_pending()); libbpf retries a
+    // few times, but a stream of signals (a profiler's SIGPROF) outlasts it.
+    // Its partial log would read like a rejection: say what happened.
+    if (e.code === 'EAGAIN') {
+      throw new UserError(
+        `loading ${progTypeName(spec.type)} program ${spec.name} was interrupted by signals (EAGAIN) before the verifier finished`,
+        'try again; if it keeps happening, something is signalling netcap continuously (a profiler?)',
+        log,
+      );
+    }
     if (log.trim() !== '') {
       throw new VerifierError(spec.name, summarizeVerifierLog(log), log, e.code, failingInsnIndex(log));
     }
