@@ -1,11 +1,12 @@
 // netcap's command line: one module per subcommand, one exit path for errors.
 import yargs from 'yargs';
-import { UserError } from '../src/errors';
+import { UserError, closeNames } from '../src/errors';
 import { commands } from './commands';
 
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose') || argv.includes('-v');
   try {
+    refuseUnknownCommand(argv);
     let code = 0;
     let parser = yargs(joinFlagValues(argv))
       .scriptName('netcap')
@@ -44,6 +45,19 @@ function joinFlagValues(argv: string[]): string[] {
     } else out.push(argv[i]);
   }
   return out;
+}
+
+/** yargs alone answers a typo with just "Did you mean raw?": name the word first. */
+function refuseUnknownCommand(argv: string[]): void {
+  const word = argv[0];
+  if (word === undefined || word.startsWith('-')) return;
+  const names = commands.map((c) => c.command.split(' ')[0]);
+  if (names.includes(word)) return;
+  const close = closeNames(word, names, 3);
+  throw new UserError(
+    `unknown command "${word}"`,
+    `${close.length ? `did you mean ${close.join(', ')}? ` : ''}netcap --help lists the commands: ${names.join(', ')}`,
+  );
 }
 
 export function reportError(e: unknown, verbose: boolean): number {

@@ -54,6 +54,14 @@ export function readMaps(pid: number): MapEntry[] {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ESRCH') {
       throw new UserError(`no process with pid ${pid}`, 'check the pid (ps -e), the process may have exited');
     }
+    if ((e as NodeJS.ErrnoException).code === 'EACCES' || (e as NodeJS.ErrnoException).code === 'EPERM') {
+      // Even root is refused when the process belongs to another user
+      // namespace or is protected by ptrace rules (kernel: ptrace_may_access).
+      throw new UserError(
+        `cannot read the mapped files of pid ${pid} (/proc/${pid}/maps: permission denied)`,
+        'run netcap as root in the same user namespace as the process, or give --binary PATH',
+      );
+    }
     throw e;
   }
 }
