@@ -1,13 +1,11 @@
 // `netcap compile`: show what a tcpdump expression becomes — libpcap's
 // classic BPF (as `tcpdump -d` prints it), our eBPF (wrapped in the complete
 // XDP program that would be loaded, printed like the verifier log), or C.
-import type { Argv, ArgumentsCamelCase } from 'yargs';
+import type { Argv } from 'yargs';
 import type { Command } from './command';
-import { UserError } from '../src/errors';
-import { compileCbpf, DEFAULT_SNAPLEN, emitC, formatCbpf, linktypeName, xdpPacketProgram } from '../src/filter';
-import { disassemble, link } from '../src/ebpf';
+import { DEFAULT_SNAPLEN } from '../src/filter/libpcap';
 
-type Emit = 'cbpf' | 'ebpf' | 'c';
+export type Emit = 'cbpf' | 'ebpf' | 'c';
 
 export const compileCommand: Command = {
   command: 'compile',
@@ -21,26 +19,7 @@ export const compileCommand: Command = {
       .option('O', { alias: 'no-optimize', type: 'boolean', default: false, describe: "don't run libpcap's optimizer (like tcpdump -O)" })
       .example('netcap compile -e "tcp port 80" --emit cbpf', 'the same listing as tcpdump -d')
       .example('netcap compile -e "udp" --linktype raw --emit c', 'the filter as C, for packets starting at the IP header'),
-  run: async (args: ArgumentsCamelCase) => {
-    const expression = String(args.e ?? '');
-    if (expression.trim() === '') throw new UserError('the filter expression is empty', 'give one with -e, e.g. -e "tcp port 80"');
-    const snaplen = Number(args.snaplen);
-    const emit = args.emit as Emit;
-    const prog = compileCbpf(expression, { linktype: String(args.linktype), snaplen, optimize: !args.O });
-    const where = `link type ${linktypeName(prog.linktype)}, snaplen ${prog.snaplen}`;
-    let text: string;
-    if (emit === 'cbpf') {
-      text = `; ${expression} (${where}): ${prog.insns.length} cBPF instructions\n` + formatCbpf(prog.insns);
-    } else if (emit === 'c') {
-      text = emitC(prog.insns, { title: `${expression} (${where}): ${prog.insns.length} cBPF instructions` });
-    } else {
-      const linked = link(xdpPacketProgram(prog.insns));
-      text =
-        `; ${expression} (${where}): ${prog.insns.length} cBPF -> ${linked.slots} eBPF instructions\n` +
-        '; as an XDP program returning the snap length (0 = no match)\n' +
-        disassemble(linked);
-    }
-    process.stdout.write(text);
-    return 0;
-  },
+  // Loaded on use: the other commands and --help skip the compilers.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  run: async (args) => (require('./compile-run') as typeof import('./compile-run')).runCompile(args),
 };
