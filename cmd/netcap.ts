@@ -4,6 +4,9 @@
 import yargs from 'yargs/yargs';
 import { UserError, closeNames } from '../src/errors';
 import { commands } from './commands';
+import { startupMark } from '../src/capture/startup-trace';
+
+startupMark('command line modules loaded');
 
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose') || argv.includes('-v');
@@ -27,6 +30,7 @@ export async function main(argv: string[]): Promise<number> {
     for (const c of commands) {
       parser = parser.command({ ...c, handler: async (args) => { code = (await c.run(args)) ?? 0; } });
     }
+    startupMark('parser built');
     await parser.parseAsync();
     return code;
   } catch (e) {

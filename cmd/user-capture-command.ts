@@ -6,13 +6,16 @@ import { UserError } from '../src/errors';
 import { describeDryRun, prepareUserCapture } from '../src/capture/user-capture';
 import { runCapture } from '../src/capture/session';
 import { parseCaptureArgs } from './capture-options';
+import { startupMark } from '../src/capture/startup-trace';
 
 export async function runUserCapture(mode: 'mbuf' | 'raw', args: ArgumentsCamelCase): Promise<number> {
   // yargs renders the command's help text (to cache it) right after the
   // handler returns its promise, synchronously: ~100 ms of string-width
   // work. Let it happen first, so nothing blocks the event loop between
   // "listening on" and the ring's first records.
+  startupMark('arguments parsed, capture modules loaded');
   await new Promise<void>((resolve) => setImmediate(resolve));
+  startupMark('yargs cached its help text');
   const c = parseCaptureArgs(args);
   const pid = args.pid === undefined ? undefined : Number(args.pid);
   if (pid !== undefined && (!Number.isInteger(pid) || pid < 1)) throw new UserError(`--pid ${String(args.pid)}: not a process id`, 'give a positive number, e.g. --pid $(pidof l2fwd)');
@@ -34,6 +37,7 @@ export async function runUserCapture(mode: 'mbuf' | 'raw', args: ArgumentsCamelC
     }
     return 0;
   }
+  startupMark('programs loaded');
   const result = await runCapture(capture.spec, c.session);
   return result.exitCode;
 }

@@ -21,6 +21,7 @@ import { COUNTER, COUNTERS_PER_POINT, decodeRecord, type PacketRecord } from './
 import { openSinks, type SinkOptions } from './sinks';
 import { formatSummary, type PointCounts } from './summary';
 import { StatusLine } from './status-line';
+import { startupMark } from './startup-trace';
 
 export const EXIT_PACKETS_LOST = 3;
 /** How often the ring is read without a wake-up: the longest a lone packet waits. */
@@ -117,6 +118,7 @@ export async function runCapture(spec: CaptureSpec, opts: SessionOptions): Promi
   }));
   // Outputs first: a bad -w path or -t flag fails before anything is attached.
   const sinks = openSinks(opts, interfaces);
+  startupMark('outputs open');
   const clock = new WallClock();
   const captured = spec.points.map(() => 0n);
   let written = 0;
@@ -127,7 +129,10 @@ export async function runCapture(spec: CaptureSpec, opts: SessionOptions): Promi
   for (const s of sinks) void s.ended?.then((r) => finish(r));
   let stopping = false;
 
+  let firstBatch = true;
   const deliver = (batch: RecordBatch) => {
+    if (firstBatch) startupMark('first records read from the ring');
+    firstBatch = false;
     const packets: CapturedPacket[] = [];
     for (const raw of batch) {
       if (opts.count !== undefined && written >= opts.count) break;
@@ -176,6 +181,7 @@ export async function runCapture(spec: CaptureSpec, opts: SessionOptions): Promi
     });
     for (const sig of signals) process.on(sig, onSignal);
     links = spec.attach();
+    startupMark('probes attached');
     // Probes may write without waking the reader until the ring fills up
     // (probes/common.ts emitRingOutput): read it on a short timer as well.
     timers.push(

@@ -28,6 +28,7 @@ import { buildRawProgram } from '../../probes/raw';
 import { cbpfFilter } from '../../probes/filter';
 import { LINKTYPE_ETHERNET } from '../output/packet';
 import type { CaptureSpec, SessionPoint } from './session';
+import { startupMark } from './startup-trace';
 
 export interface UserCaptureOptions {
   mode: 'mbuf' | 'raw';
@@ -110,10 +111,13 @@ export function prepareUserCapture(o: UserCaptureOptions): UserCapture {
     if (o.pid !== undefined && !processExists(o.pid)) throw new UserError(`no process with pid ${o.pid}`, 'check the pid (ps -e or pidof); the process may have exited');
     release = resolveRelease(o);
     layout = mbufLayout(release.release);
+    startupMark('DPDK release known');
   }
   const resolved = specs.map((p) => resolveUserPoint(p, { pid: o.pid, binary: o.binary }));
+  startupMark('points resolved (ELF, /proc maps)');
   const cbpf = o.expression ? compileCbpf(o.expression, { linktype: 'EN10MB', snaplen: o.snaplen }) : undefined;
   const filter = cbpfFilter(cbpf?.insns, o.snaplen);
+  startupMark('filter compiled (libpcap, cBPF -> eBPF)');
 
   const opened: Closer[] = [];
   try {
@@ -154,6 +158,7 @@ export function prepareUserCapture(o: UserCaptureOptions): UserCapture {
       }
       return { name: pointName(o.mode, r.point), resolved: r, programs };
     });
+    startupMark('maps created, programs built');
     const loaded = points.map((p, i) =>
       p.programs.map((prog) => {
         const loadedProg = loadProgram({ type: ProgType.KPROBE, insns: prog.insns, name: `nc_${o.mode}${i}_${prog.role}`.slice(0, 15) });
