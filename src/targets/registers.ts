@@ -5,7 +5,6 @@
 // kernel's BTF when it has it, and fall back to the header's layout, which
 // has been stable for x86-64 since 2.6.
 import { UserError } from '../errors';
-import { loadKernelBtf } from '../btf/kernel';
 
 const ARG_REGISTERS = ['di', 'si', 'dx', 'cx', 'r8', 'r9'] as const;
 export type PtRegsField = (typeof ARG_REGISTERS)[number] | 'ax' | 'sp' | 'ip';
@@ -29,6 +28,10 @@ export function ptRegsOffset(field: PtRegsField): number {
   if (!fromBtf) {
     fromBtf = {};
     try {
+      // Required here, not at the top: mbuf and raw modes use the table
+      // directly and should not pay for loading the BTF parser at start-up.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { loadKernelBtf } = require('../btf/kernel') as typeof import('../btf/kernel');
       const btf = loadKernelBtf();
       for (const f of Object.keys(X86_64_PT_REGS) as PtRegsField[]) fromBtf[f] = btf.structMember('pt_regs', f).offsetBits / 8;
     } catch {
