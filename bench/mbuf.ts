@@ -23,6 +23,7 @@ import * as path from 'node:path';
 import type { BenchContext, BenchResult, BenchSection } from './harness/section';
 import { commandsBlock, figureTable, num } from './harness/format';
 import { pairedRatios, summarize } from './harness/stats';
+import { DRAIN_INTERVAL_MS } from '../src/capture/session';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 const NETCAP = path.join(repoRoot, 'bin', 'netcap');
@@ -147,10 +148,10 @@ async function tracedRound(target: Target, argv: string[] | null, ready: RegExp,
   }
 }
 
-/** ms from spawn until the first packet reaches netcap's stdout (-w - -c 1), or bpftrace's first hit. */
-async function timeToFirst(argv: string[], done: (out: Buffer) => boolean): Promise<number> {
+/** ms from spawn until the first packet reaches netcap's stdout (-w - -c 1), or bpftrace's first hit; `stderr` gets the tool's stderr. */
+async function timeToFirst(argv: string[], done: (out: Buffer) => boolean, env?: NodeJS.ProcessEnv, stderr?: (text: string) => void): Promise<number> {
   const started = process.hrtime.bigint();
-  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: env ? { ...process.env, ...env } : undefined });
   const chunks: Buffer[] = [];
   let errText = '';
   child.stderr!.on('data', (b: Buffer) => (errText += b.toString()));
@@ -175,7 +176,26 @@ async function timeToFirst(argv: string[], done: (out: Buffer) => boolean): Prom
     const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
     await exited;
     clearTimeout(t);
+    stderr?.(errText);
   }
+}
+
+/** The phases NETCAP_TRACE_STARTUP=1 printed ("netcap startup:   91.6 ms  phase"), in order, ms since netcap's process start. */
+function startupPhases(stderrText: string): [string, number][] {
+  return [...stderrText.matchAll(/^netcap startup:\s+([\d.]+) ms {2}(.+)$/gm)].map((m) => [m[2], Number(m[1])]);
+}
+
+/** Markdown table: each phase's median end (ms since start) and the median time it took after the phase before. */
+function phaseTable(runs: [string, number][][]): string {
+  if (runs.length === 0 || runs[0].length === 0) return '';
+  const names = runs[0].map(([name]) => name);
+  const at = (i: number) => runs.map((r) => r[i]?.[1]).filter((v): v is number => v !== undefined);
+  const rows = names.map((name, i) => {
+    const ends = at(i);
+    const spans = runs.map((r) => (r[i] && (i === 0 ? r[i][1] : r[i - 1] ? r[i][1] - r[i - 1][1] : undefined))).filter((v): v is number => v !== undefined);
+    return `| ${i === 0 ? `Node start, ${name}` : name} | ${num(summarize(ends).median)} | ${num(summarize(spans).median)} |`;
+  });
+  return ['| netcap phase (NETCAP_TRACE_STARTUP=1) | ends at, ms since start | took, ms |', '|---|---|---|', ...rows].join('\n');
 }
 
 export async function runMbufBench(ctx?: Pick<BenchContext, 'repeats' | 'log' | 'workDir' | 'quick'>): Promise<BenchResult> {
@@ -190,6 +210,7 @@ export async function runMbufBench(ctx?: Pick<BenchContext, 'repeats' | 'log' | 
   const s = { bare: [] as number[], bpftrace: [] as number[], matched: [] as number[], unmatched: [] as number[], bareU: [] as number[], bpftraceU: [] as number[] };
   const b = { bare: [] as number[], netcap: [] as number[], bpftrace: [] as number[] };
   const first = { netcap: [] as number[], bpftrace: [] as number[] };
+  const phases: [string, number][][] = [];
   // One target at a time: a second busy loop on the same CPU would share it.
   const run = async <T>(shape: 'single' | 'burst', kind: 'match' | 'nomatch', body: (t: Target) => Promise<T>): Promise<T> => {
     const t = Target.start(binary, shape, kind);
@@ -210,7 +231,9 @@ export async function runMbufBench(ctx?: Pick<BenchContext, 'repeats' | 'log' | 
         s.bare.push((await tracedRound(t, null, ready, take)).ns);
         s.bpftrace.push((await tracedRound(t, bpftraceCount(binary, 'bench_one'), btReady, take)).ns);
         s.matched.push((await tracedRound(t, netcapMbuf(t.pid, 'bench_one@1', 'tcp port 80'), ready, take)).ns);
-        first.netcap.push(await timeToFirst([...netcapMbuf(t.pid, 'bench_one@1', 'tcp port 80').slice(0, -4), '-c', '1', '-w', '-'], (out) => out.length >= 24 + 16));
+        first.netcap.push(
+          await timeToFirst([...netcapMbuf(t.pid, 'bench_one@1', 'tcp port 80').slice(0, -4), '-c', '1', '-w', '-'], (out) => out.length >= 24 + 16, { NETCAP_TRACE_STARTUP: '1' }, (e) => phases.push(startupPhases(e))),
+        );
         first.bpftrace.push(await timeToFirst(['bpftrace', '-e', `uprobe:${binary}:bench_one { printf("hit\\n"); exit(); }`], (out) => out.includes('hit')));
       });
       log(`repetition ${r + 1}/${repeats}: single calls, no packet matches`);
@@ -256,6 +279,10 @@ export async function runMbufBench(ctx?: Pick<BenchContext, 'repeats' | 'log' | 
       { label: 'start to first captured packet, netcap', samples: first.netcap, unit: 'ms', ratios: ratioFirst, anchor: 'bpftrace start to first hit (goal ≤ 0.5x)' },
       { label: 'start to first hit, bpftrace', samples: first.bpftrace, unit: 'ms' },
     ]),
+    '',
+    `Where netcap's time to the first packet goes (the same runs, medians of ${phases.length}; the last phase ends when the session reads the ring, which it does every ${DRAIN_INTERVAL_MS} ms while the probes wake it only once an eighth of the ring is full):`,
+    '',
+    phaseTable(phases),
     '',
     commandsBlock([
       'mbuf-target single match   # and: single nomatch, burst match',
