@@ -9,13 +9,14 @@ import { parseCaptureArgs } from './capture-options';
 import { startupMark } from '../src/capture/startup-trace';
 
 export async function runUserCapture(mode: 'mbuf' | 'raw', args: ArgumentsCamelCase): Promise<number> {
-  // yargs renders the command's help text (to cache it) right after the
-  // handler returns its promise, synchronously: ~100 ms of string-width
-  // work. Let it happen first, so nothing blocks the event loop between
-  // "listening on" and the ring's first records.
+  // yargs may render the command's help text (to cache it) right after the
+  // handler returns its promise, synchronously: ~8 ms of string-width work
+  // (cmd/netcap.ts avoids it when the command is the first word). Let it
+  // happen first, so nothing blocks the event loop between "listening on"
+  // and the ring's first records.
   startupMark('arguments parsed, capture modules loaded');
   await new Promise<void>((resolve) => setImmediate(resolve));
-  startupMark('yargs cached its help text');
+  startupMark('yargs finished');
   const c = parseCaptureArgs(args);
   const pid = args.pid === undefined ? undefined : Number(args.pid);
   if (pid !== undefined && (!Number.isInteger(pid) || pid < 1)) throw new UserError(`--pid ${String(args.pid)}: not a process id`, 'give a positive number, e.g. --pid $(pidof l2fwd)');
