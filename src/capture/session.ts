@@ -182,18 +182,21 @@ export async function runCapture(spec: CaptureSpec, opts: SessionOptions): Promi
     for (const sig of signals) process.on(sig, onSignal);
     links = spec.attach();
     startupMark('probes attached');
-    // Probes may write without waking the reader until the ring fills up
-    // (probes/common.ts emitRingOutput): read it on a short timer as well.
-    timers.push(
-      setInterval(() => {
-        try {
-          if (reader && !reader.closed) reader.drain();
-        } catch (e) {
-          failure ??= e;
-          finish('error');
-        }
-      }, DRAIN_INTERVAL_MS),
-    );
+    const drainRing = () => {
+      try {
+        if (reader && !reader.closed) reader.drain();
+      } catch (e) {
+        failure ??= e;
+        finish('error');
+      }
+    };
+    // Probes may write without waking the reader until an eighth of the ring
+    // waits (probes/common.ts emitRingOutput): read it on a short timer as
+    // well, and once as soon as the event loop is free after attaching: in
+    // a busy process the first packets are there within microseconds and
+    // would otherwise wait a whole interval.
+    timers.push(setInterval(drainRing, DRAIN_INTERVAL_MS));
+    setImmediate(drainRing);
     stderr.write(`netcap: listening on ${spec.readiness}, snaplen ${spec.snaplen}${spec.filter ? `, filter "${spec.filter}"` : ''}\n`);
     if (opts.durationMs !== undefined) timers.push(setTimeout(() => finish('duration'), opts.durationMs));
     if (spec.watchPid !== undefined) {
