@@ -6,6 +6,7 @@ import { parseCaptureArgs } from './capture-options';
 import { runCapture } from '../src/capture/session';
 import { fileFormat } from '../src/capture/sinks';
 import { describeSkbDryRun, prepareSkbCapture } from '../probes/skb-session';
+import { startupMark } from '../src/capture/startup-trace';
 
 /** The most bytes the content key hashes: the hash is unrolled in the program, one load per byte. */
 const MAX_GATHER_BYTES = 128;
@@ -20,6 +21,7 @@ function gatherBytes(v: unknown): number {
 
 /** The command's run(): options -> prepared skb capture -> --dry-run listing or a session. */
 export async function runSkb(args: ArgumentsCamelCase): Promise<number> {
+  startupMark('arguments parsed, capture modules loaded');
   const c = parseCaptureArgs(args);
   const stacks = Boolean(args.S);
   const byContent = args.gatherByContent ? gatherBytes(args.gatherBytes) : undefined;
@@ -37,6 +39,7 @@ export async function runSkb(args: ArgumentsCamelCase): Promise<number> {
     // pcapng can hold a link type per interface: packets without a MAC header go there as raw IP.
     rawInterfaces: c.session.writeFile !== undefined && fileFormat(c.session) === 'pcapng',
   });
+  startupMark('programs loaded (kernel BTF, filter, maps, programs)');
   if (capture.capture.filterNote) process.stderr.write(`netcap: note: ${capture.capture.filterNote}\n`);
   if (c.dryRun) {
     try {
