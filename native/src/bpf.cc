@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "convert.h"
 #include "errors.h"
 
 namespace netcap {
@@ -21,14 +22,6 @@ uint32_t U32(const Napi::Object &o, const char *key, uint32_t def = 0) {
   return v.IsNumber() ? v.As<Napi::Number>().Uint32Value() : def;
 }
 
-uint64_t U64(const Napi::Value &v) {
-  if (v.IsBigInt()) {
-    bool lossless;
-    return v.As<Napi::BigInt>().Uint64Value(&lossless);
-  }
-  if (v.IsNumber()) return static_cast<uint64_t>(v.As<Napi::Number>().Int64Value());
-  return 0;
-}
 
 // progLoad(type, name, license, insns, opts) -> fd
 // opts: expectedAttachType, attachBtfId, attachBtfObjFd, progFlags, logLevel, logSize.
@@ -197,7 +190,7 @@ Napi::Value LinkCreate(const Napi::CallbackInfo &info) {
   LIBBPF_OPTS(bpf_link_create_opts, opts);
   opts.flags = U32(o, "flags");
   opts.target_btf_id = U32(o, "targetBtfId");
-  if (type == BPF_PERF_EVENT) opts.perf_event.bpf_cookie = U64(o.Get("cookie"));
+  if (type == BPF_PERF_EVENT) opts.perf_event.bpf_cookie = ToU64(o.Get("cookie"));
   int fd = bpf_link_create(prog, info[1].As<Napi::Number>().Int32Value(), type, &opts);
   if (fd < 0) return ThrowErrno(env, errno, "BPF_LINK_CREATE");
   return Napi::Number::New(env, fd);

@@ -9,19 +9,12 @@
 
 #include <string>
 
+#include "convert.h"
 #include "errors.h"
 
 namespace netcap {
 namespace {
 
-uint64_t U64(const Napi::Value &v) {
-  if (v.IsBigInt()) {
-    bool lossless;
-    return v.As<Napi::BigInt>().Uint64Value(&lossless);
-  }
-  if (v.IsNumber()) return static_cast<uint64_t>(v.As<Napi::Number>().Int64Value());
-  return 0;
-}
 
 // perfEventOpen({ type, config, config1Str?, config2, pid, cpu }) -> fd
 // For probe PMUs config1 carries a pointer to the path (uprobe) or symbol
@@ -34,13 +27,13 @@ Napi::Value PerfEventOpen(const Napi::CallbackInfo &info) {
   memset(&attr, 0, sizeof(attr));
   attr.size = sizeof(attr);
   attr.type = o.Get("type").As<Napi::Number>().Uint32Value();
-  attr.config = U64(o.Get("config"));
+  attr.config = ToU64(o.Get("config"));
   std::string str;
   if (o.Get("config1Str").IsString()) {
     str = o.Get("config1Str").As<Napi::String>();
     attr.config1 = reinterpret_cast<uint64_t>(str.c_str());
   }
-  attr.config2 = U64(o.Get("config2"));
+  attr.config2 = ToU64(o.Get("config2"));
   attr.sample_period = 1;
   attr.wakeup_events = 1;
   int pid = o.Get("pid").IsNumber() ? o.Get("pid").As<Napi::Number>().Int32Value() : -1;
