@@ -3,11 +3,12 @@
 // (src/capture/record.ts) and the ring output. Emitters return plain
 // instruction lists; labels they create start with the caller's prefix so
 // the same emitter can appear several times in one program.
-import { Add, And, Call, Ja, JEq, JGE, JLE, JLT, LoadMapPtr, LoadMem, Mov, RSh, StoreImm, StoreMem } from '../src/ebpf/builders';
+import { Add, And, Call, Ja, JEq, JGE, JLE, JLT, LoadMapPtr, Mov, RSh, StoreImm, StoreMem } from '../src/ebpf/builders';
 import { Helper } from '../src/ebpf/helpers';
 import type { Insn } from '../src/ebpf/instruction';
 import { R0, R1, R10, R2, R3, R4, type Register } from '../src/ebpf/registers';
 import { createMap, type BpfMap } from '../src/bpf/map';
+import { emitPerCpuCounterAdd } from '../src/bpf/loss';
 import { possibleCpus } from '../src/bpf/cpus';
 import { COUNTERS_PER_POINT, RECORD } from '../src/capture/record';
 
@@ -100,21 +101,7 @@ export class Labels {
  * r10+keySlot; clobbers r0-r5. A per-CPU slot needs no atomic add.
  */
 export function emitCounterAdd(countersFd: number, index: number, amount: number | Register, keySlot: number, labels: Labels): Insn[] {
-  const done = labels.next('counted');
-  const add = typeof amount === 'number' ? [Add.imm(R1, amount)] : [Add.reg(R1, amount)];
-  if (typeof amount !== 'number' && amount <= R2) throw new Error('emitCounterAdd: the amount register is clobbered by the lookup');
-  return [
-    StoreImm(R10, keySlot, index, 4),
-    LoadMapPtr(R1, countersFd),
-    Mov.reg(R2, R10),
-    Add.imm(R2, keySlot),
-    Call(Helper.map_lookup_elem),
-    JEq.imm(R0, 0, done),
-    LoadMem(R1, R0, 0, 8),
-    ...add,
-    StoreMem(R0, 0, R1, 8),
-    Mov.reg(R0, R0).withSymbol(done),
-  ];
+  return emitPerCpuCounterAdd(countersFd, index, amount, keySlot, labels.next('counted'));
 }
 
 /**

@@ -5,7 +5,7 @@
 import { Add, Call, JEq, LoadMapPtr, LoadMem, Mov, StoreImm, StoreMem } from '../ebpf/builders';
 import { Helper } from '../ebpf/helpers';
 import type { Insn } from '../ebpf/instruction';
-import { R0, R1, R10, R2 } from '../ebpf/registers';
+import { R0, R1, R10, R2, type Register } from '../ebpf/registers';
 import { createMap, u32, type BpfMap } from './map';
 
 export class LossCounters {
@@ -52,17 +52,28 @@ export class LossCounters {
  * map, for a program's "bpf_ringbuf_reserve returned NULL" branch. Uses
  * 4 bytes of stack at r10+stackOffset for the key and clobbers r0-r5
  * (a helper call). `label` must be unique in the program.
+ */
+export function emitCountLoss(mapFd: number, slot: number, stackOffset: number, label: string): Insn[] {
+  return emitPerCpuCounterAdd(mapFd, slot, 1, stackOffset, label);
+}
+
+/**
+ * Adds `amount` (an immediate, or a register other than r0-r2, which the
+ * lookup clobbers) to u64 slot `slot` of a per-CPU array:
  *
  *   *(u32 *)(r10 stackOffset) = slot
  *   r1 = map[fd]
  *   r2 = r10 ; r2 += stackOffset
  *   call bpf_map_lookup_elem
  *   if r0 == 0x0 goto label
- *   r1 = *(u64 *)(r0 +0) ; r1 += 1 ; *(u64 *)(r0 +0) = r1   (per-CPU slot: no atomic needed)
+ *   r1 = *(u64 *)(r0 +0) ; r1 += amount ; *(u64 *)(r0 +0) = r1   (per-CPU slot: no atomic needed)
  * label: r0 = r0
+ *
+ * Clobbers r0-r5; `label` must be unique in the program.
  */
-export function emitCountLoss(mapFd: number, slot: number, stackOffset: number, label: string): Insn[] {
+export function emitPerCpuCounterAdd(mapFd: number, slot: number, amount: number | Register, stackOffset: number, label: string): Insn[] {
   if (stackOffset > -4 || stackOffset < -512 || stackOffset % 4 !== 0) throw new RangeError(`stack offset ${stackOffset}: needs 4 aligned bytes within r10-512..r10`);
+  if (typeof amount !== 'number' && amount <= R2) throw new RangeError('the amount register is clobbered by the map lookup: use r3-r9');
   return [
     StoreImm(R10, stackOffset, slot, 4),
     LoadMapPtr(R1, mapFd),
@@ -71,7 +82,7 @@ export function emitCountLoss(mapFd: number, slot: number, stackOffset: number, 
     Call(Helper.map_lookup_elem),
     JEq.imm(R0, 0, label),
     LoadMem(R1, R0, 0, 8),
-    Add.imm(R1, 1),
+    typeof amount === 'number' ? Add.imm(R1, amount) : Add.reg(R1, amount),
     StoreMem(R0, 0, R1, 8),
     // A harmless move carries the label, so the snippet needs nothing from
     // the caller after it (r0 is clobbered anyway).
