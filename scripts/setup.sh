@@ -20,7 +20,9 @@ if ((${#missing[@]})); then
   # tshark asks whether non-root users may capture; answer once, quietly.
   echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
   apt-get update -q >&2
-  apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+  # With recommends, as on the machines the suite was run on (DPDK's and
+  # tshark's recommended packages included).
+  apt-get install -y -q "${missing[@]}" >&2
 fi
 
 # node-gyp must build against the headers of the Node we run, which Debian's
