@@ -10,7 +10,8 @@ import { startupMark } from '../src/capture/startup-trace';
 startupMark('command line modules loaded');
 
 export async function main(argv: string[]): Promise<number> {
-  const verbose = argv.includes('--verbose') || argv.includes('-v');
+  // Only --verbose: -v is no option of netcap's, and may be a tcpdump flag in -t's value.
+  const verbose = argv.includes('--verbose');
   try {
     refuseUnknownCommand(argv);
     let code = 0;
