@@ -14,7 +14,7 @@
 // first and the last arrival / that time) at the highest lossless step.
 //
 //   node dist/bench/run.js --only ringbuf
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { cpus, loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -104,33 +104,56 @@ async function runJs(total: number, rate: number): Promise<Run> {
   }
 }
 
+/** What the C consumer printed on exit. */
+interface ConsumerReport {
+  records: number;
+  firstNs: number;
+  lastNs: number;
+  outOfOrder: number;
+}
+
+/**
+ * Starts the C consumer on `ringFd` (its fd 3) and resolves once it says it
+ * is ready; `report` resolves when it exits. Its stdin is a pipe: in drain
+ * mode it waits there for "go".
+ */
+async function startConsumer(binary: string, args: string[], ringFd: number): Promise<{ child: ChildProcess; report: Promise<ConsumerReport> }> {
+  const child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'inherit', ringFd] });
+  let out = '';
+  child.stdout?.setEncoding('utf8');
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout?.on('data', (d: string) => {
+      out += d;
+      if (out.includes('ready\n')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`consumer exited (${code}) before it was ready`)));
+  });
+  const report = new Promise<ConsumerReport>((resolve, reject) =>
+    child.once('exit', () => {
+      const m = /records (\d+) first_ns (\d+) last_ns (\d+) out_of_order (\d+)/.exec(out);
+      if (m) resolve({ records: Number(m[1]), firstNs: Number(m[2]), lastNs: Number(m[3]), outOfOrder: Number(m[4]) });
+      else reject(new Error(`consumer said: ${out}`));
+    }),
+  );
+  // The report is awaited only after the producer ran; keep an early
+  // rejection from counting as unhandled meanwhile.
+  report.catch(() => undefined);
+  await ready;
+  return { child, report };
+}
+
 async function runC(binary: string, total: number, rate: number): Promise<Run> {
   const ring = newRing();
   try {
-    // The ring map's fd becomes the consumer's fd 3.
-    const child = spawn(binary, [String(total), '20000'], { stdio: ['ignore', 'pipe', 'inherit', ring.fd] });
-    let out = '';
-    child.stdout?.setEncoding('utf8');
-    const ready = new Promise<void>((resolve, reject) => {
-      child.stdout?.on('data', (d: string) => {
-        out += d;
-        if (out.includes('ready\n')) resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`consumer exited (${code}) before it was ready`)));
-    });
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    await ready;
+    const consumer = await startConsumer(binary, [String(total), '20000'], ring.fd);
     const report = await produce(ring.fd, total, rate);
-    await exited;
-    const m = /records (\d+) first_ns (\d+) last_ns (\d+) out_of_order (\d+)/.exec(out);
-    if (!m) throw new Error(`consumer said: ${out}`);
-    const records = Number(m[1]);
-    const seconds = (Number(m[3]) - Number(m[2])) / 1e9;
+    const c = await consumer.report;
+    const seconds = (c.lastNs - c.firstNs) / 1e9;
     return {
-      records,
+      records: c.records,
       lost: report.lost,
-      outOfOrder: Number(m[4]),
-      rate: report.lost === 0 && records === total ? (records - 1) / seconds : NaN,
+      outOfOrder: c.outOfOrder,
+      rate: report.lost === 0 && c.records === total ? (c.records - 1) / seconds : NaN,
       producerRate: report.offered / (report.elapsedNs / 1e9),
     };
   } finally {
@@ -198,25 +221,12 @@ async function drainJs(): Promise<number> {
 async function drainC(binary: string, copy = false): Promise<number> {
   const ring = createMap({ type: 'ringbuf', name: 'nc_bench_drain', keySize: 0, valueSize: 0, maxEntries: DRAIN_RING_BYTES });
   try {
-    const child = spawn(binary, [String(DRAIN_RECORDS), '60000', 'drain', ...(copy ? ['copy'] : [])], { stdio: ['pipe', 'pipe', 'inherit', ring.fd] });
-    let out = '';
-    child.stdout?.setEncoding('utf8');
-    const ready = new Promise<void>((resolve, reject) => {
-      child.stdout?.on('data', (d: string) => {
-        out += d;
-        if (out.includes('ready\n')) resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`consumer exited (${code}) before it was ready`)));
-    });
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    await ready;
+    const consumer = await startConsumer(binary, [String(DRAIN_RECORDS), '60000', 'drain', ...(copy ? ['copy'] : [])], ring.fd);
     const report = await produce(ring.fd, DRAIN_RECORDS, 0);
     if (report.lost !== 0) throw new Error(`drain ring lost ${report.lost} records while filling`);
-    child.stdin?.end('go\n');
-    await exited;
-    const m = /records (\d+) first_ns (\d+) last_ns (\d+) out_of_order (\d+)/.exec(out);
-    if (!m) throw new Error(`consumer said: ${out}`);
-    return Number(m[4]) === 0 && Number(m[1]) === DRAIN_RECORDS ? Number(m[1]) / ((Number(m[3]) - Number(m[2])) / 1e9) : NaN;
+    consumer.child.stdin?.end('go\n');
+    const c = await consumer.report;
+    return c.outOfOrder === 0 && c.records === DRAIN_RECORDS ? c.records / ((c.lastNs - c.firstNs) / 1e9) : NaN;
   } finally {
     ring.close();
   }
