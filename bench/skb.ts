@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { udpFrame, World, inject, type Namespace } from '../test/world';
+import { bpfObjectsOf } from '../test/capture/netcap-child';
 import { commandsBlock, num } from './harness/format';
 import { netcapSubcommandMissing, startNetcap } from './harness/netcap-cli';
 import { countPackets } from './harness/pcap-count';
@@ -52,16 +53,8 @@ const BPF_STATS = '/proc/sys/kernel/bpf_stats_enabled';
 function programStats(pid: number): { runTimeNs: number; runCount: number } {
   let runTimeNs = 0;
   let runCount = 0;
-  for (const fd of fs.readdirSync(`/proc/${pid}/fdinfo`)) {
-    let text: string;
-    try {
-      text = fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
-    } catch {
-      continue;
-    }
-    const prog = /^prog_id:\s*(\d+)/m.exec(text);
-    if (!prog || /^link_id:/m.test(text)) continue;
-    const info = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show', 'id', prog[1]]).toString()) as { name?: string; run_time_ns?: number; run_cnt?: number };
+  for (const id of bpfObjectsOf(pid).programs) {
+    const info = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show', 'id', String(id)]).toString()) as { name?: string; run_time_ns?: number; run_cnt?: number };
     if (!info.name?.startsWith('ncskb_')) continue;
     runTimeNs += info.run_time_ns ?? 0;
     runCount += info.run_cnt ?? 0;
