@@ -14,7 +14,7 @@
 // counted. Ratios are paired with the `none` run of the same repetition.
 import * as path from 'node:path';
 import { buildL2fwdPdump, L2FWD_BENCH_POINTS } from '../examples/l2fwd-pdump/build';
-import { udpFrame, World } from '../test/world';
+import { udpFrame, World } from '../lab';
 import { dumpcapAvailable, startDumpcap } from './dumpcap';
 import { commandsBlock, displayCommand, num } from './harness/format';
 import { reserveHugepages } from './harness/hugepages';
@@ -271,7 +271,7 @@ function report(
         .replace(info.repoRoot + path.sep, '')
         .replace(/--huge-dir \S+/, '--huge-dir <hugetlbfs>')
         .replace(/--file-prefix \S+/, '--file-prefix <prefix>'),
-      `inject send -i a1 -R <rate> -d ${info.durationMs}   # test/world/inject.c, AF_PACKET, paced with clock_nanosleep`,
+      `inject send -i a1 -R <rate> -d ${info.durationMs}   # lab/inject.c, AF_PACKET, paced with clock_nanosleep`,
       'inject recv -i b1                                   # counts what l2fwd forwarded',
       ...[...commands.values()],
     ]),

@@ -22,7 +22,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { addDpdkNamespace, inject, udpFrame, waitForwarding, World, type Namespace } from '../test/world';
+import { addDpdkNamespace, inject, udpFrame, waitForwarding, World, type Namespace } from '../lab';
 import { commandsBlock } from './harness/format';
 import { reserveHugepages } from './harness/hugepages';
 import { countPackets } from './harness/pcap-count';
@@ -207,7 +207,7 @@ async function reproduceWithTestpmd(ctx: BenchContext, world: World, hugeDir: st
       pmdArgv.join(' ').replace(hugeDir, '<hugetlbfs>').replaceAll(ns.name, '<ns>'),
       plain.argv.join(' ').replaceAll(ns.name, '<ns>'),
       ...(aligned ? [`LD_PRELOAD='${aligned.preload.join(' ')}' ${plain.argv.join(' ').replaceAll(ns.name, '<ns>')}`] : []),
-      `inject ${frames} UDP frames at 1000 pps on a1 (AF_PACKET, test/world/inject.c)`,
+      `inject ${frames} UDP frames at 1000 pps on a1 (AF_PACKET, lab/inject.c)`,
       'dpdk-proc-info --file-prefix=<ns> --no-pci -- --show-mempool   # while dumpcap runs',
       `readelf -d ${testpmd}; readelf -d ${which(DUMPCAP) ?? DUMPCAP}`,
     ],

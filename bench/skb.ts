@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { udpFrame, World, inject, type Namespace } from '../test/world';
+import { udpFrame, World, inject, type Namespace } from '../lab';
 import { bpfObjectsOf } from '../test/capture/netcap-child';
 import { commandsBlock, num } from './harness/format';
 import { netcapSubcommandMissing, startNetcap } from './harness/netcap-cli';
@@ -179,7 +179,7 @@ function report(runs: Map<number, Run[]>, failures: string[], ns: Namespace, dur
     commandsBlock([
       `netcap skb -f tracepoint:net:netif_receive_skb -i v1 --netns ${ns.name.replace(/-[0-9a-f]+$/, '-<random>')} -e '${FILTER}' -w netcap.pcap`,
       `ip netns exec <ns> tcpdump -i v1 -n -U -w tcpdump.pcap '${FILTER}'`,
-      `ip netns exec <ns> inject send -i v0 -R <rate> -d ${durationMs}   # test/world/inject.c`,
+      `ip netns exec <ns> inject send -i v0 -R <rate> -d ${durationMs}   # lab/inject.c`,
     ]),
   );
   if (failures.length) md.push('', ...failures.map((f) => `Note: ${f}.`));

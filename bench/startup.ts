@@ -10,7 +10,7 @@
 // keep running until we stop them right after their first packet (no -c 1),
 // so their memory and CPU are sampled while they live (process-usage.ts).
 import * as path from 'node:path';
-import { injectorPath, randomTag, udpFrame, World, type Namespace } from '../test/world';
+import { injectorPath, randomTag, udpFrame, World, type Namespace } from '../lab';
 import { commandsBlock, displayCommand, num } from './harness/format';
 import { netcapBin, netcapSubcommandMissing } from './harness/netcap-cli';
 import { writePcap } from './harness/pcap-write';
@@ -164,7 +164,7 @@ export const section: BenchSection = {
     md.push('', 'Commands:', '');
     md.push(
       commandsBlock([
-        `inject send -i <if>p -R ${RATE_PPS}   # test/world/inject.c, into the namespace's veth <if>p -> <if>`,
+        `inject send -i <if>p -R ${RATE_PPS}   # lab/inject.c, into the namespace's veth <if>p -> <if>`,
         ...tools.map((t) =>
           displayCommand(t.argv(env).map((a) => (a === process.execPath ? 'node' : a === netcapBin(ctx.repoRoot) ? 'bin/netcap' : a === ns.name ? '<ns>' : a.replaceAll(ifname, '<if>')))),
         ),

@@ -12,10 +12,10 @@
 //    many the filter kept) and removes the namespace, also on Ctrl-C.
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
-import { World } from '../test/world/netns';
-import { startL2fwd } from '../test/world/dpdk';
-import { tcpFrame, udpFrame } from '../test/world/frames';
-import { inject } from '../test/world/inject';
+import { World } from '../lab/netns';
+import { startL2fwd } from '../lab/dpdk';
+import { tcpFrame, udpFrame } from '../lab/frames';
+import { inject } from '../lab/inject';
 
 const NETCAP = path.join(__dirname, '..', '..', 'bin', 'netcap');
 const say = (text: string) => process.stderr.write(`\x1b[1mdemo:\x1b[0m ${text}\n`);
@@ -37,7 +37,7 @@ async function main(): Promise<number> {
     say('the demo creates a network namespace and loads BPF programs: run it as root');
     return 2;
   }
-  // The demo owns its shutdown (the test world's own signal hook stands
+  // The demo owns its shutdown (the lab's own signal hook stands
   // aside when a program listens): on Ctrl-C stop sending, let netcap print
   // its summary, then remove everything.
   let interrupted = false;

@@ -1,13 +1,13 @@
 // The benchmark's l2fwd (examples/l2fwd-pdump) started as a DPDK *primary*
 // process with hugepages and a shared configuration, so that dpdk-dumpcap can
-// attach to it as a secondary. The test world's startL2fwd runs with
+// attach to it as a secondary. The lab's startL2fwd runs with
 // --no-huge --no-shconf instead, which no secondary can join; every variant
 // of the dataplane benchmark runs on this one instance so that they compare
 // the same thing.
 //
 //    a1 (inject) ── a0 [port 0]  l2fwd  [port 1] b0 ── b1 (count here)
 import * as fs from 'node:fs';
-import { addDpdkNamespace, waitForwarding, type Namespace, type World } from '../../test/world';
+import { addDpdkNamespace, waitForwarding, type Namespace, type World } from '../../lab';
 import { onAbort } from './last-resort';
 import { startTool, type ToolProcess } from './tool-process';
 

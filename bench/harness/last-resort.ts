@@ -2,7 +2,7 @@
 // interrupted. They run from the 'exit' event. Node runs no 'exit' handlers
 // when a signal kills the process, so on SIGINT/SIGTERM/SIGHUP we end the
 // process with process.exit(128 + signal number) instead: then every 'exit'
-// handler runs, ours and the test world's (whose own signal handler, when
+// handler runs, ours and the lab's (whose own signal handler, when
 // other handlers are registered, leaves the signal to them and cleans up on
 // 'exit'). The bench harness owns its process, so exiting here is its call.
 import * as os from 'node:os';

@@ -4,7 +4,7 @@
 // on stderr once capture is live (issue 4: "like tcpdump's listening on").
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import type { Namespace, World } from '../../test/world';
+import type { Namespace, World } from '../../lab';
 import { startTool, type ToolProcess } from './tool-process';
 
 /** What netcap prints on stderr once its probes are attached (kept loose: the wording is the CLI's to choose). */

@@ -1,5 +1,5 @@
 // A minimal classic pcap file (Ethernet, microseconds) of given frames, for
-// feeding the test world's injector with `-f` when the bench needs to start
+// feeding the lab's injector with `-f` when the bench needs to start
 // and stop it as a process of its own.
 import * as fs from 'node:fs';
 

@@ -4,7 +4,7 @@
 // pattern first appeared (milliseconds since spawn: start-up times), and
 // samples its peak RSS and CPU time while it runs.
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Namespace, World } from '../../test/world';
+import type { Namespace, World } from '../../lab';
 import { watchUsage, type Usage, type UsageWatcher } from './process-usage';
 
 export interface ToolExit {

@@ -1,9 +1,9 @@
 // One fixed-rate run through a forwarding datapath: frames paced at `rate`
 // per second for `durationMs` into one interface, counted as they come out
-// of another. The injector (test/world/inject.c) paces with clock_nanosleep
+// of another. The injector (lab/inject.c) paces with clock_nanosleep
 // on absolute deadlines and reports how many it sent, so a machine that
 // cannot offer the rate shows it in the achieved offered rate.
-import { inject, receive, type Namespace } from '../../test/world';
+import { inject, receive, type Namespace } from '../../lab';
 
 export interface TrafficResult {
   /** Frames the injector handed to the kernel. */

@@ -16,7 +16,7 @@ import { reserveHugepages } from '../../bench/harness/hugepages';
 import { startL2fwdPrimary } from '../../bench/harness/l2fwd-primary';
 import { countPackets } from '../../bench/harness/pcap-count';
 import { runTraffic } from '../../bench/harness/traffic';
-import { udpFrame, World } from '../world';
+import { udpFrame, World } from '../../lab';
 
 const isRoot = process.getuid?.() === 0;
 const skip = !isRoot

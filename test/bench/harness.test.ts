@@ -16,7 +16,7 @@ import { writePcap } from '../../bench/harness/pcap-write';
 import { reserveHugepages } from '../../bench/harness/hugepages';
 import { pairedRatios, summarize } from '../../bench/harness/stats';
 import { startTool } from '../../bench/harness/tool-process';
-import { udpFrame, World } from '../world';
+import { udpFrame, World } from '../../lab';
 
 const isRoot = process.getuid?.() === 0;
 const has = (cmd: string): boolean => (process.env.PATH ?? '').split(':').some((d) => fs.existsSync(path.join(d, cmd)));

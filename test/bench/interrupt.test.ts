@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { L2FWD_SOURCE_DIR } from '../../examples/l2fwd-pdump/build';
-import { runCommand } from '../world';
+import { runCommand } from '../../lab';
 
 const isRoot = process.getuid?.() === 0;
 const repoRoot = path.resolve(__dirname, '..', '..', '..');

@@ -12,10 +12,10 @@ import { attachXdp } from '../../src/bpf/link/xdp';
 import { ProgType, XdpAction } from '../../src/bpf/constants';
 import { closeAll } from '../../src/bpf/registry';
 import { skipReason } from '../../src/bpf/features';
-import { World, randomTag, type Namespace } from '../world/netns';
-import { inject } from '../world/inject';
-import { injectorPath } from '../world/tools';
-import { newProbeTag, probeFrame } from '../world/frames';
+import { World, randomTag, type Namespace } from '../../lab/netns';
+import { inject } from '../../lab/inject';
+import { injectorPath } from '../../lab/tools';
+import { newProbeTag, probeFrame } from '../../lab/frames';
 import { counterProgram } from './programs';
 
 const world = new World('hooks');

@@ -23,9 +23,9 @@ import { Add, And, Call, Exit, LoadMapPtr, LoadMem, Mov, StoreImm, StoreMem } fr
 import { Helper } from '../../src/ebpf/helpers';
 import type { Insn } from '../../src/ebpf/instruction';
 import { R0, R1, R10, R2, R3, R4, R6 } from '../../src/ebpf/registers';
-import { World, type Namespace } from '../world/netns';
-import { inject } from '../world/inject';
-import { udpFrame } from '../world/frames';
+import { World, type Namespace } from '../../lab/netns';
+import { inject } from '../../lab/inject';
+import { udpFrame } from '../../lab/frames';
 
 const world = new World('rt');
 let ns: Namespace;

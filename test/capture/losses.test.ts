@@ -8,8 +8,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { World, type Namespace } from '../world/netns';
-import { inject } from '../world/inject';
+import { World, type Namespace } from '../../lab/netns';
+import { inject } from '../../lab/inject';
 import { runNetcap, type NetcapRun } from './netcap-child';
 import { RECEIVER_MAC, SENDER_MAC, numberedFrames, sleep } from './numbered-frames';
 import { run, tempDir } from '../output/reference-tools';

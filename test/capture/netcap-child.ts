@@ -5,8 +5,8 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { repoRoot } from '../world/paths';
-import type { World } from '../world/netns';
+import { repoRoot } from '../../lab/paths';
+import type { World } from '../../lab/netns';
 
 export const NETCAP = path.join(repoRoot, 'bin', 'netcap');
 

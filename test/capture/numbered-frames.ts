@@ -4,7 +4,7 @@
 // whether any is missing or repeated.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { udpFrame } from '../world/frames';
+import { udpFrame } from '../../lab/frames';
 import { tcpdumpDump } from '../output/reference-tools';
 
 /** Where the number sits: Ethernet (14) + IPv4 (20) + UDP (8). */

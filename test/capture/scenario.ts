@@ -7,10 +7,10 @@ import * as path from 'node:path';
 import { compileCbpf, libpcapFilter } from '../../src/filter/libpcap';
 import { readCaptureFile } from '../../src/output/read-capture';
 import type { CaptureFile } from '../../src/output/capture-file';
-import type { DpdkApp } from '../world/dpdk';
-import { tcpFrame, udpFrame } from '../world/frames';
-import { inject, receive } from '../world/inject';
-import type { World } from '../world/netns';
+import type { DpdkApp } from '../../lab/dpdk';
+import { tcpFrame, udpFrame } from '../../lab/frames';
+import { inject, receive } from '../../lab/inject';
+import type { World } from '../../lab/netns';
 import { bpfObjectsOf, runNetcap, stillLoaded, tempDir } from './netcap-child';
 
 /** A mix of frames for filters to choose from: TCP to port 80 and 22, UDP, with sizes from 60 to 1400 bytes. */

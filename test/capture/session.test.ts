@@ -10,7 +10,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readCaptureFile } from '../../src/output/read-capture';
-import { repoRoot } from '../world/paths';
+import { repoRoot } from '../../lab/paths';
 import { runNetcap, tempDir } from './netcap-child';
 
 describe('capture session', { timeout: 180_000 }, () => {

@@ -7,8 +7,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { formatStatusLine } from '../../src/capture/status-line';
-import { World, type Namespace } from '../world/netns';
-import { inject } from '../world/inject';
+import { World, type Namespace } from '../../lab/netns';
+import { inject } from '../../lab/inject';
 import { NETCAP, runNetcap } from './netcap-child';
 import { RECEIVER_MAC, SENDER_MAC, numberedFrames, waitFor } from './numbered-frames';
 

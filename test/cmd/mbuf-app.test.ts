@@ -6,8 +6,8 @@
 // order, the injected frames libpcap's filter selects.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { World } from '../world/netns';
-import { startTestApp, type DpdkApp } from '../world/dpdk';
+import { World } from '../../lab/netns';
+import { startTestApp, type DpdkApp } from '../../lab/dpdk';
 import { mixedFrames, runScenario, type ScenarioResult } from '../capture/scenario';
 
 function assertExact(r: ScenarioResult): void {

@@ -6,8 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import { World } from '../world/netns';
-import { startTestApp, type DpdkApp } from '../world/dpdk';
+import { World } from '../../lab/netns';
+import { startTestApp, type DpdkApp } from '../../lab/dpdk';
 import { runNetcap } from '../capture/netcap-child';
 
 async function netcapFails(args: string[]): Promise<{ code: number | null; stderr: string }> {

@@ -4,8 +4,8 @@
 // l2fwd keeps forwarding every frame; nothing stays loaded afterwards.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { World } from '../world/netns';
-import { startL2fwd, type DpdkApp } from '../world/dpdk';
+import { World } from '../../lab/netns';
+import { startL2fwd, type DpdkApp } from '../../lab/dpdk';
 import { mixedFrames, runScenario } from '../capture/scenario';
 
 describe('netcap mbuf on l2fwd', { timeout: 300_000 }, () => {

@@ -11,9 +11,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { compileCbpf, libpcapFilter } from '../../src/filter/libpcap';
 import { probeFeature, skipReason } from '../../src/bpf/features';
-import { World, type Namespace } from '../world/netns';
-import { inject } from '../world/inject';
-import { udpFrame } from '../world/frames';
+import { World, type Namespace } from '../../lab/netns';
+import { inject } from '../../lab/inject';
+import { udpFrame } from '../../lab/frames';
 import { NETCAP, bpfObjectsOf, runNetcap, stillLoaded, tempDir } from '../capture/netcap-child';
 import { arpRequestFrame, mixedFrames } from '../probes/skb-frames';
 

@@ -9,7 +9,7 @@ import { mbufLayout, parseDpdkVersion, type MbufLayout } from '../../src/dpdk/mb
 import { detectDpdkRelease, releaseFromLibraryName } from '../../src/dpdk/release';
 import { UserError } from '../../src/errors';
 import { cProgramDir, type BuiltProgram } from '../elf/c-program';
-import { buildL2fwd } from '../world/dpdk';
+import { buildL2fwd } from '../../lab/dpdk';
 
 const FIELDS = ['buf_addr', 'buf_iova', 'buf_len', 'data_off', 'refcnt', 'nb_segs', 'port', 'ol_flags', 'packet_type', 'pkt_len', 'data_len', 'vlan_tci', 'hash', 'vlan_tci_outer', 'pool', 'next'] as const;
 const hasDpdk = (() => {

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import { openElf, type ElfFile } from '../../src/elf/elf-file';
 import { UserError } from '../../src/errors';
 import { cProgramDir, SAMPLE_PROGRAM, type BuiltProgram } from './c-program';
-import { buildL2fwd } from '../world/dpdk';
+import { buildL2fwd } from '../../lab/dpdk';
 
 const ETHDEV = '/usr/lib/x86_64-linux-gnu/librte_ethdev.so.23';
 let programs: BuiltProgram;

@@ -15,7 +15,7 @@ import { kernelDropReasons } from '../../src/kernel/drop-reasons';
 import { Kallsyms, kernelSymbols } from '../../src/kernel/kallsyms';
 import { currentNetns, listInterfaces, resolveInterface, resolveNetns } from '../../src/kernel/interfaces';
 import { tracepointFormat } from '../../src/tracefs/tracepoint';
-import { World, type Namespace } from '../world/netns';
+import { World, type Namespace } from '../../lab/netns';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netcap-kernel-'));
 const world = new World('kernel');

@@ -1,7 +1,7 @@
-// Frames the skb tests send beyond test/world's UDP/TCP: IPv6, 802.1Q VLAN,
+// Frames the skb tests send beyond lab's UDP/TCP: IPv6, 802.1Q VLAN,
 // IPv4 fragments and ARP, built byte by byte (the references judging them
 // are libpcap and the kernel, not this file).
-import { ethernetFrame, udpFrame, tcpFrame } from '../world/frames';
+import { ethernetFrame, udpFrame, tcpFrame } from '../../lab/frames';
 
 function mac(s: string): Buffer {
   return Buffer.from(s.split(':').map((x) => parseInt(x, 16)));

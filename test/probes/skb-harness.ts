@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { RingReader } from '../../src/bpf/ringbuf';
 import { decodeRecord, type PacketRecord } from '../../src/capture/record';
 import { SkbCapture, type SkbCaptureOptions } from '../../probes/skb-capture';
-import type { Namespace } from '../world/netns';
+import type { Namespace } from '../../lab/netns';
 
 export class CollectedCapture {
   readonly records: PacketRecord[] = [];

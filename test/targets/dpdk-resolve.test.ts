@@ -6,7 +6,7 @@ import { test, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { World, startL2fwd, inject, receive, udpFrame, isProbeFrame, type DpdkApp } from '../world';
+import { World, startL2fwd, inject, receive, udpFrame, isProbeFrame, type DpdkApp } from '../../lab';
 import { parsePoint, type UserFunctionPoint } from '../../src/targets/spec';
 import { resolveUserPoint } from '../../src/targets/resolve';
 import { detectDpdkRelease } from '../../src/dpdk/release';

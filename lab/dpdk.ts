@@ -1,4 +1,4 @@
-// DPDK programs in the test world: DPDK's own l2fwd example (patched so its
+// DPDK programs in the lab: DPDK's own l2fwd example (patched so its
 // per-packet function stays a real function) and netcap's test program
 // (examples/dpdk-app), each run inside a fresh namespace on two veth pairs
 // through the af_packet PMD, without hugepages.
@@ -41,7 +41,7 @@ export function buildL2fwd(): string {
     const main = path.join(tmp, 'main.c');
     const text = fs.readFileSync(main, 'utf8');
     if (!text.includes(L2FWD_FUNCTION_DEFINITION)) {
-      throw new Error(`${source}/main.c: the definition of l2fwd_simple_forward changed; update the patch in test/world/dpdk.ts`);
+      throw new Error(`${source}/main.c: the definition of l2fwd_simple_forward changed; update the patch in lab/dpdk.ts`);
     }
     fs.writeFileSync(main, text.replace(L2FWD_FUNCTION_DEFINITION, L2FWD_FUNCTION_DEFINITION.replace('static void', 'static void __attribute__((noinline))')));
     runCommand(['make', '-C', tmp], { timeoutMs: 180_000 });

@@ -1,10 +1,10 @@
-// Builds the test world's small C tools with gcc into test/build/, on demand:
+// Builds the lab's small C tools with gcc into lab/build/, on demand:
 // a tool is rebuilt only when its source is newer than the binary, so the
 // first test pays ~0.2 s and later ones nothing.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runCommand } from './netns';
-import { testBuildDir, worldSourceDir } from './paths';
+import { labBuildDir, labSourceDir } from './paths';
 
 function mtimeMs(file: string): number {
   try {
@@ -14,13 +14,13 @@ function mtimeMs(file: string): number {
   }
 }
 
-/** Compiles test/world/<name>.c to test/build/<name> unless up to date; returns the binary's path. */
+/** Compiles lab/<name>.c to test/build/<name> unless up to date; returns the binary's path. */
 export function buildTool(name: string): string {
-  const source = path.join(worldSourceDir, `${name}.c`);
-  const binary = path.join(testBuildDir, name);
+  const source = path.join(labSourceDir, `${name}.c`);
+  const binary = path.join(labBuildDir, name);
   if (mtimeMs(source) < 0) throw new Error(`tool source ${source} is missing`);
   if (mtimeMs(binary) >= mtimeMs(source)) return binary;
-  fs.mkdirSync(testBuildDir, { recursive: true });
+  fs.mkdirSync(labBuildDir, { recursive: true });
   // Build to a temporary name and rename, so a parallel run never executes a half-written file.
   const tmp = `${binary}.${process.pid}.tmp`;
   runCommand(['gcc', '-O2', '-Wall', '-Wextra', '-Werror', '-o', tmp, source], { timeoutMs: 60_000 });
@@ -28,7 +28,7 @@ export function buildTool(name: string): string {
   return binary;
 }
 
-/** The frame injector/receiver (test/world/inject.c). */
+/** The frame injector/receiver (lab/inject.c). */
 export function injectorPath(): string {
   return buildTool('inject');
 }

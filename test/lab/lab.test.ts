@@ -1,4 +1,4 @@
-// The test world itself: namespaces come and go without leftovers, the
+// The lab itself: namespaces come and go without leftovers, the
 // injector's frames arrive byte for byte, DPDK's l2fwd and netcap's test app
 // forward every injected frame, and the test app's probe points are real
 // symbols (checked with binutils' nm, not our ELF reader).
@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { after, describe, it } from 'node:test';
-import { buildL2fwd, buildTestApp, inject, injectPcap, isProbeFrame, listTestNamespaces, randomTag, receive, uniqueLinkName, startL2fwd, startTestApp, tcpFrame, TEST_APP_FUNCTIONS, udpFrame, World } from '.';
-import { bpftraceInstalled, startBpftrace } from './bpftrace';
+import { buildL2fwd, buildTestApp, inject, injectPcap, isProbeFrame, listTestNamespaces, randomTag, receive, uniqueLinkName, startL2fwd, startTestApp, tcpFrame, TEST_APP_FUNCTIONS, udpFrame, World } from '../../lab';
+import { bpftraceInstalled, startBpftrace } from '../../lab/bpftrace';
 
 const isRoot = process.getuid?.() === 0;
 const dpdkInstalled = fs.existsSync('/usr/share/dpdk/examples/l2fwd/main.c') && hasPkgConfig('libdpdk');

@@ -1,4 +1,4 @@
-// TypeScript side of test/world/inject.c: send frames out of an interface in a
+// TypeScript side of lab/inject.c: send frames out of an interface in a
 // namespace, and collect frames that arrive on one.
 import type { ChildProcess } from 'node:child_process';
 import type { Namespace } from './netns';

@@ -1,8 +1,11 @@
-// The test world: network namespaces, veth pairs, frame injection and
+// The lab: network namespaces, veth pairs, frame injection and
 // capture, and DPDK programs to trace. Everything here is real (kernel
 // namespaces, AF_PACKET sockets, DPDK's af_packet PMD); nothing is mocked.
 //
-//   import { World, startTestApp, inject, receive, udpFrame } from '../world';
+// The tests, the demo (examples/demo.ts) and the benchmarks (bench/) all
+// build their world with it; nothing under src/ or cmd/ may import it.
+//
+//   import { World, startTestApp, inject, receive, udpFrame } from '../lab';
 //
 //   const world = new World('mbuf');            // names: nc-mbuf-<random>
 //   after(() => world.destroy());               // kills processes, deletes namespaces, even on failure
@@ -46,4 +49,4 @@ export * from './forwarding';
 export * from './dpdk';
 export * from './bpftrace';
 export { buildTool, injectorPath } from './tools';
-export { repoRoot, examplesBuildDir, testBuildDir } from './paths';
+export { repoRoot, examplesBuildDir, labBuildDir } from './paths';

@@ -1,5 +1,5 @@
 // bpftrace as an independent reference: tests compare what netcap (or the
-// test world) sees with what bpftrace counts at the same probe points.
+// lab) sees with what bpftrace counts at the same probe points.
 // bpftrace 0.17 works on this machine (BCC does not).
 import * as fs from 'node:fs';
 import type { World } from './netns';

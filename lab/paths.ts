@@ -1,6 +1,6 @@
 // Where the repository and the build folders are, found from this file's
-// location, which differs between the sources (test/world) and the compiled
-// output (dist/test/world).
+// location, which differs between the sources (lab) and the compiled
+// output (dist/lab).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -15,8 +15,8 @@ function findRepoRoot(): string {
 /** The repository root (holds package.json). */
 export const repoRoot = findRepoRoot();
 /** Sources of the test-world tools (C files). */
-export const worldSourceDir = path.join(repoRoot, 'test', 'world');
+export const labSourceDir = path.join(repoRoot, 'lab');
 /** Built test tools (gitignored). */
-export const testBuildDir = path.join(repoRoot, 'test', 'build');
+export const labBuildDir = path.join(repoRoot, 'lab', 'build');
 /** Built example and DPDK programs (gitignored). */
 export const examplesBuildDir = path.join(repoRoot, 'examples', 'build');
