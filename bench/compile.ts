@@ -10,7 +10,7 @@ import type { BenchContext, BenchResult, BenchSection } from './harness/section'
 import { commandsBlock, num } from './harness/format';
 import { quantile } from './harness/stats';
 import { compileCbpf } from '../src/filter/libpcap';
-import { xdpPacketProgram } from '../src/filter/standalone';
+import { xdpPacketProgram } from '../probes/filter-programs';
 import { compileToEbpf } from '../src/filter/compiler';
 import { encode, link, R0, R1, R2, R3, R4, R5 } from '../src/ebpf';
 import { loadProgram } from '../src/bpf/program';

@@ -2,7 +2,8 @@
 // describes the command and its options).
 import type { ArgumentsCamelCase } from 'yargs';
 import { UserError } from '../src/errors';
-import { compileCbpf, emitC, formatCbpf, linktypeName, xdpPacketProgram } from '../src/filter';
+import { compileCbpf, emitC, formatCbpf, linktypeName } from '../src/filter';
+import { xdpPacketProgram } from '../probes/filter-programs';
 import { disassemble, link } from '../src/ebpf';
 import type { Emit } from './compile';
 

@@ -16,7 +16,7 @@ import { TcpdumpSink, tcpdumpFlags } from '../src/output/tcpdump-sink';
 import { formatPacket, type TextDecoderOptions } from '../src/output/text-decoder';
 import { formatJsonLine } from '../src/output/json-lines';
 import { RotatingFileWriter, type RotationOptions } from '../src/output/rotation';
-import { createEngine, type EngineName, type FilterEngine } from './read-engines';
+import { createEngine, type EngineName, type FilterEngine } from '../src/read/engines';
 
 interface ReadOptions {
   file: string;

@@ -6,7 +6,7 @@
 // so a file doubles as a test bench for the filter path.
 import type { Argv } from 'yargs';
 import type { Command } from './command';
-import type { EngineName } from './read-engines';
+import type { EngineName } from '../src/read/engines';
 
 export const readCommand: Command = {
   command: 'read [expression..]',

@@ -8,4 +8,3 @@ export type { CbpfInsn } from './cbpf';
 export { compileToEbpf, reachable, CompileError } from './compiler';
 export type { FragmentOptions, MemoryModel, PacketModel, BufferModel } from './compiler';
 export { emitC, C_PRELUDE } from './c-emit';
-export { xdpPacketProgram, xdpBufferProgram, BUFFER_PARAMS_SIZE } from './standalone';

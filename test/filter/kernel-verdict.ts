@@ -8,7 +8,7 @@ import { createMap, u32, type BpfMap } from '../../src/bpf/map';
 import { loadProgram, type Program } from '../../src/bpf/program';
 import { ProgType } from '../../src/bpf/constants';
 import type { CbpfInsn } from '../../src/filter/cbpf';
-import { BUFFER_PARAMS_SIZE, xdpBufferProgram, xdpPacketProgram } from '../../src/filter/standalone';
+import { BUFFER_PARAMS_SIZE, xdpBufferProgram, xdpPacketProgram } from '../../probes/filter-programs';
 
 /** BPF_PROG_TEST_RUN for XDP wants at least an Ethernet header (bpf_test_init: ETH_HLEN). */
 export const MIN_TEST_RUN_BYTES = 14;

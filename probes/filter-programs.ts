@@ -1,4 +1,5 @@
-// Complete programs around a filter fragment: what `netcap compile --emit
+// Complete programs around a filter fragment (kept with the other program
+// builders in probes/):
 // ebpf` prints, what the kernel-verdict tests load, what the benchmark
 // times. Both are XDP programs returning the filter's verdict (the snap
 // length, 0 = no match) as their return value, which BPF_PROG_TEST_RUN
@@ -27,9 +28,9 @@ import {
   Add,
   pruneUnreachable,
   type Insn,
-} from '../ebpf';
-import { compileToEbpf } from './compiler';
-import type { CbpfInsn } from './cbpf';
+} from '../src/ebpf';
+import { compileToEbpf } from '../src/filter/compiler';
+import type { CbpfInsn } from '../src/filter/cbpf';
 
 /** M[0..15] sit just below the frame pointer. */
 const STACK_BASE = -64;

@@ -2,13 +2,13 @@
 // our cBPF interpreter (libpcap's semantics, no kernel needed), or the real
 // kernel: the filter compiled to eBPF inside an XDP program and run with
 // BPF_PROG_TEST_RUN — the same code path a live capture's probe uses.
-import { createMap, u32, type BpfMap } from '../src/bpf/map';
-import { loadProgram, type Program } from '../src/bpf/program';
-import { ProgType } from '../src/bpf/constants';
-import type { CbpfProgram } from '../src/filter';
-import { BUFFER_PARAMS_SIZE, xdpBufferProgram } from '../src/filter/standalone';
-import { interpret } from '../src/filter/interpreter';
-import { UserError } from '../src/errors';
+import { createMap, u32, type BpfMap } from '../bpf/map';
+import { loadProgram, type Program } from '../bpf/program';
+import { ProgType } from '../bpf/constants';
+import type { CbpfProgram } from '../filter';
+import { BUFFER_PARAMS_SIZE, xdpBufferProgram } from '../../probes/filter-programs';
+import { interpret } from '../filter/interpreter';
+import { UserError } from '../errors';
 
 export type EngineName = 'interp' | 'kernel';
 
