@@ -1,5 +1,4 @@
-// Complete programs around a filter fragment (kept with the other program
-// builders in probes/):
+// Complete programs around a filter fragment: what `netcap compile --emit
 // ebpf` prints, what the kernel-verdict tests load, what the benchmark
 // times. Both are XDP programs returning the filter's verdict (the snap
 // length, 0 = no match) as their return value, which BPF_PROG_TEST_RUN
