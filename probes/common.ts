@@ -3,7 +3,7 @@
 // (src/capture/record.ts) and the ring output. Emitters return plain
 // instruction lists; labels they create start with the caller's prefix so
 // the same emitter can appear several times in one program.
-import { Add, And, Call, Ja, JEq, JGE, JLE, JLT, LoadMapPtr, Mov, RSh, StoreImm, StoreMem } from '../src/ebpf/builders';
+import { Label, Add, And, Call, Ja, JEq, JGE, JLE, JLT, LoadMapPtr, Mov, RSh, StoreImm, StoreMem } from '../src/ebpf/builders';
 import { Helper } from '../src/ebpf/helpers';
 import type { Insn } from '../src/ebpf/instruction';
 import { R0, R1, R10, R2, R3, R4, type Register } from '../src/ebpf/registers';
@@ -218,7 +218,7 @@ export function emitRingOutput(ringFd: number, rec: Register, caplen: Register, 
       Add.imm(R0, RECORD.headerSize),
       JLT.imm(R0, wakeupAt, quiet),
       Mov.imm(R4, BPF_RB_FORCE_WAKEUP),
-      Mov.reg(R4, R4).withSymbol(quiet),
+      Label(quiet),
     );
   } else {
     flags.push(Mov.imm(R4, 0));
@@ -226,7 +226,7 @@ export function emitRingOutput(ringFd: number, rec: Register, caplen: Register, 
   return [
     JLE.imm(caplen, snaplen, sized),
     Mov.imm(caplen, snaplen),
-    Mov.reg(caplen, caplen).withSymbol(sized),
+    Label(sized),
     ...flags,
     Mov.reg(R3, caplen),
     Add.imm(R3, RECORD.headerSize),

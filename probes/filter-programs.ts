@@ -3,7 +3,7 @@
 // times. Both are XDP programs returning the filter's verdict (the snap
 // length, 0 = no match) as their return value, which BPF_PROG_TEST_RUN
 // hands back as retval.
-import {
+import { Label,
   Call,
   Exit,
   Helper,
@@ -56,8 +56,8 @@ export function xdpPacketProgram(prog: readonly CbpfInsn[]): Insn[] {
       match: 'match',
       noMatch: 'nomatch',
     }),
-    Exit().withSymbol('match').withComment('return the snap length'),
-    Mov.imm(R0, 0).withSymbol('nomatch'),
+    Label('match'), Exit().withComment('return the snap length'),
+    Label('nomatch'), Mov.imm(R0, 0),
     Exit(),
   ]);
 }
@@ -99,6 +99,7 @@ export function xdpBufferProgram(prog: readonly CbpfInsn[], maps: { params: numb
     JEq.imm(R0, 0, 'filter'),
     Mov.imm(R0, 0),
     Exit(),
+    Label('filter'),
     ...compileToEbpf(prog, {
       model: { kind: 'buffer', data: R9, caplen: R7, bufferSize },
       a: R0,
@@ -109,9 +110,9 @@ export function xdpBufferProgram(prog: readonly CbpfInsn[], maps: { params: numb
       stackBase: STACK_BASE - 8,
       match: 'match',
       noMatch: 'nomatch',
-    }).map((insn, i) => (i === 0 ? insn.withSymbol('filter') : insn)),
-    Exit().withSymbol('match'),
-    Mov.imm(R0, 0).withSymbol('nomatch'),
+    }),
+    Label('match'), Exit(),
+    Label('nomatch'), Mov.imm(R0, 0),
     Exit(),
   ]);
 }

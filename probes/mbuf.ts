@@ -22,7 +22,7 @@
 // in a row: 32 chunks of 16 cover MAX_BURST); the burst position lives in a
 // per-CPU state map (a tail call runs on the same CPU). bpf_loop (5.17+)
 // would need BTF func_info for its callback, which the addon does not load.
-import { Add, And, Call, Exit, Ja, JEq, JGE, JGT, JLE, JNE, LoadMapPtr, LoadMem, LSh, Mov, Or, StoreImm, StoreMem, Sub } from '../src/ebpf/builders';
+import { Label, Add, And, Call, Exit, Ja, JEq, JGE, JGT, JLE, JNE, LoadMapPtr, LoadMem, LSh, Mov, Or, StoreImm, StoreMem, Sub } from '../src/ebpf/builders';
 import { Helper } from '../src/ebpf/helpers';
 import type { Insn } from '../src/ebpf/instruction';
 import { R0, R1, R10, R2, R3, R4, R6, R7, R8, R9 } from '../src/ebpf/registers';
@@ -131,7 +131,7 @@ function singleProgram(spec: MbufProbeSpec): Insn[] {
     ...emitCounterAdd(spec.countersFd, counterIndex(spec, COUNTER.seen), 1, SLOT.key, L),
     ...emitScratchLookup(spec.scratchFd, R9, SLOT.key, 'out'),
     ...emitOneMbuf(spec, L, 'out'),
-    Mov.imm(R0, 0).withSymbol('out'),
+    Label('out'), Mov.imm(R0, 0),
     Exit(),
   ];
 }
@@ -225,13 +225,14 @@ function burstStart(spec: MbufProbeSpec, loadArrayAndCount: Insn[]): Insn[] {
     ...emitCounterAdd(spec.countersFd, counterIndex(spec, COUNTER.seen), R6, SLOT.key, L),
     JLE.imm(R6, MAX_BURST, 'counted'),
     Mov.imm(R6, MAX_BURST),
-    ...lookupState(maps.state, spec.point, 'out').map((insn, i) => (i === 0 ? insn.withSymbol('counted') : insn)),
+    Label('counted'),
+    ...lookupState(maps.state, spec.point, 'out'),
     LoadMem(R1, R10, SLOT.array, 8),
     StoreMem(R0, 0, R1, 8),
     StoreMem(R0, 8, R6, 8),
     StoreImm(R0, 16, 0, 8),
     ...tailCallWorker(maps.progs, spec.point),
-    Mov.imm(R0, 0).withSymbol('out'),
+    Label('out'), Mov.imm(R0, 0),
     Exit(),
   ];
 }
@@ -255,7 +256,8 @@ function burstWorker(spec: MbufProbeSpec): Insn[] {
     ...emitScratchLookup(spec.scratchFd, R9, SLOT.key, 'out'),
     StoreImm(R10, SLOT.index, 0, 8),
     // for (k = 0; k < CHUNK && base + k < count; k++) capture(array[base + k])
-    LoadMem(R1, R10, SLOT.index, 8).withSymbol('loop'),
+    Label('loop'),
+    LoadMem(R1, R10, SLOT.index, 8),
     JGE.imm(R1, CHUNK, 'chunk_done'),
     LoadMem(R2, R10, SLOT.base, 8),
     Add.reg(R2, R1),
@@ -271,22 +273,23 @@ function burstWorker(spec: MbufProbeSpec): Insn[] {
     JEq.imm(R0, 0, 'element_read'),
     ...emitCounterAdd(spec.countersFd, counterIndex(spec, COUNTER.readErrors), 1, SLOT.key, L),
     Ja('next'),
-    LoadMem(R8, R10, SLOT.element, 8).withSymbol('element_read'),
+    Label('element_read'), LoadMem(R8, R10, SLOT.element, 8),
     JEq.imm(R8, 0, 'next'),
     ...emitOneMbuf(spec, L, 'next'),
-    LoadMem(R1, R10, SLOT.index, 8).withSymbol('next'),
+    Label('next'), LoadMem(R1, R10, SLOT.index, 8),
     Add.imm(R1, 1),
     StoreMem(R10, SLOT.index, R1, 8),
     Ja('loop'),
     // The chunk is done: note where the next one starts and run it.
-    ...lookupState(maps.state, spec.point, 'out').map((insn, i) => (i === 0 ? insn.withSymbol('chunk_done') : insn)),
+    Label('chunk_done'),
+    ...lookupState(maps.state, spec.point, 'out'),
     LoadMem(R1, R10, SLOT.base, 8),
     Add.imm(R1, CHUNK),
     StoreMem(R0, 16, R1, 8),
     LoadMem(R2, R10, SLOT.count, 8),
     JGE.reg(R1, R2, 'out'),
     ...tailCallWorker(maps.progs, spec.point),
-    Mov.imm(R0, 0).withSymbol('out'),
+    Label('out'), Mov.imm(R0, 0),
     Exit(),
   ];
 }
@@ -326,7 +329,8 @@ function emitOneMbuf(spec: MbufProbeSpec, L: Labels, done: string): Insn[] {
     // data_len's u16); they give every path one range, so the verifier's
     // states at the loop head and after the clamp are equal and pruned
     // instead of doubling with each segment.
-    And.imm(R7, rangeMask(spec.snaplen - 1)).withSymbol(segment),
+    Label(segment),
+    And.imm(R7, rangeMask(spec.snaplen - 1)),
     LoadMem(R4, R10, hdr + m.bufAddr, 8),
     LoadMem(R1, R10, hdr + m.dataOff, 2),
     Add.reg(R4, R1),
@@ -335,7 +339,7 @@ function emitOneMbuf(spec: MbufProbeSpec, L: Labels, done: string): Insn[] {
     Sub.reg(R1, R7),
     JLE.reg(R2, R1, clamped),
     Mov.reg(R2, R1),
-    And.imm(R2, 0xffff).withSymbol(clamped),
+    Label(clamped), And.imm(R2, 0xffff),
     StoreMem(R10, SLOT.copySize, R2, 8),
     Mov.reg(R1, R9),
     Add.imm(R1, RECORD.headerSize),
@@ -356,7 +360,8 @@ function emitOneMbuf(spec: MbufProbeSpec, L: Labels, done: string): Insn[] {
     ...readHeader(R3),
     JEq.imm(R0, 0, segment),
     // A segment we could not read: keep what came before, flag the record.
-    LoadMem(R1, R10, SLOT.flags, 1).withSymbol(readFailed),
+    Label(readFailed),
+    LoadMem(R1, R10, SLOT.flags, 1),
     Or.imm(R1, FLAG_READ_FAILED),
     StoreMem(R10, SLOT.flags, R1, 1),
     ...emitCounterAdd(spec.countersFd, counterIndex(spec, COUNTER.readErrors), 1, SLOT.key, L),
@@ -365,7 +370,8 @@ function emitOneMbuf(spec: MbufProbeSpec, L: Labels, done: string): Insn[] {
     // mask (a no-op at run time: r7 <= snaplen) gives them one range, so the
     // verifier checks the filter and the output once instead of once per
     // loop exit.
-    And.imm(R7, rangeMask(spec.snaplen)).withSymbol(copiedAll),
+    Label(copiedAll),
+    And.imm(R7, rangeMask(spec.snaplen)),
     JGT.imm(R7, spec.snaplen, done),
     ...emitPacketBody({
       ringFd: spec.ringFd,
@@ -378,9 +384,10 @@ function emitOneMbuf(spec: MbufProbeSpec, L: Labels, done: string): Insn[] {
       done: bodyDone,
       wakeupAt: spec.wakeupAt,
     }),
-    Ja(done).withSymbol(bodyDone),
+    Label(bodyDone), Ja(done),
     // The mbuf header itself could not be read: nothing to capture.
-    ...emitCounterAdd(spec.countersFd, counterIndex(spec, COUNTER.readErrors), 1, SLOT.key, L).map((insn, i) => (i === 0 ? insn.withSymbol(firstFailed) : insn)),
+    Label(firstFailed),
+    ...emitCounterAdd(spec.countersFd, counterIndex(spec, COUNTER.readErrors), 1, SLOT.key, L),
     Ja(done),
   ];
 }

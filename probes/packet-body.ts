@@ -7,7 +7,7 @@
 //   (mbuf or data pointer), r9 = scratch record (map value pointer)
 // and on the stack: the port at SLOT.port (u32), the flags at SLOT.flags (u8).
 // Falls through to `done` (a label the caller places after it).
-import { Add, Ja, JEq, JGT, JLE, LoadMem, Mov, StoreMem } from '../src/ebpf/builders';
+import { Label, Add, Ja, JEq, JGT, JLE, LoadMem, Mov, StoreMem } from '../src/ebpf/builders';
 import type { Insn } from '../src/ebpf/instruction';
 import { R0, R1, R10, R2, R3, R6, R7, R8, R9 } from '../src/ebpf/registers';
 import { COUNTER, COUNTERS_PER_POINT, RECORD } from '../src/capture/record';
@@ -91,14 +91,15 @@ export function emitPacketBody(o: PacketBodyOptions): Insn[] {
       labelPrefix: `${L.prefix}f_`,
     }),
     // The filter's result is the snap length cBPF asks for: keep the smaller.
-    Mov.reg(R2, R0).withSymbol(matched),
+    Label(matched),
+    Mov.reg(R2, R0),
     LoadMem(R6, R10, spill(0), 8),
     LoadMem(R7, R10, spill(1), 8),
     LoadMem(R8, R10, spill(2), 8),
     LoadMem(R9, R10, spill(3), 8),
     JLE.reg(R7, R2, keepCaplen),
     Mov.reg(R7, R2),
-    Mov.reg(R7, R7).withSymbol(keepCaplen),
+    Label(keepCaplen),
     ...emitCounterAdd(o.countersFd, counter(COUNTER.matched), 1, SLOT.key, L),
     LoadMem(R2, R10, SLOT.port, 4),
     LoadMem(R3, R10, SLOT.flags, 1),
@@ -107,11 +108,12 @@ export function emitPacketBody(o: PacketBodyOptions): Insn[] {
     JEq.imm(R0, 0, written),
     ...emitCounterAdd(o.countersFd, counter(COUNTER.lost), 1, SLOT.key, L),
     Ja(o.done),
-    Mov.reg(R0, R0).withSymbol(written),
+    Label(written),
     Ja(o.done),
     // The filter said no: nothing else to do for this packet (r9 stays the
     // scratch record for the caller's next packet).
-    LoadMem(R9, R10, spill(3), 8).withSymbol(noMatch),
+    Label(noMatch),
+    LoadMem(R9, R10, spill(3), 8),
     Ja(o.done),
   ];
 }

@@ -3,7 +3,7 @@
 // AF_XDP programs and custom stacks do. Copies min(len, snaplen) bytes with
 // bpf_probe_read_user into the scratch record, then filters and emits
 // (probes/packet-body.ts). The record's addr is the data pointer.
-import { Add, Call, Exit, JEq, JLE, JNE, LoadMem, Mov, StoreImm } from '../src/ebpf/builders';
+import { Label, Add, Call, Exit, JEq, JLE, JNE, LoadMem, Mov, StoreImm } from '../src/ebpf/builders';
 import { Helper } from '../src/ebpf/helpers';
 import type { Insn } from '../src/ebpf/instruction';
 import { R0, R1, R10, R2, R3, R6, R7, R8, R9 } from '../src/ebpf/registers';
@@ -41,7 +41,7 @@ export function buildRawProgram(spec: RawProbeSpec): Insn[] {
     Mov.reg(R7, R6),
     JLE.imm(R7, spec.snaplen, 'sized'),
     Mov.imm(R7, spec.snaplen),
-    Mov.reg(R1, R9).withSymbol('sized'),
+    Label('sized'), Mov.reg(R1, R9),
     Add.imm(R1, RECORD.headerSize),
     Mov.reg(R2, R7),
     Mov.reg(R3, R8),
@@ -60,8 +60,9 @@ export function buildRawProgram(spec: RawProbeSpec): Insn[] {
       done: 'out',
       wakeupAt: spec.wakeupAt,
     }),
-    ...emitCounterAdd(spec.countersFd, counter(COUNTER.readErrors), 1, SLOT.key, L).map((insn, i) => (i === 0 ? insn.withSymbol('read_failed') : insn)),
-    Mov.imm(R0, 0).withSymbol('out'),
+    Label('read_failed'),
+    ...emitCounterAdd(spec.countersFd, counter(COUNTER.readErrors), 1, SLOT.key, L),
+    Label('out'), Mov.imm(R0, 0),
     Exit(),
   ];
 }

@@ -27,7 +27,7 @@
 // address is forgotten when the first point rejects a packet at that
 // address and after points that free the skb (kfree_skb, consume_skb):
 // the slab hands the same address to the next packet at once.
-import {
+import { Label,
   Add, Call, Exit, Ja, JEq, JGE, JGT, JLE, JLT, JNE, JSGE, LoadMapPtr, LoadMem, Mov, Mul, StoreImm, StoreMem, Sub, ToBE, Xor,
 } from '../src/ebpf/builders';
 import { Helper } from '../src/ebpf/helpers';
@@ -226,7 +226,7 @@ export function buildSkbProgram(o: SkbProgramOptions): SkbProgramSpec {
     // On failure the helper zeroes the destination: netns stays 0.
     Call(Helper.probe_read_kernel),
   );
-  emit(Mov.reg(R0, R0).withSymbol(L.devDone));
+  emit(Label(L.devDone));
   if (o.iface) {
     emit(
       LoadMem(R1, R6, META.ifindex, 4), JNE.imm32(R1, o.iface.ifindex, L.out),
@@ -252,12 +252,12 @@ export function buildSkbProgram(o: SkbProgramOptions): SkbProgramSpec {
     JEq.imm(R3, ETH_HLEN, L.l2),
     JNE.imm(R3, 0, L.l3),
     JGE.reg(R1, R2, L.l3),
-    Mov.reg(R4, R1).withSymbol(L.l2),
+    Label(L.l2), Mov.reg(R4, R1),
     StoreImm(R6, META.linktype, LINKTYPE_ETHERNET, 4),
     Ja(L.start),
-    Mov.reg(R4, R2).withSymbol(L.l3),
+    Label(L.l3), Mov.reg(R4, R2),
     StoreImm(R6, META.linktype, LINKTYPE_RAW_IP, 4),
-    StoreMem(R6, META.start, R4, 4).withSymbol(L.start),
+    Label(L.start), StoreMem(R6, META.start, R4, 4),
   );
   // caplen = min(tail - start, snaplen); nothing linear at the start is a read error.
   emit(
@@ -266,7 +266,7 @@ export function buildSkbProgram(o: SkbProgramOptions): SkbProgramSpec {
     Sub.reg(R5, R4),
     JLE.imm(R5, o.snaplen, L.fits),
     Mov.imm(R5, o.snaplen),
-    StoreMem(R6, META.caplen, R5, 4).withSymbol(L.fits),
+    Label(L.fits), StoreMem(R6, META.caplen, R5, 4),
   );
   // wirelen = len + (data - head) - start, never below caplen.
   emit(
@@ -278,7 +278,7 @@ export function buildSkbProgram(o: SkbProgramOptions): SkbProgramSpec {
     Sub.reg(R1, R4),
     JSGE.reg(R1, R5, L.wirelenOk),
     Mov.reg(R1, R5),
-    StoreMem(R6, META.wirelen, R1, 4).withSymbol(L.wirelenOk),
+    Label(L.wirelenOk), StoreMem(R6, META.wirelen, R1, 4),
   );
   // Copy the linear bytes: probe_read_kernel(record + header, caplen, head + start).
   emit(
@@ -298,7 +298,7 @@ export function buildSkbProgram(o: SkbProgramOptions): SkbProgramSpec {
       LoadMem(R3, R6, META.caplen, 4),
       JLE.imm(R3, o.snaplen, `${prefix}bounded`),
       Mov.imm(R3, o.snaplen),
-      LoadMem(R4, R6, META.wirelen, 4).withSymbol(`${prefix}bounded`),
+      Label(`${prefix}bounded`), LoadMem(R4, R6, META.wirelen, 4),
       ...compileToEbpf(prog, {
         model: { kind: 'buffer', data: R2, caplen: R3, bufferSize: o.snaplen },
         a: R0, x: R1, tmp: R5, wirelen: R4, result: R0,
@@ -307,13 +307,13 @@ export function buildSkbProgram(o: SkbProgramOptions): SkbProgramSpec {
     ];
     emit(LoadMem(R1, R6, META.linktype, 4), JNE.imm(R1, LINKTYPE_ETHERNET, L.raw));
     emit(...fragment(o.filter.ether, 'fe_'));
-    emit(Mov.reg(R0, R0).withSymbol(L.raw), ...fragment(o.filter.raw, 'fr_'));
+    emit(Label(L.raw), ...fragment(o.filter.raw, 'fr_'));
     // No match: at the first gather point the address now belongs to a packet
     // that was not selected (slab reuse): forget it so later points skip it.
     // A filter that accepts everything never jumps here, and the verifier
     // refuses unreachable code: emit the block only when it is used.
     if (insns.some((i) => i.target === L.noMatch)) {
-      emit(Mov.reg(R0, R0).withSymbol(L.noMatch));
+      emit(Label(L.noMatch));
       if (o.gather?.first && !o.gather.byContent) {
         emit(
           LoadMem(R1, R6, META.skbAddr, 8), StoreMem(R10, STACK_GATHER_KEY, R1, 8),
@@ -325,7 +325,7 @@ export function buildSkbProgram(o: SkbProgramOptions): SkbProgramSpec {
     }
   }
 
-  emit(Mov.reg(R0, R0).withSymbol(L.match), ...counter(COUNTER.matched));
+  emit(Label(L.match), ...counter(COUNTER.matched));
   if (o.gather?.first) {
     // Without a key (too few bytes captured) the packet is reported here but cannot be followed.
     if (o.gather.byContent) emit(...emitContentKey(o.gather.byContent.bytes, o.snaplen, L.gathered));
@@ -335,7 +335,7 @@ export function buildSkbProgram(o: SkbProgramOptions): SkbProgramSpec {
       LoadMapPtr(R1, o.gather.mapFd), Mov.reg(R2, R10), Add.imm(R2, STACK_GATHER_KEY),
       Mov.reg(R3, R10), Add.imm(R3, STACK_GATHER_VALUE), Mov.imm(R4, BPF_ANY),
       Call(Helper.map_update_elem),
-      Mov.reg(R0, R0).withSymbol(L.gathered),
+      Label(L.gathered),
     );
   }
   // The record header: common fields, then what only an skb has.
@@ -374,8 +374,8 @@ export function buildSkbProgram(o: SkbProgramOptions): SkbProgramSpec {
     ...counter(COUNTER.lost),
     Ja(L.out),
   );
-  emit(Mov.reg(R0, R0).withSymbol(L.readError), ...counter(COUNTER.readErrors));
-  emit(Mov.imm(R0, 0).withSymbol(L.out), Exit());
+  emit(Label(L.readError), ...counter(COUNTER.readErrors));
+  emit(Label(L.out), Mov.imm(R0, 0), Exit());
   return { ...programType(point), name: programName(point), insns };
 }
 
@@ -413,12 +413,12 @@ function emitContentKey(bytes: number, snaplen: number, fail: string): Insn[] {
       LoadMem(R1, R5, tagEnd - 6, 2), ToBE(R1, 16),
       JEq.imm(R1, ETH_P_8021Q, `${p}tag${tagEnd}`),
       JNE.imm(R1, ETH_P_8021AD, `${p}net`),
-      Mov.imm(R2, tagEnd).withSymbol(`${p}tag${tagEnd}`),
+      Label(`${p}tag${tagEnd}`), Mov.imm(R2, tagEnd),
     );
   }
   out.push(
     // Enough bytes? r4 = network offset + skip + bytes <= caplen.
-    Mov.reg(R4, R2).withSymbol(`${p}net`), Add.imm(R4, CONTENT_KEY.skip + bytes),
+    Label(`${p}net`), Mov.reg(R4, R2), Add.imm(R4, CONTENT_KEY.skip + bytes),
     JGT.reg(R4, R3, fail),
     JGT.imm(R2, CONTENT_KEY.maxNetworkOffset, fail),
     Add.reg(R5, R2),

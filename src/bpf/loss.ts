@@ -2,7 +2,7 @@
 // bpf_ringbuf_reserve/output fails (ring full) the program increments a
 // u64 in a per-CPU array; the reader sums the CPUs whenever it reports.
 // Per-CPU, so the increment needs no atomic and never contends.
-import { Add, Call, JEq, LoadMapPtr, LoadMem, Mov, StoreImm, StoreMem } from '../ebpf/builders';
+import { Label, Add, Call, JEq, LoadMapPtr, LoadMem, Mov, StoreImm, StoreMem } from '../ebpf/builders';
 import { Helper } from '../ebpf/helpers';
 import type { Insn } from '../ebpf/instruction';
 import { R0, R1, R10, R2, type Register } from '../ebpf/registers';
@@ -84,8 +84,6 @@ export function emitPerCpuCounterAdd(mapFd: number, slot: number, amount: number
     LoadMem(R1, R0, 0, 8),
     typeof amount === 'number' ? Add.imm(R1, amount) : Add.reg(R1, amount),
     StoreMem(R0, 0, R1, 8),
-    // A harmless move carries the label, so the snippet needs nothing from
-    // the caller after it (r0 is clobbered anyway).
-    Mov.reg(R0, R0).withSymbol(label),
+    Label(label),
   ];
 }

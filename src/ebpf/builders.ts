@@ -164,7 +164,11 @@ export function Exit(): Insn {
   return new Insn({ opcode: InsnClass.JMP | JumpOp.EXIT, dst: R0, src: R0, off: 0, imm: 0 });
 }
 
-/** A label on the next instruction, as a list helper: `[...labelled('out', Exit())]`. */
-export function labelled(name: string, insn: Insn): Insn {
-  return insn.withSymbol(name);
+/**
+ * `name:` — a label for the next real instruction (jumps to `name` land
+ * there). It emits no code: listings show it on a line of its own, and
+ * link() refuses one that no instruction follows.
+ */
+export function Label(name: string): Insn {
+  return Insn.label(name);
 }

@@ -108,8 +108,11 @@ export function disassemble(prog: LinkedProgram | readonly Insn[], opts: { metad
   const metadata = opts.metadata ?? true;
   const lines: string[] = [];
   insns.forEach((insn, i) => {
+    if (insn.isLabel) {
+      if (metadata) lines.push(`${insn.symbol}:`);
+      return;
+    }
     const n = linked ? prog.slotOf[i] : i;
-    if (metadata && insn.symbol !== undefined) lines.push(`${insn.symbol}:`);
     let line = `${n}: (${insn.opcode.toString(16).padStart(2, '0')}) ${formatInsn(insn, linked)}`;
     if (metadata && linked && isJumpWithTarget(insn) && insn.target !== undefined) line += ` <${insn.target}>`;
     if (metadata && insn.comment !== undefined) line += `  ; ${insn.comment}`;

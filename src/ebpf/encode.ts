@@ -9,6 +9,7 @@ import type { Register } from './registers';
 export function encode(prog: LinkedProgram): Buffer {
   const buf = Buffer.alloc(prog.slots * 8);
   prog.insns.forEach((insn, i) => {
+    if (insn.isLabel) return;
     const at = prog.slotOf[i] * 8;
     buf.writeUInt8(insn.opcode, at);
     buf.writeUInt8((insn.dst & 0x0f) | ((insn.src & 0x0f) << 4), at + 1);

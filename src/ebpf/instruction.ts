@@ -17,9 +17,11 @@ export interface InsnFields {
   imm64?: bigint;
   /** The label a jump goes to; link() turns it into `off`. */
   target?: string;
-  /** This instruction's own label. */
+  /** The name a jump targets. On a label (see `label`) it names the next real instruction. */
   symbol?: string;
   comment?: string;
+  /** A label: a name for the next real instruction, no code of its own (0 slots). */
+  label?: boolean;
 }
 
 export class Insn {
@@ -32,6 +34,7 @@ export class Insn {
   readonly target: string | undefined;
   readonly symbol: string | undefined;
   readonly comment: string | undefined;
+  readonly isLabel: boolean;
 
   constructor(f: InsnFields) {
     this.opcode = f.opcode & 0xff;
@@ -43,25 +46,27 @@ export class Insn {
     this.target = f.target;
     this.symbol = f.symbol;
     this.comment = f.comment;
+    this.isLabel = f.label === true;
     Object.freeze(this);
   }
 
-  /** The 64-bit immediate load takes two 8-byte slots; everything else one. */
-  get slots(): 1 | 2 {
+  /** A label: names the next real instruction for jumps and listings; takes no slot. */
+  static label(name: string): Insn {
+    return new Insn({ opcode: 0, dst: 0, src: 0, off: 0, imm: 0, symbol: name, label: true });
+  }
+
+  /** The 64-bit immediate load takes two 8-byte slots, a label none, everything else one. */
+  get slots(): 0 | 1 | 2 {
+    if (this.isLabel) return 0;
     return this.isLoadImm64() ? 2 : 1;
   }
 
   isLoadImm64(): boolean {
-    return classOf(this.opcode) === InsnClass.LD && modeOf(this.opcode) === Mode.IMM && sizeOf(this.opcode) === Size.DW;
+    return !this.isLabel && classOf(this.opcode) === InsnClass.LD && modeOf(this.opcode) === Mode.IMM && sizeOf(this.opcode) === Size.DW;
   }
 
   isMapFdLoad(): boolean {
     return this.isLoadImm64() && this.src === PSEUDO_MAP_FD;
-  }
-
-  /** A copy carrying `name` as its label (a jump target). */
-  withSymbol(name: string): Insn {
-    return new Insn({ ...this.fields(), symbol: name });
   }
 
   withComment(text: string): Insn {
@@ -84,11 +89,13 @@ export class Insn {
       target: this.target,
       symbol: this.symbol,
       comment: this.comment,
+      label: this.isLabel,
     };
   }
 
-  /** Same encoding and same jump target; symbol and comment are ignored. */
+  /** Same encoding and same jump target (labels: same name); comments are ignored. */
   equals(other: Insn): boolean {
+    if (this.isLabel || other.isLabel) return this.isLabel === other.isLabel && this.symbol === other.symbol;
     return (
       this.opcode === other.opcode &&
       this.dst === other.dst &&

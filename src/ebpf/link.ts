@@ -30,7 +30,11 @@ export function isJumpWithTarget(insn: Insn): boolean {
   return op !== JumpOp.CALL && op !== JumpOp.EXIT;
 }
 
-/** Resolves every jump's label. Throws LinkError on unknown or duplicate labels and on offsets beyond int16. */
+/**
+ * Resolves every jump's label (a label names the slot of the next real
+ * instruction). Throws LinkError on unknown or duplicate labels, a label
+ * with no instruction after it, and offsets beyond int16.
+ */
 export function link(insns: readonly Insn[]): LinkedProgram {
   const slotOf: number[] = [];
   const labels = new Map<string, number>();
@@ -45,6 +49,8 @@ export function link(insns: readonly Insn[]): LinkedProgram {
     }
     slot += insn.slots;
   });
+  const last = insns[insns.length - 1];
+  if (last?.isLabel) throw new LinkError(`label "${last.symbol}" ends the program: it names no instruction`);
   const out = insns.map((insn, i) => {
     if (!isJumpWithTarget(insn)) return insn;
     if (insn.target === undefined) return insn; // raw offset given by the caller

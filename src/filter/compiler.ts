@@ -23,7 +23,7 @@
 // the program, at most `maxLoopIterations` times (default 8); a packet that
 // needs more iterations is "no match", where libpcap would walk on.
 import { UserError } from '../errors';
-import {
+import { Label,
   Add,
   And,
   Div,
@@ -229,9 +229,9 @@ class FragmentBuilder {
   }
 
   private emit(...insns: Insn[]): void {
-    for (let insn of insns) {
+    for (const insn of insns) {
       if (this.pendingLabel !== undefined) {
-        insn = insn.withSymbol(this.pendingLabel);
+        this.out.push(Label(this.pendingLabel));
         this.pendingLabel = undefined;
       }
       this.out.push(insn);
@@ -448,7 +448,7 @@ class FragmentBuilder {
       const shift = `${this.label(i)}_shift`;
       const done = `${this.label(i)}_done`;
       // libpcap: `if (X < 32) A <<= X; else A = 0;`
-      this.emit(JLT.imm32(x, 32, shift), Mov.imm32(a, 0), Ja(done), b.reg32(a, x).withSymbol(shift));
+      this.emit(JLT.imm32(x, 32, shift), Mov.imm32(a, 0), Ja(done), Label(shift), b.reg32(a, x));
       this.pendingLabel = done;
       // The next instruction (or a filler) carries the label.
       return this.emit(Mov.reg32(a, a));

@@ -1,6 +1,6 @@
 // Small probe programs for the runtime tests, built with the project's own
 // instruction builders. Records are u64 fields in host order.
-import { Add, Call, Exit, JEq, LoadMapPtr, LoadMem, Mov, StoreImm, StoreMem } from '../../src/ebpf/builders';
+import { Label, Add, Call, Exit, JEq, LoadMapPtr, LoadMem, Mov, StoreImm, StoreMem } from '../../src/ebpf/builders';
 import { Helper } from '../../src/ebpf/helpers';
 import { Insn } from '../../src/ebpf/instruction';
 import { R0, R1, R10, R2, R3, R4, R6, type Register } from '../../src/ebpf/registers';
@@ -49,7 +49,7 @@ export function recordProgram(ringFd: number, lossFd: number, fields: Field[]): 
     Call(Helper.ringbuf_output),
     JEq.imm(R0, 0, 'out'),
     ...emitCountLoss(lossFd, 0, base - 8, 'counted'),
-    Mov.imm(R0, 0).withSymbol('out'),
+    Label('out'), Mov.imm(R0, 0),
     Exit(),
   );
   return insns;
@@ -91,7 +91,7 @@ export function counterProgram(
       JEq.imm(R0, 0, 'out'),
       Mov.imm(R1, 1),
       AtomicAdd(R0, R1),
-      Mov.imm(R0, extra.verdict ?? 0).withSymbol('out'),
+      Label('out'), Mov.imm(R0, extra.verdict ?? 0),
       Exit(),
     ],
   });
@@ -136,7 +136,7 @@ export function sequenceProducer(ringFd: number, seqFd: number, lossFd: number, 
     Call(Helper.ringbuf_output),
     JEq.imm(R0, 0, 'out'),
     ...emitCountLoss(lossFd, 0, base - 8, 'lost'),
-    Mov.imm(R0, 0).withSymbol('out'),
+    Label('out'), Mov.imm(R0, 0),
     Exit(),
   ];
 }

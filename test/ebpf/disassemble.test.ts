@@ -25,7 +25,7 @@ function everyForm(failOnTaken: boolean): e.Insn[] {
   e.Mov.reg(R6, R1),
   skbLen(),
   ...(failOnTaken ? [e.JEq.imm(R1, 0x12345, 'fail')] : [e.JNE.imm(R1, 0x12345, 'start'), e.Ja('fail')]),
-  e.Mov.imm(R1, 5).withSymbol('start'),
+  e.Label('start'), e.Mov.imm(R1, 5),
   e.Add.imm32(R1, 3),
   e.Sub.imm(R1, 2),
   e.Mul.imm(R1, 3),
@@ -57,22 +57,23 @@ function everyForm(failOnTaken: boolean): e.Insn[] {
   // Both sides of each jump lead to the next instruction.
   skbLen(),
   e.JGT.imm(R1, 4, 'j1'),
-  skbLen().withSymbol('j1'),
+  e.Label('j1'), skbLen(),
   e.JEq.reg32(R1, R2, 'j2'),
-  skbLen().withSymbol('j2'),
+  e.Label('j2'), skbLen(),
   e.JSLT.imm(R1, -3, 'j3'),
-  skbLen().withSymbol('j3'),
+  e.Label('j3'), skbLen(),
   e.JSet.imm(R1, 0x80, 'j4'),
-  skbLen().withSymbol('j4'),
+  e.Label('j4'), skbLen(),
   e.JNE.reg(R1, R4, 'j5'),
-  skbLen().withSymbol('j5'),
+  e.Label('j5'), skbLen(),
   e.JLE.imm32(R1, 9, 'j6'),
-  e.Call(e.Helper.ktime_get_ns).withSymbol('j6'),
+  e.Label('j6'), e.Call(e.Helper.ktime_get_ns),
   e.Ja('done'),
-  e.Mov.imm(R0, 0).withSymbol('done'),
+  e.Label('done'), e.Mov.imm(R0, 0),
   e.Exit(),
   // r9 was never written: the verifier stops here ("R9 !read_ok").
-  e.LoadMem(R0, R9, 0, 1).withSymbol('fail'),
+  e.Label('fail'),
+  e.LoadMem(R0, R9, 0, 1),
   // Never reached, so never printed: excluded from the comparison.
   e.Exit(),
   ];
@@ -80,7 +81,7 @@ function everyForm(failOnTaken: boolean): e.Insn[] {
 
 void test('known encodings print in verifier syntax', () => {
   assert.equal(e.formatInsn(e.LoadMem(R0, R4, 0, 1)), 'r0 = *(u8 *)(r4 +0)');
-  assert.equal(e.formatInsn(e.link([e.JGT.imm(R1, 4, 'x'), e.Mov.imm(R0, 0), e.Mov.imm(R0, 0), e.Exit().withSymbol('x')]).insns[0], true), 'if r1 > 0x4 goto pc+2');
+  assert.equal(e.formatInsn(e.link([e.JGT.imm(R1, 4, 'x'), e.Mov.imm(R0, 0), e.Mov.imm(R0, 0), e.Label('x'), e.Exit()]).insns[0], true), 'if r1 > 0x4 goto pc+2');
   assert.equal(e.formatInsn(e.ToBE(R1, 16)), 'r1 = be16 r1');
   assert.equal(e.formatInsn(e.Call(e.Helper.ringbuf_reserve)), 'call bpf_ringbuf_reserve#131');
   assert.equal(e.formatInsn(e.Exit()), 'exit');

@@ -2,23 +2,23 @@
 // mistakes (unknown, duplicate, too far) fail loudly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Exit, Ja, JEq, LinkError, LoadImm64, Mov, R0, R1, link, encode, decode, Insn } from '../../src/ebpf';
+import { Label, Exit, Ja, JEq, LinkError, LoadImm64, Mov, R0, R1, link, encode, decode, Insn } from '../../src/ebpf';
 
 void test('jump offsets count slots after the jump, the 64-bit load as two', () => {
   const prog = link([
     JEq.imm(R1, 0, 'out'),
     LoadImm64(R0, 0x1122334455667788n),
     Mov.imm(R0, 1),
-    Exit().withSymbol('out'),
+    Label('out'), Exit(),
   ]);
   assert.equal(prog.slots, 5);
-  assert.deepEqual(prog.slotOf, [0, 1, 3, 4]);
+  assert.deepEqual(prog.slotOf, [0, 1, 3, 4, 4]);
   assert.equal(prog.insns[0].off, 3);
 });
 
 void test('backward jumps get negative offsets', () => {
-  const prog = link([Mov.imm(R0, 0).withSymbol('top'), Ja('top')]);
-  assert.equal(prog.insns[1].off, -2);
+  const prog = link([Label('top'), Mov.imm(R0, 0), Ja('top')]);
+  assert.equal(prog.insns[2].off, -2);
 });
 
 void test('unknown label', () => {
@@ -27,22 +27,31 @@ void test('unknown label', () => {
 
 void test('duplicate label', () => {
   assert.throws(
-    () => link([Mov.imm(R0, 0).withSymbol('x'), Exit().withSymbol('x')]),
-    (e: Error) => e instanceof LinkError && /duplicate label "x" at instructions 0 and 1/.test(e.message),
+    () => link([Label('x'), Mov.imm(R0, 0), Label('x'), Exit()]),
+    (e: Error) => e instanceof LinkError && /duplicate label "x" at instructions 0 and 2/.test(e.message),
   );
+});
+
+void test('a label takes no slot and names the next instruction; one that ends the program is refused', () => {
+  const prog = link([Ja('b'), Label('a'), Label('b'), Mov.imm(R0, 1), Exit()]);
+  assert.equal(prog.slots, 3);
+  assert.equal(prog.insns[0].off, 0);
+  assert.equal(encode(prog).length, 24);
+  assert.throws(() => link([Ja('end'), Exit(), Label('end')]), /label "end" ends the program/);
 });
 
 void test('offsets beyond int16 are refused', () => {
   const body = Array.from({ length: 0x8000 }, () => Mov.imm(R0, 0));
-  assert.throws(() => link([Ja('end'), ...body, Exit().withSymbol('end')]), /beyond the signed 16-bit/);
+  assert.throws(() => link([Ja('end'), ...body, Label('end'), Exit()]), /beyond the signed 16-bit/);
   // One fewer fits exactly (offset 0x7fff).
-  const ok = link([Ja('end'), ...body.slice(1), Exit().withSymbol('end')]);
+  const ok = link([Ja('end'), ...body.slice(1), Label('end'), Exit()]);
   assert.equal(ok.insns[0].off, 0x7fff);
 });
 
-void test('equality ignores symbol and comment', () => {
+void test('equality ignores comments; a label equals only a label of the same name', () => {
   const a = Mov.imm(R0, 7);
-  assert.ok(a.equals(a.withSymbol('s').withComment('c')));
+  assert.ok(a.equals(a.withComment('c')));
+  assert.ok(!a.equals(Label('s')) && Label('s').equals(Label('s')) && !Label('s').equals(Label('t')));
   assert.ok(!a.equals(Mov.imm(R0, 8)));
   assert.ok(Object.isFrozen(a));
 });

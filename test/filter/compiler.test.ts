@@ -11,7 +11,7 @@ import { compileCbpf, libpcapFilter, libpcapValidate } from '../../src/filter/li
 import { formatCbpf, BPF_ALU, BPF_DIV, BPF_K, BPF_RET, BPF_JMP, BPF_JA, type CbpfInsn } from '../../src/filter/cbpf';
 import { compileToEbpf, CompileError, type FragmentOptions } from '../../src/filter/compiler';
 import { emitC } from '../../src/filter/c-emit';
-import { And, Call, Exit, Helper, JEq, LoadMapPtr, Mov, Add, StoreImm, R0, R1, R2, R3, R4, R6, R7, R8, R9, R10, type Insn } from '../../src/ebpf';
+import { Label, And, Call, Exit, Helper, JEq, LoadMapPtr, Mov, Add, StoreImm, R0, R1, R2, R3, R4, R6, R7, R8, R9, R10, type Insn } from '../../src/ebpf';
 import { loadProgram } from '../../src/bpf/program';
 import { ProgType } from '../../src/bpf/constants';
 import { createMap } from '../../src/bpf/map';
@@ -159,9 +159,9 @@ void test('the buffer model passes the verifier in a tracepoint program for ever
         And.imm32(R7, SIZE - 1),
         Mov.reg32(R8, R0),
         ...compileToEbpf(prog.insns, opts),
-        Mov.reg(R0, R6).withSymbol('keep'),
+        Label('keep'), Mov.reg(R0, R6),
         Exit(),
-        Mov.imm(R0, 0).withSymbol('drop'),
+        Label('drop'), Mov.imm(R0, 0),
         Exit(),
       ];
       const p = loadProgram({ type: ProgType.TRACEPOINT, insns, name: 'nc_ct_trace' });
