@@ -3,12 +3,11 @@
 // (src/capture/record.ts) and the ring output. Emitters return plain
 // instruction lists; labels they create start with the caller's prefix so
 // the same emitter can appear several times in one program.
-import { Label, Add, And, Call, Ja, JEq, JGE, JLE, JLT, LoadMapPtr, Mov, RSh, StoreImm, StoreMem } from '../src/ebpf/builders';
+import { Label, Add, And, Call, Ja, JEq, JGE, JLE, JLT, LoadMapPtr, LoadMem, Mov, RSh, StoreImm, StoreMem } from '../src/ebpf/builders';
 import { Helper } from '../src/ebpf/helpers';
 import type { Insn } from '../src/ebpf/instruction';
 import { R0, R1, R10, R2, R3, R4, type Register } from '../src/ebpf/registers';
 import { createMap, type BpfMap } from '../src/bpf/map';
-import { emitPerCpuCounterAdd } from '../src/bpf/loss';
 import { possibleCpus } from '../src/bpf/cpus';
 import { COUNTERS_PER_POINT, RECORD } from '../src/capture/record';
 
@@ -96,12 +95,34 @@ export class Labels {
 }
 
 /**
- * Adds `amount` (an immediate or a register other than r0-r2) to counter
- * `index` of the per-CPU counter array. Uses 4 bytes of stack at
- * r10+keySlot; clobbers r0-r5. A per-CPU slot needs no atomic add.
+ * Adds `amount` (an immediate, or a register other than r0-r2, which the
+ * lookup clobbers) to u64 slot `index` of a per-CPU array (the capture's
+ * counters):
+ *
+ *   *(u32 *)(r10 keySlot) = index
+ *   r1 = map[fd] ; r2 = r10 + keySlot ; call bpf_map_lookup_elem
+ *   if r0 == 0x0 goto counted
+ *   r1 = *(u64 *)(r0 +0) ; r1 += amount ; *(u64 *)(r0 +0) = r1   (per-CPU slot: no atomic needed)
+ * counted:
+ *
+ * Uses 4 bytes of stack at r10+keySlot; clobbers r0-r5.
  */
 export function emitCounterAdd(countersFd: number, index: number, amount: number | Register, keySlot: number, labels: Labels): Insn[] {
-  return emitPerCpuCounterAdd(countersFd, index, amount, keySlot, labels.next('counted'));
+  if (keySlot > -4 || keySlot < -512 || keySlot % 4 !== 0) throw new RangeError(`stack offset ${keySlot}: needs 4 aligned bytes within r10-512..r10`);
+  if (typeof amount !== 'number' && amount <= R2) throw new RangeError('the amount register is clobbered by the map lookup: use r3-r9');
+  const counted = labels.next('counted');
+  return [
+    StoreImm(R10, keySlot, index, 4),
+    LoadMapPtr(R1, countersFd),
+    Mov.reg(R2, R10),
+    Add.imm(R2, keySlot),
+    Call(Helper.map_lookup_elem),
+    JEq.imm(R0, 0, counted),
+    LoadMem(R1, R0, 0, 8),
+    typeof amount === 'number' ? Add.imm(R1, amount) : Add.reg(R1, amount),
+    StoreMem(R0, 0, R1, 8),
+    Label(counted),
+  ];
 }
 
 /**

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createMap, u32, u64, type BpfMap } from '../../src/bpf/map';
 import { possibleCpus } from '../../src/bpf/cpus';
-import { LossCounters } from '../../src/bpf/loss';
+import { LossCounters } from './programs';
 import { closeAll, openCount } from '../../src/bpf/registry';
 import { UserError } from '../../src/errors';
 

@@ -4,8 +4,8 @@ import { Label, Add, Call, Exit, JEq, LoadMapPtr, LoadMem, Mov, StoreImm, StoreM
 import { Helper } from '../../src/ebpf/helpers';
 import { Insn } from '../../src/ebpf/instruction';
 import { R0, R1, R10, R2, R3, R4, R6, type Register } from '../../src/ebpf/registers';
-import { emitCountLoss, LossCounters } from '../../src/bpf/loss';
-import { createMap } from '../../src/bpf/map';
+import { createMap, u32, type BpfMap } from '../../src/bpf/map';
+import { emitCounterAdd, Labels } from '../../probes/common';
 import { loadProgram, type Program, type ProgramSpec } from '../../src/bpf/program';
 import { ProgType } from '../../src/bpf/constants';
 
@@ -48,7 +48,7 @@ export function recordProgram(ringFd: number, lossFd: number, fields: Field[]): 
     Mov.imm(R4, 0),
     Call(Helper.ringbuf_output),
     JEq.imm(R0, 0, 'out'),
-    ...emitCountLoss(lossFd, 0, base - 8, 'counted'),
+    ...emitCounterAdd(lossFd, 0, 1, base - 8, new Labels('loss_')),
     Label('out'), Mov.imm(R0, 0),
     Exit(),
   );
@@ -135,7 +135,7 @@ export function sequenceProducer(ringFd: number, seqFd: number, lossFd: number, 
     Mov.imm(R4, 0),
     Call(Helper.ringbuf_output),
     JEq.imm(R0, 0, 'out'),
-    ...emitCountLoss(lossFd, 0, base - 8, 'lost'),
+    ...emitCounterAdd(lossFd, 0, 1, base - 8, new Labels('lost_')),
     Label('out'), Mov.imm(R0, 0),
     Exit(),
   ];
@@ -155,4 +155,38 @@ export function loadSequenceProducer(ringFd: number, name = 'nc_t_seq', recordSi
       loss.close();
     },
   };
+}
+
+/** Records lost when the ring was full: a per-CPU array of u64 that the test programs count into. */
+export class LossCounters {
+  private constructor(readonly map: BpfMap) {}
+
+  /** A per-CPU array of `slots` u64 counters (one per probe point, say). */
+  static create(name = 'netcap_loss', slots = 1): LossCounters {
+    return new LossCounters(createMap({ type: 'percpu_array', name, keySize: 4, valueSize: 8, maxEntries: slots }));
+  }
+
+  get fd(): number {
+    return this.map.fd;
+  }
+
+  get slots(): number {
+    return this.map.spec.maxEntries;
+  }
+
+  /** Records lost at `slot`, summed over every CPU. */
+  lost(slot = 0): bigint {
+    return this.map.sumU64(u32(slot));
+  }
+
+  /** Records lost at every slot. */
+  total(): bigint {
+    let sum = 0n;
+    for (let slot = 0; slot < this.slots; slot++) sum += this.lost(slot);
+    return sum;
+  }
+
+  close(): void {
+    this.map.close();
+  }
 }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createMap, type BpfMap } from '../../src/bpf/map';
-import { LossCounters } from '../../src/bpf/loss';
+import { LossCounters } from './programs';
 import { RingReader } from '../../src/bpf/ringbuf';
 import { loadProgram, type Program } from '../../src/bpf/program';
 import { ProgType } from '../../src/bpf/constants';
