@@ -23,7 +23,7 @@ import * as path from 'node:path';
 import type { BenchContext, BenchResult, BenchSection } from './harness/section';
 import { commandsBlock, figureTable, num } from './harness/format';
 import { pairedRatios, summarize } from './harness/stats';
-import { DRAIN_INTERVAL_MS } from '../src/capture/session';
+import { DRAIN_INTERVAL_MS } from '../src/capture/capture';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 const NETCAP = path.join(repoRoot, 'bin', 'netcap');

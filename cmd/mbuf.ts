@@ -23,7 +23,12 @@ export const mbufCommand: Command = {
       .option('pid', { alias: 'p', type: 'number', describe: 'the DPDK process (its executable and every shared object it maps are searched)' })
       .option('binary', { type: 'string', describe: 'the executable or library holding the functions (every process running it is traced unless --pid)' })
       .option('dpdk-version', { type: 'string', describe: 'the DPDK release (YY.MM) whose rte_mbuf layout to use, instead of detecting it' }),
-  // Loaded on use: `netcap --help` and the other commands skip the probe builders.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  run: (args) => (require('./user-capture-command') as typeof import('./user-capture-command')).runUserCapture('mbuf', args),
+  // Loaded on use: `netcap --help` and the other commands skip the capture library and the probe builders.
+  run: (args) => {
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    const { runCaptureCommand } = require('./capture-command') as typeof import('./capture-command');
+    const { pidOption } = require('./capture-args') as typeof import('./capture-args');
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    return runCaptureCommand(args, (c) => ({ mode: 'mbuf', points: c.points, pid: pidOption(args), binary: args.binary as string | undefined, dpdkVersion: args.dpdkVersion as string | undefined, }));
+  },
 };

@@ -18,7 +18,12 @@ export const rawCommand: Command = {
       .example('netcap raw -f app_raw@1@2 -e icmp --pid 1234', 'func(const char *data, uint32_t len)')
       .option('pid', { alias: 'p', type: 'number', describe: 'the process (its executable and every shared object it maps are searched)' })
       .option('binary', { type: 'string', describe: 'the executable or library holding the functions (every process running it is traced unless --pid)' }),
-  // Loaded on use: `netcap --help` and the other commands skip the probe builders.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  run: (args) => (require('./user-capture-command') as typeof import('./user-capture-command')).runUserCapture('raw', args),
+  // Loaded on use: `netcap --help` and the other commands skip the capture library and the probe builders.
+  run: (args) => {
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    const { runCaptureCommand } = require('./capture-command') as typeof import('./capture-command');
+    const { pidOption } = require('./capture-args') as typeof import('./capture-args');
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    return runCaptureCommand(args, (c) => ({ mode: 'raw', points: c.points, pid: pidOption(args), binary: args.binary as string | undefined, }));
+  },
 };

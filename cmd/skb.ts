@@ -33,7 +33,18 @@ export const skbCommand: Command = {
         describe: 'gather mode matching packets by a hash of their bytes (from 12 bytes into the network header: TTL and checksum left out) instead of the skb address',
       })
       .option('gather-bytes', { type: 'number', default: 48, describe: 'bytes hashed by --gather-by-content' }),
-  // Loaded on use: the other commands and --help skip the skb probe builders.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  run: (args) => (require('./skb-run') as typeof import('./skb-run')).runSkb(args),
+  // Loaded on use: the other commands and --help skip the capture library and the skb probe builders.
+  run: (args) => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { runCaptureCommand } = require('./capture-command') as typeof import('./capture-command');
+    return runCaptureCommand(args, (c) => ({
+      mode: 'skb',
+      points: c.points,
+      iface: args.i as string | undefined,
+      netns: args.netns as string | undefined,
+      stacks: Boolean(args.S),
+      gather: Boolean(args.G),
+      gatherByContent: args.gatherByContent ? Number(args.gatherBytes) : undefined,
+    }));
+  },
 };

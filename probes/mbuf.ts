@@ -1,13 +1,19 @@
 // Uprobe programs (BPF_PROG_TYPE_KPROBE, ctx = struct pt_regs *) that read
 // packets out of DPDK's struct rte_mbuf in the traced process:
 //
-//   func@N         arg N is one mbuf                 -> one program
+//   func@N         arg N is one mbuf                 -> the dispatcher, and
+//                  the program it tail-calls from the point's slot
 //   func@N@M       arg N is an mbuf array, M its count -> a program that
-//                  notes the array and count, then tail-calls a worker
+//                  notes the array and count, then tail-calls the worker in
+//                  the point's slot
 //   func@N@ret     arg N is an mbuf array filled by the function; the count
 //                  is its return value                -> an entry program saving
 //                  arg N per thread + a uretprobe program reading it back and
 //                  tail-calling the same worker
+//
+// The attached programs never change during a capture; the program in the
+// slot (single program or worker) holds the filter and the snap length and
+// is replaced to change them (src/capture/slots.ts).
 //
 // Per mbuf: bpf_probe_read_user the header (offsets from the DPDK release's
 // layout), copy up to the snap length from buf_addr + data_off into the
@@ -26,9 +32,11 @@ import { Label, Add, And, Call, Exit, Ja, JEq, JGE, JGT, JLE, JNE, LoadMapPtr, L
 import { Helper } from '../src/ebpf/helpers';
 import type { Insn } from '../src/ebpf/instruction';
 import { R0, R1, R10, R2, R3, R4, R6, R7, R8, R9 } from '../src/ebpf/registers';
-import { COUNTER, COUNTERS_PER_POINT, FLAG_READ_FAILED, LINKTYPE_ETHERNET, RECORD } from '../src/capture/record';
+import { COUNTER, COUNTERS_PER_POINT, FLAG_READ_FAILED, RECORD } from '../src/capture/record';
+import { LINKTYPE_ETHERNET } from '../src/output/linktypes';
 import { emitCounterAdd, emitScratchLookup, Labels, zeroExtend16, type FilterEmitter } from './common';
 import { emitPacketBody, SLOT } from './packet-body';
+import { buildDispatcher } from './dispatch';
 
 /** Largest burst one hit captures; more mbufs in one call are counted as seen but not read. */
 export const MAX_BURST = 512;
@@ -70,7 +78,8 @@ export function mbufHeaderBytes(o: MbufOffsets): number {
 
 export type MbufPointKind = 'single' | 'burst' | 'return';
 
-export interface MbufProbeSpec {
+/** One point: its shape, where its arguments are, and the maps that last as long as the capture. */
+export interface MbufPointSpec {
   kind: MbufPointKind;
   /** pt_regs offset of the mbuf (single) or mbuf array (burst, return) argument. */
   argOffset: number;
@@ -78,50 +87,57 @@ export interface MbufProbeSpec {
   countOffset?: number;
   /** pt_regs offset of the return value (return probes: rax on x86-64). */
   retOffset?: number;
-  layout: MbufOffsets;
-  /** Index of this point in the session. */
+  /** Index of this point in the capture (record.point, counters, its slot). */
   point: number;
+  countersFd: number;
+  /** The program array whose slot `point` holds the program that judges this point's packets (src/capture/slots.ts). */
+  slotsFd: number;
+  /** Return probes: the hash map (u64 pid_tgid -> u64 array pointer) the entry program fills. */
+  savedArgsFd?: number;
+  /** Bursts: a per-CPU array with one BURST_STATE_SIZE entry per point. */
+  burstStateFd?: number;
+}
+
+/** What the judging program needs besides the point: the mbuf layout and the current filter and snap length. */
+export interface MbufJudgeSpec {
+  layout: MbufOffsets;
   snaplen: number;
   filter: FilterEmitter;
   ringFd: number;
-  countersFd: number;
   scratchFd: number;
-  /** Return probes: the hash map (u64 pid_tgid -> u64 array pointer) the entry program fills. */
-  savedArgsFd?: number;
-  /** Bursts: a per-CPU array (one BURST_STATE_SIZE entry per point) and a program array (the worker at index `point`). */
-  burstStateFd?: number;
-  progArrayFd?: number;
   /** Wake the reader only when this many bytes wait in the ring (probes/common.ts emitRingOutput). */
   wakeupAt?: number;
 }
 
-/**
- * Programs of one point: `entry` on the function entry, `exit` on its
- * return (return probes), `worker` (bursts) loaded first and stored at
- * index `point` of the program array before the others run.
- */
-export interface MbufPrograms {
-  entry: Insn[];
-  exit?: Insn[];
-  worker?: Insn[];
-}
+type MbufProbeSpec = MbufPointSpec & MbufJudgeSpec;
 
-export function buildMbufProgram(spec: MbufProbeSpec): MbufPrograms {
-  if (spec.layout && mbufHeaderBytes(spec.layout) > 128) throw new Error('rte_mbuf layout reads beyond 128 bytes');
+/**
+ * The programs attached to the function for the whole capture: `entry` on
+ * its entry, `exit` on its return (return points). A single point's entry
+ * is the dispatcher; a burst's (or a return point's exit) notes the array
+ * and count and tail-calls the worker in the slot.
+ */
+export function buildMbufAttached(spec: MbufPointSpec): { entry: Insn[]; exit?: Insn[] } {
   switch (spec.kind) {
     case 'single':
-      return { entry: singleProgram(spec) };
+      return { entry: buildDispatcher(spec.slotsFd, spec.point) };
     case 'burst':
       if (spec.countOffset === undefined) throw new Error('a burst point needs the count argument');
-      return { entry: burstStart(spec, loadArgs(spec.argOffset, spec.countOffset)), worker: burstWorker(spec) };
-    case 'return': {
+      return { entry: burstStart(spec, loadArgs(spec.argOffset, spec.countOffset)) };
+    case 'return':
       if (spec.savedArgsFd === undefined || spec.retOffset === undefined) throw new Error('a return point needs the saved-arguments map and the return register');
-      return { entry: saveArgProgram(spec.argOffset, spec.savedArgsFd), exit: burstStart(spec, loadSavedArgs(spec.savedArgsFd, spec.retOffset)), worker: burstWorker(spec) };
-    }
+      return { entry: saveArgProgram(spec.argOffset, spec.savedArgsFd), exit: burstStart(spec, loadSavedArgs(spec.savedArgsFd, spec.retOffset)) };
   }
 }
 
-const counterIndex = (spec: MbufProbeSpec, k: number) => spec.point * COUNTERS_PER_POINT + k;
+/** The program in the point's slot: the single-mbuf program, or the burst worker; rebuilt for every filter or snap length. */
+export function buildMbufJudge(point: MbufPointSpec, judge: MbufJudgeSpec): Insn[] {
+  if (mbufHeaderBytes(judge.layout) > 128) throw new Error('rte_mbuf layout reads beyond 128 bytes');
+  const spec: MbufProbeSpec = { ...point, ...judge };
+  return point.kind === 'single' ? singleProgram(spec) : burstWorker(spec);
+}
+
+const counterIndex = (spec: MbufPointSpec, k: number) => spec.point * COUNTERS_PER_POINT + k;
 
 function singleProgram(spec: MbufProbeSpec): Insn[] {
   const L = new Labels('s_');
@@ -187,9 +203,9 @@ function loadSavedArgs(savedArgsFd: number, retOffset: number): Insn[] {
   ];
 }
 
-function burstMaps(spec: MbufProbeSpec): { state: number; progs: number } {
-  if (spec.burstStateFd === undefined || spec.progArrayFd === undefined) throw new Error('a burst point needs the burst state map and the program array');
-  return { state: spec.burstStateFd, progs: spec.progArrayFd };
+function burstMaps(spec: MbufPointSpec): { state: number; progs: number } {
+  if (spec.burstStateFd === undefined) throw new Error('a burst point needs the burst state map');
+  return { state: spec.burstStateFd, progs: spec.slotsFd };
 }
 
 /** r0 = this point's burst state (a map value), or `exitLabel`. Clobbers r0-r5. */
@@ -214,7 +230,7 @@ function tailCallWorker(progsFd: number, point: number): Insn[] {
  * count the burst as seen, note array and count in the per-CPU state and
  * hand over to the worker. Expects the array in SLOT.array and the count in r6.
  */
-function burstStart(spec: MbufProbeSpec, loadArrayAndCount: Insn[]): Insn[] {
+function burstStart(spec: MbufPointSpec, loadArrayAndCount: Insn[]): Insn[] {
   const L = new Labels('b_');
   const maps = burstMaps(spec);
   return [

@@ -7,7 +7,8 @@ import { Label, Add, Call, Exit, JEq, JLE, JNE, LoadMem, Mov, StoreImm } from '.
 import { Helper } from '../src/ebpf/helpers';
 import type { Insn } from '../src/ebpf/instruction';
 import { R0, R1, R10, R2, R3, R6, R7, R8, R9 } from '../src/ebpf/registers';
-import { COUNTER, COUNTERS_PER_POINT, LINKTYPE_ETHERNET, RECORD } from '../src/capture/record';
+import { COUNTER, COUNTERS_PER_POINT, RECORD } from '../src/capture/record';
+import { LINKTYPE_ETHERNET } from '../src/output/linktypes';
 import { emitCounterAdd, emitScratchLookup, Labels, zeroExtend32, type FilterEmitter } from './common';
 import { emitPacketBody, SLOT } from './packet-body';
 

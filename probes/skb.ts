@@ -1,5 +1,5 @@
 // The sk_buff probe program: one per capture point. It finds the skb in its
-// context (probes/skb-points.ts), copies the struct fields it needs with
+// context (src/modes/skb/points.ts), copies the struct fields it needs with
 // bpf_probe_read_kernel (offsets from BTF, src/kernel/skb-layout.ts), picks
 // where the packet starts, copies the linear bytes into the scratch record,
 // runs the filter compiled for that start (Ethernet or raw IP), and sends
@@ -36,12 +36,12 @@ import type { Insn } from '../src/ebpf/instruction';
 import { R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, R9 } from '../src/ebpf/registers';
 import type { Width } from '../src/ebpf/opcodes';
 import { AttachType, ProgType } from '../src/bpf/constants';
-import { COUNTER, COUNTERS_PER_POINT, LINKTYPE_ETHERNET, LINKTYPE_RAW_IP, RECORD } from '../src/capture/record';
+import { COUNTER, COUNTERS_PER_POINT, RECORD } from '../src/capture/record';
+import { LINKTYPE_ETHERNET, LINKTYPE_RAW } from '../src/output/linktypes';
 import { compileToEbpf } from '../src/filter/compiler';
 import type { CbpfInsn } from '../src/filter/cbpf';
 import type { SkbLayout } from '../src/kernel/skb-layout';
 import { emitCounterAdd, emitRecordHeader, emitRingOutput, emitScratchLookup, Labels } from './common';
-import type { SkbPoint } from './skb-points';
 
 /** ETH_HLEN (include/uapi/linux/if_ether.h): the hard_header_len of Ethernet-like devices. */
 const ETH_HLEN = 14;
@@ -107,14 +107,34 @@ export interface SkbGather {
  * header is found from the captured bytes (Ethernet, up to two VLAN tags),
  * not from skb->network_header, which early receive points have not set
  * yet (__netif_receive_skb_core resets it after the netif_receive_skb
- * tracepoint). contentKey() in probes/skb-gather.ts computes the same.
+ * tracepoint). contentKey() in src/modes/skb/gather.ts computes the same.
  */
 export const CONTENT_KEY = { skip: 12, fnvOffset: 0x811c9dc5, fnvPrime: 0x01000193, maxNetworkOffset: 22 } as const;
 const ETH_P_8021Q = 0x8100;
 const ETH_P_8021AD = 0x88a8;
 
+export type SkbHookKind = 'tracepoint' | 'raw_tp' | 'tp_btf' | 'fentry' | 'kprobe';
+
+/** Where a value is read from the context (r1 at entry): a load of `size` bytes at `offset`. */
+export interface ContextSlot {
+  offset: number;
+  size: 1 | 2 | 4 | 8;
+}
+
+/** The hook a program runs at, and where its context holds the skb (src/modes/skb/points.ts resolves it). */
+export interface SkbHook {
+  kind: SkbHookKind;
+  /** tracepoint: "net:netif_receive_skb"; raw_tp/tp_btf: the event name; fentry/kprobe: the function. */
+  target: string;
+  skb: ContextSlot;
+  /** The drop reason (enum skb_drop_reason), at skb:kfree_skb and functions/raw tracepoints that take one. */
+  reason?: ContextSlot;
+  /** tp_btf and fentry: the BTF id the program is loaded against. */
+  btfId?: number;
+}
+
 export interface SkbProgramOptions {
-  point: SkbPoint;
+  point: SkbHook & { freesSkb: boolean };
   /** Index of the point in the session's list (record.point, counter slots). */
   index: number;
   layout: SkbLayout;
@@ -135,7 +155,7 @@ export interface SkbProgramSpec {
 }
 
 /** The program type (and attach type) of each kind of point. */
-function programType(point: SkbPoint): Pick<SkbProgramSpec, 'type' | 'expectedAttachType' | 'attachBtfId'> {
+export function programType(point: SkbHook): Pick<SkbProgramSpec, 'type' | 'expectedAttachType' | 'attachBtfId'> {
   switch (point.kind) {
     case 'tracepoint':
       return { type: ProgType.TRACEPOINT };
@@ -256,7 +276,7 @@ export function buildSkbProgram(o: SkbProgramOptions): SkbProgramSpec {
     StoreImm(R6, META.linktype, LINKTYPE_ETHERNET, 4),
     Ja(L.start),
     Label(L.l3), Mov.reg(R4, R2),
-    StoreImm(R6, META.linktype, LINKTYPE_RAW_IP, 4),
+    StoreImm(R6, META.linktype, LINKTYPE_RAW, 4),
     Label(L.start), StoreMem(R6, META.start, R4, 4),
   );
   // caplen = min(tail - start, snaplen); nothing linear at the start is a read error.
@@ -380,7 +400,7 @@ export function buildSkbProgram(o: SkbProgramOptions): SkbProgramSpec {
 }
 
 /** A program name bpftool can show: "ncskb_" + the event, cut to 15 characters. */
-export function programName(point: SkbPoint): string {
+export function programName(point: SkbHook): string {
   return `ncskb_${point.target.replace(/^.*:/, '')}`.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 15);
 }
 

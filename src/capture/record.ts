@@ -18,7 +18,7 @@
 //    52    4 reason     drop reason (skb:kfree_skb), 0 when none
 //    56    4 stackId    kernel stack id in the stack map, -1 when none
 //    60    2 protocol   skb->protocol (network byte order, as the kernel keeps it)
-//    62    1 linktype   0 = starts with an Ethernet header, 1 = starts with the IP header
+//    62    1 linktype   LINKTYPE_ of the bytes: 1 = Ethernet header first, 101 = IP header first
 //    63    1 flags      bit 0: the packet was truncated by a failed read; bit 1: direction known, bit 2: outbound
 //    64   16 comm       bpf_get_current_comm()
 //    80    - data
@@ -45,9 +45,6 @@ export const RECORD = {
   headerSize: 80,
 } as const;
 
-export const LINKTYPE_ETHERNET = 0;
-export const LINKTYPE_RAW_IP = 1;
-
 export const FLAG_READ_FAILED = 1;
 export const FLAG_DIRECTION_KNOWN = 2;
 export const FLAG_OUTBOUND = 4;
@@ -67,8 +64,8 @@ export interface PacketRecord {
   reason: number;
   stackId: number;
   protocol: number;
-  /** 'ether' or 'raw' (starts at the IP header). */
-  linktype: 'ether' | 'raw';
+  /** LINKTYPE_ETHERNET, or LINKTYPE_RAW for packets that start at the IP header (src/output/linktypes.ts). */
+  linktype: number;
   readFailed: boolean;
   direction?: 'in' | 'out';
   comm: string;
@@ -95,7 +92,7 @@ export function decodeRecord(buf: Buffer): PacketRecord {
     reason: buf.readUInt32LE(RECORD.reason),
     stackId: buf.readInt32LE(RECORD.stackId),
     protocol: buf.readUInt16BE(RECORD.protocol),
-    linktype: buf[RECORD.linktype] === LINKTYPE_RAW_IP ? 'raw' : 'ether',
+    linktype: buf[RECORD.linktype],
     readFailed: (flags & FLAG_READ_FAILED) !== 0,
     direction: flags & FLAG_DIRECTION_KNOWN ? (flags & FLAG_OUTBOUND ? 'out' : 'in') : undefined,
     comm,

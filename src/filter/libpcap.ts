@@ -1,6 +1,7 @@
 // libpcap, our reference: tcpdump expressions -> classic BPF via
 // pcap_compile on a dead handle, and libpcap's own bpf_filter() to run a
 // program on a packet (the verdict every other engine must reproduce).
+import { DEFAULT_SNAPLEN } from '../limits';
 import { UserError, closeNames } from '../errors';
 import { isNativeError, native } from '../native';
 import { BPF_K, BPF_RET, decodeCbpf, encodeCbpf, type CbpfInsn } from './cbpf';
@@ -23,7 +24,6 @@ export interface CompileOptions {
   optimize?: boolean;
 }
 
-export const DEFAULT_SNAPLEN = 262144;
 /** pcap_compile's message when the optimizer proves no packet can match (gencode.c / optimize.c). */
 const REJECTS_ALL = /expression rejects all packets/;
 const COMMON_LINKTYPES = ['EN10MB', 'RAW', 'LINUX_SLL', 'LINUX_SLL2', 'NULL', 'LOOP', 'IEEE802_11', 'IPV4', 'IPV6'];
@@ -88,3 +88,5 @@ export function libpcapFilter(prog: CbpfProgram | Buffer | readonly CbpfInsn[], 
 export function libpcapValidate(prog: Buffer | readonly CbpfInsn[]): boolean {
   return native().pcap.validate(Buffer.isBuffer(prog) ? prog : encodeCbpf(prog));
 }
+
+export { DEFAULT_SNAPLEN };

@@ -11,7 +11,7 @@
 import * as fs from 'node:fs';
 import { Writable } from 'node:stream';
 import { UserError } from '../errors';
-import type { CaptureInterface, CaptureStatistics, CapturedPacket } from './packet';
+import { packetComment, type CaptureInterface, type CaptureStatistics, type CapturedPacket } from './packet';
 import { PCAP_FILE_HEADER_SIZE, PCAP_RECORD_HEADER_SIZE, PcapWriter } from './pcap-writer';
 import { PcapngWriter } from './pcapng-writer';
 
@@ -30,6 +30,8 @@ export interface CaptureFileWriter {
   /** Bytes written so far, buffered ones included (what tcpdump's -C compares: pcap_dump_ftell). */
   size(): number;
   writePacket(pkt: CapturedPacket): Promise<void>;
+  /** Declares one more interface (pcapng: an IDB before its first packet; pcap: nothing to write). */
+  addInterface(iface: CaptureInterface): void;
   flush(): Promise<void>;
   /** Writes the statistics where the format has room (pcapng ISBs), then flushes, fsyncs and closes. */
   close(stats?: readonly CaptureStatistics[]): Promise<void>;
@@ -55,13 +57,14 @@ export function enhancedPacketBlockSize(pkt: CapturedPacket, snaplen: number): n
   const caplen = Math.min(pkt.data.length, snaplen || pkt.data.length);
   const options: number[] = [];
   if (pkt.direction) options.push(4); // epb_flags
-  if (pkt.comment) options.push(Buffer.byteLength(pkt.comment, 'utf8'));
+  const comment = packetComment(pkt);
+  if (comment) options.push(Buffer.byteLength(comment, 'utf8'));
   const optionBytes = options.reduce((sum, len) => sum + 4 + pad4(len), 0) + (options.length ? 4 : 0); // + opt_endofopt
   return 12 + 20 + pad4(caplen) + optionBytes;
 }
 
-/** Bytes of the section header and interface blocks PcapngWriter writes for `format`, measured by writing them to a counter. */
-async function pcapngHeaderSize(format: FileFormat): Promise<number> {
+/** Bytes of the section header and interface blocks PcapngWriter writes for these, measured by writing them to a counter. */
+async function pcapngHeaderSize(comment: string | undefined, interfaces: readonly CaptureInterface[]): Promise<number> {
   let bytes = 0;
   const counter = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -69,7 +72,7 @@ async function pcapngHeaderSize(format: FileFormat): Promise<number> {
       done();
     },
   });
-  await new PcapngWriter(counter, { comment: format.comment, interfaces: format.interfaces }).close(true);
+  await new PcapngWriter(counter, { comment, interfaces }).close(true);
   return bytes;
 }
 
@@ -80,21 +83,26 @@ export function openCaptureFile(path: string, format: FileFormat): CaptureFileWr
 
 /** A capture file on an already open stream (stdout for `-w -`: never ended). */
 export function captureFileOn(stream: Writable, path: string, format: FileFormat, endStream: boolean): CaptureFileWriter {
+  const interfaces = [...format.interfaces];
   if (format.format === 'pcapng') {
-    const w = new PcapngWriter(stream, { comment: format.comment, interfaces: format.interfaces });
-    // The blocks before the first packet are counted with it (they are written then).
+    const w = new PcapngWriter(stream, { comment: format.comment, interfaces });
+    // The blocks before a packet are counted with it (they are written then).
     let bytes = 0;
-    let headerCounted = false;
+    let counted = 0;
     return {
       path,
       size: () => bytes,
       writePacket: async (pkt) => {
-        if (!headerCounted) {
-          headerCounted = true;
-          bytes += await pcapngHeaderSize(format);
+        if (counted < interfaces.length) {
+          bytes += (await pcapngHeaderSize(format.comment, interfaces)) - (counted ? await pcapngHeaderSize(format.comment, interfaces.slice(0, counted)) : 0);
+          counted = interfaces.length;
         }
-        bytes += enhancedPacketBlockSize(pkt, format.interfaces[pkt.ifIndex]?.snaplen ?? 0);
+        bytes += enhancedPacketBlockSize(pkt, interfaces[pkt.ifIndex]?.snaplen ?? 0);
         await w.writePacket(pkt);
+      },
+      addInterface: (iface) => {
+        interfaces.push(iface);
+        w.addInterface(iface);
       },
       flush: () => w.flush(),
       close: async (stats = []) => {
@@ -103,8 +111,8 @@ export function captureFileOn(stream: Writable, path: string, format: FileFormat
       },
     };
   }
-  const snaplen = Math.max(...format.interfaces.map((i) => i.snaplen));
-  const w = new PcapWriter(stream, { linktype: format.interfaces[0]?.linktype ?? 1, snaplen, nanosecond: format.nanosecond });
+  const snaplen = Math.max(...interfaces.map((i) => i.snaplen));
+  const w = new PcapWriter(stream, { linktype: interfaces[0]?.linktype ?? 1, snaplen, nanosecond: format.nanosecond });
   // The header now: an empty file is still a valid capture, and size() counts it like tcpdump's ftell does.
   w.writeHeader().catch(() => undefined); // a failure resurfaces on the next write or close
   let bytes = PCAP_FILE_HEADER_SIZE;
@@ -115,6 +123,8 @@ export function captureFileOn(stream: Writable, path: string, format: FileFormat
       bytes += PCAP_RECORD_HEADER_SIZE + Math.min(pkt.data.length, snaplen);
       return w.writePacket(pkt);
     },
+    // One link type per pcap file: the caller has turned every packet into it.
+    addInterface: () => undefined,
     flush: () => w.flush(),
     close: () => w.close(endStream),
   };

@@ -1,7 +1,8 @@
 // One JSON object per packet, one per line (for jq and log pipelines):
-// time, capture point, lengths, direction, comment, the decoder's summary
-// line and the bytes in hex.
-import type { CaptureInterface, CapturedPacket } from './packet';
+// time, capture point, lengths, direction, the capture's metadata as fields
+// (and as the comment text pcapng would hold), the decoder's summary line
+// and the bytes in hex.
+import { packetComment, type CaptureInterface, type CapturedPacket, type PacketMeta } from './packet';
 import { summarize } from './text-decoder';
 
 export interface JsonPacket {
@@ -13,6 +14,8 @@ export interface JsonPacket {
   wirelen: number;
   direction?: 'in' | 'out';
   comment?: string;
+  /** The metadata fields of a captured packet (addresses as hex strings). */
+  meta?: Omit<PacketMeta, 'object'> & { object?: { kind: string; address: string } };
   summary: string;
   data: string;
 }
@@ -21,6 +24,7 @@ export function formatJsonLine(pkt: CapturedPacket, iface: CaptureInterface): st
   const seconds = pkt.tsNs / 1_000_000_000n;
   const nanos = (pkt.tsNs % 1_000_000_000n).toString().padStart(9, '0');
   const iso = new Date(Number(seconds) * 1000).toISOString().replace(/\.\d{3}Z$/, `.${nanos}Z`);
+  const comment = packetComment(pkt);
   const record: JsonPacket = {
     time: iso,
     tsNs: pkt.tsNs.toString(),
@@ -29,9 +33,15 @@ export function formatJsonLine(pkt: CapturedPacket, iface: CaptureInterface): st
     caplen: pkt.data.length,
     wirelen: pkt.wirelen,
     ...(pkt.direction ? { direction: pkt.direction } : {}),
-    ...(pkt.comment !== undefined ? { comment: pkt.comment } : {}),
+    ...(comment !== undefined ? { comment } : {}),
+    ...(pkt.meta ? { meta: jsonMeta(pkt.meta) } : {}),
     summary: summarize(pkt.data, pkt.wirelen, iface.linktype, false).summary,
     data: pkt.data.toString('hex'),
   };
   return JSON.stringify(record);
+}
+
+function jsonMeta(m: PacketMeta): NonNullable<JsonPacket['meta']> {
+  const { object, ...rest } = m;
+  return object ? { ...rest, object: { kind: object.kind, address: `0x${object.address.toString(16)}` } } : rest;
 }

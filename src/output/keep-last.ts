@@ -7,7 +7,7 @@
 //
 // The file is opened (created, truncated) at the start so a bad path fails
 // before anything is attached; it holds a valid, empty capture until the end.
-import type { CaptureStatistics, CapturedPacket } from './packet';
+import type { CaptureInterface, CaptureStatistics, CapturedPacket } from './packet';
 import { openCaptureFile, type CaptureFileWriter, type FileFormat } from './file-writer';
 
 export class KeepLastWriter {
@@ -26,6 +26,11 @@ export class KeepLastWriter {
     if (!Number.isInteger(keep) || keep < 1) throw new RangeError(`keep ${keep}: not a positive whole number`);
     this.ring = new Array<CapturedPacket | undefined>(keep);
     this.file = openCaptureFile(path, format);
+  }
+
+  /** One more interface, declared in the file when it is written. */
+  addInterface(iface: CaptureInterface): void {
+    this.file?.addInterface(iface);
   }
 
   /** Packets offered so far (kept or pushed out). */

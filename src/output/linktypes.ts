@@ -1,3 +1,7 @@
+/** Ethernet and raw IP (IPv4 or IPv6 from the first byte), the link types netcap's probes produce. */
+export const LINKTYPE_ETHERNET = 1;
+export const LINKTYPE_RAW = 101;
+
 // Capture files store LINKTYPE_ values; libpcap's compiler wants DLT_
 // values. They are equal except for a few historical ones, which libpcap
 // translates when it opens a file (pcap-common.c, linktype_to_dlt): most

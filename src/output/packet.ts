@@ -13,10 +13,69 @@ export interface CapturedPacket {
   data: Buffer;
   /** Length on the wire (>= data.length). */
   wirelen: number;
-  /** Free text kept with the packet (pcapng opt_comment): pid, comm, function... */
+  /** Free text kept with the packet (pcapng opt_comment), as read from a file; captured packets carry `meta` instead. */
   comment?: string;
+  /** Where and how a capture saw the packet; its pcapng comment is formatMeta(meta). */
+  meta?: PacketMeta;
   /** Direction, when the capture point knows it (pcapng epb_flags). */
   direction?: 'in' | 'out';
+  /** A raw-IP packet's EtherType (skb->protocol), for a synthesised Ethernet header (ethernetFallback). */
+  etherType?: number;
+}
+
+/**
+ * A packet's context as fields: what JSON output shows and what the pcapng
+ * comment is made of. Modes fill what they know.
+ */
+export interface PacketMeta {
+  pid?: number;
+  tid?: number;
+  comm?: string;
+  cpu?: number;
+  /** The capture point's name. */
+  point?: string;
+  /** What the address is of ('mbuf', 'skb', 'data') and the address. */
+  object?: { kind: string; address: bigint };
+  /** The DPDK port of an mbuf. */
+  port?: number;
+  ifindex?: number;
+  /** The interface's name, where it is known (-i's namespace, netcap's own). */
+  ifname?: string;
+  /** Inode of the device's network namespace. */
+  netns?: number;
+  mark?: number;
+  /** The drop reason's name (skb:kfree_skb). */
+  reason?: string;
+  /** Short markers: 'truncated=read-error', 'l3-start'. */
+  flags?: string[];
+  /** Gather mode's note on this packet ("gather #3 +12.4us after ..."). */
+  gather?: string;
+  /** Kernel stack, innermost frame first (-S). */
+  stack?: string[];
+}
+
+/** The pcapng comment of a captured packet: "pid=1 tid=1 comm=x cpu=0 point=... mbuf=0x... port=0", then stack frames on lines of their own. */
+export function formatMeta(m: PacketMeta): string {
+  const parts: string[] = [];
+  if (m.pid !== undefined) parts.push(`pid=${m.pid}`);
+  if (m.tid !== undefined) parts.push(`tid=${m.tid}`);
+  if (m.comm !== undefined) parts.push(`comm=${m.comm}`);
+  if (m.cpu !== undefined) parts.push(`cpu=${m.cpu}`);
+  if (m.point !== undefined) parts.push(`point=${m.point}`);
+  if (m.object) parts.push(`${m.object.kind}=0x${m.object.address.toString(16)}`);
+  if (m.port !== undefined) parts.push(`port=${m.port}`);
+  if (m.ifindex !== undefined) parts.push(`ifindex=${m.ifindex}${m.ifname ? ` (${m.ifname})` : ''}`);
+  if (m.netns !== undefined) parts.push(`netns=${m.netns}`);
+  if (m.mark !== undefined) parts.push(`mark=0x${m.mark.toString(16)}`);
+  if (m.reason !== undefined) parts.push(`reason=${m.reason}`);
+  parts.push(...(m.flags ?? []));
+  if (m.gather !== undefined) parts.push(m.gather);
+  return parts.join(' ') + (m.stack ?? []).map((frame) => `\n    ${frame}`).join('');
+}
+
+/** The text a packet keeps in a file: its comment as read, else its metadata formatted. */
+export function packetComment(pkt: CapturedPacket): string | undefined {
+  return pkt.comment ?? (pkt.meta ? formatMeta(pkt.meta) : undefined);
 }
 
 /** A capture point: one pcapng Interface Description Block. */
@@ -30,6 +89,14 @@ export interface CaptureInterface {
   description?: string;
   /** if_filter (libpcap filter string). */
   filter?: string;
+  /**
+   * For a raw-IP interface (LINKTYPE_RAW) of captured packets that start at
+   * the IP header: an output that holds one link type (a pcap file,
+   * tcpdump) writes them behind a synthesised Ethernet header (zero MACs, the
+   * packet's EtherType) as packets of this Ethernet interface (the capture
+   * point's). Without it such an output refuses them.
+   */
+  ethernetFallback?: number;
 }
 
 /** Counters for one capture point (pcapng Interface Statistics Block). */
@@ -48,7 +115,3 @@ export interface CaptureStatistics {
   /** When the counters were read (ns since the epoch). */
   tsNs?: bigint;
 }
-
-/** Ethernet and raw IP, the link types netcap produces. */
-export const LINKTYPE_ETHERNET = 1;
-export const LINKTYPE_RAW = 101;

@@ -12,7 +12,7 @@
 // is meant for tcpdump.
 import * as os from 'node:os';
 import type { Writable } from 'node:stream';
-import type { CaptureInterface, CaptureStatistics, CapturedPacket } from './packet';
+import { packetComment, type CaptureInterface, type CaptureStatistics, type CapturedPacket } from './packet';
 import {
   BLOCK,
   BYTE_ORDER_MAGIC,
@@ -76,7 +76,8 @@ export class PcapngWriter {
     body.writeUInt32LE(Math.max(pkt.wirelen, caplen), 16);
     const options: RawOption[] = [];
     if (pkt.direction) options.push(u32Option(OPT.epbFlags, pkt.direction === 'in' ? EPB_INBOUND : EPB_OUTBOUND));
-    if (pkt.comment) options.push(stringOption(OPT.comment, pkt.comment));
+    const comment = packetComment(pkt);
+    if (comment) options.push(stringOption(OPT.comment, comment));
     await this.out.write(encodeBlock(BLOCK.enhancedPacket, Buffer.concat([body, pkt.data.subarray(0, caplen)]), options));
   }
 

@@ -30,7 +30,7 @@
 // Every file is a complete capture: a pcap file header, or a pcapng section
 // header with every interface. pcapng statistics go into the last file only
 // (the counters are read once, when the capture ends).
-import type { CaptureStatistics, CapturedPacket } from './packet';
+import type { CaptureInterface, CaptureStatistics, CapturedPacket } from './packet';
 import { openCaptureFile, type CaptureFileWriter, type FileFormat } from './file-writer';
 import { strftime } from './strftime';
 
@@ -70,6 +70,8 @@ export class RotatingFileWriter {
   private limitReached = false;
   private closed = false;
   private onLimit: (() => void) | undefined;
+  /** The interfaces every new file declares: those given, and those added since. */
+  private readonly format: FileFormat;
 
   /**
    * Opens the first file now (so a bad path fails before capturing).
@@ -78,9 +80,10 @@ export class RotatingFileWriter {
   constructor(
     readonly template: string,
     readonly rotation: RotationOptions,
-    readonly format: FileFormat,
+    format: FileFormat,
     private readonly now: () => number = Date.now,
   ) {
+    this.format = { ...format, interfaces: [...format.interfaces] };
     this.width = rotation.maxBytes ? fileNumberWidth(rotation.fileCount) : 0;
     this.openedAtNs = BigInt(this.now()) * 1_000_000n;
     this.current = this.open(this.nameFor(0, this.openedAtNs));
@@ -126,6 +129,12 @@ export class RotatingFileWriter {
       this.current = this.open(this.nameFor(this.sizeCount, this.openedAtNs));
     }
     await this.current.writePacket(pkt);
+  }
+
+  /** One more interface: in the current file from now on, and in every later file. */
+  addInterface(iface: CaptureInterface): void {
+    (this.format.interfaces as CaptureInterface[]).push(iface);
+    if (!this.limitReached && !this.closed) this.current.addInterface(iface);
   }
 
   async flush(): Promise<void> {

@@ -8,7 +8,8 @@
 // not decode application protocols.
 import { formatIpv4, formatIpv6, formatMac } from './addresses';
 import { hexdump } from './hexdump';
-import { LINKTYPE_ETHERNET, LINKTYPE_RAW, type CapturedPacket } from './packet';
+import type { CapturedPacket } from './packet';
+import { LINKTYPE_ETHERNET, LINKTYPE_RAW } from './linktypes';
 
 export interface TextDecoderOptions {
   /** Print the link-level header (tcpdump -e). */

@@ -21,6 +21,16 @@ export interface MappedObject {
   mappings: MapEntry[];
 }
 
+/** True while process `pid` runs (signal 0 reaches it, or it exists but belongs to someone else). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export function processExists(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   return fs.existsSync(`/proc/${pid}`);

@@ -15,7 +15,9 @@
 //   skb mode (kernel):
 //     tracepoint:CAT:NAME, tp:CAT:NAME    a classic tracepoint (skb from its skbaddr field)
 //     raw_tp:NAME[@N], tp_btf:NAME[@N]    a raw/BTF tracepoint; argument N is the skb
-//                                         (default: the first struct sk_buff * argument)
+//                                         (default: the first struct sk_buff * argument);
+//                                         raw_tp:CAT:NAME is accepted (raw tracepoints
+//                                         have no category: CAT is dropped)
 //     func@N         kernel function, argument N is the struct sk_buff * (kprobe/fentry)
 //
 // `func@N@M@ret` is refused on purpose: at return the count is the return
@@ -79,10 +81,13 @@ function bad(text: string, what: string, mode: CaptureMode): UserError {
   return new UserError(`bad point '${text}' in -f: ${what}`, `accepted forms in ${mode} mode: ${FORMS[mode]}; separate several points with commas`);
 }
 
-function argNumber(text: string, part: string, mode: CaptureMode): number {
+/** BTF-typed kernel function arguments a program can read (MAX_BPF_FUNC_ARGS); the function's prototype decides. */
+const MAX_KERNEL_ARG = 12;
+
+function argNumber(text: string, part: string, mode: CaptureMode, max = MAX_ARG): number {
   if (!/^\d+$/.test(part)) throw bad(text, `'${part}' is not an argument number`, mode);
   const n = Number(part);
-  if (n < 1 || n > MAX_ARG) throw bad(text, `argument ${n} is out of range: arguments are numbered 1 to ${MAX_ARG} (those passed in registers)`, mode);
+  if (n < 1 || n > max) throw bad(text, `argument ${n} is out of range: arguments are numbered 1 to ${max}${max === MAX_ARG ? ' (those passed in registers)' : ''}`, mode);
   return n;
 }
 
@@ -111,7 +116,7 @@ export function parsePoint(text: string, mode: CaptureMode): PointSpec {
     if (colon >= 0) throw bad(text, `'${prefix}:' is not a kernel point type`, mode);
     const [fn, ...args] = text.split('@');
     if (args.length !== 1) throw bad(text, 'a kernel function needs exactly one @N, the argument that is the skb', mode);
-    return { kind: 'kernel-function', text, function: identifier(text, fn, 'function', mode), skbArg: argNumber(text, args[0], mode) };
+    return { kind: 'kernel-function', text, function: identifier(text, fn, 'function', mode), skbArg: argNumber(text, args[0], mode, MAX_KERNEL_ARG) };
   }
   return parseUserPoint(text, mode);
 }
@@ -127,7 +132,8 @@ function parseKernelPoint(text: string, prefix: string, rest: string, mode: Capt
     if (p.kind !== 'kernel-function') throw bad(text, `${prefix}: takes a kernel function, func@N`, mode);
     return { ...p, text };
   }
-  const [name, ...args] = rest.split('@');
+  // raw_tp:net:netif_receive_skb: raw tracepoints have no category.
+  const [name, ...args] = rest.replace(/^[A-Za-z_][A-Za-z0-9_]*:(?=[^:@]+(@|$))/, '').split('@');
   if (args.length > 1) throw bad(text, 'a raw tracepoint takes at most one @N (the skb argument)', mode);
   return {
     kind: prefix === 'tp_btf' ? 'tp_btf' : 'raw_tp',

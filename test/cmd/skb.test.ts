@@ -235,7 +235,7 @@ const badInput: [string, string[], RegExp][] = [
   ['an unknown namespace', ['-f', 'tracepoint:net:netif_receive_skb', '-i', 'v1', '--netns', 'nc-nosuch-ns'], /no network namespace nc-nosuch-ns/],
   ['an argument that is not an sk_buff', ['-f', 'ip_rcv@2'], /argument 2 of ip_rcv is struct net_device \* dev, not a struct sk_buff \*\n\s+did you mean ip_rcv@1\?/],
   ['an unknown kernel function', ['-f', 'ip_rcvv@1'], /no kernel function 'ip_rcvv'/],
-  ['a malformed point', ['-f', 'tracepoint:'], /not a (capture point|tracepoint name)/],
+  ['a malformed point', ['-f', 'tracepoint:'], /bad point 'tracepoint:' in -f: a tracepoint is tracepoint:CATEGORY:NAME/],
   ['a bad filter', ['-f', 'tracepoint:skb:kfree_skb', '-e', 'tcp port'], /bad filter expression "tcp port"/],
   ['a content hash of too many bytes', ['-f', 'tracepoint:skb:kfree_skb', '--gather-by-content', '--gather-bytes', '4096'], /--gather-bytes 4096: not a whole number between 4 and 128/],
 ];

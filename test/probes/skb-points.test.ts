@@ -12,15 +12,16 @@ import { argRegOffset } from '../../src/targets/registers';
 import { kernelSkbLayout } from '../../src/kernel/skb-layout';
 import { LoadMem } from '../../src/ebpf/builders';
 import { R8, R9 } from '../../src/ebpf/registers';
-import { resolveSkbPoint, resolveSkbPoints, type SkbPoint } from '../../probes/skb-points';
-import { loadPtRegsArgOffsets } from '../../probes/skb-regs';
+import { resolveSkbPoints, type SkbPoint } from '../../src/modes/skb/points';
 import { buildSkbProgram } from '../../probes/skb';
-import { compileFilters } from '../../probes/skb-capture';
+import { compileSkbFilters } from '../../src/modes/skb';
+
+const resolveSkbPoint = (spec: string): SkbPoint => resolveSkbPoints(spec)[0];
 
 const fakeMaps = { ring: 3, counters: 4, scratch: 5, meta: 6 };
 
 function build(point: SkbPoint) {
-  return buildSkbProgram({ point, index: 0, layout: kernelSkbLayout(), filter: compileFilters('udp', 262144), snaplen: 262144, maps: fakeMaps });
+  return buildSkbProgram({ point, index: 0, layout: kernelSkbLayout(), filter: compileSkbFilters('udp', 262144), snaplen: 262144, maps: fakeMaps });
 }
 
 void test('tracepoint points take the skb and the reason where the tracefs format says', () => {
@@ -53,10 +54,8 @@ void test('fentry and kprobe programs (built, not loaded): typed context slot, p
   assert.equal(f.type, ProgType.TRACING);
   assert.equal(f.expectedAttachType, AttachType.TRACE_FENTRY);
   assert.equal(f.attachBtfId, btfId);
-  // kprobe: argument N from struct pt_regs, as src/targets maps the SysV registers (checked there against the kernel header).
-  const regs = loadPtRegsArgOffsets();
-  for (let n = 1; n <= 6; n++) assert.equal(regs[n - 1], argRegOffset(n), `argument ${n}`);
-  const kprobe: SkbPoint = { spec: 'ip_rcv@1', label: 'kprobe:ip_rcv@1', kind: 'kprobe', target: 'ip_rcv', skb: { offset: regs[0], size: 8 }, freesSkb: false };
+  // kprobe: argument N from struct pt_regs, as src/targets maps the SysV registers (checked there against the kernel's BTF).
+  const kprobe: SkbPoint = { spec: 'ip_rcv@1', label: 'kprobe:ip_rcv@1', kind: 'kprobe', target: 'ip_rcv', skb: { offset: argRegOffset(1), size: 8 }, freesSkb: false };
   const k = build(kprobe);
   assert.equal(k.type, ProgType.KPROBE);
   assert.ok(k.insns.some((i) => i.equals(LoadMem(R8, R9, argRegOffset(1), 8))), 'reads rdi');
@@ -64,11 +63,13 @@ void test('fentry and kprobe programs (built, not loaded): typed context slot, p
 
 void test('bad points are UserErrors that say what is wrong', () => {
   const cases: [string, RegExp][] = [
-    ['', /no capture point given/],
+    ['', /empty point in -f/],
+    ['tracepoint:net:netif_receive_skb,', /empty point in -f/],
     ['tracepoint:net:netif_receive_skb,tp:net:netif_receive_skb', /listed twice/],
     ['raw_tp:sched_switch', /raw tracepoint sched_switch has no struct sk_buff \* argument/],
     ['ip_rcv@9', /ip_rcv has 4 arguments, so ip_rcv@9 names none/],
-    ['nonsense!', /is not a capture point/],
+    ['nonsense!', /bad point 'nonsense!' in -f/],
+    ['raw_tp:kfree_skb@2', /argument 2 of raw tracepoint kfree_skb is .*, not a struct sk_buff \*/],
   ];
   for (const [spec, message] of cases) {
     assert.throws(() => resolveSkbPoints(spec), (e: unknown) => e instanceof UserError && message.test(e.message), spec);

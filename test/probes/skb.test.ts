@@ -11,13 +11,14 @@ import { skipReason } from '../../src/bpf/features';
 import { compileCbpf, libpcapFilter } from '../../src/filter/libpcap';
 import { kernelDropReasons } from '../../src/kernel/drop-reasons';
 import { kernelSymbols } from '../../src/kernel/kallsyms';
-import { resolveSkbPoints } from '../../probes/skb-points';
+import { resolveSkbPoints } from '../../src/modes/skb/points';
+import { LINKTYPE_ETHERNET, LINKTYPE_RAW } from '../../src/output/linktypes';
 import { World, type Namespace } from '../../lab/netns';
 import { inject } from '../../lab/inject';
 import { udpFrame } from '../../lab/frames';
 import { CollectedCapture, netnsInode } from './skb-harness';
 import { mixedFrames, vlanFrame } from './skb-frames';
-import { contentKey } from '../../probes/skb-gather';
+import { contentKey } from '../../src/modes/skb/gather';
 
 const world = new World('skb');
 let ns: Namespace;
@@ -64,14 +65,14 @@ for (const expression of ['', 'udp', 'tcp port 80 or arp', 'vlan 100', 'ip6', 'i
       await c.waitFor(expected.length);
       assert.deepEqual(c.records.map((r) => r.data.toString('hex')), expected.map((f) => f.toString('hex')));
       for (const r of got) {
-        assert.equal(r.linktype, 'ether');
+        assert.equal(r.linktype, LINKTYPE_ETHERNET);
         assert.equal(r.wirelen, r.data.length);
         assert.equal(r.ifindex, ns.ifindex('v1'));
         assert.equal(r.netns, netnsInode(ns));
         assert.notEqual(r.addr, 0n);
       }
-      assert.equal(c.capture.counter(0, 1), BigInt(expected.length), 'matched counter');
-      assert.equal(c.capture.counter(0, 0), BigInt(frames.length), 'seen: every frame on v1, nothing else');
+      assert.equal(c.counter(0, 1), BigInt(expected.length), 'matched counter');
+      assert.equal(c.counter(0, 0), BigInt(frames.length), 'seen: every frame on v1, nothing else');
     } finally {
       c.close();
     }
@@ -94,7 +95,7 @@ void test('-i names the interface by ifindex AND namespace: the same ifindex els
     assert.equal((await control.waitFor(1)).length, 1, 'the frame passed the tracepoint');
     await c.waitFor(1, 200);
     assert.equal(c.records.length, 0);
-    assert.equal(c.capture.counter(0, 0), 0n, 'nothing seen on that interface');
+    assert.equal(c.counter(0, 0), 0n, 'nothing seen on that interface');
   } finally {
     c.close();
     control.close();
@@ -108,11 +109,11 @@ void test('a frame for another host is dropped at kfree_skb with reason OTHERHOS
     const [r] = await c.waitFor(1);
     assert.ok(r, 'the drop was captured');
     assert.equal(kernelDropReasons().name(r.reason), 'OTHERHOST');
-    const stack = c.capture.stack(r.stackId);
+    const stack = c.stack(r.stackId);
     assert.ok(stack && stack.length > 0, `stack id ${r.stackId} resolves`);
     const names = stack.map((ip) => kernelSymbols().symbolize(ip));
     assert.ok(names.some((n) => /^ip_rcv(_core)?\+/.test(n)), names.join(' <- '));
-    assert.equal(r.linktype, 'ether');
+    assert.equal(r.linktype, LINKTYPE_ETHERNET);
     assert.equal(r.data.readUInt16BE(12), 0x0800);
     assert.equal(r.protocol, 0x0800);
   } finally {
@@ -158,7 +159,7 @@ void test('an skb without a MAC header is captured from the network header, filt
     ns.run([process.execPath, '-e', "const s=require('node:dgram').createSocket('udp4'); s.send(Buffer.from('netcap l3 start'), 7200, '192.0.2.77', () => s.close())"]);
     const [r] = await c.waitFor(1, 5000);
     assert.ok(r, 'the drop was captured');
-    assert.equal(r.linktype, 'raw');
+    assert.equal(r.linktype, LINKTYPE_RAW);
     assert.equal(r.data[0] >> 4, 4, 'starts at the IPv4 header');
     assert.equal(r.protocol, 0x0800);
     assert.equal(r.wirelen, r.data.length);
@@ -188,7 +189,7 @@ void test('gather by content: one packet at both points (same content key), othe
     const keys = c.records.map((r) => contentKey(r, bytes));
     assert.ok(keys[0] !== undefined && keys[0] === keys[1], `same content key at both points (${keys.join(', ')})`);
     // kfree_skb frees the skb, so the kernel forgot the key there: the map is empty again.
-    assert.deepEqual([...c.capture.gatherMap!.keys()], []);
+    assert.deepEqual([...c.gatherMap!.keys()], []);
     assert.equal(records[0].data.readUInt16BE(36), 7004);
   } finally {
     c.close();
@@ -204,7 +205,7 @@ void test('gather by content: the kernel\'s key is the reader\'s hash, past a VL
     assert.ok(r);
     const key = contentKey(r, bytes);
     assert.ok(key !== undefined);
-    assert.deepEqual([...c.capture.gatherMap!.keys()].map((k) => k.readUInt32LE(0)), [key]);
+    assert.deepEqual([...c.gatherMap!.keys()].map((k) => k.readUInt32LE(0)), [key]);
   } finally {
     c.close();
   }

@@ -6,11 +6,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { formatStatusLine } from '../../src/capture/status-line';
+import { formatStatusLine } from '../../cmd/status-line';
 import { World, type Namespace } from '../../lab/netns';
 import { inject } from '../../lab/inject';
-import { NETCAP, runNetcap } from './netcap-child';
-import { RECEIVER_MAC, SENDER_MAC, numberedFrames, waitFor } from './numbered-frames';
+import { NETCAP, runNetcap } from '../capture/netcap-child';
+import { RECEIVER_MAC, SENDER_MAC, numberedFrames, waitFor } from '../capture/numbered-frames';
 
 const world = new World('status');
 /** The escape character that starts "erase to end of line" (ESC [ K). */

@@ -3,7 +3,7 @@
 // ("\r" + text + erase-to-end-of-line). Only on a terminal: a redirected
 // stderr (a log file, a pipe to a script) gets no control characters.
 // stop() erases the line, so the final summary starts on a clean line.
-import type { PointCounts } from './summary';
+import type { PointStats } from '../src/capture/stats';
 
 export interface StatusLineOptions {
   /** Redraw interval (default 1000 ms). */
@@ -17,7 +17,7 @@ export interface StatusLineOptions {
  * cut to `columns` characters so it never wraps (a wrapped line cannot be
  * redrawn with a carriage return).
  */
-export function formatStatusLine(names: readonly string[], counts: readonly PointCounts[], captured?: number, columns?: number): string {
+export function formatStatusLine(names: readonly string[], counts: readonly PointStats[], captured?: number, columns?: number): string {
   const parts = names.map((name, i) => `${name}: ${counts[i]?.seen ?? 0n} hits, ${counts[i]?.matched ?? 0n} matched, ${counts[i]?.lost ?? 0n} lost`);
   if (captured !== undefined) parts.unshift(`${captured} captured`);
   const text = parts.join(' | ');
@@ -31,7 +31,7 @@ export class StatusLine {
   constructor(
     private readonly stream: NodeJS.WritableStream,
     private readonly names: readonly string[],
-    private readonly read: () => PointCounts[],
+    private readonly read: () => PointStats[],
     private readonly options: StatusLineOptions = {},
   ) {}
 
@@ -49,7 +49,7 @@ export class StatusLine {
 
   /** Draws the line now (also called by the timer). */
   draw(): void {
-    let counts: PointCounts[];
+    let counts: PointStats[];
     try {
       counts = this.read();
     } catch {

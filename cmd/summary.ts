@@ -2,22 +2,10 @@
 // captured", "N packets received by filter", "N packets dropped by kernel")
 // adapted to probes: every probe hit is "seen", the filter's accepts are
 // "matched", and a full ring is "lost" (never silently).
+import type { PointStats } from '../src/capture/stats';
 
-export interface PointCounts {
-  /** Packets the probe looked at. */
-  seen: bigint;
-  /** Packets the filter accepted. */
-  matched: bigint;
-  /** Matched packets dropped because the ring was full. */
-  lost: bigint;
-  /** Packets (or segments) whose bytes could not be read. */
-  readErrors: bigint;
-  /** Packets written to the outputs. */
-  captured: bigint;
-}
-
-export function formatSummary(names: string[], counts: PointCounts[], captured: number): string {
-  const sum = (k: keyof PointCounts) => counts.reduce((s, c) => s + c[k], 0n);
+export function formatSummary(names: readonly string[], counts: readonly PointStats[], captured: number): string {
+  const sum = (k: keyof PointStats) => counts.reduce((s, c) => s + c[k], 0n);
   const lines = [
     `${captured} packet${captured === 1 ? '' : 's'} captured`,
     `${sum('seen')} packets seen by probes`,

@@ -2,15 +2,16 @@
 // packet, matched in the kernel by skb address, grouped in arrival order;
 // for each packet, when it was seen at each point, the latency from the
 // first point, and the points it never reached.
-import type { PacketRecord } from '../src/capture/record';
-import { CONTENT_KEY } from './skb';
+import type { PacketRecord } from '../../capture/record';
+import { LINKTYPE_ETHERNET } from '../../output/linktypes';
+import { CONTENT_KEY } from '../../../probes/skb';
 
 const VLAN_TYPES = new Set([0x8100, 0x88a8]);
 
 /** The key the kernel computed for --gather-by-content (probes/skb.ts emitContentKey), from the captured bytes; undefined when too short. */
 export function contentKey(rec: PacketRecord, bytes: number): number | undefined {
   let net = 0;
-  if (rec.linktype === 'ether') {
+  if (rec.linktype === LINKTYPE_ETHERNET) {
     net = 14;
     for (let tags = 0; tags < 2 && rec.data.length >= net && VLAN_TYPES.has(rec.data.readUInt16BE(net - 2)); tags++) net += 4;
   }

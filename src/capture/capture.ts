@@ -1,0 +1,397 @@
+// The capture library's object: one capture, from its programs being
+// loaded to everything closed, with no process-wide side effects (no signal
+// handlers, nothing printed, no exit codes): several can run in one process.
+//
+//   const c = openCapture({ mode: 'skb', points: 'tracepoint:net:netif_receive_skb', filter: 'udp' }); // src/index.ts
+//   c.addOutput(sink);                  // src/output/outputs.ts, or your own PacketSink
+//   c.on('packets', (batch) => ...);    // every batch as it is read, before the outputs
+//   c.start();                          // attaches; emits 'ready'
+//   await c.setFilter('tcp port 80');   // atomic: no packet judged by half of each, none lost
+//   c.stats();                          // per point: seen, matched, lost, read errors, captured
+//   const result = await c.stop('done');
+//
+// Life cycle (libbpf-bootstrap's, as an object): the mode and the first
+// generation of programs are loaded when the object is made (bad input
+// throws UserError with nothing left open); start() attaches and reads the
+// ring (on a short timer too: probes wake the reader only when an eighth of
+// the ring waits); stop() — also reached by -c N, an output that ends, the
+// traced point vanishing, or an error — writes what was read, detaches,
+// drains the ring, closes the outputs with the final statistics, then the
+// programs and maps, and resolves `ended` with the result.
+import { EventEmitter } from 'node:events';
+import { RingReader, type RecordBatch } from '../bpf/ringbuf';
+import type { Link } from '../bpf/link/link';
+import { UserError } from '../errors';
+import type { CaptureInterface, CaptureStatistics, CapturedPacket } from '../output/packet';
+import { LINKTYPE_ETHERNET, LINKTYPE_RAW } from '../output/linktypes';
+import type { PacketSink } from '../output/outputs';
+import { WallClock } from './clock';
+import { CaptureMaps } from './maps';
+import type { Generation, JudgeSettings, PrepareMode, PreparedMode } from './mode';
+import { readPointStats, type PointStats } from './stats';
+import { decodeRecord } from './record';
+import { startupMark } from './startup-trace';
+import { MAX_SNAPLEN } from '../limits';
+
+/** How often the ring is read without a wake-up: the longest a lone packet waits. */
+export const DRAIN_INTERVAL_MS = 10;
+/** How often a mode is asked whether its points are still there (the traced process...). */
+const VANISH_CHECK_MS = 200;
+
+export interface CaptureOptions extends JudgeSettings {
+  /** Ring size in bytes (a power of two). */
+  ringBytes?: number;
+  /** Stop after writing this many packets. */
+  count?: number;
+  /** Flush the outputs after every batch (tcpdump -U). */
+  flushEachBatch?: boolean;
+  /** The snap length output interfaces declare (default `snaplen`; a service whose snap length changes declares the most it allows). */
+  interfaceSnaplen?: number;
+}
+
+export interface CaptureResult {
+  /** Why it ended: 'count', 'vanished', 'file-limit', 'error', or the reason given to stop(). */
+  reason: string;
+  /** Said when reason is 'vanished': what went away. */
+  message?: string;
+  /** Packets written to the outputs. */
+  captured: number;
+  perPoint: PointStats[];
+  /** What went wrong, when something did (the first failure). */
+  failure?: unknown;
+}
+
+export type CaptureState = 'loaded' | 'running' | 'stopping' | 'ended';
+
+interface CaptureEvents {
+  ready: [];
+  packets: [batch: CapturedPacket[]];
+  interface: [iface: CaptureInterface, index: number];
+  settings: [settings: JudgeSettings];
+  error: [error: unknown];
+  end: [result: CaptureResult];
+}
+
+export class Capture extends EventEmitter<CaptureEvents> {
+  readonly mode: PreparedMode;
+  readonly interfaces: CaptureInterface[] = [];
+  /** Resolves once the capture has ended and every object is closed. */
+  readonly ended: Promise<CaptureResult>;
+  private resolveEnded!: (r: CaptureResult) => void;
+  private readonly maps: CaptureMaps;
+  private generation: Generation;
+  private readonly sinks: PacketSink[] = [];
+  /** Interface index of each (point, link type), made on first use. */
+  private readonly interfaceIndex = new Map<string, number>();
+  private readonly captured: number[];
+  private written = 0;
+  private writing: Promise<void> = Promise.resolve();
+  private changing: Promise<void> = Promise.resolve();
+  private failure: unknown;
+  private reader: RingReader | undefined;
+  private links: Link[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private finish: ((reason: string, message?: string) => void) | undefined;
+  private readonly clock = new WallClock();
+  private stateValue: CaptureState = 'loaded';
+  private firstBatch = true;
+
+  /**
+   * Prepares the mode and loads its first generation of programs; nothing
+   * is attached yet. Throws (UserError on bad input) with nothing left open.
+   */
+  constructor(
+    prepare: PrepareMode,
+    private readonly options: CaptureOptions,
+  ) {
+    super();
+    this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
+    checkSnaplen(options.snaplen);
+    const settings: JudgeSettings = { expression: options.expression, snaplen: options.snaplen };
+    let maps: CaptureMaps | undefined;
+    let mode: PreparedMode | undefined;
+    try {
+      mode = prepare({
+        settings,
+        maps: (points) => (maps ??= CaptureMaps.create({ points, ringBytes: options.ringBytes })),
+      });
+      mode.check(settings);
+      maps ??= CaptureMaps.create({ points: mode.points.length, ringBytes: options.ringBytes });
+      this.maps = maps;
+      this.mode = mode;
+      this.generation = mode.load(settings, this.generationMaps(options.snaplen));
+    } catch (e) {
+      mode?.close();
+      maps?.close();
+      throw e;
+    }
+    this.captured = mode.points.map(() => 0);
+    mode.points.forEach((_, i) => this.interfaceFor(i, LINKTYPE_ETHERNET));
+  }
+
+  get state(): CaptureState {
+    return this.stateValue;
+  }
+
+  /** The settings judging packets now. */
+  get settings(): JudgeSettings {
+    return this.generation.settings;
+  }
+
+  /** The programs judging packets now, and the attached ones (for listings). */
+  describe(): string {
+    return this.mode.describe(this.generation);
+  }
+
+  /** Adds an output; packets from the next batch on go to it too. Its interfaces so far are those it was opened with (`interfaces`). */
+  addOutput(sink: PacketSink): void {
+    this.sinks.push(sink);
+    void sink.ended?.then((r) => this.finish?.(r));
+  }
+
+  /** Removes an output (it is not closed: the caller owns it now). */
+  removeOutput(sink: PacketSink): void {
+    const i = this.sinks.indexOf(sink);
+    if (i >= 0) this.sinks.splice(i, 1);
+  }
+
+  /** Counters per point, summed over CPUs now. */
+  stats(): PointStats[] {
+    return readPointStats(this.maps.counters, this.mode.points.length, this.captured);
+  }
+
+  /** Attaches every point and starts reading; emits 'ready' once attached. Throws (nothing attached) if a point cannot attach. */
+  start(): void {
+    if (this.stateValue !== 'loaded') throw new Error(`start() on a capture that is ${this.stateValue}`);
+    const finished = new Promise<{ reason: string; message?: string }>((resolve) => {
+      this.finish = (reason, message) => resolve({ reason, message });
+    });
+    try {
+      this.reader = new RingReader(this.maps.ring, (batch) => this.deliver(batch), { onError: (e) => this.fail(e) });
+      this.generation.install();
+      this.links = this.mode.attach();
+      startupMark('probes attached');
+    } catch (e) {
+      this.reader?.close();
+      this.stateValue = 'ended';
+      this.closeObjects();
+      throw e;
+    }
+    this.stateValue = 'running';
+    for (const s of this.sinks) void s.ended?.then((r) => this.finish?.(r));
+    const drain = () => {
+      try {
+        if (this.reader && !this.reader.closed) this.reader.drain();
+      } catch (e) {
+        this.fail(e);
+      }
+    };
+    this.timers.push(setInterval(drain, DRAIN_INTERVAL_MS));
+    // Once as soon as the event loop is free after attaching: in a busy
+    // process the first packets are there within microseconds.
+    setImmediate(drain);
+    if (this.mode.vanished) {
+      const vanished = this.mode.vanished.bind(this.mode);
+      this.timers.push(
+        setInterval(() => {
+          const why = vanished();
+          if (why !== undefined) this.finish?.('vanished', why);
+        }, VANISH_CHECK_MS),
+      );
+    }
+    void finished.then(({ reason, message }) => this.shutdown(reason, message));
+    this.emit('ready');
+  }
+
+  /** Ends the capture (idempotent); resolves with the result once everything is closed. */
+  stop(reason = 'stopped'): Promise<CaptureResult> {
+    if (this.stateValue === 'loaded') {
+      // Never started: nothing attached, no outputs written to.
+      this.stateValue = 'stopping';
+      void this.shutdown(reason);
+    } else this.finish?.(reason);
+    return this.ended;
+  }
+
+  /** Stops waiting for slow outputs (a second Ctrl-C). */
+  abortOutputs(): void {
+    for (const s of this.sinks) s.abort?.();
+  }
+
+  /**
+   * Changes the filter while the capture runs: the new programs are built
+   * and verified first (a refused expression or program throws and the old
+   * filter goes on), then installed in one map update per point, so every
+   * packet is judged by the old filter or the new one, and none is lost.
+   */
+  setFilter(expression: string): Promise<void> {
+    return this.change({ expression: expression.trim(), snaplen: this.generation.settings.snaplen });
+  }
+
+  /** Changes the snap length while the capture runs, the same way as setFilter. */
+  setSnaplen(snaplen: number): Promise<void> {
+    return this.change({ expression: this.generation.settings.expression, snaplen });
+  }
+
+  private change(settings: JudgeSettings): Promise<void> {
+    const next = this.changing.then(() => {
+      if (this.stateValue === 'stopping' || this.stateValue === 'ended') throw new UserError('the capture has ended', 'start a new capture');
+      checkSnaplen(settings.snaplen);
+      this.mode.check(settings);
+      const gen = this.mode.load(settings, this.generationMaps(settings.snaplen));
+      const old = this.generation;
+      if (this.stateValue === 'running') {
+        try {
+          gen.install();
+        } catch (e) {
+          old.install();
+          gen.close();
+          throw e;
+        }
+      }
+      this.generation = gen;
+      old.close();
+      this.emit('settings', settings);
+    });
+    this.changing = next.catch(() => undefined);
+    return next;
+  }
+
+  private generationMaps(snaplen: number) {
+    return { ring: this.maps.ring, counters: this.maps.counters, scratch: this.maps.scratchFor(snaplen), wakeupAt: this.maps.wakeupAt };
+  }
+
+  /** The output interface of a point's packets of one link type: the point's own, or a raw-IP one made on first use. */
+  private interfaceFor(point: number, linktype: number): number {
+    const key = `${point}/${linktype}`;
+    let index = this.interfaceIndex.get(key);
+    if (index !== undefined) return index;
+    const name = this.mode.points[point]?.name ?? `point${point}`;
+    const expression = this.generation.settings.expression;
+    const primary = linktype === LINKTYPE_ETHERNET;
+    const iface: CaptureInterface = {
+      linktype,
+      snaplen: this.options.interfaceSnaplen ?? this.options.snaplen,
+      name: primary ? name : `${name} (raw IP)`,
+      description: expression ? `netcap ${name} filter "${expression}"` : `netcap ${name}`,
+      ...(expression ? { filter: expression } : {}),
+      ...(linktype === LINKTYPE_RAW ? { ethernetFallback: this.interfaceFor(point, LINKTYPE_ETHERNET) } : {}),
+    };
+    index = this.interfaces.push(iface) - 1;
+    this.interfaceIndex.set(key, index);
+    for (const s of this.sinks) s.addInterface(iface);
+    this.emit('interface', iface, index);
+    return index;
+  }
+
+  private deliver(batch: RecordBatch): void {
+    if (this.firstBatch) startupMark('first records read from the ring');
+    this.firstBatch = false;
+    const limit = this.options.count;
+    const packets: CapturedPacket[] = [];
+    for (const raw of batch) {
+      if (limit !== undefined && this.written >= limit) break;
+      const rec = decodeRecord(raw);
+      const p = this.mode.packet(rec);
+      const ifIndex = this.interfaceFor(rec.point, p.linktype);
+      packets.push({
+        ifIndex,
+        tsNs: this.clock.toRealtime(rec.tsNs),
+        data: p.data,
+        wirelen: p.wirelen,
+        meta: p.meta,
+        ...(p.direction ? { direction: p.direction } : {}),
+        ...(p.linktype === LINKTYPE_RAW && rec.protocol ? { etherType: rec.protocol } : {}),
+      });
+      this.written++;
+      if (rec.point < this.captured.length) this.captured[rec.point]++;
+    }
+    if (packets.length === 0) return;
+    this.emit('packets', packets);
+    // One chained task per ring batch: at 100k packets/s a promise per
+    // packet spent most of the time in GC and let the ring overflow.
+    // Order and back-pressure are kept.
+    const sinks = [...this.sinks];
+    this.writing = this.writing.then(async () => {
+      await Promise.all(sinks.map((s) => s.write(packets)));
+      if (this.options.flushEachBatch) await Promise.all(sinks.map((s) => s.flush()));
+    });
+    this.writing.catch((e: unknown) => this.fail(e));
+    if (limit !== undefined && this.written >= limit) this.finish?.('count');
+  }
+
+  private fail(e: unknown): void {
+    this.failure ??= e;
+    // An 'error' event nobody listens to would throw (EventEmitter): the
+    // failure is in the result anyway.
+    if (this.listenerCount('error') > 0) this.emit('error', e);
+    this.finish?.('error');
+  }
+
+  private async shutdown(reason: string, message?: string): Promise<void> {
+    this.stateValue = 'stopping';
+    for (const t of this.timers) clearInterval(t);
+    // What was already taken from the ring goes out before the probes are
+    // detached: detaching a uprobe waits for an RCU grace period (tens to
+    // hundreds of ms), and -c N means "after writing N packets".
+    await this.writing.catch(() => undefined);
+    for (const s of this.sinks) await s.flush().catch(() => undefined);
+    // Detach first (no new records), then take what the ring still holds.
+    for (const l of [...this.links].reverse()) this.attempt(() => l.close());
+    this.links = [];
+    this.attempt(() => {
+      if (this.reader && !this.reader.closed) this.reader.drain();
+    });
+    this.reader?.close();
+    await this.writing.catch(() => undefined);
+    let perPoint = this.mode.points.map(() => ({ seen: 0n, matched: 0n, lost: 0n, readErrors: 0n, captured: 0n }));
+    this.attempt(() => (perPoint = this.stats()));
+    const now = this.clock.toRealtime(process.hrtime.bigint());
+    const stats: (CaptureStatistics | undefined)[] = this.interfaces.map((_, i) => {
+      const point = this.mode.points.findIndex((_p, p) => this.interfaceIndex.get(`${p}/${LINKTYPE_ETHERNET}`) === i);
+      const c = perPoint[point];
+      if (!c) return undefined;
+      return {
+        received: c.seen,
+        filterAccepted: c.matched,
+        osDropped: c.lost,
+        delivered: c.captured,
+        comment: `netcap: seen ${c.seen}, matched ${c.matched}, lost in ring ${c.lost}, read errors ${c.readErrors}`,
+        tsNs: now,
+      };
+    });
+    for (const s of this.sinks) {
+      try {
+        await s.close(stats);
+      } catch (e) {
+        this.failure ??= e;
+      }
+    }
+    this.closeObjects();
+    this.stateValue = 'ended';
+    const result: CaptureResult = { reason: this.failure !== undefined ? 'error' : reason, captured: this.written, perPoint, ...(message !== undefined ? { message } : {}), ...(this.failure !== undefined ? { failure: this.failure } : {}) };
+    this.emit('end', result);
+    this.resolveEnded(result);
+  }
+
+  /** Programs and maps, newest first: the generation, the mode's own, the shared maps. */
+  private closeObjects(): void {
+    this.attempt(() => this.generation.close());
+    this.attempt(() => this.mode.close());
+    this.attempt(() => this.maps.close());
+  }
+
+  private attempt(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.failure ??= e;
+    }
+  }
+}
+
+function checkSnaplen(snaplen: number): void {
+  if (!Number.isInteger(snaplen) || snaplen < 1 || snaplen > MAX_SNAPLEN) {
+    throw new UserError(`snap length ${snaplen}: not a whole number between 1 and ${MAX_SNAPLEN}`, `e.g. -s 96 for headers only, or -s ${MAX_SNAPLEN}`);
+  }
+}

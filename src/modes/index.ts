@@ -1,0 +1,24 @@
+// The capture modes by name, each loaded only when a capture uses it (a
+// mode's module brings its probe builders and the facts it reads: the mbuf
+// mode should not pay for the skb mode's BTF readers at start-up).
+import type { ModeContext, PrepareMode, PreparedMode } from '../capture/mode';
+import type { MbufOptions } from './mbuf';
+import type { RawOptions } from './raw';
+import type { SkbOptions } from './skb';
+
+export type ModeSpec = ({ mode: 'mbuf' } & MbufOptions) | ({ mode: 'raw' } & RawOptions) | ({ mode: 'skb' } & SkbOptions);
+export type ModeName = ModeSpec['mode'];
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+/** The mode's preparation for these options, to hand to the Capture. */
+export function modePreparer(spec: ModeSpec): PrepareMode {
+  switch (spec.mode) {
+    case 'mbuf':
+      return (ctx: ModeContext): PreparedMode => (require('./mbuf') as typeof import('./mbuf')).prepareMbufMode(spec, ctx);
+    case 'raw':
+      return (ctx: ModeContext): PreparedMode => (require('./raw') as typeof import('./raw')).prepareRawMode(spec, ctx);
+    case 'skb':
+      return (ctx: ModeContext): PreparedMode => (require('./skb') as typeof import('./skb')).prepareSkbMode(spec, ctx);
+  }
+}
+/* eslint-enable @typescript-eslint/no-require-imports */

@@ -1,0 +1,97 @@
+// netcap mbuf: packets inside a running DPDK process, read from the
+// struct rte_mbuf arguments of its functions through uprobes. The points
+// are resolved and probed as every user-space mode does (../uprobe-mode.ts);
+// this mode adds the DPDK release and its rte_mbuf layout (src/dpdk), and
+// the maps burst and return points need (probes/mbuf.ts).
+import { UserError } from '../../errors';
+import { createMap, type BpfMap } from '../../bpf/map';
+import { detectDpdkRelease, type DpdkRelease } from '../../dpdk/release';
+import { mbufLayout, parseDpdkVersion, type MbufLayout } from '../../dpdk/mbuf-layout';
+import { processExists } from '../../proc/process';
+import { argRegOffset, retRegOffset } from '../../targets/registers';
+import type { UserCapture } from '../../targets/spec';
+import type { ModeContext, PreparedMode } from '../../capture/mode';
+import { startupMark } from '../../capture/startup-trace';
+import { BURST_STATE_SIZE, buildMbufAttached, buildMbufJudge, type MbufOffsets, type MbufPointKind, type MbufPointSpec } from '../../../probes/mbuf';
+import { cbpfFilter } from '../../../probes/filter';
+import { checkUserTarget, parseUserPoints, prepareUprobeMode, type UserPoint, type UserTarget } from '../uprobe-mode';
+
+export interface MbufOptions extends UserTarget {
+  /** -f: comma-separated points (func@N, func@N@M, func@N@ret, with lib: or /path: before). */
+  points: string;
+  /** --dpdk-version YY.MM: overrides detection. */
+  dpdkVersion?: string;
+}
+
+function layoutOffsets(l: MbufLayout): MbufOffsets {
+  return { bufAddr: l.buf_addr.offset, dataOff: l.data_off.offset, port: l.port.offset, pktLen: l.pkt_len.offset, dataLen: l.data_len.offset, next: l.next.offset };
+}
+
+function resolveRelease(o: MbufOptions): DpdkRelease {
+  if (o.dpdkVersion !== undefined) return { release: parseDpdkVersion(o.dpdkVersion), evidence: '--dpdk-version' };
+  const found = detectDpdkRelease(o.pid ?? o.binary!);
+  if (!found) {
+    const what = o.pid !== undefined ? `process ${o.pid}` : o.binary;
+    throw new UserError(
+      `${what} does not look like a DPDK program: looked for librte_*.so libraries (mapped or in DT_NEEDED) and a DPDK version in the executable, found none`,
+      'point --pid at the DPDK application, or give its release with --dpdk-version YY.MM (a statically linked, stripped build says nothing)',
+    );
+  }
+  return found;
+}
+
+function kindOf(c: UserCapture): MbufPointKind {
+  return c.shape === 'one' ? 'single' : c.shape === 'array' ? 'burst' : 'return';
+}
+
+export function prepareMbufMode(o: MbufOptions, ctx: ModeContext): PreparedMode {
+  checkUserTarget('mbuf', o);
+  const specs = parseUserPoints('mbuf', o.points);
+  // The process first (is it there, is it DPDK), then its functions.
+  if (o.pid !== undefined && !processExists(o.pid)) throw new UserError(`no process with pid ${o.pid}`, 'check the pid (ps -e or pidof); the process may have exited');
+  const release = resolveRelease(o);
+  const layout = mbufLayout(release.release);
+  startupMark('DPDK release known');
+  return prepareUprobeMode('mbuf', o, specs, ctx, (points, captureMaps) => {
+    const resources: BpfMap[] = [];
+    const shapes = points.map((p) => p.resolved.point.capture.shape);
+    const savedArgs = shapes.includes('array-at-return') ? createMap({ type: 'lru_hash', name: 'netcap_args', keySize: 8, valueSize: 8, maxEntries: 16384 }) : undefined;
+    if (savedArgs) resources.push(savedArgs);
+    const bursts = shapes.some((s) => s === 'array' || s === 'array-at-return');
+    const burstState = bursts ? createMap({ type: 'percpu_array', name: 'netcap_burst', keySize: 4, valueSize: BURST_STATE_SIZE, maxEntries: points.length }) : undefined;
+    if (burstState) resources.push(burstState);
+    const pointSpec = (p: UserPoint, slotsFd: number, countersFd: number): MbufPointSpec => {
+      const c = p.resolved.point.capture;
+      return {
+        kind: kindOf(c),
+        argOffset: argRegOffset(c.shape === 'one' ? c.arg : c.shape === 'raw' ? c.dataArg : c.arrayArg),
+        countOffset: c.shape === 'array' ? argRegOffset(c.countArg) : undefined,
+        retOffset: c.shape === 'array-at-return' ? retRegOffset() : undefined,
+        point: p.index,
+        countersFd,
+        slotsFd,
+        savedArgsFd: savedArgs?.fd,
+        burstStateFd: burstState?.fd,
+      };
+    };
+    // The attached programs of bursts count every mbuf as seen.
+    const countersFd = captureMaps.counters.fd;
+    return {
+      resources,
+      attached: (p, slotsFd) => buildMbufAttached(pointSpec(p, slotsFd, countersFd)),
+      judge: (p, cbpf, settings, maps, slotsFd) =>
+        buildMbufJudge(pointSpec(p, slotsFd, countersFd), {
+          layout: layoutOffsets(layout),
+          snaplen: settings.snaplen,
+          filter: cbpfFilter(cbpf, settings.snaplen),
+          ringFd: maps.ring.fd,
+          scratchFd: maps.scratch.fd,
+          wakeupAt: maps.wakeupAt,
+        }),
+      judgeRole: (p) => (kindOf(p.resolved.point.capture) === 'single' ? 'uprobe' : 'tail-called worker'),
+      describe: () => [
+        `DPDK ${release.release} (${release.evidence}); rte_mbuf layout of ${layout.since}+: buf_addr ${layout.buf_addr.offset}, data_off ${layout.data_off.offset}, port ${layout.port.offset}, pkt_len ${layout.pkt_len.offset}, data_len ${layout.data_len.offset}, next ${layout.next.offset}`,
+      ],
+    };
+  });
+}

@@ -1,0 +1,304 @@
+// The one output model of every command (the capturing ones and `read`):
+// which sinks a set of options asks for, which combinations are refused,
+// and which file format -w writes. A sink takes packets in batches, in
+// order, learns interfaces as they appear (pcapng: an IDB before the first
+// packet that names it), and is closed once with per-interface statistics.
+//
+//   -w FILE         a pcap or pcapng file (-w - : stdout); format by --format,
+//                   else by the name (.pcapng), else pcap — in every command
+//   -C/-W/--rotate-seconds, --write-file-rotate   the same -w file, rotated or keep-last
+//   (no -w) or --print   decoded on stdout: tcpdump -r -, the built-in decoder
+//                   (--no-tcpdump, or when metadata matters), or --json
+//
+// Outputs that hold one link type (pcap files, tcpdump) take the first
+// interface's; raw-IP packets of an interface marked ethernetFallback go
+// behind a synthesised Ethernet header, any other mix is refused. Text and
+// JSON decode each packet in its interface's own link type.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Writable } from 'node:stream';
+import { UserError } from '../errors';
+import { packetComment, type CaptureInterface, type CaptureStatistics, type CapturedPacket } from './packet';
+import { captureFileOn, openFileStream, type CaptureFileWriter } from './file-writer';
+import { RotatingFileWriter, type RotationOptions } from './rotation';
+import { KeepLastWriter } from './keep-last';
+import { TcpdumpSink, tcpdumpFlags } from './tcpdump-sink';
+import { formatPacket, type TextDecoderOptions } from './text-decoder';
+import { formatJsonLine } from './json-lines';
+import { SinkWriter } from './sink';
+import { dltForLinktype, LINKTYPE_ETHERNET, LINKTYPE_RAW } from './linktypes';
+import { linktypeName as dltName } from '../filter/libpcap';
+
+const linktypeName = (linktype: number): string => dltName(dltForLinktype(linktype));
+
+export interface PacketSink {
+  /** Writes a batch, in order; resolves when the sink can take more. */
+  write(batch: readonly CapturedPacket[]): Promise<void>;
+  /** One more interface, before the first packet that names it. */
+  addInterface(iface: CaptureInterface): void;
+  /** Resolves when everything written so far has been handed to the OS. */
+  flush(): Promise<void>;
+  /** Writes the statistics where the format has room (pcapng ISBs, by interface index), flushes and closes. */
+  close(stats: readonly (CaptureStatistics | undefined)[]): Promise<void>;
+  /** Stops at once (a second Ctrl-C): no more flushing. */
+  abort?(): void;
+  /** Resolves (with the reason) when the sink wants the capture to end: -G with -W wrote its last file. */
+  ended?: Promise<string>;
+}
+
+export interface OutputOptions {
+  /** -w FILE, or '-' for stdout. */
+  writeFile?: string;
+  /** --format; otherwise from the file name (.pcapng -> pcapng), pcap by default. */
+  format?: 'pcap' | 'pcapng';
+  /** --time-stamp-precision nano (pcap files only; pcapng is always ns). */
+  nanosecond?: boolean;
+  /** -t FLAGS for `tcpdump -r -` (default "-nn"); the built-in decoder honours -e -x -xx -X -XX. */
+  tcpdumpFlags?: string;
+  /** --no-tcpdump: the built-in decoder even when tcpdump exists. */
+  noTcpdump?: boolean;
+  /** --json: one JSON object per packet on stdout. */
+  json?: boolean;
+  /** --print: decode to stdout while writing a file. */
+  print?: boolean;
+  /** --meta: the packet's metadata before each decoded line (built-in decoder). */
+  meta?: boolean;
+  /**
+   * The packets carry metadata tcpdump cannot print (stacks, drop reasons,
+   * gather notes): decoded text uses the built-in decoder with --meta.
+   */
+  metadataOnStdout?: boolean;
+  /** -C/-W/--rotate-seconds: rotate the -w file like tcpdump (rotation.ts). */
+  rotation?: RotationOptions;
+  /** --write-file-rotate N: only the last N packets, written to -w FILE when the capture ends. */
+  keepLast?: number;
+  /** The pcapng section comment (the command line). */
+  comment?: string;
+  /** Where decoded text and -w - go (default process.stdout). */
+  stdout?: Writable;
+}
+
+/** The file format -w writes: --format, else the file name's extension, else pcap. */
+export function fileFormat(opts: OutputOptions): 'pcap' | 'pcapng' {
+  if (opts.format) return opts.format;
+  return opts.writeFile && /\.pcapng$/i.test(opts.writeFile) ? 'pcapng' : 'pcap';
+}
+
+/** Refuses combinations that cannot mean what they say; run before anything else is opened. */
+export function checkOutputOptions(opts: OutputOptions): void {
+  const write = opts.writeFile;
+  if (write === '') throw new UserError('-w needs a file name', 'e.g. -w out.pcap, or -w - for stdout');
+  if (opts.format !== undefined && write === undefined) throw new UserError('--format applies to the file written with -w', 'add -w FILE, or leave --format out to print the packets');
+  if (opts.json && write === '-') throw new UserError('--json and -w - both write to stdout', 'choose one, or write the file elsewhere');
+  if (opts.json && write !== undefined && !opts.print) throw new UserError('--json prints packets; -w writes them to a file', 'choose one of --json and -w (or add --print to do both)');
+  const rotating = opts.rotation !== undefined && (opts.rotation.maxBytes !== undefined || opts.rotation.seconds !== undefined);
+  const what = opts.keepLast !== undefined ? '--write-file-rotate' : '-C/--rotate-seconds';
+  if (opts.rotation?.fileCount !== undefined && !rotating) throw new UserError('-W needs -C or --rotate-seconds', 'e.g. -w out.pcap -C 100 -W 5 for a ring of five files');
+  if ((rotating || opts.keepLast !== undefined) && write === undefined) throw new UserError(`${what} needs -w FILE`, 'e.g. -w out.pcap');
+  if ((rotating || opts.keepLast !== undefined) && write === '-') throw new UserError(`${what} needs a file name, not -w - (stdout)`, 'e.g. -w out.pcap');
+  if (rotating && opts.keepLast !== undefined) throw new UserError('--write-file-rotate keeps one file; it cannot be combined with -C or --rotate-seconds', 'choose one');
+}
+
+/** True when a `tcpdump` executable is on PATH. */
+export function haveTcpdump(): boolean {
+  for (const dir of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
+    try {
+      fs.accessSync(path.join(dir || '.', 'tcpdump'), fs.constants.X_OK);
+      return true;
+    } catch {
+      // keep looking
+    }
+  }
+  return false;
+}
+
+/**
+ * Opens the sinks the options ask for, over the interfaces known now. Fails
+ * (UserError) on everything bad input can break — the -w path, the -t
+ * flags, a pcap file for mixed link types — before returning, so a capture
+ * attaches only once its outputs work.
+ */
+export function openOutputs(opts: OutputOptions, interfaces: readonly CaptureInterface[]): PacketSink[] {
+  checkOutputOptions(opts);
+  const sinks: PacketSink[] = [];
+  const stdout = opts.stdout ?? process.stdout;
+  if (opts.writeFile !== undefined) sinks.push(fileSink(opts, interfaces, stdout));
+  const decode = opts.writeFile === undefined || (opts.print === true && opts.writeFile !== '-');
+  if (decode) {
+    const builtIn = opts.noTcpdump || opts.metadataOnStdout || !haveTcpdump();
+    if (opts.json) sinks.push(textSink(interfaces, stdout, (pkt, iface) => formatJsonLine(pkt, iface)));
+    else if (!builtIn) sinks.push(tcpdumpSink(opts, interfaces, stdout));
+    else {
+      const decoder = decoderOptions(tcpdumpFlags(opts.tcpdumpFlags ?? '-nn'));
+      const meta = opts.meta || opts.metadataOnStdout;
+      sinks.push(
+        textSink(interfaces, stdout, (pkt, iface) => {
+          const comment = meta ? packetComment(pkt) : undefined;
+          return `${comment ? `[${iface.name ?? pkt.ifIndex}] ${comment}\n` : ''}${formatPacket(pkt, iface.linktype, decoder)}`;
+        }),
+      );
+    }
+  }
+  return sinks;
+}
+
+/** The tcpdump printing flags the built-in decoder understands: -e and -x/-xx/-X/-XX. */
+export function decoderOptions(words: readonly string[]): TextDecoderOptions {
+  const options: TextDecoderOptions = {};
+  let x = 0;
+  let ascii = false;
+  for (const w of words) {
+    if (!/^-[A-Za-z#]+$/.test(w)) continue;
+    for (const letter of w.slice(1)) {
+      if (letter === 'e') options.linkHeader = true;
+      if (letter === 'x') x++;
+      if (letter === 'X') {
+        x++;
+        ascii = true;
+      }
+    }
+  }
+  if (x > 0) options.hex = ascii ? (x > 1 ? 'XX' : 'X') : x > 1 ? 'xx' : 'x';
+  return options;
+}
+
+/**
+ * The view of an output that holds one link type (the first interface's):
+ * the packet as that output writes it — for raw-IP packets of an
+ * ethernetFallback interface, behind a synthesised Ethernet header on the
+ * interface it names; a packet of any other link type is refused.
+ */
+class OneLinktype {
+  readonly linktype: number;
+  private readonly interfaces: CaptureInterface[];
+
+  constructor(interfaces: readonly CaptureInterface[], private readonly refusal: string) {
+    this.interfaces = [...interfaces];
+    this.linktype = interfaces[0]?.linktype ?? LINKTYPE_ETHERNET;
+    for (const i of interfaces) this.check(i);
+  }
+
+  get snaplen(): number {
+    return Math.max(0, ...this.interfaces.map((i) => i.snaplen));
+  }
+
+  add(iface: CaptureInterface): void {
+    this.check(iface);
+    this.interfaces.push(iface);
+  }
+
+  interfaceOf(pkt: CapturedPacket): CaptureInterface {
+    return this.interfaces[pkt.ifIndex] ?? { linktype: this.linktype, snaplen: 0 };
+  }
+
+  /** The packet in this output's link type. */
+  convert(pkt: CapturedPacket): CapturedPacket {
+    const iface = this.interfaceOf(pkt);
+    if (iface.linktype === this.linktype || iface.ethernetFallback === undefined) return pkt;
+    return { ...pkt, ifIndex: iface.ethernetFallback, ...behindEthernet(pkt) };
+  }
+
+  private check(iface: CaptureInterface): void {
+    if (iface.linktype === this.linktype) return;
+    if (iface.ethernetFallback !== undefined && iface.linktype === LINKTYPE_RAW && this.linktype === LINKTYPE_ETHERNET) return;
+    throw new UserError(`the packets mix link types (${linktypeName(this.linktype)}, then ${linktypeName(iface.linktype)})`, this.refusal);
+  }
+}
+
+const ETH_P_IP = 0x0800;
+const ETH_P_IPV6 = 0x86dd;
+
+/** A raw-IP packet behind a synthesised Ethernet header: zero MACs, its EtherType (from the IP version when none is known). */
+export function behindEthernet(pkt: CapturedPacket): { data: Buffer; wirelen: number } {
+  const eth = Buffer.alloc(14);
+  const version = pkt.data.length > 0 ? pkt.data[0] >> 4 : 0;
+  eth.writeUInt16BE(pkt.etherType || (version === 6 ? ETH_P_IPV6 : ETH_P_IP), 12);
+  return { data: Buffer.concat([eth, pkt.data]), wirelen: pkt.wirelen + 14 };
+}
+
+function fileSink(opts: OutputOptions, interfaces: readonly CaptureInterface[], stdout: Writable): PacketSink {
+  const file = opts.writeFile!;
+  const format = fileFormat(opts);
+  const one = format === 'pcap' ? new OneLinktype(interfaces, 'write pcapng instead: -w FILE.pcapng or --format pcapng') : undefined;
+  const fileFormatOf = { format, interfaces: one ? [{ linktype: one.linktype, snaplen: one.snaplen }] : interfaces, nanosecond: opts.nanosecond, comment: opts.comment };
+  const writePacket = (w: { writePacket(p: CapturedPacket): Promise<void> }) => async (batch: readonly CapturedPacket[]) => {
+    for (const pkt of batch) await w.writePacket(one ? one.convert(pkt) : pkt);
+  };
+  const addInterface = (w: { addInterface(i: CaptureInterface): void }) => (iface: CaptureInterface) => (one ? one.add(iface) : w.addInterface(iface));
+  const statistics = (stats: readonly (CaptureStatistics | undefined)[]) => (one ? [] : stats);
+  if (opts.keepLast !== undefined) {
+    const w = new KeepLastWriter(file, opts.keepLast, fileFormatOf);
+    return {
+      write: async (batch) => {
+        for (const pkt of batch) w.add(one ? one.convert(pkt) : pkt);
+      },
+      addInterface: addInterface(w),
+      // Nothing is on disk until the end: -U has nothing to flush.
+      flush: () => Promise.resolve(),
+      close: (stats) => w.close(denseStats(statistics(stats))),
+    };
+  }
+  if (opts.rotation && (opts.rotation.maxBytes !== undefined || opts.rotation.seconds !== undefined)) {
+    const w = new RotatingFileWriter(file, opts.rotation, fileFormatOf);
+    return {
+      write: writePacket(w),
+      addInterface: addInterface(w),
+      flush: () => w.flush(),
+      close: (stats) => w.close(denseStats(statistics(stats))),
+      ended: new Promise<string>((resolve) => w.whenFinished(() => resolve('file-limit'))),
+    };
+  }
+  const toStdout = file === '-';
+  const w: CaptureFileWriter = captureFileOn(toStdout ? stdout : openFileStream(file), file, fileFormatOf, !toStdout);
+  return {
+    write: writePacket(w),
+    addInterface: addInterface(w),
+    flush: () => w.flush(),
+    close: (stats) => w.close(denseStats(statistics(stats))),
+  };
+}
+
+/** Statistics by interface index for the file writers, which take a dense list: interfaces without counters get none. */
+function denseStats(stats: readonly (CaptureStatistics | undefined)[]): CaptureStatistics[] {
+  const out: CaptureStatistics[] = [];
+  for (const s of stats) {
+    if (s === undefined) break;
+    out.push(s);
+  }
+  return out;
+}
+
+function tcpdumpSink(opts: OutputOptions, interfaces: readonly CaptureInterface[], stdout: Writable): PacketSink {
+  const flags = opts.tcpdumpFlags ?? '-nn';
+  tcpdumpFlags(flags); // refuse bad flags before anything is attached
+  const one = new OneLinktype(interfaces, 'tcpdump reads one link type per stream; print with --no-tcpdump or write pcapng');
+  // -l: tcpdump line-buffers its output, else a pipe holds decoded packets
+  // back until 4 KiB pile up (stdio's full buffering) and a live capture
+  // looks dead.
+  const sink = new TcpdumpSink({ linktype: one.linktype, snaplen: one.snaplen || 262144, flags: `-l ${flags}`, stdout });
+  return {
+    write: async (batch) => {
+      for (const pkt of batch) await sink.writePacket(one.convert(pkt));
+    },
+    addInterface: (iface) => one.add(iface),
+    flush: () => sink.flush(),
+    close: () => sink.close(),
+    abort: () => sink.kill(),
+  };
+}
+
+/** Decoded text or JSON lines on stdout, one per packet, each decoded in its own interface's link type. */
+function textSink(interfaces: readonly CaptureInterface[], stdout: Writable, line: (pkt: CapturedPacket, iface: CaptureInterface) => string): PacketSink {
+  const out = new SinkWriter(stdout);
+  const known = [...interfaces];
+  return {
+    write: async (batch) => {
+      if (batch.length === 0) return;
+      const text = batch.map((pkt) => line(pkt, known[pkt.ifIndex] ?? { linktype: LINKTYPE_ETHERNET, snaplen: 0 })).join('\n') + '\n';
+      await out.write(Buffer.from(text));
+    },
+    addInterface: (iface) => void known.push(iface),
+    flush: () => out.flush(),
+    close: () => out.close(false),
+  };
+}
