@@ -1,7 +1,9 @@
 // Lint: the recommended rules of eslint and typescript-eslint, type-aware
-// where it catches real bugs (floating promises, misused promises).
+// where it catches real bugs (floating promises, misused promises), and the
+// project's layering (eslint-layers.mjs).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { layersPlugin } from './eslint-layers.mjs';
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'native/build/', 'examples/build/', 'bench/build/', 'test/build/'] },
@@ -10,7 +12,9 @@ export default tseslint.config(
   {
     files: ['**/*.ts'],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    plugins: { netcap: layersPlugin },
     rules: {
+      'netcap/layers': 'error',
       // node:test's test()/describe() return promises the runner itself awaits.
       '@typescript-eslint/no-floating-promises': ['error', {
         allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] }],

@@ -1,88 +1,14 @@
-// What every probe program shares (mbuf, raw, skb, ...): the maps a capture
-// uses, and emitters for the per-point counters, the record header
-// (src/capture/record.ts) and the ring output. Emitters return plain
+// What every probe program shares (mbuf, raw, skb, ...): emitters for the
+// per-point counters, the scratch record lookup, the record header
+// (src/capture/record.ts) and the ring output (the maps themselves are the
+// capture library's, src/capture/maps.ts). Emitters return plain
 // instruction lists; labels they create start with the caller's prefix so
 // the same emitter can appear several times in one program.
 import { Label, Add, And, Call, Ja, JEq, JGE, JLE, JLT, LoadMapPtr, LoadMem, Mov, RSh, StoreImm, StoreMem } from '../src/ebpf/builders';
 import { Helper } from '../src/ebpf/helpers';
 import type { Insn } from '../src/ebpf/instruction';
 import { R0, R1, R10, R2, R3, R4, type Register } from '../src/ebpf/registers';
-import { createMap, type BpfMap } from '../src/bpf/map';
-import { possibleCpus } from '../src/bpf/cpus';
-import { COUNTERS_PER_POINT, RECORD } from '../src/capture/record';
-
-/** Default ring size: 8 MiB holds ~5000 full-size Ethernet frames between two reads. */
-export const DEFAULT_RING_BYTES = 8 << 20;
-
-/**
- * The maps of one capture: the ring the records go to, the per-point
- * counters, and a per-CPU scratch record (header + room for the packet).
- * The scratch is an ARRAY with one entry per possible CPU, indexed by
- * bpf_get_smp_processor_id(), not a PERCPU_ARRAY: per-CPU values are limited
- * to 32 KiB (PCPU_MIN_UNIT_SIZE, kernel/bpf/arraymap.c) and a snap length of
- * 262144 needs more.
- */
-export class CaptureMaps {
-  private constructor(
-    readonly ring: BpfMap,
-    readonly counters: BpfMap,
-    readonly scratch: BpfMap,
-    /** Bytes of packet room in a scratch record (twice the snap length, see scratchValueSize). */
-    readonly snaplen: number,
-    readonly points: number,
-  ) {}
-
-  static create(opts: { points: number; snaplen: number; ringBytes?: number }): CaptureMaps {
-    const made: BpfMap[] = [];
-    try {
-      const ring = createMap({ type: 'ringbuf', name: 'netcap_ring', keySize: 0, valueSize: 0, maxEntries: opts.ringBytes ?? DEFAULT_RING_BYTES });
-      made.push(ring);
-      const counters = createMap({
-        type: 'percpu_array',
-        name: 'netcap_counts',
-        keySize: 4,
-        valueSize: 8,
-        maxEntries: Math.max(1, opts.points) * COUNTERS_PER_POINT,
-      });
-      made.push(counters);
-      const scratch = createMap({
-        type: 'array',
-        name: 'netcap_scratch',
-        keySize: 4,
-        valueSize: scratchValueSize(opts.snaplen),
-        maxEntries: possibleCpus(),
-      });
-      made.push(scratch);
-      return new CaptureMaps(ring, counters, scratch, opts.snaplen, opts.points);
-    } catch (e) {
-      for (const m of made.reverse()) m.close();
-      throw e;
-    }
-  }
-
-  /** Closes the three maps (programs using them keep them alive until they close too). */
-  close(): void {
-    this.scratch.close();
-    this.counters.close();
-    this.ring.close();
-  }
-}
-
-/**
- * The scratch record: header, then twice the snap length (or more for
- * small ones, see below). Copies land at
- * header + copied with up to snaplen bytes: the verifier checks the worst
- * case of both bounds added together (check_mem_access on a map value with a
- * variable offset), so the value needs room for both even though
- * copied + size never exceeds snaplen at run time.
- */
-export function scratchValueSize(snaplen: number): number {
-  // mbuf chains copy at most a u16 data_len per segment at an offset the
-  // verifier sees as 0..(next power of two above snaplen - 1).
-  let mask = 1;
-  while (mask < snaplen) mask *= 2;
-  return RECORD.headerSize + Math.max(2 * snaplen, mask + 0x10000);
-}
+import { RECORD } from '../src/capture/record';
 
 /** Fresh label names: `${prefix}${name}`. */
 export class Labels {
@@ -218,7 +144,7 @@ const BPF_RB_AVAIL_DATA = 0;
  * every packet, paid by the traced thread. Given `wakeupAt` (bytes), the
  * reader is woken by the record that makes that much wait
  * (BPF_RB_FORCE_WAKEUP) and otherwise not at all (BPF_RB_NO_WAKEUP): the session drains the ring on a
- * short timer as well (src/capture/session.ts), so a lone packet still
+ * short timer as well (src/capture/capture.ts), so a lone packet still
  * shows within milliseconds.
  */
 export function emitRingOutput(ringFd: number, rec: Register, caplen: Register, snaplen: number, labels: Labels, wakeupAt?: number): Insn[] {
@@ -255,11 +181,6 @@ export function emitRingOutput(ringFd: number, rec: Register, caplen: Register, 
     Mov.reg(R2, rec),
     Call(Helper.ringbuf_output),
   ];
-}
-
-/** Bytes waiting in a ring of `ringBytes` at which a probe wakes the reader: an eighth, so a burst never fills it before the reader runs. */
-export function wakeupThreshold(ringBytes: number): number {
-  return Math.max(4096, Math.floor(ringBytes / 8));
 }
 
 /** Truncates r{reg} to 32 bits (`w1 = w1`): a C argument of type u32/int leaves the upper half undefined (x86-64 SysV ABI). */
