@@ -39,11 +39,7 @@ export function emitCounterAdd(countersFd: number, index: number, amount: number
   const counted = labels.next('counted');
   return [
     StoreImm(R10, keySlot, index, 4),
-    LoadMapPtr(R1, countersFd),
-    Mov.reg(R2, R10),
-    Add.imm(R2, keySlot),
-    Call(Helper.map_lookup_elem),
-    JEq.imm(R0, 0, counted),
+    ...emitLookup(countersFd, keySlot, counted),
     LoadMem(R1, R0, 0, 8),
     typeof amount === 'number' ? Add.imm(R1, amount) : Add.reg(R1, amount),
     StoreMem(R0, 0, R1, 8),
@@ -57,16 +53,12 @@ export function emitCounterAdd(countersFd: number, index: number, amount: number
  * bytes of stack.
  */
 export function emitScratchLookup(scratchFd: number, dst: Register, keySlot: number, exitLabel: string): Insn[] {
-  return [
-    Call(Helper.get_smp_processor_id),
-    StoreMem(R10, keySlot, R0, 4),
-    LoadMapPtr(R1, scratchFd),
-    Mov.reg(R2, R10),
-    Add.imm(R2, keySlot),
-    Call(Helper.map_lookup_elem),
-    JEq.imm(R0, 0, exitLabel),
-    Mov.reg(dst, R0),
-  ];
+  return [Call(Helper.get_smp_processor_id), StoreMem(R10, keySlot, R0, 4), ...emitLookup(scratchFd, keySlot, exitLabel), Mov.reg(dst, R0)];
+}
+
+/** r0 = bpf_map_lookup_elem(map, r10 + keySlot), or `missing` when there is no such entry. Clobbers r0-r5. */
+export function emitLookup(mapFd: number, keySlot: number, missing: string): Insn[] {
+  return [LoadMapPtr(R1, mapFd), Mov.reg(R2, R10), Add.imm(R2, keySlot), Call(Helper.map_lookup_elem), JEq.imm(R0, 0, missing)];
 }
 
 /** Metadata a mode knows about its packet, written into the record header. */

@@ -11,6 +11,28 @@ export interface Closer {
   close(): void;
 }
 
+/** Objects one owner opened, closed together newest first (a mode's maps and programs). */
+export class Owned implements Closer {
+  private readonly list: Closer[] = [];
+
+  /** Takes `x` into the list; returns it. */
+  own<T extends Closer>(x: T): T {
+    this.list.push(x);
+    return x;
+  }
+
+  /** Closes everything, newest first, going on past a failure; idempotent. */
+  close(): void {
+    for (const c of this.list.splice(0).reverse()) {
+      try {
+        c.close();
+      } catch {
+        // the rest still need closing; the first error was the caller's to see
+      }
+    }
+  }
+}
+
 const open = new Set<Closer>();
 
 /** Remembers an open object until it is closed (or closeAll runs). */

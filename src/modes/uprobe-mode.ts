@@ -8,7 +8,7 @@ import { UserError } from '../errors';
 import { ProgType } from '../bpf/constants';
 import { attachUprobe, attachUretprobe } from '../bpf/link/uprobe';
 import type { Link } from '../bpf/link/link';
-import type { Closer } from '../bpf/registry';
+import { Owned, type Closer } from '../bpf/registry';
 import { disassemble } from '../ebpf/disassemble';
 import { link } from '../ebpf/link';
 import type { Insn } from '../ebpf/instruction';
@@ -104,21 +104,11 @@ export function prepareUprobeMode(
   const resolved = specs.map((p) => resolveUserPoint(p, { pid: target.pid, binary: target.binary }));
   startupMark('points resolved (ELF, /proc maps)');
   const points: UserPoint[] = resolved.map((r, index) => ({ index, name: pointName(mode, r.point), resolved: r }));
-  const opened: Closer[] = [];
-  const closeOpened = () => {
-    for (const c of [...opened].reverse()) {
-      try {
-        c.close();
-      } catch {
-        // the first error matters
-      }
-    }
-  };
+  const opened = new Owned();
   try {
-    const slots = new ProgramSlots(`nc_${mode}_slots`, points.length);
-    opened.push(slots);
+    const slots = opened.own(new ProgramSlots(`nc_${mode}_slots`, points.length));
     const programs = makePrograms(points, ctx.maps(points.length));
-    opened.push(...programs.resources);
+    for (const r of programs.resources) opened.own(r);
     const attachedList: ProgramToLoad[] = [];
     for (const p of points) {
       const a = programs.attached(p, slots.fd);
@@ -126,7 +116,7 @@ export function prepareUprobeMode(
       if (a.exit) attachedList.push({ point: p.index, role: 'uretprobe', spec: { type: ProgType.KPROBE, insns: a.exit, name: programName(mode, p.index, 'exit') } });
     }
     const attachedPrograms: LoadedProgram[] = loadPrograms(attachedList);
-    opened.push(...attachedPrograms.map((l) => l.program));
+    for (const a of attachedPrograms) opened.own(a.program);
     startupMark('attached programs loaded');
     const where = target.pid !== undefined ? `pid ${target.pid}` : target.binary!;
     const compile = (settings: JudgeSettings) => (settings.expression ? compileCbpf(settings.expression, { linktype: 'EN10MB', snaplen: settings.snaplen }).insns : undefined);
@@ -198,10 +188,10 @@ export function prepareUprobeMode(
         return lines.join('\n') + '\n';
       },
       vanished: target.pid === undefined ? undefined : () => (processAlive(target.pid!) ? undefined : `process ${target.pid} exited`),
-      close: closeOpened,
+      close: () => opened.close(),
     };
   } catch (e) {
-    closeOpened();
+    opened.close();
     throw e;
   }
 }

@@ -22,7 +22,7 @@ import { attachTracepoint } from '../../bpf/link/tracepoint';
 import { attachRawTracepoint, attachTpBtf } from '../../bpf/link/rawtp';
 import { attachFentry } from '../../bpf/link/fentry';
 import { attachKprobe } from '../../bpf/link/kprobe';
-import type { Closer } from '../../bpf/registry';
+import { Owned, type Closer } from '../../bpf/registry';
 import { disassemble } from '../../ebpf/disassemble';
 import { link } from '../../ebpf/link';
 import type { Insn } from '../../ebpf/instruction';
@@ -119,18 +119,9 @@ export function prepareSkbMode(o: SkbOptions, ctx: ModeContext): PreparedMode {
   const gather = gathering ? new GatherReport(points.map((p) => p.label), byContent !== undefined ? (rec) => contentKey(rec, byContent) : undefined) : undefined;
   const rawNote = compileSkbFilters(ctx.settings.expression, ctx.settings.snaplen).rawNote;
 
-  const opened: Closer[] = [];
-  const closeOpened = () => {
-    for (const c of [...opened].reverse()) {
-      try {
-        c.close();
-      } catch {
-        // the first error matters
-      }
-    }
-  };
+  const opened = new Owned();
   try {
-    const own = <T extends Closer>(x: T): T => (opened.push(x), x);
+    const own = <T extends Closer>(x: T): T => opened.own(x);
     const meta = own(createMap({ type: 'array', name: 'netcap_skbmeta', keySize: 4, valueSize: META.size, maxEntries: possibleCpus() }));
     const stackMap: BpfMap | undefined = o.stacks ? own(createMap({ type: 'stack_trace', name: 'netcap_stacks', keySize: 4, valueSize: 8 * STACK_DEPTH, maxEntries: STACK_ENTRIES })) : undefined;
     const gatherMap: BpfMap | undefined = gathering ? own(createMap({ type: 'lru_hash', name: 'netcap_gather', keySize: 8, valueSize: 8, maxEntries: GATHER_ENTRIES })) : undefined;
@@ -228,10 +219,10 @@ export function prepareSkbMode(o: SkbOptions, ctx: ModeContext): PreparedMode {
             return [`gather: ${lines.length} packet${lines.length === 1 ? '' : 's'}`, ...lines.map((l) => `  ${l}`)];
           }
         : undefined,
-      close: closeOpened,
+      close: () => opened.close(),
     };
   } catch (e) {
-    closeOpened();
+    opened.close();
     throw e;
   }
 }
