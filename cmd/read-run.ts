@@ -4,9 +4,8 @@
 import * as fs from 'node:fs';
 import type { ArgumentsCamelCase } from 'yargs';
 import { UserError } from '../src/errors';
-import { compileCbpf, DEFAULT_SNAPLEN, linktypeName } from '../src/filter';
+import { DEFAULT_SNAPLEN, linktypeName } from '../src/filter';
 import { openCaptureStream } from '../src/output/capture-stream';
-import { dltForLinktype } from '../src/output/linktypes';
 import type { CaptureFile } from '../src/output/capture-file';
 import type { CaptureInterface, CapturedPacket } from '../src/output/packet';
 import { PcapWriter } from '../src/output/pcap-writer';
@@ -16,9 +15,10 @@ import { TcpdumpSink, tcpdumpFlags } from '../src/output/tcpdump-sink';
 import { formatPacket, type TextDecoderOptions } from '../src/output/text-decoder';
 import { formatJsonLine } from '../src/output/json-lines';
 import { RotatingFileWriter, type RotationOptions } from '../src/output/rotation';
-import { createEngine, type EngineName, type FilterEngine } from '../src/read/engines';
+import type { EngineName } from '../src/read/engines';
+import { filterCapture, type FilterCounts } from '../src/read/filter-capture';
 
-interface ReadOptions {
+export interface ReadOptions {
   file: string;
   expression: string;
   out?: string;
@@ -30,6 +30,8 @@ interface ReadOptions {
   flags: string;
   /** -C/-W: rotate the -w file like `tcpdump -r IN -w OUT -C SIZE -W N`. */
   rotation?: RotationOptions;
+  /** Where the warnings and the summary line go (default stderr). */
+  log?: (line: string) => void;
 }
 
 /** Where kept packets go: a capture file, tcpdump, or text on stdout. */
@@ -88,38 +90,17 @@ export async function runRead(opts: ReadOptions): Promise<number> {
   // as their blocks are read (pcapng: before their first packet).
   const stream = await openCaptureStream(opts.file);
   const capture = stream.info;
-  const engines = new Map<string, FilterEngine>();
-  const engineFor = (iface: CaptureInterface): FilterEngine => {
-    const snaplen = iface.snaplen || DEFAULT_SNAPLEN;
-    const key = `${iface.linktype}/${snaplen}`;
-    let engine = engines.get(key);
-    if (!engine) {
-      // libpcap compiles for one link type at a time: a pcapng file mixing
-      // Ethernet and raw IP interfaces gets one program per link type.
-      const prog = compileCbpf(opts.expression, { linktype: dltForLinktype(iface.linktype), snaplen });
-      engine = createEngine(opts.engine, prog);
-      engines.set(key, engine);
-    }
-    return engine;
-  };
-  const perInterface: FilterEngine[] = [];
   let output: PacketOutput | undefined;
-  let read = 0;
-  let kept = 0;
+  let counts: FilterCounts;
   try {
-    // A pcap file's one interface is known now: compile (and report a bad
-    // expression) before reading any packet.
-    for (const iface of capture.interfaces) perInterface.push(engineFor(iface));
-    for await (const pkt of stream.packets()) {
-      read++;
-      while (perInterface.length < capture.interfaces.length) perInterface.push(engineFor(capture.interfaces[perInterface.length]));
-      if (perInterface[pkt.ifIndex].run(pkt.data, pkt.wirelen) === 0) continue;
+    counts = await filterCapture(stream, opts, async (pkt) => {
       output ??= openOutput(opts, capture, flagWords);
       await output.write(pkt);
-      kept++;
-      if (opts.count !== undefined && kept >= opts.count) break;
+    });
+    if (capture.interfaces.length === 0) {
+      if (capture.damage) throw new UserError(`${opts.file} is not a capture file netcap can read: ${capture.damage}`, 'netcap reads pcap and pcapng files as libpcap reads them');
+      throw new UserError(`${opts.file} describes no interface`, 'the file may be damaged; tcpdump -r shows what it can read');
     }
-    if (capture.interfaces.length === 0) throw new UserError(`${opts.file} describes no interface`, 'the file may be damaged; tcpdump -r shows what it can read');
     // Nothing kept still writes a valid (empty) file, as tcpdump does.
     output ??= openOutput(opts, capture, flagWords);
     const closing = output;
@@ -129,14 +110,19 @@ export async function runRead(opts: ReadOptions): Promise<number> {
     if ((e as NodeJS.ErrnoException).code === 'EPIPE') return 0; // stdout closed early (| head): not an error
     throw e;
   } finally {
+    // On an error, what was kept so far is written, as tcpdump does.
     await output?.close().catch(() => undefined);
     await stream.close();
-    for (const engine of engines.values()) engine.close();
   }
-  for (const w of capture.warnings) process.stderr.write(`netcap: ${opts.file}: ${w}\n`);
-  const fallbacks = [...engines.values()].reduce((n, e) => n + e.fallbacks, 0);
-  if (fallbacks) process.stderr.write(`netcap: ${fallbacks} packets were longer than a kernel test run takes and were filtered by the interpreter\n`);
-  if (opts.out !== undefined && opts.out !== '-') process.stderr.write(`netcap: kept ${kept} of ${read} packets read from ${opts.file} (engine ${opts.engine})\n`);
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  for (const w of capture.warnings) log(`netcap: ${opts.file}: ${w}`);
+  if (opts.out !== undefined && opts.out !== '-') log(`netcap: kept ${counts.kept} of ${counts.read} packets read from ${opts.file} (engine ${opts.engine})`);
+  if (capture.damage) {
+    // What could be read was filtered and written; the damage is an error,
+    // as tcpdump reports it after the packets it read.
+    log(`netcap: ${opts.file}: ${capture.damage}`);
+    return 2;
+  }
   return 0;
 }
 
@@ -147,8 +133,8 @@ function openOutput(opts: ReadOptions, capture: CaptureFile, flagWords: string[]
     const decoder = decoderOptions(flagWords);
     return textOutput((pkt) => formatPacket(pkt, capture.interfaces[pkt.ifIndex].linktype, decoder));
   }
-  const { linktype, snaplen } = singleLinktype(capture, 'tcpdump reads one link type per stream; print with --no-tcpdump');
-  const sink = new TcpdumpSink({ linktype, snaplen, flags: opts.flags });
+  const { linktype, field, snaplen } = singleLinktype(capture, 'tcpdump reads one link type per stream; print with --no-tcpdump');
+  const sink = new TcpdumpSink({ linktype: field, snaplen, flags: opts.flags });
   return { write: (pkt) => sink.writePacket(sameLinktype(capture, pkt, linktype)), close: () => sink.close() };
 }
 
@@ -167,9 +153,9 @@ function openFileOutput(opts: ReadOptions, capture: CaptureFile): PacketOutput {
     stream = fs.createWriteStream(opts.out!);
   }
   if (format === 'pcap') {
-    const { linktype, snaplen } = singleLinktype(capture, 'a pcap file has one link type; write pcapng (--format pcapng)');
+    const { linktype, field, snaplen } = singleLinktype(capture, 'a pcap file has one link type; write pcapng (--format pcapng)');
     // Keep the input's precision: a nanosecond file stays nanosecond.
-    const w = new PcapWriter(stream, { linktype, snaplen, nanosecond: capture.format === 'pcapng' || capture.nanosecond });
+    const w = new PcapWriter(stream, { linktype: field, snaplen, nanosecond: capture.format === 'pcapng' || capture.nanosecond });
     return { write: (pkt) => w.writePacket({ ...sameLinktype(capture, pkt, linktype), ifIndex: 0 }), close: () => w.close(!toStdout) };
   }
   const comment = `netcap read -r ${opts.file}${opts.expression ? ` -e ${JSON.stringify(opts.expression)}` : ''} --engine ${opts.engine}`;
@@ -193,8 +179,8 @@ function openFileOutput(opts: ReadOptions, capture: CaptureFile): PacketOutput {
 /** -C/-W: the same files `tcpdump -r IN -w OUT -C SIZE -W N` writes (pcap), or pcapng ones. */
 function rotatingOutput(opts: ReadOptions, capture: CaptureFile, format: 'pcap' | 'pcapng'): PacketOutput {
   if (format === 'pcap') {
-    const { linktype, snaplen } = singleLinktype(capture, 'a pcap file has one link type; write pcapng (--format pcapng)');
-    const w = new RotatingFileWriter(opts.out!, opts.rotation!, { format, interfaces: [{ linktype, snaplen }], nanosecond: capture.format === 'pcapng' || capture.nanosecond });
+    const { field, snaplen } = singleLinktype(capture, 'a pcap file has one link type; write pcapng (--format pcapng)');
+    const w = new RotatingFileWriter(opts.out!, opts.rotation!, { format, interfaces: [{ linktype: field, snaplen }], nanosecond: capture.format === 'pcapng' || capture.nanosecond });
     return { write: (pkt) => w.writePacket({ ...pkt, ifIndex: 0 }), close: () => w.close() };
   }
   const comment = `netcap read -r ${opts.file}${opts.expression ? ` -e ${JSON.stringify(opts.expression)}` : ''} --engine ${opts.engine}`;
@@ -203,10 +189,13 @@ function rotatingOutput(opts: ReadOptions, capture: CaptureFile, format: 'pcap' 
   return { write: (pkt) => w.writePacket(pkt), close: () => w.close() };
 }
 
-function singleLinktype(capture: CaptureFile, hint: string): { linktype: number; snaplen: number } {
+/** The one link type of the packets, and the link-type field a pcap header gives it. */
+function singleLinktype(capture: CaptureFile, hint: string): { linktype: number; field: number; snaplen: number } {
   const types = [...new Set(capture.interfaces.map((i) => i.linktype))];
   if (types.length > 1) throw new UserError(`the file mixes link types (${types.map(linktypeName).join(', ')})`, hint);
-  return { linktype: types[0], snaplen: Math.max(...capture.interfaces.map((i) => i.snaplen || DEFAULT_SNAPLEN)) };
+  // A pcap file's FCS bits (above the link type) are written back, as libpcap writes them.
+  const field = (types[0] | (capture.interfaces[0].linktypeExt ?? 0)) >>> 0;
+  return { linktype: types[0], field, snaplen: Math.max(...capture.interfaces.map((i) => i.snaplen || DEFAULT_SNAPLEN)) };
 }
 
 /** A packet for a one-link-type output; an interface described later with another link type is refused. */
