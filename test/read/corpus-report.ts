@@ -28,9 +28,12 @@ async function main(): Promise<void> {
   try {
     for (const file of files) {
       for (const e of exprs) {
-        const ref = tcpdumpRead(file, e, path.join(tmp, 'ref.pcap'));
-        for (const engine of engines) {
-          const ours = await netcapRead(file, e, engine, path.join(tmp, 'out.pcap'));
+        const reference = tcpdumpRead(file, e, path.join(tmp, 'ref.pcap'));
+        const outcomes = [];
+        for (const engine of engines) outcomes.push(await netcapRead(file, e, engine, path.join(tmp, `out-${engine}.pcap`)));
+        const ref = await reference;
+        for (const [i, engine] of engines.entries()) {
+          const ours = outcomes[i];
           runs++;
           const d = difference(ref, ours);
           if (d === undefined) agree++;

@@ -6,7 +6,7 @@
 // child. pcapng inputs are written as pcap by both (tcpdump always writes
 // pcap); nanosecond inputs are read by tcpdump at nanosecond precision, the
 // precision netcap keeps.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../../src/errors';
@@ -37,14 +37,20 @@ export function captureKind(file: string): 'pcap' | 'pcap-nano' | 'pcapng' | 'ot
   return 'other';
 }
 
-export function tcpdumpRead(input: string, expression: string, out: string): Outcome {
+/** `tcpdump -r input -w out [--time-stamp-precision=nano] -- expression`, as a child (async: netcap runs meanwhile). */
+export async function tcpdumpRead(input: string, expression: string, out: string): Promise<Outcome> {
   fs.rmSync(out, { force: true });
   const nano = captureKind(input) !== 'pcap' ? ['--time-stamp-precision=nano'] : [];
-  const r = spawnSync('tcpdump', ['-r', input, '-w', out, ...nano, ...(expression ? ['--', expression] : [])], { encoding: 'utf8', timeout: 60_000 });
-  if (r.error) throw r.error;
+  const child = spawn('tcpdump', ['-r', input, '-w', out, ...nano, ...(expression ? ['--', expression] : [])], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const status = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve(code));
+  });
   const written = fs.existsSync(out) ? fs.readFileSync(out) : undefined;
-  const message = r.stderr.split('\n').filter((l) => l && !l.startsWith('reading from file')).join(' ');
-  return { ok: r.status === 0, written, message };
+  const message = stderr.split('\n').filter((l) => l && !l.startsWith('reading from file')).join(' ');
+  return { ok: status === 0, written, message };
 }
 
 export async function netcapRead(input: string, expression: string, engine: EngineName, out: string): Promise<Outcome> {
@@ -72,6 +78,18 @@ export function difference(ref: Outcome, ours: Outcome): string | undefined {
   if (!ref.ok && a.length <= 24 && b.length <= 24) return undefined;
   if (a.equals(b)) return undefined;
   return describeFileDifference(a, b);
+}
+
+/** The pcap records of a -w file: [seconds, fraction, caplen, len, bytes] as written. */
+export function pcapRecords(b: Buffer | undefined): Buffer[] {
+  const out: Buffer[] = [];
+  if (!b) return out;
+  for (let at = 24; at + 16 <= b.length; ) {
+    const end = at + 16 + b.readUInt32LE(at + 8);
+    out.push(b.subarray(at, end));
+    at = end;
+  }
+  return out;
 }
 
 /** The first place two pcap files differ, in words. */
