@@ -53,7 +53,7 @@ export async function runReadBench(ctx: Pick<BenchContext, 'repeats' | 'quick' |
     }
     rows.push({ label: 'libpcap bpf_filter (through N-API, one call per verdict)', samples: pcapRates.map((x) => x / 1e6), unit: 'M verdicts/s' });
     rows.push({ label: 'netcap interpreter (--engine interp)', samples: interpRates.map((x) => x / 1e6), unit: 'M verdicts/s', ratios: pairedRatios(interpRates, pcapRates), anchor: 'libpcap bpf_filter' });
-    rows.push({ label: 'kernel eBPF via BPF_PROG_TEST_RUN (--engine kernel; map update + syscall per verdict)', samples: kernelRates.map((x) => x / 1e6), unit: 'M verdicts/s', ratios: pairedRatios(kernelRates, pcapRates), anchor: 'libpcap bpf_filter' });
+    rows.push({ label: 'kernel eBPF via BPF_PROG_TEST_RUN (--engine kernel; one syscall program run per verdict)', samples: kernelRates.map((x) => x / 1e6), unit: 'M verdicts/s', ratios: pairedRatios(kernelRates, pcapRates), anchor: 'libpcap bpf_filter' });
     figures['read.interp.verdicts_per_s'] = summarize(interpRates).median;
     figures['read.kernel.verdicts_per_s'] = summarize(kernelRates).median;
     figures['read.libpcap.verdicts_per_s'] = summarize(pcapRates).median;
