@@ -99,17 +99,7 @@ export function xdpBufferProgram(prog: readonly CbpfInsn[], maps: { params: numb
     JEq.imm(R0, 0, 'filter'),
     Mov.imm(R0, 0),
     Exit(),
-    ...compileToEbpf(prog, {
-      model: { kind: 'buffer', data: R9, caplen: R7, bufferSize },
-      a: R0,
-      x: R1,
-      tmp: R2,
-      wirelen: R8,
-      result: R0,
-      stackBase: STACK_BASE - 8,
-      match: 'match',
-      noMatch: 'nomatch',
-    }).map((insn, i) => (i === 0 ? insn.withSymbol('filter') : insn)),
+    ...bufferFragment(prog, bufferSize, false),
     Exit().withSymbol('match'),
     Mov.imm(R0, 0).withSymbol('nomatch'),
     Exit(),
@@ -150,20 +140,28 @@ export function syscallBufferProgram(prog: readonly CbpfInsn[], buffer: number, 
     JEq.imm(R0, 0, 'filter'),
     Mov.imm(R0, 0),
     Exit(),
-    ...compileToEbpf(prog, {
-      model: { kind: 'buffer', data: R9, caplen: R7, bufferSize },
-      a: R0,
-      x: R1,
-      tmp: R2,
-      wirelen: R8,
-      result: R0,
-      stackBase: STACK_BASE - 8,
-      match: 'match',
-      noMatch: 'nomatch',
-      boundedLoops: true,
-    }).map((insn, i) => (i === 0 ? insn.withSymbol('filter') : insn)),
+    ...bufferFragment(prog, bufferSize, true),
     Exit().withSymbol('match'),
     Mov.imm(R0, 0).withSymbol('nomatch'),
     Exit(),
   ]);
+}
+
+/**
+ * The fragment of the 'buffer' programs, labelled 'filter': the bytes at r9,
+ * caplen in r7, wirelen in r8; jumps to 'match' (snap length in r0) or 'nomatch'.
+ */
+function bufferFragment(prog: readonly CbpfInsn[], bufferSize: number, boundedLoops: boolean): Insn[] {
+  return compileToEbpf(prog, {
+    model: { kind: 'buffer', data: R9, caplen: R7, bufferSize },
+    a: R0,
+    x: R1,
+    tmp: R2,
+    wirelen: R8,
+    result: R0,
+    stackBase: STACK_BASE - 8,
+    match: 'match',
+    noMatch: 'nomatch',
+    boundedLoops,
+  }).map((insn, i) => (i === 0 ? insn.withSymbol('filter') : insn));
 }
