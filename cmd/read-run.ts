@@ -4,25 +4,26 @@
 // shares (src/output/outputs.ts).
 import type { ArgumentsCamelCase } from 'yargs';
 import { UserError } from '../src/errors';
-import { compileCbpf, DEFAULT_SNAPLEN } from '../src/filter';
 import { openCaptureStream } from '../src/output/capture-stream';
-import { dltForLinktype } from '../src/output/linktypes';
 import type { CaptureFile } from '../src/output/capture-file';
 import type { CaptureInterface, CapturedPacket } from '../src/output/packet';
 import { checkOutputOptions, openOutputs, type OutputOptions, type PacketSink } from '../src/output/outputs';
 import { tcpdumpFlags } from '../src/output/tcpdump-sink';
-import { createEngine, type EngineName, type FilterEngine } from '../src/read/engines';
+import type { EngineName } from '../src/read/engines';
+import { filterCapture, type FilterCounts } from '../src/read/filter-capture';
 import { parseFileOptions, positiveInteger } from './capture-args';
 
 /** Kept packets handed to the outputs at a time. */
 const BATCH = 256;
 
-interface ReadOptions {
+export interface ReadOptions {
   file: string;
   expression: string;
   engine: EngineName;
   count?: number;
   output: OutputOptions;
+  /** Where the warnings and the summary line go (default stderr). */
+  log?: (line: string) => void;
 }
 
 /** The command's run(): yargs' arguments to a finished read. */
@@ -80,21 +81,6 @@ export async function runRead(opts: ReadOptions): Promise<number> {
   // as their blocks are read (pcapng: before their first packet).
   const stream = await openCaptureStream(opts.file);
   const capture = stream.info;
-  const engines = new Map<string, FilterEngine>();
-  const engineFor = (iface: CaptureInterface): FilterEngine => {
-    const snaplen = iface.snaplen || DEFAULT_SNAPLEN;
-    const key = `${iface.linktype}/${snaplen}`;
-    let engine = engines.get(key);
-    if (!engine) {
-      // libpcap compiles for one link type at a time: a pcapng file mixing
-      // Ethernet and raw IP interfaces gets one program per link type.
-      const prog = compileCbpf(opts.expression, { linktype: dltForLinktype(iface.linktype), snaplen });
-      engine = createEngine(opts.engine, prog);
-      engines.set(key, engine);
-    }
-    return engine;
-  };
-  const perInterface: FilterEngine[] = [];
   let output: { sinks: PacketSink[]; interfaces: number } | undefined;
   let batch: CapturedPacket[] = [];
   const writeBatch = async () => {
@@ -105,39 +91,42 @@ export async function runRead(opts: ReadOptions): Promise<number> {
     batch = [];
     for (const s of output.sinks) await s.write(written);
   };
-  let read = 0;
-  let kept = 0;
+  let counts: FilterCounts;
   try {
-    // A pcap file's one interface is known now: compile (and report a bad
-    // expression) before reading any packet.
-    for (const iface of capture.interfaces) perInterface.push(engineFor(iface));
-    for await (const pkt of stream.packets()) {
-      read++;
-      while (perInterface.length < capture.interfaces.length) perInterface.push(engineFor(capture.interfaces[perInterface.length]));
-      if (perInterface[pkt.ifIndex].run(pkt.data, pkt.wirelen) === 0) continue;
+    counts = await filterCapture(stream, opts, async (pkt) => {
       batch.push(pkt);
-      kept++;
       if (batch.length >= BATCH) await writeBatch();
-      if (opts.count !== undefined && kept >= opts.count) break;
+    });
+    if (capture.interfaces.length === 0) {
+      if (capture.damage) throw new UserError(`${opts.file} is not a capture file netcap can read: ${capture.damage}`, 'netcap reads pcap and pcapng files as libpcap reads them');
+      throw new UserError(`${opts.file} describes no interface`, 'the file may be damaged; tcpdump -r shows what it can read');
     }
-    if (capture.interfaces.length === 0) throw new UserError(`${opts.file} describes no interface`, 'the file may be damaged; tcpdump -r shows what it can read');
     // Nothing kept still writes a valid (empty) file, as tcpdump does.
     await writeBatch();
     const closing = output!;
     output = undefined;
     for (const s of closing.sinks) await s.close([]);
+    batch = [];
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EPIPE') return 0; // stdout closed early (| head): not an error
     throw e;
   } finally {
-    for (const s of output?.sinks ?? []) await s.close([]).catch(() => undefined);
+    // On an error, what was kept so far is written, as tcpdump does.
+    if (output || batch.length) {
+      await writeBatch().catch(() => undefined);
+      for (const s of output?.sinks ?? []) await s.close([]).catch(() => undefined);
+    }
     await stream.close();
-    for (const engine of engines.values()) engine.close();
   }
-  for (const w of capture.warnings) process.stderr.write(`netcap: ${opts.file}: ${w}\n`);
-  const fallbacks = [...engines.values()].reduce((n, e) => n + e.fallbacks, 0);
-  if (fallbacks) process.stderr.write(`netcap: ${fallbacks} packets were longer than a kernel test run takes and were filtered by the interpreter\n`);
-  if (opts.output.writeFile !== undefined && opts.output.writeFile !== '-') process.stderr.write(`netcap: kept ${kept} of ${read} packets read from ${opts.file} (engine ${opts.engine})\n`);
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  for (const w of capture.warnings) log(`netcap: ${opts.file}: ${w}`);
+  if (opts.output.writeFile !== undefined && opts.output.writeFile !== '-') log(`netcap: kept ${counts.kept} of ${counts.read} packets read from ${opts.file} (engine ${opts.engine})`);
+  if (capture.damage) {
+    // What could be read was filtered and written; the damage is an error,
+    // as tcpdump reports it after the packets it read.
+    log(`netcap: ${opts.file}: ${capture.damage}`);
+    return 2;
+  }
   return 0;
 }
 

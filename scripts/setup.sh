@@ -8,8 +8,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 debs=(libpcap-dev libbpf-dev libelf-dev zlib1g-dev pkg-config tcpdump tshark iproute2 bpftool bpftrace
-      dpdk libdpdk-dev dpdk-doc dpdk-dev make gcc g++ python3)
+      dpdk libdpdk-dev dpdk-doc dpdk-dev make gcc g++ python3
+      golang-github-gopacket-gopacket-dev python3-dpkt pcapfix python3-libtrace)
 # dpdk-dev holds dpdk-dumpcap, the anchor `npm run bench` compares netcap mbuf with.
+# The last four ship real capture files (gopacket's and the pcapng test
+# generator's, dpkt's, pcapfix's, python-libtrace's): test/read/corpus.test.ts
+# reads them where the packages install them.
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -41,7 +41,7 @@ export interface NativeRingBuffer {
 
 export interface Native {
   pcap: {
-    compile(linktype: number, snaplen: number, expression: string, optimize: boolean): Buffer;
+    compile(linktype: number, snaplen: number, expression: string, optimize: boolean, handle?: { savefile?: boolean; netmask?: number }): Buffer;
     filter(program: Buffer, packet: Buffer, wirelen: number): number;
     validate(program: Buffer): boolean;
     linktype(name: string): number;
@@ -60,6 +60,7 @@ export interface Native {
       duration: number;
       dataOut?: Buffer;
     };
+    address(buffer: Buffer): bigint;
     linkCreate(progFd: number, target: number, attachType: number, opts: { flags?: number; cookie?: bigint; targetBtfId?: number }): number;
     rawTracepointOpen(name: string | null, progFd: number): number;
     tcAttach(ifindex: number, egress: 0 | 1, progFd: number): { handle: number; priority: number };

@@ -177,6 +177,15 @@ Napi::Value TestRun(const Napi::CallbackInfo &info) {
   return r;
 }
 
+// address(buffer) -> BigInt: where a Buffer's bytes are, for a program run
+// synchronously by testRun that copies them with bpf_copy_from_user (the
+// caller keeps the Buffer alive for the run).
+Napi::Value Address(const Napi::CallbackInfo &info) {
+  if (info.Length() < 1 || !info[0].IsBuffer()) return ThrowCode(info.Env(), "EINVAL", "address(buffer)");
+  auto buf = info[0].As<Napi::Buffer<uint8_t>>();
+  return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(reinterpret_cast<uintptr_t>(buf.Data())));
+}
+
 // linkCreate(progFd, target, attachType, opts) -> link fd. target is an fd
 // (perf event, cgroup) or an ifindex (XDP, tcx). opts: flags, cookie, targetBtfId.
 Napi::Value LinkCreate(const Napi::CallbackInfo &info) {
@@ -309,6 +318,7 @@ void InitBpf(Napi::Env env, Napi::Object exports) {
   o.Set("mapDelete", Napi::Function::New(env, MapDelete));
   o.Set("mapNextKey", Napi::Function::New(env, MapNextKey));
   o.Set("testRun", Napi::Function::New(env, TestRun));
+  o.Set("address", Napi::Function::New(env, Address));
   o.Set("linkCreate", Napi::Function::New(env, LinkCreate));
   o.Set("rawTracepointOpen", Napi::Function::New(env, RawTracepointOpen));
   o.Set("tcAttach", Napi::Function::New(env, TcAttach));

@@ -1,7 +1,9 @@
-// libpcap: compile tcpdump expressions to classic BPF on a dead handle, and
+// libpcap: compile tcpdump expressions to classic BPF on a dead or savefile handle, and
 // run libpcap's own bpf_filter (the reference interpreter for our tests).
 // Kept apart from libbpf code: both headers define struct bpf_insn.
 #include <pcap/pcap.h>
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "errors.h"
@@ -9,20 +11,55 @@
 namespace netcap {
 namespace {
 
-// compile(linktype, snaplen, expression, optimize) -> Buffer of cBPF insns
-// (8 bytes each, host order: u16 code, u8 jt, u8 jf, u32 k).
+// A savefile handle of `linktype` and `snaplen`, the handle tcpdump -r
+// compiles on: a pcap file header held in memory, opened as a file. libpcap
+// generates different code for savefiles than for dead or live handles
+// (inbound/outbound, ifindex, the BSD address families of DLT_NULL), and
+// adjusts the snap length as it does for a file. The header carries the DLT
+// value, which libpcap's linktype_to_dlt maps to itself for Linux's DLTs.
+pcap_t *OpenSavefile(int linktype, int snaplen, char *errbuf) {
+  struct pcap_file_header header = {};
+  header.magic = 0xa1b2c3d4;  // host byte order, microseconds
+  header.version_major = PCAP_VERSION_MAJOR;
+  header.version_minor = PCAP_VERSION_MINOR;
+  header.snaplen = static_cast<bpf_u_int32>(snaplen);
+  header.linktype = static_cast<bpf_u_int32>(linktype);
+  FILE *f = fmemopen(&header, sizeof header, "rb");
+  if (!f) {
+    snprintf(errbuf, PCAP_ERRBUF_SIZE, "fmemopen: %s", strerror(errno));
+    return nullptr;
+  }
+  // The header is read at once; pcap_close closes f.
+  pcap_t *p = pcap_fopen_offline(f, errbuf);
+  if (!p) fclose(f);
+  return p;
+}
+
+// compile(linktype, snaplen, expression, optimize[, {savefile, netmask}]) ->
+// Buffer of cBPF insns (8 bytes each, host order: u16 code, u8 jt, u8 jf, u32 k).
+// The handle is a dead one unless savefile is true; netmask defaults to
+// PCAP_NETMASK_UNKNOWN.
 Napi::Value Compile(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 4 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsString() || !info[3].IsBoolean())
-    return ThrowCode(env, "EINVAL", "compile(linktype, snaplen, expression, optimize)");
+  if (info.Length() < 4 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsString() || !info[3].IsBoolean() ||
+      (info.Length() > 4 && !info[4].IsObject()))
+    return ThrowCode(env, "EINVAL", "compile(linktype, snaplen, expression, optimize[, {savefile, netmask}])");
   int linktype = info[0].As<Napi::Number>().Int32Value();
   int snaplen = info[1].As<Napi::Number>().Int32Value();
   std::string expr = info[2].As<Napi::String>();
   bool optimize = info[3].As<Napi::Boolean>();
-  pcap_t *p = pcap_open_dead(linktype, snaplen);
-  if (!p) return ThrowCode(env, "EPCAP", "pcap_open_dead failed");
+  bool savefile = false;
+  bpf_u_int32 netmask = PCAP_NETMASK_UNKNOWN;
+  if (info.Length() > 4) {
+    Napi::Object o = info[4].As<Napi::Object>();
+    savefile = o.Has("savefile") && o.Get("savefile").ToBoolean();
+    if (o.Has("netmask") && o.Get("netmask").IsNumber()) netmask = o.Get("netmask").As<Napi::Number>().Uint32Value();
+  }
+  char errbuf[PCAP_ERRBUF_SIZE];
+  pcap_t *p = savefile ? OpenSavefile(linktype, snaplen, errbuf) : pcap_open_dead(linktype, snaplen);
+  if (!p) return ThrowCode(env, "EPCAP", savefile ? errbuf : "pcap_open_dead failed");
   struct bpf_program prog;
-  if (pcap_compile(p, &prog, expr.c_str(), optimize ? 1 : 0, PCAP_NETMASK_UNKNOWN) != 0) {
+  if (pcap_compile(p, &prog, expr.c_str(), optimize ? 1 : 0, netmask) != 0) {
     std::string msg = pcap_geterr(p);
     pcap_close(p);
     return ThrowCode(env, "EFILTER", msg);

@@ -14,6 +14,14 @@ export const enum ProgType {
   PERF_EVENT = 7,
   RAW_TRACEPOINT = 17,
   TRACING = 26,
+  /** Run only through BPF_PROG_TEST_RUN; sleepable, so it may copy from user memory (5.14+). */
+  SYSCALL = 31,
+}
+
+/** BPF_PROG_LOAD prog_flags. */
+export const enum ProgFlag {
+  /** BPF_F_SLEEPABLE: the program may sleep (copy from user memory); syscall programs must be. */
+  SLEEPABLE = 1 << 4,
 }
 
 /** enum bpf_attach_type */
@@ -74,6 +82,7 @@ const progTypeNames: Record<number, string> = {
   7: 'perf_event',
   17: 'raw_tracepoint',
   26: 'tracing',
+  31: 'syscall',
 };
 
 export function progTypeName(t: number): string {

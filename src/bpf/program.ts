@@ -22,6 +22,8 @@ export interface ProgramSpec {
   expectedAttachType?: number;
   attachBtfId?: number;
   attachBtfObjFd?: number;
+  /** BPF_PROG_LOAD prog_flags (ProgFlag in ./constants). */
+  progFlags?: number;
   /** Verifier log level for the retry after a refusal: 1 (the failing path, default) or 2 (every path walked). */
   logLevel?: 1 | 2;
 }
@@ -107,6 +109,16 @@ export class Program {
   }
 }
 
+/**
+ * Where a Buffer's bytes are in this process: a syscall program
+ * (ProgType.SYSCALL) run by testRun can copy them with bpf_copy_from_user
+ * when its context carries this address. The run is synchronous; the caller
+ * keeps the Buffer referenced until it returns.
+ */
+export function bufferAddress(buf: Buffer): bigint {
+  return native().bpf.address(buf);
+}
+
 export function loadProgram(spec: ProgramSpec): Program {
   if (!NAME.test(spec.name)) throw new Error(`program name "${spec.name}" must be at most 15 characters of [A-Za-z0-9_.]`);
   const linked = link(spec.insns);
@@ -116,6 +128,7 @@ export function loadProgram(spec: ProgramSpec): Program {
     expectedAttachType: spec.expectedAttachType,
     attachBtfId: spec.attachBtfId,
     attachBtfObjFd: spec.attachBtfObjFd,
+    progFlags: spec.progFlags,
   };
   const bpf = native().bpf;
   let firstError: unknown;

@@ -154,6 +154,16 @@ export function Ja(label: string): Insn {
   return jump(InsnClass.JMP, JumpOp.JA, Source.K, R0, R0, 0, label);
 }
 
+/**
+ * `may_goto label`: goes to label once the run's loop budget (BPF_MAX_LOOPS,
+ * 8M passes) is spent, otherwise falls through. The verifier checks a loop
+ * through a may_goto by the convergence of its states there (RANGE_WITHIN)
+ * instead of walking every iteration (kernel 6.9+; costs 8 bytes of stack).
+ */
+export function MayGoto(label: string): Insn {
+  return jump(InsnClass.JMP, JumpOp.JCOND, Source.K, R0, R0, 0, label);
+}
+
 /** `call bpf_ktime_get_ns#5`: arguments in r1-r5, result in r0, r1-r5 clobbered. */
 export function Call(helper: Helper | number): Insn {
   return new Insn({ opcode: InsnClass.JMP | JumpOp.CALL, dst: R0, src: R0, off: 0, imm: helper });

@@ -88,6 +88,7 @@ export function formatInsn(insn: Insn, linked = false): string {
       if (op === JumpOp.CALL) return `call ${helperName(insn.imm)}#${insn.imm}`;
       if (op === JumpOp.EXIT) return 'exit';
       if (op === JumpOp.JA) return `goto ${jumpTarget(insn, linked)}`;
+      if (op === JumpOp.JCOND && cls === InsnClass.JMP) return `may_goto ${jumpTarget(insn, linked)}`;
       const r = cls === InsnClass.JMP ? 'r' : 'w';
       const sym = jumpOps[op] ?? `jmp?${hex(op)}`;
       const rhs = sourceOf(code) === Source.X ? `${r}${src}` : hex(insn.imm);

@@ -53,6 +53,8 @@ export const enum JumpOp {
   JLE = 0xb0,
   JSLT = 0xc0,
   JSLE = 0xd0,
+  /** BPF_JCOND: with src_reg BPF_MAY_GOTO (0), `may_goto` (kernel 6.9+). */
+  JCOND = 0xe0,
 }
 
 export const enum Size {

@@ -19,9 +19,12 @@
 //   length, left in the caller's result register.
 // The verifier refuses unreachable code, so unreachable cBPF instructions are
 // dropped. Backward jumps (libpcap's `protochain` walks IPv6 extension
-// headers in a loop) are unrolled: each backward `ja` goes to a fresh copy of
-// the program, at most `maxLoopIterations` times (default 8); a packet that
-// needs more iterations is "no match", where libpcap would walk on.
+// headers in a loop) are either a bounded loop (`boundedLoops`, kernel 6.9+):
+// each backward `ja` passes a `may_goto`, so the verifier proves the loop by
+// the convergence of its states and every packet is walked as libpcap walks
+// it; or unrolled: each backward `ja` goes to a fresh copy of the program, at
+// most `maxLoopIterations` times (default 8), and a packet that needs more
+// iterations is "no match", where libpcap would walk on.
 import { UserError } from '../errors';
 import { Label,
   Add,
@@ -37,6 +40,7 @@ import { Label,
   JSet,
   Ja,
   LSh,
+  MayGoto,
   LoadMem,
   Mod,
   Mov,
@@ -102,6 +106,15 @@ export interface FragmentOptions {
   prefix?: string;
   /** Copies made for backward jumps (protochain); 0 refuses them. Default 8. */
   maxLoopIterations?: number;
+  /**
+   * Backward jumps as a real loop through `may_goto` (kernel 6.9+) instead
+   * of unrolled copies. X is held at one past the largest packet offset at
+   * each backward jump: beyond the captured bytes it can only make a later
+   * load fail, which is all libpcap's protochain loop (the one producer of
+   * backward jumps) does with it, and the bound lets the verifier's states
+   * converge. A packet still walking after the kernel's 8M passes is no match.
+   */
+  boundedLoops?: boolean;
 }
 
 export const DEFAULT_MAX_LOOP_ITERATIONS = 8;
@@ -239,7 +252,7 @@ class FragmentBuilder {
   }
 
   build(): Insn[] {
-    const live = reachableUnrolled(this.prog, this.maxLoops);
+    const live = this.o.boundedLoops ? [reachable(this.prog)] : reachableUnrolled(this.prog, this.maxLoops);
     const { a, x } = this.o;
     const anyCopy = (i: number): boolean => live.some((copy) => copy[i]);
     // A and X start at 0; zero the M[] slots any reachable instruction reads.
@@ -256,7 +269,7 @@ class FragmentBuilder {
     live.forEach((copy, it) =>
       this.prog.forEach((insn, i) => {
         if (!copy[i] || c.bpfClass(insn.code) !== c.BPF_JMP) return;
-        for (const n of successors(this.prog, i)) targets.add(this.label(n, n > i ? it : it + 1));
+        for (const n of successors(this.prog, i)) targets.add(this.label(n, n > i || this.o.boundedLoops ? it : it + 1));
       }),
     );
     for (let it = 0; it < live.length; it++) {
@@ -456,6 +469,17 @@ class FragmentBuilder {
     throw new CompileError(`instruction ${i} has ALU opcode 0x${code.toString(16)}, which libpcap's bpf_filter does not run`, 'the cBPF program is invalid');
   }
 
+  /** A backward `ja` of a bounded loop: X held at one past the largest offset, a may_goto, the jump. */
+  private loopBack(i: number, to: number): void {
+    const { x, model, noMatch } = this.o;
+    const limit = (model.kind === 'buffer' ? model.bufferSize : MAX_PACKET_OFFSET) + 1;
+    const held = `${this.label(i)}_held`;
+    // The mask changes no value <= limit, but leaves the verifier a range it
+    // has seen before (no growing lower bound): its states converge at once.
+    const mask = 2 ** Math.ceil(Math.log2(limit + 1)) - 1;
+    this.emit(JLE.imm(x, limit, held), Mov.imm32(x, limit), Label(held), And.imm32(x, mask), MayGoto(noMatch), Ja(this.label(to)));
+  }
+
   private jump(insn: CbpfInsn, i: number, next: number): void {
     const { a, x } = this.o;
     const code = insn.code;
@@ -463,6 +487,7 @@ class FragmentBuilder {
     if (code === (c.BPF_JMP | c.BPF_JA)) {
       const to = i + 1 + (insn.k | 0);
       if (to > i) return this.emit(Ja(this.jumpLabel(to)));
+      if (this.o.boundedLoops) return this.loopBack(i, to);
       // Backward: into the next copy, or no match once the copies run out.
       if (this.iter >= this.maxLoops) return this.emit(Ja(this.o.noMatch));
       return this.emit(Ja(this.label(to, this.iter + 1)));

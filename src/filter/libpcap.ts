@@ -1,6 +1,7 @@
 // libpcap, our reference: tcpdump expressions -> classic BPF via
-// pcap_compile on a dead handle, and libpcap's own bpf_filter() to run a
-// program on a packet (the verdict every other engine must reproduce).
+// pcap_compile on a dead handle (a live capture's meaning) or a savefile
+// handle (what tcpdump -r compiles on), and libpcap's own bpf_filter() to run
+// a program on a packet (the verdict every other engine must reproduce).
 import { DEFAULT_SNAPLEN } from '../limits';
 import { UserError, closeNames } from '../errors';
 import { isNativeError, native } from '../native';
@@ -14,6 +15,13 @@ export interface CbpfProgram {
   insns: CbpfInsn[];
   /** The instructions as libpcap produced them (host order), for bpf_filter(). */
   code: Buffer;
+  /**
+   * libpcap's optimizer proved that no packet can match ("expression rejects
+   * all packets"): `insns` is then `ret #0`. tcpdump refuses such a filter;
+   * a capture point compiled for several link types refuses it only when it
+   * rejects all on every one (see rejectsAllMessage).
+   */
+  rejectsAll?: true;
 }
 
 export interface CompileOptions {
@@ -22,10 +30,22 @@ export interface CompileOptions {
   /** The match length a `ret` gives (tcpdump's -s). Default 262144. */
   snaplen?: number;
   optimize?: boolean;
+  /**
+   * The libpcap handle the expression is compiled on. 'dead' (the default):
+   * pcap_open_dead, the meaning for a live capture. 'savefile': a savefile of
+   * this link type and snap length, as `tcpdump -r` compiles; libpcap then
+   * refuses inbound/outbound and ifindex on most link types and matches the
+   * BSD address families of IPv6 on DLT_NULL.
+   */
+  handle?: 'dead' | 'savefile';
+  /** pcap_compile's netmask, which `ip broadcast` needs; default unknown (refused). tcpdump -r passes 0. */
+  netmask?: number;
 }
 
 /** pcap_compile's message when the optimizer proves no packet can match (gencode.c / optimize.c). */
 const REJECTS_ALL = /expression rejects all packets/;
+/** libpcap's refusal of a filter that can match nothing, as tcpdump prints it. */
+export const REJECTS_ALL_MESSAGE = 'expression rejects all packets';
 const COMMON_LINKTYPES = ['EN10MB', 'RAW', 'LINUX_SLL', 'LINUX_SLL2', 'NULL', 'LOOP', 'IEEE802_11', 'IPV4', 'IPV6'];
 
 /** A DLT value from a name such as "en10mb" or "RAW" (or a number). */
@@ -57,15 +77,19 @@ export function compileCbpf(expression: string, opts: CompileOptions = {}): Cbpf
   if (!Number.isInteger(snaplen) || snaplen < 1 || snaplen > 0x7fffffff) {
     throw new UserError(`bad snap length ${snaplen}`, 'give a positive number of bytes, e.g. --snaplen 262144');
   }
+  const netmask = opts.netmask;
+  if (netmask !== undefined && (!Number.isInteger(netmask) || netmask < 0 || netmask > 0xffffffff)) throw new Error(`compileCbpf: bad netmask ${netmask}`);
   let code: Buffer;
   try {
-    code = native().pcap.compile(linktype, snaplen, expression, opts.optimize ?? true);
+    const handle = { savefile: opts.handle === 'savefile', ...(netmask === undefined ? {} : { netmask }) };
+    code = native().pcap.compile(linktype, snaplen, expression, opts.optimize ?? true, handle);
   } catch (e) {
     if (isNativeError(e) && e.code === 'EFILTER' && REJECTS_ALL.test(e.message)) {
       // libpcap's optimizer reports a filter that can never match as an
-      // error; for a tracer it is a valid filter that keeps nothing.
+      // error; the program that keeps nothing stands for it, and the caller
+      // decides (a capture point with several link types may still match).
       code = encodeCbpf([{ code: BPF_RET | BPF_K, jt: 0, jf: 0, k: 0 }]);
-      return { expression, linktype, snaplen, insns: decodeCbpf(code), code };
+      return { expression, linktype, snaplen, insns: decodeCbpf(code), code, rejectsAll: true };
     }
     if (isNativeError(e) && e.code === 'EFILTER') {
       throw new UserError(

@@ -12,8 +12,14 @@ export interface CaptureFile {
   statistics: { ifIndex: number; stats: CaptureStatistics }[];
   /** pcapng SHB opt_comment and shb_userappl of each section. */
   sections: { comment?: string; application?: string }[];
-  /** Problems the reader stepped over (a truncated last record...). */
+  /** Problems the reader stepped over. */
   warnings: string[];
+  /**
+   * Why reading stopped before the end of the file (a truncated record, a
+   * captured length libpcap refuses...): the packets before it were read, as
+   * tcpdump reads them before it reports the error and exits non-zero.
+   */
+  damage?: string;
 }
 
 /** Thrown for input that is not a capture file we can read; the message says what was wrong. */

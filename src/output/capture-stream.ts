@@ -6,9 +6,9 @@ import { promises as fs } from 'node:fs';
 import { UserError } from '../errors';
 import { CaptureFormatError, type CaptureFile } from './capture-file';
 import type { CapturedPacket } from './packet';
-import { isPcap, parsePcapHeader, parsePcapRecordHeader } from './pcap-reader';
-import { isPcapng, PcapngParser } from './pcapng-reader';
-import { PCAP_FILE_HEADER_SIZE, PCAP_RECORD_HEADER_SIZE } from './pcap-writer';
+import { isPcap, keptCaplen, parsePcapHeader, parsePcapRecordHeader, pcapInterfaces, pcapPacket, truncatedData, truncatedHeader } from './pcap-reader';
+import { isPcapng, PcapngParser, truncatedBlock, truncatedBlockHeader } from './pcapng-reader';
+import { PCAP_FILE_HEADER_SIZE } from './pcap-writer';
 
 const CHUNK_BYTES = 1 << 20;
 
@@ -63,7 +63,10 @@ class ChunkedFile {
   }
 }
 
-/** An open capture file: `info` fills in as `packets()` is consumed. */
+/**
+ * An open capture file: `info` fills in as `packets()` is consumed. A file
+ * damaged part way ends the packets early with `info.damage` saying why.
+ */
 export interface CaptureStream {
   /** Format, interfaces, statistics, sections and warnings (its `packets` stays empty). */
   readonly info: CaptureFile;
@@ -102,23 +105,23 @@ function asUserError(file: string, e: unknown): unknown {
 
 function pcapStream(reader: ChunkedFile, head: Buffer, close: () => Promise<void>): CaptureStream {
   const header = parsePcapHeader(head);
-  const info: CaptureFile = { format: 'pcap', nanosecond: header.nanosecond, interfaces: [{ linktype: header.linktype, snaplen: header.snaplen }], packets: [], statistics: [], sections: [], warnings: [] };
+  const info: CaptureFile = { format: 'pcap', nanosecond: header.nanosecond, interfaces: pcapInterfaces(header), packets: [], statistics: [], sections: [], warnings: [] };
   async function* packets(): AsyncGenerator<CapturedPacket> {
-    for (;;) {
-      const at = reader.offset;
-      const rec = await reader.read(PCAP_RECORD_HEADER_SIZE);
-      if (rec.length === 0) return;
-      if (rec.length < PCAP_RECORD_HEADER_SIZE) {
-        info.warnings.push(`truncated record header at offset ${at}`);
-        return;
+    try {
+      for (;;) {
+        const at = reader.offset;
+        const rec = await reader.read(header.recordHeaderSize);
+        if (rec.length === 0) return;
+        if (rec.length < header.recordHeaderSize) throw new CaptureFormatError(truncatedHeader(at, header, rec.length));
+        const record = parsePcapRecordHeader(header, rec, 0);
+        const kept = keptCaplen(header, record);
+        const data = await reader.read(record.caplen);
+        if (data.length < record.caplen) throw new CaptureFormatError(truncatedData(at, record.caplen, data.length));
+        yield pcapPacket(header, record, data.subarray(0, kept));
       }
-      const record = parsePcapRecordHeader(header, rec, 0);
-      const data = await reader.read(record.caplen);
-      if (data.length < record.caplen) {
-        info.warnings.push(`truncated packet at offset ${at}: ${record.caplen} bytes announced, ${data.length} present`);
-        return;
-      }
-      yield { ifIndex: 0, tsNs: record.tsNs, data, wirelen: record.wirelen };
+    } catch (e) {
+      if (!(e instanceof CaptureFormatError)) throw e;
+      info.damage = e.message;
     }
   }
   return { info, packets, close };
@@ -136,7 +139,7 @@ function pcapngStream(file: string, reader: ChunkedFile, head: Buffer, close: ()
           pending = Buffer.concat([pending, await reader.read(12 - pending.length)]);
           if (pending.length === 0) return;
           if (pending.length < 12) {
-            info.warnings.push(`truncated block header at offset ${pendingOffset}`);
+            info.damage = truncatedBlockHeader(pendingOffset, pending.length);
             return;
           }
         }
@@ -145,7 +148,7 @@ function pcapngStream(file: string, reader: ChunkedFile, head: Buffer, close: ()
           const rest = await reader.read(total - pending.length);
           pending = Buffer.concat([pending, rest]);
           if (pending.length < total) {
-            info.warnings.push(`truncated block at offset ${pendingOffset}: ${total} bytes announced, ${pending.length} present`);
+            info.damage = truncatedBlock(pendingOffset, total, pending.length);
             return;
           }
         }
@@ -156,7 +159,8 @@ function pcapngStream(file: string, reader: ChunkedFile, head: Buffer, close: ()
         if (pkt) yield pkt;
       }
     } catch (e) {
-      throw asUserError(file, e);
+      if (!(e instanceof CaptureFormatError)) throw asUserError(file, e);
+      info.damage = e.message;
     }
   }
   return { info, packets, close };

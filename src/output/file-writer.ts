@@ -112,7 +112,8 @@ export function captureFileOn(stream: Writable, path: string, format: FileFormat
     };
   }
   const snaplen = Math.max(...interfaces.map((i) => i.snaplen));
-  const w = new PcapWriter(stream, { linktype: interfaces[0]?.linktype ?? 1, snaplen, nanosecond: format.nanosecond });
+  // A pcap header's FCS bits (above the link type) are written back, as libpcap writes them.
+  const w = new PcapWriter(stream, { linktype: ((interfaces[0]?.linktype ?? 1) | (interfaces[0]?.linktypeExt ?? 0)) >>> 0, snaplen, nanosecond: format.nanosecond });
   // The header now: an empty file is still a valid capture, and size() counts it like tcpdump's ftell does.
   w.writeHeader().catch(() => undefined); // a failure resurfaces on the next write or close
   let bytes = PCAP_FILE_HEADER_SIZE;

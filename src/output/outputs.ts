@@ -220,7 +220,7 @@ function fileSink(opts: OutputOptions, interfaces: readonly CaptureInterface[], 
   const file = opts.writeFile!;
   const format = fileFormat(opts);
   const one = format === 'pcap' ? new OneLinktype(interfaces, 'write pcapng instead: -w FILE.pcapng or --format pcapng') : undefined;
-  const fileFormatOf = { format, interfaces: one ? [{ linktype: one.linktype, snaplen: one.snaplen }] : interfaces, nanosecond: opts.nanosecond, comment: opts.comment };
+  const fileFormatOf = { format, interfaces: one ? [{ linktype: one.linktype, snaplen: one.snaplen, linktypeExt: interfaces[0]?.linktypeExt }] : interfaces, nanosecond: opts.nanosecond, comment: opts.comment };
   const writePacket = (w: { writePacket(p: CapturedPacket): Promise<void> }) => async (batch: readonly CapturedPacket[]) => {
     for (const pkt of batch) await w.writePacket(one ? one.convert(pkt) : pkt);
   };
@@ -275,7 +275,7 @@ function tcpdumpSink(opts: OutputOptions, interfaces: readonly CaptureInterface[
   // -l: tcpdump line-buffers its output, else a pipe holds decoded packets
   // back until 4 KiB pile up (stdio's full buffering) and a live capture
   // looks dead.
-  const sink = new TcpdumpSink({ linktype: one.linktype, snaplen: one.snaplen || 262144, flags: `-l ${flags}`, stdout });
+  const sink = new TcpdumpSink({ linktype: (one.linktype | (interfaces[0]?.linktypeExt ?? 0)) >>> 0, snaplen: one.snaplen || 262144, flags: `-l ${flags}`, stdout });
   return {
     write: async (batch) => {
       for (const pkt of batch) await sink.writePacket(one.convert(pkt));

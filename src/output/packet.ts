@@ -11,8 +11,15 @@ export interface CapturedPacket {
   tsNs: bigint;
   /** The captured bytes (caplen = data.length). */
   data: Buffer;
-  /** Length on the wire (>= data.length). */
+  /** Length on the wire (normally >= data.length; a file's smaller value is kept as written). */
   wirelen: number;
+  /**
+   * A pcap record's timestamp fields as the file has them (seconds, and the
+   * fraction in µs or ns): a pcap writer of the same precision writes them
+   * back unchanged, as libpcap does, even a fraction out of range
+   * (1,000,000 µs or more) that tsNs carries into the seconds.
+   */
+  pcapTime?: PcapTime;
   /** Free text kept with the packet (pcapng opt_comment), as read from a file; captured packets carry `meta` instead. */
   comment?: string;
   /** Where and how a capture saw the packet; its pcapng comment is formatMeta(meta). */
@@ -78,11 +85,23 @@ export function packetComment(pkt: CapturedPacket): string | undefined {
   return pkt.comment ?? (pkt.meta ? formatMeta(pkt.meta) : undefined);
 }
 
+export interface PcapTime {
+  seconds: number;
+  fraction: number;
+  nanosecond: boolean;
+}
+
 /** A capture point: one pcapng Interface Description Block. */
 export interface CaptureInterface {
   /** DLT_/LINKTYPE_ value: 1 Ethernet, 101 raw IP... */
   linktype: number;
   snaplen: number;
+  /**
+   * A pcap file's link-type field above the link type (bits 26-31: whether
+   * and how long an FCS the frames carry), written back by a pcap writer as
+   * libpcap writes it.
+   */
+  linktypeExt?: number;
   /** if_name, e.g. "mbuf:l2fwd_simple_forward@1" or "eth0". */
   name?: string;
   /** if_description, e.g. the filter expression. */

@@ -45,12 +45,20 @@ export class PcapWriter {
     await this.writeHeader();
     const caplen = Math.min(pkt.data.length, this.options.snaplen);
     const h = Buffer.alloc(PCAP_RECORD_HEADER_SIZE);
-    const seconds = pkt.tsNs / 1_000_000_000n;
-    const fractionNs = pkt.tsNs % 1_000_000_000n;
-    h.writeUInt32LE(Number(seconds & 0xffffffffn), 0);
-    h.writeUInt32LE(Number(this.options.nanosecond ? fractionNs : fractionNs / 1000n), 4);
+    const nanosecond = this.options.nanosecond === true;
+    if (pkt.pcapTime && pkt.pcapTime.nanosecond === nanosecond) {
+      // A pcap record read back: its fields as written, as libpcap writes them.
+      h.writeUInt32LE(pkt.pcapTime.seconds, 0);
+      h.writeUInt32LE(pkt.pcapTime.fraction, 4);
+    } else {
+      const seconds = pkt.tsNs / 1_000_000_000n;
+      const fractionNs = pkt.tsNs % 1_000_000_000n;
+      h.writeUInt32LE(Number(seconds & 0xffffffffn), 0);
+      h.writeUInt32LE(Number(nanosecond ? fractionNs : fractionNs / 1000n), 4);
+    }
     h.writeUInt32LE(caplen, 8);
-    h.writeUInt32LE(Math.max(pkt.wirelen, caplen), 12);
+    // The wire length as given, even below caplen (tcpdump -r keeps a file's).
+    h.writeUInt32LE(pkt.wirelen >>> 0, 12);
     await this.out.write(Buffer.concat([h, pkt.data.subarray(0, caplen)]));
   }
 

@@ -5,9 +5,13 @@
 // blocks are skipped, as the specification asks.
 import { CaptureFormatError, type CaptureFile } from './capture-file';
 import type { CaptureInterface, CaptureStatistics, CapturedPacket } from './packet';
+import { dltForLinktype } from './linktypes';
+import { adjustSnaplen } from './savefile-rules';
 import { BLOCK, BYTE_ORDER_MAGIC, EPB_INBOUND, EPB_OUTBOUND, OPT, decodeOptions, pad4, type RawOption } from './pcapng-format';
 
 const IF_TSOFFSET = 14;
+/** libpcap's BT_SHB_INSANE_MAX. */
+const SHB_MAX_LENGTH = 1024 * 1024;
 
 /** Bytes of fixed fields each block type needs between its length fields. */
 const MIN_BODY: Record<number, number> = {
@@ -45,7 +49,8 @@ export class PcapngParser {
    * first 12 bytes). A Section Header Block sets the byte order first.
    */
   blockLength(head: Buffer, at: number, fileOffset = at): number {
-    if (head.readUInt32LE(at) === BLOCK.sectionHeader) {
+    const section = head.readUInt32LE(at) === BLOCK.sectionHeader;
+    if (section) {
       const magic = head.readUInt32LE(at + 8);
       if (magic === BYTE_ORDER_MAGIC) this.littleEndian = true;
       else if (head.readUInt32BE(at + 8) === BYTE_ORDER_MAGIC) this.littleEndian = false;
@@ -53,6 +58,9 @@ export class PcapngParser {
     }
     const total = this.littleEndian ? head.readUInt32LE(at + 4) : head.readUInt32BE(at + 4);
     if (total < 12 || total % 4 !== 0) throw new CaptureFormatError(`pcapng block at offset ${fileOffset} has a bad length ${total}`);
+    // libpcap (sf-pcapng.c) refuses a section header shorter than its fixed
+    // fields or longer than 1 MiB (BT_SHB_INSANE_MAX).
+    if (section && (total < 28 || total > SHB_MAX_LENGTH)) throw new CaptureFormatError(`pcapng Section Header Block at offset ${fileOffset} has an invalid length ${total} (28 to ${SHB_MAX_LENGTH} bytes)`);
     return total;
   }
 
@@ -70,15 +78,23 @@ export class PcapngParser {
     const options = (from: number) => decodeOptions(buf, from, end, littleEndian);
     const minimum = MIN_BODY[type];
     if (minimum !== undefined && end - body < minimum) throw new CaptureFormatError(`pcapng block at offset ${fileOffset} (type ${type}) is ${total} bytes, too short for its fixed fields`);
+    if (u32(end) !== total) throw new CaptureFormatError(`pcapng block at offset ${fileOffset}: its total length is ${total} in the header and ${u32(end)} in the trailer`);
     switch (type) {
       case BLOCK.sectionHeader: {
+        // libpcap reads versions 1.0 and 1.2 (1.2 is written by programs
+        // that add block types); others are refused.
+        const major = u16(body + 4);
+        const minor = u16(body + 6);
+        if (result.sections.length === 0 ? !(major === 1 && (minor === 0 || minor === 2)) : major !== 1) {
+          throw new CaptureFormatError(`unsupported pcapng savefile version ${major}.${minor} (section at offset ${fileOffset})`);
+        }
         const opts = options(body + 16);
         result.sections.push({ comment: joinComments(opts), application: textOption(opts, OPT.shbUserAppl) });
         return undefined;
       }
       case BLOCK.interfaceDescription: {
         const opts = options(body + 8);
-        const iface: CaptureInterface = { linktype: u16(body), snaplen: u32(body + 4) };
+        const iface: CaptureInterface = { linktype: u16(body), snaplen: adjustSnaplen(dltForLinktype(u16(body)), u32(body + 4)) };
         const name = textOption(opts, OPT.ifName);
         const description = textOption(opts, OPT.ifDescription);
         const filter = opts.find((o) => o.code === OPT.ifFilter);
@@ -102,6 +118,8 @@ export class PcapngParser {
         const caplen = u32(body + 12);
         const wirelen = u32(body + 16);
         const dataStart = body + 20;
+        // libpcap refuses, not cuts, a pcapng packet longer than its interface's snap length.
+        if (caplen > iface.snaplen) throw new CaptureFormatError(`invalid packet capture length ${caplen}, bigger than snaplen of ${iface.snaplen} (pcapng packet at offset ${fileOffset})`);
         if (dataStart + caplen > end) throw new CaptureFormatError(`pcapng packet at offset ${fileOffset} claims ${caplen} bytes, more than its block holds`);
         const opts = options(dataStart + pad4(caplen));
         const pkt: CapturedPacket = { ifIndex: iface.globalIndex, tsNs: iface.toNs(units), data: buf.subarray(dataStart, dataStart + caplen), wirelen };
@@ -118,12 +136,12 @@ export class PcapngParser {
       }
       case BLOCK.simplePacket: {
         // No interface id (always the section's first) and no timestamp;
-        // caplen = min(original length, snaplen, room in the block).
+        // caplen = min(original length, snaplen), which the block must hold.
         const iface = sectionInterfaces[0];
         if (!iface) throw new CaptureFormatError(`pcapng Simple Packet Block at offset ${fileOffset} comes before any interface`);
         const wirelen = u32(body);
-        const room = end - (body + 4);
-        const caplen = Math.min(wirelen, iface.snaplen || wirelen, room);
+        const caplen = Math.min(wirelen, iface.snaplen);
+        if (body + 4 + caplen > end) throw new CaptureFormatError(`pcapng Simple Packet Block at offset ${fileOffset} holds fewer than its ${caplen} bytes`);
         return { ifIndex: iface.globalIndex, tsNs: 0n, data: buf.subarray(body + 4, body + 4 + caplen), wirelen };
       }
       case BLOCK.interfaceStatistics: {
@@ -163,12 +181,12 @@ export function readPcapng(buf: Buffer): CaptureFile {
   let at = 0;
   while (at < buf.length) {
     if (at + 12 > buf.length) {
-      result.warnings.push(`truncated block header at offset ${at}`);
+      result.damage = truncatedBlockHeader(at, buf.length - at);
       break;
     }
     const total = parser.blockLength(buf, at);
     if (at + total > buf.length) {
-      result.warnings.push(`truncated block at offset ${at}: ${total} bytes announced, ${buf.length - at} present`);
+      result.damage = truncatedBlock(at, total, buf.length - at);
       break;
     }
     const pkt = parser.parseBlock(buf, at, total);
@@ -176,6 +194,14 @@ export function readPcapng(buf: Buffer): CaptureFile {
     at += total;
   }
   return result;
+}
+
+export function truncatedBlockHeader(at: number, got: number): string {
+  return `truncated pcapng file: the block header at offset ${at} needs 12 bytes, only ${got} are left`;
+}
+
+export function truncatedBlock(at: number, total: number, got: number): string {
+  return `truncated pcapng file: the block at offset ${at} announces ${total} bytes, only ${got} are left`;
 }
 
 function textOption(opts: readonly RawOption[], code: number): string | undefined {

@@ -73,7 +73,7 @@ export class PcapngWriter {
     body.writeUInt32LE(Number((pkt.tsNs >> 32n) & 0xffffffffn), 4);
     body.writeUInt32LE(Number(pkt.tsNs & 0xffffffffn), 8);
     body.writeUInt32LE(caplen, 12);
-    body.writeUInt32LE(Math.max(pkt.wirelen, caplen), 16);
+    body.writeUInt32LE(pkt.wirelen >>> 0, 16); // as given, even below caplen (a file's value is kept)
     const options: RawOption[] = [];
     if (pkt.direction) options.push(u32Option(OPT.epbFlags, pkt.direction === 'in' ? EPB_INBOUND : EPB_OUTBOUND));
     const comment = packetComment(pkt);
