@@ -7,7 +7,7 @@
 import { Label, Add, And, Call, Ja, JEq, JGE, JLE, JLT, LoadMapPtr, LoadMem, Mov, RSh, StoreImm, StoreMem } from '../src/ebpf/builders';
 import { Helper } from '../src/ebpf/helpers';
 import type { Insn } from '../src/ebpf/instruction';
-import { R0, R1, R10, R2, R3, R4, type Register } from '../src/ebpf/registers';
+import { R0, R1, R10, R2, R3, R4, R6, R9, type Register } from '../src/ebpf/registers';
 import { RECORD } from '../src/capture/record';
 
 /** Fresh label names: `${prefix}${name}`. */
@@ -21,9 +21,8 @@ export class Labels {
 }
 
 /**
- * Adds `amount` (an immediate, or a register other than r0-r2, which the
- * lookup clobbers) to u64 slot `index` of a per-CPU array (the capture's
- * counters):
+ * Adds the immediate `amount` to u64 slot `index` of a per-CPU array (the
+ * capture's counters):
  *
  *   *(u32 *)(r10 keySlot) = index
  *   r1 = map[fd] ; r2 = r10 + keySlot ; call bpf_map_lookup_elem
@@ -33,18 +32,24 @@ export class Labels {
  *
  * Uses 4 bytes of stack at r10+keySlot; clobbers r0-r5.
  */
-export function emitCounterAdd(countersFd: number, index: number, amount: number | Register, keySlot: number, labels: Labels): Insn[] {
+export function emitCounterAdd(countersFd: number, index: number, amount: number, keySlot: number, labels: Labels): Insn[] {
+  return counterAdd(countersFd, index, Add.imm(R1, amount), keySlot, labels);
+}
+
+/**
+ * The same, adding register `amount` (r6-r9: the lookup clobbers r0-r5).
+ * A separate function: registers are small numbers, so one parameter
+ * taking either could not tell `R6` from the immediate 6.
+ */
+export function emitCounterAddReg(countersFd: number, index: number, amount: Register, keySlot: number, labels: Labels): Insn[] {
+  if (amount < R6 || amount > R9) throw new RangeError(`r${amount} is clobbered by the map lookup: add from r6-r9`);
+  return counterAdd(countersFd, index, Add.reg(R1, amount), keySlot, labels);
+}
+
+function counterAdd(countersFd: number, index: number, add: Insn, keySlot: number, labels: Labels): Insn[] {
   if (keySlot > -4 || keySlot < -512 || keySlot % 4 !== 0) throw new RangeError(`stack offset ${keySlot}: needs 4 aligned bytes within r10-512..r10`);
-  if (typeof amount !== 'number' && amount <= R2) throw new RangeError('the amount register is clobbered by the map lookup: use r3-r9');
   const counted = labels.next('counted');
-  return [
-    StoreImm(R10, keySlot, index, 4),
-    ...emitLookup(countersFd, keySlot, counted),
-    LoadMem(R1, R0, 0, 8),
-    typeof amount === 'number' ? Add.imm(R1, amount) : Add.reg(R1, amount),
-    StoreMem(R0, 0, R1, 8),
-    Label(counted),
-  ];
+  return [StoreImm(R10, keySlot, index, 4), ...emitLookup(countersFd, keySlot, counted), LoadMem(R1, R0, 0, 8), add, StoreMem(R0, 0, R1, 8), Label(counted)];
 }
 
 /**

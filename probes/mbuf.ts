@@ -34,7 +34,7 @@ import type { Insn } from '../src/ebpf/instruction';
 import { R0, R1, R10, R2, R3, R4, R6, R7, R8, R9 } from '../src/ebpf/registers';
 import { COUNTER, COUNTERS_PER_POINT, FLAG_READ_FAILED, RECORD } from '../src/capture/record';
 import { LINKTYPE_ETHERNET } from '../src/output/linktypes';
-import { emitCounterAdd, emitScratchLookup, Labels, zeroExtend16, type FilterEmitter } from './common';
+import { emitCounterAdd, emitCounterAddReg, emitScratchLookup, Labels, zeroExtend16, type FilterEmitter } from './common';
 import { emitPacketBody, SLOT } from './packet-body';
 import { buildDispatcher } from './dispatch';
 
@@ -238,7 +238,7 @@ function burstStart(spec: MbufPointSpec, loadArrayAndCount: Insn[]): Insn[] {
     ...loadArrayAndCount,
     JEq.imm(R6, 0, 'out'),
     // Every mbuf of the burst is seen, even those beyond MAX_BURST.
-    ...emitCounterAdd(spec.countersFd, counterIndex(spec, COUNTER.seen), R6, SLOT.key, L),
+    ...emitCounterAddReg(spec.countersFd, counterIndex(spec, COUNTER.seen), R6, SLOT.key, L),
     JLE.imm(R6, MAX_BURST, 'counted'),
     Mov.imm(R6, MAX_BURST),
     Label('counted'),

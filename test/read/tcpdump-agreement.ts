@@ -58,7 +58,7 @@ export async function netcapRead(input: string, expression: string, engine: Engi
   const lines: string[] = [];
   let ok: boolean;
   try {
-    const status = await runRead({ file: input, expression, out, engine, format: 'pcap', tcpdump: true, json: false, flags: '-nn', log: (l) => lines.push(l) });
+    const status = await runRead({ file: input, expression, engine, output: { writeFile: out, format: 'pcap' }, log: (l) => lines.push(l) });
     ok = status === 0;
   } catch (e) {
     if (!(e instanceof UserError)) throw e;
