@@ -64,11 +64,12 @@ async function runToEnd(capture: Capture, c: CaptureArgs): Promise<number> {
   let status: StatusLine | undefined;
   let duration: NodeJS.Timeout | undefined;
   try {
-    capture.start();
+    await capture.start();
     process.stderr.write(`netcap: listening on ${capture.mode.readiness}, snaplen ${c.snaplen}${c.expression ? `, filter "${c.expression}"` : ''}\n`);
     if (c.durationMs !== undefined) duration = setTimeout(() => void capture.stop('duration'), c.durationMs);
     if (StatusLine.wanted(process.stderr)) {
-      status = new StatusLine(process.stderr, capture.mode.points.map((p) => p.name), () => capture.stats(), { captured: () => capture.stats().reduce((n, p) => n + Number(p.captured), 0) }).start();
+      const text = capture.mode.statusText?.bind(capture.mode);
+      status = new StatusLine(process.stderr, capture.mode.points.map((p) => p.name), () => capture.stats(), { captured: () => capture.stats().reduce((n, p) => n + Number(p.captured), 0), ...(text ? { text } : {}) }).start();
     }
     const result = await capture.ended;
     status?.stop();

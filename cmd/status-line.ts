@@ -10,6 +10,8 @@ export interface StatusLineOptions {
   intervalMs?: number;
   /** The captured-packet count so far, shown first when given. */
   captured?: () => number;
+  /** The counters' text in the mode's own shape (instead of per point hits/matched/lost). */
+  text?: (counts: readonly PointStats[]) => string;
 }
 
 /**
@@ -17,11 +19,11 @@ export interface StatusLineOptions {
  * cut to `columns` characters so it never wraps (a wrapped line cannot be
  * redrawn with a carriage return).
  */
-export function formatStatusLine(names: readonly string[], counts: readonly PointStats[], captured?: number, columns?: number): string {
-  const parts = names.map((name, i) => `${name}: ${counts[i]?.seen ?? 0n} hits, ${counts[i]?.matched ?? 0n} matched, ${counts[i]?.lost ?? 0n} lost`);
+export function formatStatusLine(names: readonly string[], counts: readonly PointStats[], captured?: number, columns?: number, text?: (counts: readonly PointStats[]) => string): string {
+  const parts = text ? [text(counts)] : names.map((name, i) => `${name}: ${counts[i]?.seen ?? 0n} hits, ${counts[i]?.matched ?? 0n} matched, ${counts[i]?.lost ?? 0n} lost`);
   if (captured !== undefined) parts.unshift(`${captured} captured`);
-  const text = parts.join(' | ');
-  return columns && columns > 1 && text.length >= columns ? text.slice(0, columns - 1) : text;
+  const line = parts.join(' | ');
+  return columns && columns > 1 && line.length >= columns ? line.slice(0, columns - 1) : line;
 }
 
 export class StatusLine {
@@ -56,7 +58,7 @@ export class StatusLine {
       return; // the maps are being closed: the summary will tell
     }
     const columns = (this.stream as NodeJS.WriteStream).columns;
-    this.stream.write(`\r${formatStatusLine(this.names, counts, this.options.captured?.(), columns)}\x1b[K`);
+    this.stream.write(`\r${formatStatusLine(this.names, counts, this.options.captured?.(), columns, this.options.text)}\x1b[K`);
     this.drawn = true;
   }
 

@@ -6,7 +6,7 @@
 //   import { openCapture, openOutputs } from 'netcap';
 //   const capture = openCapture({ mode: 'skb', points: 'tracepoint:net:netif_receive_skb', iface: 'v1', filter: 'udp' });
 //   for (const sink of openOutputs({ writeFile: 'udp.pcapng' }, capture.interfaces)) capture.addOutput(sink);
-//   capture.start();
+//   await capture.start();
 //   await capture.setFilter('udp port 53');
 //   console.log(capture.stats());
 //   const result = await capture.stop();

@@ -5,7 +5,7 @@
 //   const c = openCapture({ mode: 'skb', points: 'tracepoint:net:netif_receive_skb', filter: 'udp' }); // src/index.ts
 //   c.addOutput(sink);                  // src/output/outputs.ts, or your own PacketSink
 //   c.on('packets', (batch) => ...);    // every batch as it is read, before the outputs
-//   c.start();                          // attaches; emits 'ready'
+//   await c.start();                    // attaches; emits 'ready'
 //   await c.setFilter('tcp port 80');   // atomic: no packet judged by half of each, none lost
 //   c.stats();                          // per point: seen, matched, lost, read errors, captured
 //   const result = await c.stop('done');
@@ -61,7 +61,7 @@ export interface CaptureResult {
   failure?: unknown;
 }
 
-export type CaptureState = 'loaded' | 'running' | 'stopping' | 'ended';
+export type CaptureState = 'loaded' | 'starting' | 'running' | 'stopping' | 'ended';
 
 interface CaptureEvents {
   ready: [];
@@ -160,13 +160,15 @@ export class Capture extends EventEmitter<CaptureEvents> {
     return readPointStats(this.maps.counters, this.mode.points.length, this.captured);
   }
 
-  /** Attaches every point and starts reading; emits 'ready' once attached. Throws (nothing attached) if a point cannot attach. */
-  start(): void {
+  /** Attaches every point and starts reading; emits 'ready' once attached. Rejects (nothing attached) if a point cannot attach. */
+  async start(): Promise<void> {
     if (this.stateValue !== 'loaded') throw new Error(`start() on a capture that is ${this.stateValue}`);
+    this.stateValue = 'starting';
     const finished = new Promise<{ reason: string; message?: string }>((resolve) => {
       this.finish = (reason, message) => resolve({ reason, message });
     });
     try {
+      await this.generation.ready?.();
       this.reader = new RingReader(this.maps.ring, (batch) => this.deliver(batch), { onError: (e) => this.fail(e) });
       this.generation.install();
       this.links = this.mode.attach();
@@ -175,6 +177,7 @@ export class Capture extends EventEmitter<CaptureEvents> {
       this.reader?.close();
       this.stateValue = 'ended';
       this.closeObjects();
+      this.resolveEnded({ reason: 'error', captured: 0, perPoint: [], failure: e });
       throw e;
     }
     this.stateValue = 'running';
@@ -205,6 +208,7 @@ export class Capture extends EventEmitter<CaptureEvents> {
 
   /** Ends the capture (idempotent); resolves with the result once everything is closed. */
   stop(reason = 'stopped'): Promise<CaptureResult> {
+    // While starting, the end waits until the points are attached.
     if (this.stateValue === 'loaded') {
       // Never started: nothing attached, no outputs written to.
       this.stateValue = 'stopping';
@@ -234,12 +238,18 @@ export class Capture extends EventEmitter<CaptureEvents> {
   }
 
   private change(settings: JudgeSettings): Promise<void> {
-    const next = this.changing.then(() => {
+    const next = this.changing.then(async () => {
       if (this.stateValue === 'stopping' || this.stateValue === 'ended') throw new UserError('the capture has ended', 'start a new capture');
       checkSnaplen(settings.snaplen);
       this.mode.check(settings);
       const gen = this.mode.load(settings, this.generationMaps(settings.snaplen));
       const old = this.generation;
+      try {
+        await gen.ready?.();
+      } catch (e) {
+        gen.close();
+        throw e;
+      }
       if (this.stateValue === 'running') {
         try {
           gen.install();

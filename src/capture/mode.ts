@@ -14,6 +14,7 @@ import type { BpfMap } from '../bpf/map';
 import type { PacketMeta } from '../output/packet';
 import type { PacketRecord } from './record';
 import type { CaptureMaps } from './maps';
+import type { PointStats } from './stats';
 
 /** One capture point as the library, the summary and the outputs see it. */
 export interface ModePoint {
@@ -53,6 +54,8 @@ export interface BuiltProgram {
 export interface Generation {
   readonly settings: JudgeSettings;
   readonly programs: readonly BuiltProgram[];
+  /** Work to finish before install (the xdp mode's watchdog learns the new programs' ids); optional. */
+  ready?(): Promise<void>;
   /** Puts the programs into their slots: from now on they judge every packet. */
   install(): void;
   /** Closes the programs (after another generation was installed, or at the end). */
@@ -97,8 +100,10 @@ export interface PreparedMode {
   describe(gen: Generation): string;
   /** Why the capture cannot go on (the traced process exited...), checked a few times a second. */
   vanished?(): string | undefined;
-  /** Lines for the end of the capture (gather mode's report). */
+  /** Lines for the end of the capture (gather mode's report, xdp's counters per action). */
   report?(): string[];
+  /** The live status text of the counters, when the mode has its own shape (xdpcap's `drop: R/M`); else per point. */
+  statusText?(stats: readonly PointStats[]): string;
   /** Closes the mode's own maps and programs (after the links and the last generation). */
   close(): void;
 }

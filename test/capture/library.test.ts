@@ -28,12 +28,12 @@ after(async () => {
 });
 
 /** A capture at netif_receive_skb of `iface`, collecting what it writes. */
-function skbCapture(iface: string, filter: string, snaplen = 262144): { capture: Capture; packets: CapturedPacket[] } {
+async function skbCapture(iface: string, filter: string, snaplen = 262144): Promise<{ capture: Capture; packets: CapturedPacket[] }> {
   const capture = openCapture({ mode: 'skb', points: 'tracepoint:net:netif_receive_skb', iface, netns: ns.name, filter, snaplen });
   running.push(capture);
   const packets: CapturedPacket[] = [];
   capture.on('packets', (batch) => packets.push(...batch));
-  capture.start();
+  await capture.start();
   return { capture, packets };
 }
 
@@ -59,8 +59,8 @@ function splitPoint(captured: number[], sent: number, wanted: { before: (i: numb
 }
 
 void test('two captures in one process: each its own filter and counters; stopping one leaves the other running', async () => {
-  const a = skbCapture('v1', 'udp port 1000');
-  const b = skbCapture('w1', 'udp port 2000');
+  const a = await skbCapture('v1', 'udp port 1000');
+  const b = await skbCapture('w1', 'udp port 2000');
   await inject(ns, 'v0', mixedNumbered(30));
   await inject(ns, 'w0', mixedNumbered(30));
   await waitFor(() => a.packets.length === 10 && b.packets.length === 10, 5000, 'ten frames at each capture');
@@ -78,7 +78,7 @@ void test('two captures in one process: each its own filter and counters; stoppi
 
 void test('setFilter while frames flow: every frame judged by the old filter before the switch, by the new one after, none lost', async () => {
   const sent = 3000;
-  const c = skbCapture('v1', 'udp port 1000');
+  const c = await skbCapture('v1', 'udp port 1000');
   const frames = mixedNumbered(sent, 120);
   const sending = inject(ns, 'v0', frames, { rate: 3000 });
   await waitFor(() => c.packets.length >= 200, 10_000, 'the first frames of the old filter');
@@ -97,7 +97,7 @@ void test('setFilter while frames flow: every frame judged by the old filter bef
 });
 
 void test('a filter libpcap refuses is refused with its message; the old filter keeps running', async () => {
-  const c = skbCapture('v1', 'udp port 1000');
+  const c = await skbCapture('v1', 'udp port 1000');
   await assert.rejects(c.capture.setFilter('udp port'), (e: unknown) => e instanceof UserError && /syntax error/.test(e.message));
   assert.equal(c.capture.settings.expression, 'udp port 1000');
   await inject(ns, 'v0', mixedNumbered(9));
@@ -109,7 +109,7 @@ void test('a filter libpcap refuses is refused with its message; the old filter 
 void test('setSnaplen while frames flow: whole frames before the switch, cut to the new snap length after', async () => {
   const sent = 2000;
   const size = 300;
-  const c = skbCapture('v1', 'udp', 262144);
+  const c = await skbCapture('v1', 'udp', 262144);
   const sending = inject(ns, 'v0', numberedFrames(sent, 5000, size), { rate: 3000 });
   await waitFor(() => c.packets.length >= 200, 10_000, 'the first whole frames');
   await c.capture.setSnaplen(64);
