@@ -25,7 +25,7 @@ import { KeepLastWriter } from './keep-last';
 import { TcpdumpSink, tcpdumpFlags } from './tcpdump-sink';
 import { formatPacket, type TextDecoderOptions } from './text-decoder';
 import { formatJsonLine } from './json-lines';
-import { SinkWriter } from './sink';
+import { StreamWriter } from './stream-writer';
 import { dltForLinktype, LINKTYPE_ETHERNET, LINKTYPE_RAW } from './linktypes';
 import { linktypeName as dltName } from '../filter/libpcap';
 
@@ -289,7 +289,7 @@ function tcpdumpSink(opts: OutputOptions, interfaces: readonly CaptureInterface[
 
 /** Decoded text or JSON lines on stdout, one per packet, each decoded in its own interface's link type. */
 function textSink(interfaces: readonly CaptureInterface[], stdout: Writable, line: (pkt: CapturedPacket, iface: CaptureInterface) => string): PacketSink {
-  const out = new SinkWriter(stdout);
+  const out = new StreamWriter(stdout);
   const known = [...interfaces];
   return {
     write: async (batch) => {

@@ -6,7 +6,7 @@
 // Format: https://www.ietf.org/archive/id/draft-ietf-opsawg-pcap-01.html
 import type { Writable } from 'node:stream';
 import type { CapturedPacket } from './packet';
-import { SinkWriter } from './sink';
+import { StreamWriter } from './stream-writer';
 
 export const PCAP_MAGIC_MICRO = 0xa1b2c3d4;
 export const PCAP_MAGIC_NANO = 0xa1b23c4d;
@@ -23,14 +23,14 @@ export interface PcapWriterOptions {
 }
 
 export class PcapWriter {
-  private readonly out: SinkWriter;
+  private readonly out: StreamWriter;
   private headerWritten = false;
 
   constructor(
     sink: Writable,
     readonly options: PcapWriterOptions,
   ) {
-    this.out = new SinkWriter(sink);
+    this.out = new StreamWriter(sink);
   }
 
   /** Writes the file header now (otherwise it goes out with the first packet). */

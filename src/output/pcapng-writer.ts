@@ -26,7 +26,7 @@ import {
   u64Option,
   type RawOption,
 } from './pcapng-format';
-import { SinkWriter } from './sink';
+import { StreamWriter } from './stream-writer';
 
 export interface PcapngWriterOptions {
   /** shb_userappl; default "netcap". */
@@ -38,7 +38,7 @@ export interface PcapngWriterOptions {
 }
 
 export class PcapngWriter {
-  private readonly out: SinkWriter;
+  private readonly out: StreamWriter;
   private readonly interfaces: CaptureInterface[] = [];
   private headerWritten = false;
   private queuedInterfaces: CaptureInterface[] = [];
@@ -47,7 +47,7 @@ export class PcapngWriter {
     sink: Writable,
     readonly options: PcapngWriterOptions = {},
   ) {
-    this.out = new SinkWriter(sink);
+    this.out = new StreamWriter(sink);
     for (const i of options.interfaces ?? []) this.addInterface(i);
   }
 

@@ -15,7 +15,7 @@ import type { Writable } from 'node:stream';
 
 const COALESCE_BYTES = 256 * 1024;
 
-export class SinkWriter {
+export class StreamWriter {
   private lastWrite: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
   private closed = false;
