@@ -66,13 +66,17 @@ export interface NativeSenderStats {
   failed: number;
   /** Dropped from the queue by cancel() or close(). */
   cancelled: number;
+  /** The thread got SCHED_FIFO for its waits. */
+  realtime: boolean;
+  /** CLOCK_MONOTONIC ns that dues count from: when the first frame went out (0n before). */
+  anchorNs: bigint;
   /** Failures by errno name. */
   errors: Record<string, number>;
 }
 
 export interface NativeSender {
-  /** Frame i is data[ends[i-1], ends[i]), due at anchorNs + offsetsNs[i] (CLOCK_MONOTONIC); returns the frames queued. */
-  push(anchorNs: bigint, data: Buffer, ends: Uint32Array, offsetsNs: Float64Array): number;
+  /** Frame i is data[ends[i-1], ends[i]), due dueNs[i] after the anchor (the first frame's send); returns the frames queued. */
+  push(data: Buffer, ends: Uint32Array, dueNs: Float64Array): number;
   stats(): NativeSenderStats;
   /** Lateness (ns after the deadline) of each frame sent since the last call. */
   takeLateness(): Float64Array;
@@ -121,7 +125,7 @@ export interface Native {
     /** An AF_PACKET socket bound to ifname, created in the network namespace at netnsPath ("" = ours). */
     open(netnsPath: string, ifname: string): NativePacketSocket;
     /** A sender thread owning fd; onWake runs when the queue drained to lowWater or emptied. */
-    Sender: new (fd: number, onWake: () => void, options: { spinNs?: number; lowWater?: number }) => NativeSender;
+    Sender: new (fd: number, onWake: () => void, options: { spinNs?: number; lowWater?: number; realtime?: boolean }) => NativeSender;
   };
   /** maxBatchBytes (default 1 MiB) bounds one delivered batch; consume() still drains everything. */
   RingBuffer: new (mapFd: number, onBatch: (data: Buffer, ends: Uint32Array) => void, maxBatchBytes?: number) => NativeRingBuffer;

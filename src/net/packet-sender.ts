@@ -1,7 +1,8 @@
 // Sending frames out of an interface, each at its own moment: an AF_PACKET
 // socket bound to the interface inside its network namespace, and the
-// addon's sender thread (native/src/inject.cc), which sleeps until each
-// frame's deadline on CLOCK_MONOTONIC (process.hrtime's clock) and sends it,
+// addon's sender thread (native/src/inject.cc), which sends the first frame
+// at once, makes that moment the anchor, and sleeps until each later
+// frame's deadline (anchor + due, CLOCK_MONOTONIC: process.hrtime's clock),
 // retrying ENOBUFS. This module is the addon's only user for sending; the
 // policy (what to send when, what a failure means) stays with the caller.
 import { isNativeError, native, type NativeSender, type NativeSenderStats } from '../native';
@@ -35,9 +36,11 @@ export interface SenderOptions {
   spinNs?: number;
   /** The queue length at which the thread wakes its producer (default 1024). */
   lowWater?: number;
+  /** Wait for deadlines at real-time priority (SCHED_FIFO) when permitted (default true). */
+  realtime?: boolean;
 }
 
-/** One frame for push(): its bytes and when it is due, in ns after the anchor. */
+/** One frame for push(): its bytes and when it is due, in ns after the anchor (the first frame's send). */
 export interface TimedFrame {
   data: Buffer;
   dueNs: number;
@@ -53,7 +56,7 @@ export class PacketSender {
     fd: number,
     options: SenderOptions,
   ) {
-    this.sender = new (native().packet.Sender)(fd, () => this.woken(), { spinNs: options.spinNs, lowWater: options.lowWater });
+    this.sender = new (native().packet.Sender)(fd, () => this.woken(), { spinNs: options.spinNs, lowWater: options.lowWater, realtime: options.realtime });
   }
 
   /**
@@ -76,8 +79,8 @@ export class PacketSender {
     return new PacketSender(iface, s.fd, options);
   }
 
-  /** Queues frames due at anchorNs + dueNs (process.hrtime.bigint() clock); returns the queue's length. */
-  push(anchorNs: bigint, frames: readonly TimedFrame[]): number {
+  /** Queues frames; returns the queue's length. */
+  push(frames: readonly TimedFrame[]): number {
     if (frames.length === 0) return this.sender.stats().queued;
     const ends = new Uint32Array(frames.length);
     const due = new Float64Array(frames.length);
@@ -88,7 +91,13 @@ export class PacketSender {
       due[i] = frames[i].dueNs;
     }
     const data = frames.length === 1 ? frames[0].data : Buffer.concat(frames.map((f) => f.data), end);
-    return this.sender.push(anchorNs, data, ends, due);
+    return this.sender.push(data, ends, due);
+  }
+
+  /** The moment dues count from (process.hrtime.bigint() clock), once the first frame went out. */
+  anchorNs(): bigint | undefined {
+    const a = this.sender.stats().anchorNs;
+    return a === 0n ? undefined : a;
   }
 
   stats(): SenderStats {

@@ -19,7 +19,6 @@ const BATCH = 64;
 
 export class InterfaceOutput implements ReplayOutput {
   readonly label: string;
-  private anchorNs = 0n;
   private batch: TimedFrame[] = [];
   private queued = 0;
   private readonly lateness = new LatenessStats();
@@ -31,8 +30,8 @@ export class InterfaceOutput implements ReplayOutput {
     this.label = netns.label === 'current' ? name : `${name} (netns ${netns.label})`;
   }
 
-  start(anchorNs: bigint): void {
-    this.anchorNs = anchorNs;
+  start(): void {
+    // The sender thread anchors the schedule itself: on the first frame's send.
   }
 
   async schedule(item: TimelinePacket, dueNs: number): Promise<void> {
@@ -48,7 +47,8 @@ export class InterfaceOutput implements ReplayOutput {
 
   injectNow(pkt: CapturedPacket): void {
     this.flush();
-    this.queued = this.sender.push(this.anchorNs, [{ data: pkt.data, dueNs: Number(process.hrtime.bigint() - this.anchorNs) }]);
+    const anchor = this.sender.anchorNs();
+    this.queued = this.sender.push([{ data: pkt.data, dueNs: anchor === undefined ? 0 : Number(process.hrtime.bigint() - anchor) }]);
   }
 
   async finish(): Promise<void> {
@@ -84,7 +84,7 @@ export class InterfaceOutput implements ReplayOutput {
 
   private flush(): void {
     if (this.batch.length === 0) return;
-    this.queued = this.sender.push(this.anchorNs, this.batch);
+    this.queued = this.sender.push(this.batch);
     this.batch = [];
     this.collectLateness();
   }

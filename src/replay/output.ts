@@ -9,7 +9,7 @@ import type { TimelinePacket } from './sources';
 export interface ReplayOutput {
   /** "out.pcap", "v0 (netns lab)": for the report. */
   readonly label: string;
-  /** Starts the clock: deadlines are ns after `anchorNs` (process.hrtime.bigint()). */
+  /** Starts the clock: deadlines are ns after `anchorNs` (process.hrtime.bigint()), or after the first packet's send where the output sends. */
   start(anchorNs: bigint): void;
   /** The next packet, due `dueNs` after the anchor; resolves when the output can take another. */
   schedule(item: TimelinePacket, dueNs: number): Promise<void>;

@@ -23,8 +23,6 @@ import { Schedule } from './schedule';
 import { BackgroundSource, BuiltInjection, mergeTimeline, traceSpanNs, TraceInjection, type TimelineSource } from './sources';
 import { readStreamInjections, type StreamInjections } from './stream-injections';
 
-/** Time between the first packet's hand-over and its deadline: the sender thread is awake by then. */
-const ANCHOR_LEAD_NS = 2_000_000n;
 /** Source MAC of Ethernet headers added to raw IP packets written to a file. */
 const FILE_SOURCE_MAC = '02:00:00:00:00:01';
 
@@ -60,7 +58,7 @@ export async function runReplay(opts: ReplayOptions, signal: AbortSignal, log: (
       if (signal.aborted) break;
       const due = schedule.next(item.offsetNs, item.pkt.data.length);
       if (anchor === undefined) {
-        anchor = process.hrtime.bigint() + (opts.target.kind === 'interface' ? ANCHOR_LEAD_NS : 0n);
+        anchor = process.hrtime.bigint();
         output.start(anchor);
         log(`replaying ${opts.file} ${opts.target.kind === 'file' ? 'to' : 'onto'} ${output.label} at ${describePace(opts.pace)}`);
         if (opts.injectStream !== undefined) stream = readStreamInjections(opts.injectStream, link, (pkt) => output.injectNow(pkt, `stream ${opts.injectStream === '-' ? 'stdin' : opts.injectStream}`));
