@@ -36,6 +36,8 @@ export async function runReplayCommand(args: ArgumentsCamelCase): Promise<number
 
 function replayOptions(args: ArgumentsCamelCase): ReplayOptions {
   const positional = ((args.expression as string[] | undefined) ?? []).join(' ').trim();
+  const injectStream = args.injectStream === undefined ? undefined : String(args.injectStream);
+  if (injectStream === '') throw new UserError('--inject-stream needs a path, or - for stdin', 'e.g. some-generator | netcap replay -r bg.pcap -w out.pcap --inject-stream -');
   const flag = args.e === undefined ? undefined : String(args.e);
   if (flag !== undefined && positional !== '') throw new UserError(`two filter expressions: -e "${flag}" and "${positional}"`, 'give the filter once, either with -e or after the options');
   const file = String(args.r);
@@ -45,7 +47,7 @@ function replayOptions(args: ArgumentsCamelCase): ReplayOptions {
     expression: flag ?? positional,
     engine: args.engine as EngineName,
     injections: ((args.inject as string[] | undefined) ?? []).map(injection),
-    injectStream: args.injectStream === undefined ? undefined : String(args.injectStream),
+    injectStream,
     pace: pace(args),
     loops: wholeNumber(args.loop, '--loop', 1) ?? 1,
     limit: wholeNumber(args.c, '-c', 1),

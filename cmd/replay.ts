@@ -21,7 +21,8 @@ export const replayCommand: Command = {
       .option('i', { alias: 'interface', type: 'string', describe: 'send the replay out of this interface (AF_PACKET)' })
       .option('netns', { type: 'string', describe: 'the network namespace of -i: a name from `ip netns list` or a path such as /proc/PID/ns/net' })
       .option('inject', { type: 'string', array: true, describe: 'FILE@TIME: another trace from that moment of the background\'s timeline; SPEC@TIME: a hand-built packet (icmp-echo,src=A,dst=B; udp; tcp); FILE.json@TIME: packet specs in JSON' })
-      .option('inject-stream', { type: 'string', describe: 'PATH or -: packets arriving while running (pcap, pcapng or JSON lines {"data": HEX}), woven in at the current time' })
+      // nargs 1: yargs takes a following "-" (stdin) as the value only then.
+      .option('inject-stream', { type: 'string', nargs: 1, describe: 'PATH or -: packets arriving while running (pcap, pcapng or JSON lines {"data": HEX}), woven in at the current time' })
       .option('x', { alias: 'multiplier', type: 'number', describe: 'play the trace\'s timing this many times faster (0.5: half speed)' })
       .option('pps', { type: 'number', describe: 'send at this many packets per second instead of the trace\'s timing' })
       .option('mbps', { type: 'number', describe: 'send at this many megabits per second instead of the trace\'s timing' })

@@ -13,6 +13,9 @@ import type { CapturedPacket } from '../../src/output/packet';
 
 export const TRACE_START_NS = 1_700_000_000_000_000_000n;
 
+/** UDP destination port of the frames fixtures/stream-producer.ts streams. */
+export const STREAM_PORT = 7001;
+
 /** A UDP frame carrying `seq` (and a marker) in its first payload bytes, `size` bytes long at least. */
 export function numberedFrame(seq: number, opts: { dstPort?: number; size?: number; srcMac?: string; dstMac?: string } = {}): Buffer {
   const payload = Buffer.alloc(Math.max(12, (opts.size ?? 60) - 42));
