@@ -9,21 +9,23 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import * as path from 'node:path';
 import { World, type Namespace } from '../../lab/netns';
 import { NETCAP } from '../capture/netcap-child';
 import { tempDir } from '../output/reference-tools';
 import { formatNs } from '../../src/replay/durations';
-import { gapErrors, gappedTrace, startRecorder, writeTrace, type GapReport } from './traces';
+import { LINKTYPE_RAW } from '../../src/output/packet';
+import { frameSeq, gapErrors, gappedTrace, numberedFrame, startRecorder, STREAM_PORT, TRACE_START_NS, writeTrace, type GapReport } from './traces';
 
 interface Finished {
   code: number | null;
   stderr: string;
 }
 
-function runTool(argv: string[], timeoutMs: number): Promise<Finished> {
+function runTool(argv: string[], timeoutMs: number, stdin: 'ignore' | Readable = 'ignore'): Promise<Finished> {
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(argv[0], argv.slice(1), { stdio: [stdin, 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (s: string) => (stderr += s));
@@ -36,7 +38,7 @@ function runTool(argv: string[], timeoutMs: number): Promise<Finished> {
   });
 }
 
-const netcap = (args: string[], timeoutMs = 60_000): Promise<Finished> => runTool([process.execPath, NETCAP, 'replay', ...args], timeoutMs);
+const netcap = (args: string[], timeoutMs = 60_000, stdin: 'ignore' | Readable = 'ignore'): Promise<Finished> => runTool([process.execPath, NETCAP, 'replay', ...args], timeoutMs, stdin);
 
 /** Gaps of the timing trace: sub-100 us (spun), a few hundred us, ms, tens of ms (slept). */
 const GAPS_NS = [20_000, 50_000, 90_000, 300_000, 1_000_000, 4_000_000, 15_000_000, 40_000_000];
@@ -85,6 +87,57 @@ describe('netcap replay onto a veth', { timeout: 300_000 }, () => {
       assert.match(ours.stderr, /lateness against the schedule: p50 .*, p99 .*, max .*; total drift /);
       assert.ok(ours.p99Ns <= theirs.p99Ns, `-x ${factor}: netcap's p99 gap error ${formatNs(ours.p99Ns)} is at most tcpreplay's ${formatNs(theirs.p99Ns)}`);
       assert.ok(Math.abs(ours.driftNs) <= Math.abs(theirs.driftNs), `-x ${factor}: netcap's drift ${formatNs(ours.driftNs)} is at most tcpreplay's ${formatNs(theirs.driftNs)}`);
+    }
+  });
+  it('counts frames larger than the MTU (exit 3), weaves in a stream and hand-built frames; bad input sends nothing (exit 2)', async () => {
+    const sized = (sizes: number[]) => sizes.map((size, seq) => ({ ifIndex: 0, tsNs: TRACE_START_NS + BigInt(seq * 20_000_000), data: numberedFrame(seq, { size }), wirelen: size }));
+    const big = path.join(tmp.dir, 'big.pcap');
+    await writeTrace(big, sized([100, 1514, 1600, 300, 9000, 60]));
+    let rec = await startRecorder(ns, 'v1', path.join(tmp.dir, 'big-rx.pcap'));
+    const r = await netcap(['-r', big, '-i', 'v0', '--netns', ns.name, '--inject', 'udp,dst=192.0.2.9,dport=5001,payload=hand-built@50ms']);
+    let got = (await rec.stop()).packets;
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /5 sent, 0 ENOBUFS retries, not sent: 2 larger than the MTU/);
+    assert.deepEqual(got.map((p) => frameSeq(p.data) ?? p.data.subarray(42).toString()), [0, 1, 'hand-built', 3, 5], 'the others arrive in order, none cut');
+    assert.deepEqual(got.map((p) => p.data.length), [100, 1514, 52, 300, 60]);
+
+    // A stream woven in while the background plays.
+    const producer = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'stream-producer.js'), '--format', 'json', '--count', '5', '--interval-ms', '60'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const bg = path.join(tmp.dir, 'one-second.pcap');
+    await writeTrace(bg, sized(Array<number>(50).fill(200)));
+    rec = await startRecorder(ns, 'v1', path.join(tmp.dir, 'stream-rx.pcap'));
+    const s = await netcap(['-r', bg, '-i', 'v0', '--netns', ns.name, '--inject-stream', '-'], 60_000, producer.stdout!);
+    producer.kill();
+    got = (await rec.stop()).packets;
+    assert.equal(s.code, 0, s.stderr);
+    assert.deepEqual(got.filter((p) => p.data.readUInt16BE(36) === STREAM_PORT).map((p) => frameSeq(p.data)), [0, 1, 2, 3, 4], 'every streamed frame, once');
+    assert.equal(got.filter((p) => p.data.readUInt16BE(36) === 5001).length, 50);
+
+    // Raw IP: refused onto Ethernet, sent with --add-ethernet.
+    const raw = path.join(tmp.dir, 'raw.pcap');
+    await writeTrace(raw, sized([100, 200]).map((p) => ({ ...p, data: p.data.subarray(14), wirelen: p.wirelen - 14 })), { linktype: LINKTYPE_RAW });
+    rec = await startRecorder(ns, 'v1', path.join(tmp.dir, 'raw-rx.pcap'));
+    const refused = await netcap(['-r', raw, '-i', 'v0', '--netns', ns.name]);
+    const added = await netcap(['-r', raw, '-i', 'v0', '--netns', ns.name, '--add-ethernet', '02:00:00:00:00:99']);
+    got = (await rec.stop()).packets;
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /holds raw IP packets and the output is Ethernet/);
+    assert.equal(added.code, 0, added.stderr);
+    assert.deepEqual(got.map((p) => p.data.subarray(0, 12).toString('hex')), Array<string>(2).fill(`020000000099${ns.mac('v0').replace(/:/g, '')}`), 'only the --add-ethernet replay arrived, with the header asked for');
+
+    ns.addVeth('d0', 'd1');
+    ns.ip(['link', 'set', 'dev', 'd0', 'down']);
+    const cases: [string[], RegExp][] = [
+      [['-i', 'd0', '--netns', ns.name], /d0 in network namespace .* is down\n\s+bring it up first: ip -n .* link set d0 up/],
+      [['-i', 'nosuch0', '--netns', ns.name], /no interface nosuch0 in network namespace/],
+      [['-i', 'v0', '--netns', 'nc-no-such-netns'], /no network namespace nc-no-such-netns/],
+      [['-i', 'v0', '--netns', ns.name, '--stamp', 'now'], /--stamp applies to the file written with -w/],
+    ];
+    for (const [args, message] of cases) {
+      const bad = await netcap(['-r', big, ...args]);
+      assert.equal(bad.code, 2, `${args.join(' ')}: ${bad.stderr}`);
+      assert.match(bad.stderr, message);
+      assert.doesNotMatch(bad.stderr, /replaying|\n\s+at /, 'refused before anything was sent');
     }
   });
 });
