@@ -214,20 +214,26 @@ class Sender : public Napi::ObjectWrap<Sender> {
     auto ends = info[1].As<Napi::Uint32Array>();
     auto offsets = info[2].As<Napi::Float64Array>();
     if (ends.ElementLength() != offsets.ElementLength()) return ThrowCode(env, "EINVAL", "push: ends and dueNs differ in length");
+    // Copied outside the lock: the sender thread takes it for every frame.
+    std::vector<Frame> frames;
+    frames.reserve(ends.ElementLength());
+    size_t start = 0;
+    for (size_t i = 0; i < ends.ElementLength(); i++) {
+      size_t end = ends[i];
+      if (end < start || end > data.Length()) return ThrowCode(env, "EINVAL", "push: bad frame end");
+      frames.push_back(Frame{static_cast<int64_t>(offsets[i]), 0, std::vector<uint8_t>(data.Data() + start, data.Data() + end)});
+      start = end;
+    }
     size_t queued;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (!running_) return ThrowCode(env, "ECLOSED", "the sender is closed");
-      size_t start = 0;
       int64_t head = queue_.empty() ? INT64_MAX : queue_.top().due;
       bool earlier = false;
-      for (size_t i = 0; i < ends.ElementLength(); i++) {
-        size_t end = ends[i];
-        if (end < start || end > data.Length()) return ThrowCode(env, "EINVAL", "push: bad frame end");
-        Frame f{static_cast<int64_t>(offsets[i]), seq_++, std::vector<uint8_t>(data.Data() + start, data.Data() + end)};
+      for (Frame &f : frames) {
+        f.seq = seq_++;
         if (f.due < head) earlier = true;
         queue_.push(std::move(f));
-        start = end;
       }
       queued = queue_.size();
       low_signalled_ = queued <= static_cast<size_t>(low_water_);
@@ -362,49 +368,55 @@ class Sender : public Napi::ObjectWrap<Sender> {
       }
       lock.unlock();
       while (MonotonicNs() < deadline) Relax();
-      int64_t sent_at = SendOne(f.bytes);
+      Outcome outcome = SendOne(f.bytes);
       lock.lock();
       sending_ = false;
-      if (sent_at > 0) lateness_.push_back(static_cast<double>(sent_at - deadline));
+      Count(outcome, f.bytes.size(), deadline);
     }
   }
 
-  // Sends one frame, retrying ENOBUFS; returns when it went out (ns) or 0.
-  // Called without the lock; counters are updated under short locks.
-  int64_t SendOne(const std::vector<uint8_t> &bytes) {
+  struct Outcome {
+    int64_t sent_at;  // 0: not sent
+    int err;          // when not sent
+    uint64_t retries;
+  };
+
+  // Sends one frame, retrying ENOBUFS; called without the lock (the caller
+  // counts the outcome under it).
+  Outcome SendOne(const std::vector<uint8_t> &bytes) {
     int64_t first_try = 0;
     int64_t backoff = kRetryFirstNs;
+    uint64_t retries = 0;
     for (;;) {
       int64_t before = MonotonicNs();
-      ssize_t r = send(fd_, bytes.data(), bytes.size(), 0);
-      if (r >= 0) {
-        std::lock_guard<std::mutex> lock(mu_);
-        sent_++;
-        bytes_ += bytes.size();
-        return before;
-      }
+      if (send(fd_, bytes.data(), bytes.size(), 0) >= 0) return {before, 0, retries};
       int err = errno;
       if (err == EINTR) continue;
       if (err == ENOBUFS || err == EAGAIN) {
         if (first_try == 0) first_try = before;
         if (before - first_try < kRetryBudgetNs) {
-          {
-            std::lock_guard<std::mutex> lock(mu_);
-            retried_++;
-          }
+          retries++;
           struct timespec ts = {0, static_cast<long>(backoff)};
           nanosleep(&ts, nullptr);
           backoff = std::min(backoff * 2, kRetryMaxNs);
           continue;
         }
       }
-      std::lock_guard<std::mutex> lock(mu_);
-      if (err == EMSGSIZE) too_big_++;
-      else {
-        failed_++;
-        errors_[err]++;
-      }
-      return 0;
+      return {0, err, retries};
+    }
+  }
+
+  void Count(const Outcome &o, size_t bytes, int64_t deadline) {
+    retried_ += o.retries;
+    if (o.sent_at > 0) {
+      sent_++;
+      bytes_ += bytes;
+      lateness_.push_back(static_cast<double>(o.sent_at - deadline));
+    } else if (o.err == EMSGSIZE) {
+      too_big_++;
+    } else {
+      failed_++;
+      errors_[o.err]++;
     }
   }
 

@@ -14,8 +14,8 @@ import type { TimelinePacket } from './sources';
 const HIGH_WATER = 2048;
 /** The sender's lowWater option: it wakes us when half the frames are gone. */
 export const SENDER_LOW_WATER = HIGH_WATER / 2;
-/** Frames handed over per call when the thread has work queued. */
-const BATCH = 64;
+/** Frames handed over per call at most. */
+const BATCH = 256;
 
 export class InterfaceOutput implements ReplayOutput {
   readonly label: string;
@@ -24,6 +24,7 @@ export class InterfaceOutput implements ReplayOutput {
   private readonly lateness = new LatenessStats();
   /** Frames a stop caught before they were handed over. */
   private unsent = 0;
+  private flushScheduled = false;
 
   constructor(private readonly sender: PacketSender) {
     const { name, netns } = sender.iface;
@@ -34,10 +35,24 @@ export class InterfaceOutput implements ReplayOutput {
     // The sender thread anchors the schedule itself: on the first frame's send.
   }
 
-  async schedule(item: TimelinePacket, dueNs: number): Promise<void> {
+  schedule(item: TimelinePacket, dueNs: number): Promise<void> | void {
     this.batch.push({ data: item.pkt.data, dueNs });
-    // Hand over at once while the thread has little to do; in batches otherwise.
-    if (this.batch.length >= BATCH || this.queued < BATCH) this.flush();
+    // Frames gather while the sources produce without waiting (each N-API
+    // call and thread wake-up costs microseconds: one per frame held top
+    // speed to 60k frames/s); the batch goes as soon as the event loop
+    // turns, which is when the sources wait for a read.
+    if (this.batch.length >= BATCH) this.flush();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        this.flush();
+      });
+    }
+    if (this.queued >= HIGH_WATER) return this.waitForRoom();
+  }
+
+  private async waitForRoom(): Promise<void> {
     while (this.queued >= HIGH_WATER) {
       await this.sender.waitForProgress(50);
       this.queued = this.sender.stats().queued;

@@ -11,8 +11,12 @@ export interface ReplayOutput {
   readonly label: string;
   /** Starts the clock: deadlines are ns after `anchorNs` (process.hrtime.bigint()), or after the first packet's send where the output sends. */
   start(anchorNs: bigint): void;
-  /** The next packet, due `dueNs` after the anchor; resolves when the output can take another. */
-  schedule(item: TimelinePacket, dueNs: number): Promise<void>;
+  /**
+   * The next packet, due `dueNs` after the anchor. Returns a promise when the
+   * caller must wait before handing over another, nothing when it need not
+   * (at top speed a promise per packet is a good part of the cost).
+   */
+  schedule(item: TimelinePacket, dueNs: number): Promise<void> | void;
   /** A streamed packet: out as soon as possible, at the current transcription time. */
   injectNow(pkt: CapturedPacket, label: string): void;
   /** Resolves once everything handed over has gone out. */

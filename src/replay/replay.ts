@@ -20,7 +20,7 @@ import { describePace, type InjectionRequest, type ReplayOptions } from './optio
 import type { OutputReport, ReplayOutput } from './output';
 import { packetsFromJson, packetsFromSpec } from './packet-spec';
 import { Schedule } from './schedule';
-import { BackgroundSource, BuiltInjection, mergeTimeline, traceSpanNs, TraceInjection, type TimelineSource } from './sources';
+import { BackgroundSource, BuiltInjection, nextSource, traceSpanNs, TraceInjection, type TimelineSource } from './sources';
 import { readStreamInjections, type StreamInjections } from './stream-injections';
 
 /** Source MAC of Ethernet headers added to raw IP packets written to a file. */
@@ -54,8 +54,9 @@ export async function runReplay(opts: ReplayOptions, signal: AbortSignal, log: (
   let failure: unknown;
   let stoppedBy = '';
   try {
-    for await (const item of mergeTimeline([background, ...injections])) {
-      if (signal.aborted) break;
+    const sources = [background, ...injections];
+    for (let source = nextSource(sources); source && !signal.aborted; source = nextSource(sources)) {
+      const item = await source.take();
       const due = schedule.next(item.offsetNs, item.pkt.data.length);
       if (anchor === undefined) {
         anchor = process.hrtime.bigint();
@@ -67,7 +68,8 @@ export async function runReplay(opts: ReplayOptions, signal: AbortSignal, log: (
         stoppedBy = '--duration';
         break;
       }
-      await output.schedule(item, due);
+      const wait = output.schedule(item, due);
+      if (wait) await wait;
       const from = item.injected ?? '';
       counts.set(from, (counts.get(from) ?? 0) + 1);
       if (item.pkt.data.length < item.pkt.wirelen) truncated++;
