@@ -144,7 +144,7 @@ describe('netcap replay -w', { timeout: 180_000 }, () => {
       // --stamp now: when each background packet was written. Node's timers
       // are ms-grained; a stalled producer would show as one gap of 600 ms.
       const worst = Math.max(...bg.slice(1).map((p, i) => Math.abs(Number(p.tsNs - bg[i].tsNs) - A_GAP_NS)));
-      assert.ok(worst < 60e6, `background gaps within 60 ms of the trace's while the producer stalls (worst ${worst / 1e6} ms)`);
+      assert.ok(worst < 200e6, `background gaps within 200 ms of the trace's (Node timers on a busy machine) while the producer stalls for 600 ms (worst ${worst / 1e6} ms)`);
       assert.match(stderr, /, 12 streamed from stdin/);
     });
   }
