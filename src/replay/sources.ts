@@ -32,14 +32,57 @@ export interface TimelineSource {
   close(): Promise<void>;
 }
 
-/** Pulls the first packet of a capture (in a file that may be damaged or empty). */
-async function firstPacket(stream: CaptureStream, it: AsyncGenerator<CapturedPacket>, file: string): Promise<CapturedPacket | undefined> {
-  const r = await it.next();
-  if (r.done) {
-    if (stream.info.warnings.length) throw damaged(file, stream.info.warnings[0], 0);
-    return undefined;
+interface OpenedTrace {
+  stream: CaptureStream;
+  it: AsyncGenerator<CapturedPacket>;
+  first: CapturedPacket;
+}
+
+/**
+ * Opens a trace, reads its first packet and hands all three to `use`; an
+ * empty trace is a UserError (`empty` names what it was for), and the trace
+ * is closed again if anything throws.
+ */
+async function withFirstPacket<T>(file: string, empty: string, use: (t: OpenedTrace) => T | Promise<T>): Promise<T> {
+  const stream = await openCaptureStream(file);
+  try {
+    const it = stream.packets();
+    const r = await it.next();
+    if (r.done) {
+      if (stream.info.warnings.length) throw damaged(file, stream.info.warnings[0], 0);
+      throw new UserError(`${empty}: ${file} holds no packet`, 'give a trace with packets');
+    }
+    return await use({ stream, it, first: r.value });
+  } catch (e) {
+    await stream.close();
+    throw e;
   }
-  return r.value;
+}
+
+/**
+ * A source streamed from a trace: it holds its next packet; take() reads
+ * the one after, and what goes wrong doing so surfaces at the next peek(),
+ * once the packet taken has been delivered.
+ */
+abstract class StreamedSource implements TimelineSource {
+  protected nextPacket: TimelinePacket | undefined;
+  private failure: unknown;
+
+  /** Makes the packet after the one just taken nextPacket (or leaves it undefined at the end). */
+  protected abstract readNext(): Promise<void>;
+  abstract close(): Promise<void>;
+
+  peek(): number | undefined {
+    if (!this.nextPacket && this.failure) throw this.failure;
+    return this.nextPacket?.offsetNs;
+  }
+
+  async take(): Promise<TimelinePacket> {
+    const out = this.nextPacket!;
+    this.nextPacket = undefined;
+    await this.readNext().catch((e: unknown) => (this.failure = e));
+    return out;
+  }
 }
 
 function damaged(file: string, warning: string, kept: number): UserError {
@@ -64,7 +107,7 @@ export interface BackgroundOptions {
  * (constant memory whatever its size); pass k is shifted by k times the
  * trace's span plus one mean gap, so the passes follow each other.
  */
-export class BackgroundSource implements TimelineSource {
+export class BackgroundSource extends StreamedSource {
   /** Timestamp of the trace's first packet: offset 0 of the timeline. */
   readonly firstTsNs: bigint;
   /** The first packet's link type (the output's, for -w). */
@@ -82,8 +125,6 @@ export class BackgroundSource implements TimelineSource {
   private shiftNs = 0;
   private lastOffsetNs = 0;
   private passRead = 0;
-  private nextPacket: TimelinePacket | undefined;
-  private failure: unknown;
 
   private constructor(
     private readonly opts: BackgroundOptions,
@@ -91,6 +132,7 @@ export class BackgroundSource implements TimelineSource {
     private it: AsyncGenerator<CapturedPacket>,
     first: CapturedPacket,
   ) {
+    super();
     this.firstTsNs = first.tsNs;
     this.firstInterface = stream.info.interfaces[first.ifIndex];
     this.linktype = this.firstInterface.linktype;
@@ -100,32 +142,17 @@ export class BackgroundSource implements TimelineSource {
   }
 
   /** Opens the trace and reads its first packet; an empty or unreadable trace is a UserError. */
-  static async open(opts: BackgroundOptions): Promise<BackgroundSource> {
-    const stream = await openCaptureStream(opts.file);
-    const it = stream.packets();
-    try {
-      const first = await firstPacket(stream, it, opts.file);
-      if (!first) throw new UserError(`${opts.file} holds no packet`, 'give a trace with packets to replay');
+  static open(opts: BackgroundOptions): Promise<BackgroundSource> {
+    return withFirstPacket(opts.file, '-r', async ({ stream, it, first }) => {
       const source = new BackgroundSource(opts, stream, it, first);
       // The filter compiles now: a bad expression fails before anything is sent.
       await source.advance(first);
       return source;
-    } catch (e) {
-      await stream.close();
-      throw e;
-    }
+    });
   }
 
-  peek(): number | undefined {
-    if (!this.nextPacket && this.failure) throw this.failure;
-    return this.nextPacket?.offsetNs;
-  }
-
-  async take(): Promise<TimelinePacket> {
-    const out = this.nextPacket!;
-    this.nextPacket = undefined;
-    await this.advance().catch((e: unknown) => (this.failure = e));
-    return out;
+  protected readNext(): Promise<void> {
+    return this.advance();
   }
 
   /** Reads on to the next kept packet (starting with `pending` when given), across passes. */
@@ -210,10 +237,8 @@ export async function traceSpanNs(file: string): Promise<number> {
 }
 
 /** An --inject trace: its packets from `atNs` on, keeping their own spacing. */
-export class TraceInjection implements TimelineSource {
-  private nextPacket: TimelinePacket | undefined;
+export class TraceInjection extends StreamedSource {
   private count = 0;
-  private failure: unknown;
 
   private constructor(
     private readonly stream: CaptureStream,
@@ -223,41 +248,24 @@ export class TraceInjection implements TimelineSource {
     private readonly label: string,
     private readonly file: string,
     private readonly link: LinkAdapter,
-  ) {}
+  ) {
+    super();
+  }
 
   /** Opens the trace and checks its first packet's link type against the output's. */
-  static async open(file: string, atNs: number, label: string, link: LinkAdapter): Promise<TraceInjection> {
-    const stream = await openCaptureStream(file);
-    const it = stream.packets();
-    try {
-      const first = await firstPacket(stream, it, file);
-      if (!first) throw new UserError(`--inject ${label}: ${file} holds no packet`, 'give a trace with packets to inject');
+  static open(file: string, atNs: number, label: string, link: LinkAdapter): Promise<TraceInjection> {
+    return withFirstPacket(file, `--inject ${label}`, ({ stream, it, first }) => {
       link.check(linktypeOf(stream, first), `--inject ${file}`);
       const source = new TraceInjection(stream, it, first.tsNs, atNs, label, file, link);
       source.hold(first);
       return source;
-    } catch (e) {
-      await stream.close();
-      throw e;
-    }
+    });
   }
 
-  peek(): number | undefined {
-    if (!this.nextPacket && this.failure) throw this.failure;
-    return this.nextPacket?.offsetNs;
-  }
-
-  async take(): Promise<TimelinePacket> {
-    const out = this.nextPacket!;
-    this.nextPacket = undefined;
-    try {
-      const r = await this.it.next();
-      if (!r.done) this.hold(r.value);
-      else if (this.stream.info.warnings[0]) throw damaged(this.file, this.stream.info.warnings[0], this.count);
-    } catch (e) {
-      this.failure = e;
-    }
-    return out;
+  protected async readNext(): Promise<void> {
+    const r = await this.it.next();
+    if (!r.done) this.hold(r.value);
+    else if (this.stream.info.warnings[0]) throw damaged(this.file, this.stream.info.warnings[0], this.count);
   }
 
   private hold(pkt: CapturedPacket): void {
