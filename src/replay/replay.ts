@@ -53,6 +53,9 @@ export async function runReplay(opts: ReplayOptions, signal: AbortSignal, log: (
   let stream: StreamInjections | undefined;
   let failure: unknown;
   let stoppedBy = '';
+  // A stop drops at once what is queued but not out yet, even while finish() waits for it.
+  const onAbort = (): void => output.abort();
+  signal.addEventListener('abort', onAbort);
   try {
     const sources = [background, ...injections];
     for (let source = nextSource(sources); source && !signal.aborted; source = nextSource(sources)) {
@@ -93,6 +96,7 @@ export async function runReplay(opts: ReplayOptions, signal: AbortSignal, log: (
     failure ??= e;
     output.abort();
   } finally {
+    signal.removeEventListener('abort', onAbort);
     await output.close();
     await background.close();
     for (const s of injections) await s.close();

@@ -89,7 +89,7 @@ describe('netcap replay onto a veth', { timeout: 300_000 }, () => {
       assert.ok(Math.abs(ours.driftNs) <= Math.abs(theirs.driftNs), `-x ${factor}: netcap's drift ${formatNs(ours.driftNs)} is at most tcpreplay's ${formatNs(theirs.driftNs)}`);
     }
   });
-  it('counts frames larger than the MTU (exit 3), weaves in a stream and hand-built frames; bad input sends nothing (exit 2)', async () => {
+  it('counts frames larger than the MTU (exit 3), weaves in a stream and hand-built frames, stops on SIGTERM; bad input sends nothing (exit 2)', async () => {
     const sized = (sizes: number[]) => sizes.map((size, seq) => ({ ifIndex: 0, tsNs: TRACE_START_NS + BigInt(seq * 20_000_000), data: numberedFrame(seq, { size }), wirelen: size }));
     const big = path.join(tmp.dir, 'big.pcap');
     await writeTrace(big, sized([100, 1514, 1600, 300, 9000, 60]));
@@ -112,6 +112,23 @@ describe('netcap replay onto a veth', { timeout: 300_000 }, () => {
     assert.equal(s.code, 0, s.stderr);
     assert.deepEqual(got.filter((p) => p.data.readUInt16BE(36) === STREAM_PORT).map((p) => frameSeq(p.data)), [0, 1, 2, 3, 4], 'every streamed frame, once');
     assert.equal(got.filter((p) => p.data.readUInt16BE(36) === 5001).length, 50);
+
+    // SIGTERM while frames are queued ahead: those not due yet stay unsent, and the report says so.
+    rec = await startRecorder(ns, 'v1', path.join(tmp.dir, 'term-rx.pcap'));
+    const child = spawn(process.execPath, [NETCAP, 'replay', '-r', bg, '-i', 'v0', '--netns', ns.name], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => (stderr += chunk));
+    while (!/replaying/.test(stderr)) await new Promise((res) => setTimeout(res, 20));
+    await new Promise((res) => setTimeout(res, 400));
+    child.kill('SIGTERM');
+    const termCode = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    got = (await rec.stop()).packets;
+    assert.equal(termCode, 0, stderr);
+    const sent = /sent (\d+) packets .*\(stopped by a signal\)/.exec(stderr);
+    assert.ok(sent && Number(sent[1]) > 5 && Number(sent[1]) < 50, stderr);
+    assert.match(stderr, new RegExp(`not sent: ${50 - Number(sent[1])} stopped before their time`));
+    assert.equal(got.length, Number(sent[1]), 'what the report says went out arrived, nothing more');
 
     // Raw IP: refused onto Ethernet, sent with --add-ethernet.
     const raw = path.join(tmp.dir, 'raw.pcap');
