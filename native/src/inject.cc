@@ -186,6 +186,7 @@ class Sender : public Napi::ObjectWrap<Sender> {
     }
     wake_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "netcap:sender", 0, 1);
     thread_ = std::thread([this] { Run(); });
+    started_ = true;
     // Stop the thread when the environment goes away (process or worker
     // exit without close()): a joinable std::thread must never be destroyed.
     napi_add_env_cleanup_hook(env, &Sender::OnEnvCleanup, this);
@@ -305,8 +306,10 @@ class Sender : public Napi::ObjectWrap<Sender> {
       while (!queue_.empty()) queue_.pop();
       cv_.notify_one();
     }
-    if (thread_.joinable()) thread_.join();
-    wake_.Release();
+    if (started_) {  // not when the constructor refused its arguments
+      thread_.join();
+      wake_.Release();
+    }
     if (fd_ >= 0) close(fd_);
     fd_ = -1;
   }
@@ -432,7 +435,7 @@ class Sender : public Napi::ObjectWrap<Sender> {
   std::vector<double> lateness_;
   std::map<int, uint64_t> errors_;
   uint64_t seq_ = 0, sent_ = 0, bytes_ = 0, retried_ = 0, too_big_ = 0, failed_ = 0, cancelled_ = 0;
-  bool running_ = true, sending_ = false, low_signalled_ = false, empty_signalled_ = false, cleanup_hook_ = false;
+  bool running_ = true, sending_ = false, low_signalled_ = false, empty_signalled_ = false, cleanup_hook_ = false, started_ = false;
   // Asked for (option realtime), in effect now, and obtained at the start.
   bool realtime_wanted_ = true, realtime_now_ = false, realtime_ok_ = false;
 };

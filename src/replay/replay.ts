@@ -112,7 +112,8 @@ export async function runReplay(opts: ReplayOptions, signal: AbortSignal, log: (
 /** Opens and checks everything before the first packet: any problem is a UserError with nothing sent. */
 async function prepare(opts: ReplayOptions, signal: AbortSignal): Promise<Prepared> {
   let sender: PacketSender | undefined;
-  let outputLinktype: ((backgroundLinktype: number) => number) | undefined;
+  /** An interface's link type; a file takes the background's. */
+  let outputLinktype: number | undefined;
   let sourceMac = FILE_SOURCE_MAC;
   if (opts.target.kind === 'interface') {
     const netns = resolveNetns(opts.target.netns);
@@ -124,8 +125,7 @@ async function prepare(opts: ReplayOptions, signal: AbortSignal): Promise<Prepar
       if (!iface.up) throw new UserError(`${where} is down`, `bring it up first: ip${netns.label === 'current' ? '' : ` -n ${netns.label}`} link set ${iface.name} up`);
       if (!iface.running) throw new UserError(`${where} has no carrier (a veth whose peer is down?)`, 'bring the link\'s other end up first');
       if (typeof iface.link === 'object') throw new UserError(`${where} is neither Ethernet nor raw IP (ARPHRD ${iface.link.arphrd})`, 'netcap replay sends onto Ethernet, loopback and raw-IP (tun) interfaces');
-      const linktype = iface.link === 'ethernet' ? LINKTYPE_ETHERNET : LINKTYPE_RAW;
-      outputLinktype = () => linktype;
+      outputLinktype = iface.link === 'ethernet' ? LINKTYPE_ETHERNET : LINKTYPE_RAW;
       sourceMac = iface.mac;
     } catch (e) {
       sender.close();
@@ -134,7 +134,7 @@ async function prepare(opts: ReplayOptions, signal: AbortSignal): Promise<Prepar
   }
   const ethernet = opts.addEthernet === undefined ? undefined : { dst: macBytes(opts.addEthernet)!, src: macBytes(sourceMac)! };
   const linkFor = (bgLinktype: number): LinkAdapter =>
-    new LinkAdapter(outputLinktype ? outputLinktype(bgLinktype) : ethernet && bgLinktype === LINKTYPE_RAW ? LINKTYPE_ETHERNET : bgLinktype, ethernet);
+    new LinkAdapter(outputLinktype ?? (ethernet && bgLinktype === LINKTYPE_RAW ? LINKTYPE_ETHERNET : bgLinktype), ethernet);
   let background: BackgroundSource | undefined;
   const injections: TimelineSource[] = [];
   try {
@@ -147,20 +147,22 @@ async function prepare(opts: ReplayOptions, signal: AbortSignal): Promise<Prepar
         injections.push(await openInjection(inj, link));
       }
     }
-    const output: ReplayOutput = sender
-      ? new InterfaceOutput(sender)
-      : new FileOutput({
-          path: (opts.target as { path: string }).path,
-          format: (opts.target as { format?: 'pcap' | 'pcapng' }).format ?? background.format,
-          linktype: link.linktype,
-          snaplen: DEFAULT_SNAPLEN, // injected packets may be longer than the background's snap length
-          nanosecond: background.format === 'pcapng' || background.nanosecond || (opts.target as { stamp: string }).stamp === 'now',
-          interfaceName: background.firstInterface.name,
-          comment: commandComment(opts),
-          stamp: (opts.target as { stamp: 'trace' | 'now' }).stamp,
-          timelineBaseNs: background.firstTsNs,
-          signal,
-        });
+    const target = opts.target;
+    const output: ReplayOutput =
+      target.kind === 'interface'
+        ? new InterfaceOutput(sender!)
+        : new FileOutput({
+            path: target.path,
+            format: target.format ?? background.format,
+            linktype: link.linktype,
+            snaplen: DEFAULT_SNAPLEN, // injected packets may be longer than the background's snap length
+            nanosecond: background.format === 'pcapng' || background.nanosecond || target.stamp === 'now',
+            interfaceName: background.firstInterface.name,
+            comment: commandComment(opts),
+            stamp: target.stamp,
+            timelineBaseNs: background.firstTsNs,
+            signal,
+          });
     return { background, injections, output, link };
   } catch (e) {
     sender?.close();
