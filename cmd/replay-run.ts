@@ -54,7 +54,7 @@ function replayOptions(args: ArgumentsCamelCase): ReplayOptions {
     durationNs: args.duration === undefined ? undefined : parseDurationNs(String(args.duration), '--duration'),
     target: target(args),
     addEthernet: macOption(args.addEthernet),
-    spinNs: parseDurationNs(String(args.spin), '--spin'),
+    spinNs: args.spin === undefined ? undefined : parseDurationNs(String(args.spin), '--spin'),
   };
 }
 

@@ -68,6 +68,8 @@ export interface NativeSenderStats {
   cancelled: number;
   /** The thread got SCHED_FIFO for its waits. */
   realtime: boolean;
+  /** The spin window now (fixed, or learnt from the wake-ups so far). */
+  spinNs: number;
   /** CLOCK_MONOTONIC ns that dues count from: when the first frame went out (0n before). */
   anchorNs: bigint;
   /** Failures by errno name. */

@@ -11,13 +11,14 @@
 // absolute and measured from it: nothing accumulates. It sleeps on
 // a condition variable until `spin` ns before the deadline (timer slack set
 // to 1 ns: the default 50 us would be added to every wake-up), then spins on
-// the clock for the rest. Measured on this 2-core machine under load: a
-// plain absolute sleep wakes ~25-85 us late at the median; sleep + 100 us
-// spin is ~50 ns late at the median; a pure busy loop (tcpreplay's gtod
-// timer) is preempted by the scheduler for milliseconds when the machine
-// is busy; so the thread waits at real-time priority (see SetRealtime). A
-// frame pushed with an earlier deadline than the queue's head (a streamed
-// injection, due now) wakes the thread and goes first.
+// the clock for the rest; the window follows how late it wakes (LearnWake).
+// Measured on this 2-core VM under load: a plain absolute sleep wakes
+// ~25-85 us late at the median and milliseconds late at the 99th
+// percentile; a pure busy loop (tcpreplay's gtod timer) is preempted by
+// the scheduler for milliseconds when the machine is busy; so the thread
+// waits at real-time priority (see SetRealtime) and spins only the last
+// stretch. A frame pushed with an earlier deadline than the queue's head (a
+// streamed injection, due now) wakes the thread and goes first.
 //
 // ENOBUFS (a full device queue or backlog: veth_xmit returns NET_XMIT_DROP)
 // is retried with a short backoff and counted, never dropped silently;
@@ -41,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -159,7 +161,19 @@ constexpr int64_t kRetryBudgetNs = 2000000000;
 // threads and audio outrank it) and the longest it runs at that priority
 // without sleeping.
 constexpr int kRealtimePriority = 10;
-constexpr int64_t kMaxRealtimeRunNs = 2000000;
+constexpr int64_t kMaxRealtimeRunNs = 10000000;
+// The spin window, when not fixed by the caller, follows how late the thread
+// wakes: a maximum that decays by kWakeDecay per wake-up, plus a margin,
+// within [kSpinMinNs, kSpinMaxNs]. On this VM an idle vCPU takes 50 us at
+// the median and 200-700 us at the 99th percentile to run a thread whose
+// timer fired, even at SCHED_FIFO (the host has to schedule the vCPU
+// again); a busy loop never lets it go idle, which is what makes
+// tcpreplay's precise when the machine is quiet. Bare metal wakes in a few
+// us and keeps the window near its floor.
+constexpr int64_t kSpinMinNs = 50000;
+constexpr int64_t kSpinMaxNs = 2000000;
+constexpr int64_t kSpinMarginNs = 20000;
+constexpr double kWakeDecay = 0.999;
 
 class Sender : public Napi::ObjectWrap<Sender> {
  public:
@@ -180,7 +194,10 @@ class Sender : public Napi::ObjectWrap<Sender> {
     }
     if (info.Length() > 2 && info[2].IsObject()) {
       Napi::Object o = info[2].As<Napi::Object>();
-      if (o.Get("spinNs").IsNumber()) spin_ns_ = o.Get("spinNs").As<Napi::Number>().Int64Value();
+      if (o.Get("spinNs").IsNumber() && o.Get("spinNs").As<Napi::Number>().Int64Value() > 0) {
+        spin_ns_ = o.Get("spinNs").As<Napi::Number>().Int64Value();
+        spin_fixed_ = true;
+      }
       if (o.Get("lowWater").IsNumber()) low_water_ = o.Get("lowWater").As<Napi::Number>().Int64Value();
       if (o.Get("realtime").IsBoolean()) realtime_wanted_ = o.Get("realtime").As<Napi::Boolean>().Value();
     }
@@ -258,6 +275,7 @@ class Sender : public Napi::ObjectWrap<Sender> {
     o.Set("failed", static_cast<double>(failed_));
     o.Set("cancelled", static_cast<double>(cancelled_));
     o.Set("realtime", realtime_ok_);
+    o.Set("spinNs", static_cast<double>(spin_ns_));
     o.Set("anchorNs", Napi::BigInt::New(env, static_cast<uint64_t>(anchor_)));
     Napi::Object errors = Napi::Object::New(env);
     for (auto &[err, n] : errors_) {
@@ -323,8 +341,12 @@ class Sender : public Napi::ObjectWrap<Sender> {
   // moment its timer fires even on a busy machine (measured here under a
   // load of 7 on 2 cores: p99 wake-up 15 ms at normal priority). It never
   // keeps the CPU at that priority for long: after kMaxRealtimeRunNs without
-  // sleeping (a burst, top speed) it drops to SCHED_OTHER until it sleeps
-  // again. Without the privilege (not root) it stays at normal priority.
+  // sleeping it sleeps before the next frame whenever that frame is more
+  // than kSpinMinNs away, and when frames are due back to back (a burst, top
+  // speed) it drops to SCHED_OTHER until it sleeps again. (Dropping while
+  // it merely spins is worse than useless: a spinning SCHED_OTHER thread on
+  // a busy machine is preempted for hundreds of ms, measured here at -x 4.)
+  // Without the privilege (not root) it stays at normal priority.
   void SetRealtime(bool on) {
     if (!realtime_wanted_ || on == realtime_now_) return;
     struct sched_param p = {};
@@ -353,15 +375,19 @@ class Sender : public Napi::ObjectWrap<Sender> {
       int64_t now = MonotonicNs();
       if (anchor_ == 0) anchor_ = now - queue_.top().due;  // the first frame goes now
       int64_t deadline = anchor_ + queue_.top().due;
-      int64_t wake_at = deadline - spin_ns_;
+      // After kMaxRealtimeRunNs without a sleep (short gaps, each spun
+      // through) the thread sleeps at the next chance it has, however short.
+      bool long_run = now - running_since > kMaxRealtimeRunNs;
+      int64_t wake_at = deadline - (long_run ? kSpinMinNs : spin_ns_);
       if (now < wake_at) {
         // Re-examined on every wake: a frame pushed meanwhile may be due sooner.
         SetRealtime(true);
         cv_.wait_until(lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(wake_at)));
         running_since = MonotonicNs();
+        if (running_since >= wake_at) LearnWake(running_since - wake_at);  // not an early wake by a push
         continue;
       }
-      if (now - running_since > kMaxRealtimeRunNs) SetRealtime(false);
+      if (long_run) SetRealtime(false);  // frames due back to back: a burst, top speed
       Frame f = std::move(const_cast<Frame &>(queue_.top()));
       queue_.pop();
       sending_ = true;
@@ -376,6 +402,11 @@ class Sender : public Napi::ObjectWrap<Sender> {
       sending_ = false;
       Count(outcome, f.bytes.size(), deadline);
     }
+  }
+
+  void LearnWake(int64_t late_ns) {
+    wake_late_ns_ = std::max(static_cast<double>(late_ns), wake_late_ns_ * kWakeDecay);
+    if (!spin_fixed_) spin_ns_ = std::clamp(static_cast<int64_t>(wake_late_ns_) + kSpinMarginNs, kSpinMinNs, kSpinMaxNs);
   }
 
   struct Outcome {
@@ -424,7 +455,9 @@ class Sender : public Napi::ObjectWrap<Sender> {
   }
 
   int fd_ = -1;
-  int64_t spin_ns_ = 100000;
+  int64_t spin_ns_ = 200000;  // until the first wake-ups are measured
+  bool spin_fixed_ = false;
+  double wake_late_ns_ = 0;
   int64_t anchor_ = 0;  // CLOCK_MONOTONIC ns of due 0; set when the first frame goes out
   int64_t low_water_ = 1024;
   Napi::ThreadSafeFunction wake_;

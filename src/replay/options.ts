@@ -39,7 +39,7 @@ export interface ReplayOptions {
   target: ReplayTarget;
   /** --add-ethernet DST: put an Ethernet header to DST in front of raw IP packets. */
   addEthernet?: string;
-  /** The sender thread's spin window (interfaces only). */
+  /** The sender thread's spin window (interfaces only; undefined: it learns one). */
   spinNs?: number;
 }
 

@@ -128,7 +128,8 @@ describe('netcap replay -w', { timeout: 180_000 }, () => {
     it(`--inject-stream - (${format} from a slow producer${format === 'pcap' ? ' that stalls mid-record' : ''}): each streamed packet exactly once, in time order, the background on time`, async () => {
       const out = file(`streamed-${format}.pcap`);
       const producer = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'stream-producer.js'), '--format', format, '--count', '12', '--interval-ms', '80', ...(format === 'pcap' ? ['--stall-after', '5', '--stall-ms', '600'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
-      const child = spawn(process.execPath, [NETCAP, 'replay', '-r', background, '-w', out, '--inject-stream', '-', '--stamp', 'now'], { stdio: [producer.stdout, 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, [NETCAP, 'replay', '-r', background, '-w', out, '--inject-stream', '-', '--stamp', 'now'], { stdio: ['pipe', 'ignore', 'pipe'] });
+      producer.stdout.pipe(child.stdin); // through us: nothing written before the spawn is lost
       let stderr = '';
       child.stderr.setEncoding('utf8');
       child.stderr.on('data', (s: string) => (stderr += s));
