@@ -257,6 +257,16 @@ export class ElfFile {
     return candidates.find((s) => s.defaultVersion !== false) ?? candidates[0];
   }
 
+  /**
+   * The defined data object called `name` (a global array such as
+   * rte_eth_fp_ops), .symtab first then .dynsym; undefined when absent. Its
+   * vaddr is relative to the load bias; it may live in .bss (no file bytes).
+   */
+  findDataObject(name: string): ElfSymbol | undefined {
+    const isObject = (s: ElfSymbol) => s.type === 'OBJECT' && s.sectionIndex !== F.SHN_UNDEF && s.name === name;
+    return this.symbols('.symtab').find(isObject) ?? this.symbols('.dynsym').find(isObject);
+  }
+
   /** The file offset of a virtual address, through the PT_LOAD segment that maps it. */
   fileOffsetOf(vaddr: number): number {
     const seg = this.segments.find((p) => p.type === F.PT_LOAD && vaddr >= p.vaddr && vaddr < p.vaddr + p.filesz);
