@@ -276,6 +276,12 @@ export class ElfFile {
     return vaddr - seg.vaddr + seg.offset;
   }
 
+  /** The virtual address of a file offset, through the PT_LOAD segment holding it; undefined when none does. */
+  vaddrOf(fileOffset: number): number | undefined {
+    const seg = this.segments.find((p) => p.type === F.PT_LOAD && fileOffset >= p.offset && fileOffset < p.offset + p.filesz);
+    return seg ? fileOffset - seg.offset + seg.vaddr : undefined;
+  }
+
   /** The GNU build-id (hex), from the NT_GNU_BUILD_ID note, or undefined. */
   buildId(): string | undefined {
     for (const s of this.sections) {
