@@ -28,6 +28,10 @@
 //   const l2 = await startL2fwd(world);         // DPDK's l2fwd: probe point l2fwd_simple_forward@1
 //   app.pid; app.binary; app.ns; app.startMs; await app.stop();   // stop() returns the app's output
 //
+//   // Debian's dpdk-testpmd (io forwarding, same namespace shape), driven through its prompt:
+//   const pmd = await startTestpmd(world, { queues: 2 });   // hugeDir: a primary dpdk-dumpcap can join
+//   await pmd.command('port stop 0'); (await pmd.xstats(0)).rx_q1_packets;
+//
 //   // bpftrace as an independent reference at the same probe points (maps of scalars):
 //   const bt = await startBpftrace(world, `uprobe:${app.binary}:app_process_one { @n = count(); }`, { pid: app.pid });
 //   (await bt.stop()).get('n');
@@ -50,3 +54,4 @@ export * from './dpdk';
 export * from './bpftrace';
 export { buildTool, injectorPath } from './tools';
 export { repoRoot, examplesBuildDir, labBuildDir } from './paths';
+export * from './testpmd';
