@@ -5,7 +5,7 @@
 //     func@N         argument N (1-6) is one struct rte_mbuf *
 //     func@N@M       argument N is an array of mbuf pointers, argument M its count
 //     func@N@ret     the array in argument N is read when the function returns,
-//                    the count is the return value (rte_eth_rx_burst: entry
+//                    the count is the return value (an rx burst function: entry
 //                    probes see an empty array, the packets arrive during the call)
 //     lib:func@...   look only in a mapped object whose file name starts with
 //                    `lib` (librte_ethdev, librte_ethdev.so.23)
