@@ -79,7 +79,7 @@ describe('netcap mbuf -f port:... on dpdk-testpmd', { skip: noTestpmd, timeout: 
     assert.equal(both.reverseForwarded.length, reverse.length);
   });
 
-  it('port stop 0 / port start 0 at testpmd\'s prompt mid-capture: captured again after the restart, the gap reported', async () => {
+  it('port stop 0 / port start 0 at testpmd\'s prompt mid-capture: captured again after the restart, the gap reported; a capture started on the stopped port waits for it', async () => {
     const dir = tempDir('testpmd-restart');
     try {
       const out = path.join(dir, 'out.pcapng');
@@ -92,15 +92,22 @@ describe('netcap mbuf -f port:... on dpdk-testpmd', { skip: noTestpmd, timeout: 
       await pmd.command('stop');
       await pmd.command('port stop 0');
       await until(run.stderr, /port0 rx \(net_af_packet0\) is not started.*not capturing until it starts again/, 5000, 'netcap noticing the stop');
+      const late = path.join(dir, 'late.pcapng');
+      const waiting = runNetcap(['mbuf', '-f', 'port:0:rx', '--pid', String(pmd.pid), '-w', late], world);
+      await waiting.ready();
+      assert.match(waiting.stderr(), /port0 rx \(net_af_packet0\) is not started \(its burst functions are DPDK's placeholders until rte_eth_dev_start\(\)\): waiting for it to start/);
       await pmd.command('port start 0');
       await pmd.command('start');
       await until(run.stderr, /port0 rx \(net_af_packet0\) started again after \d+\.\d+ s: capturing at librte_net_af_packet/, 5000, 'netcap noticing the start');
+      await until(waiting.stderr, /port0 rx \(net_af_packet0\) started again/, 5000, 'the waiting netcap noticing the start');
       const rx = await receive(pmd.ns, 'b1', { durationMs: 10_000 });
       await inject(pmd.ns, 'a1', afterwards, { rate: 1000 });
       await sleep(500);
       const came = await rx.stop();
       const exit = await run.stop('SIGINT');
       assert.equal(exit.code, 0, run.stderr());
+      assert.equal((await waiting.stop('SIGINT')).code, 0, waiting.stderr());
+      assert.deepEqual(hex((await readCaptureFile(late)).packets.map((p) => p.data)), hex(afterwards));
       assert.ok(afterwards.every((f) => came.frames.some((g) => g.equals(f))), 'testpmd forwards again after the restart');
       const file = await readCaptureFile(out);
       assert.deepEqual(hex(file.packets.map((p) => p.data)), hex([...before, ...afterwards]));
