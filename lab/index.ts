@@ -26,6 +26,7 @@
 //   // Frames injected on a1 come out of b1 (and b1 -> a1). Resolves once forwarding works.
 //   const app = await startTestApp(world);      // examples/dpdk-app: probe points TEST_APP_FUNCTIONS
 //   const l2 = await startL2fwd(world);         // DPDK's l2fwd: probe point l2fwd_simple_forward@1
+//   const ct = await startL2fwdInContainer(world); // the same in a container (own mount + PID namespaces): ct.pid is the host pid
 //   app.pid; app.binary; app.ns; app.startMs; await app.stop();   // stop() returns the app's output
 //
 //   // Debian's dpdk-testpmd (io forwarding, same namespace shape), driven through its prompt:
