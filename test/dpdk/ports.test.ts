@@ -206,3 +206,20 @@ void test('a process without DPDK, a release outside the tables: one-line UserEr
   // The 21.11 layout on a 22.11 process: rte_eth_dev_data moved, and the check of port ids says so.
   assert.throws(() => EthdevReader.open(child!.pid!, '21.11').read(), (e: unknown) => e instanceof UserError && /do not match DPDK 21.11's layout/.test(e.message));
 });
+
+void test('no permission to read the process\'s memory: a UserError that says so (netcap run as nobody)', (t) => {
+  const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => fs.existsSync(p));
+  if (!setpriv) return t.skip('setpriv (util-linux) is not installed');
+  const target = spawn('sleep', ['30'], { stdio: 'ignore' });
+  try {
+    const probe = `const { ProcessMemory } = require(${JSON.stringify(require.resolve('../../src/proc/memory'))});
+try { ProcessMemory.open(${target.pid}); console.log('opened'); } catch (e) { console.log(JSON.stringify({ name: e.name, message: e.message, hint: e.hint })); }`;
+    const out = execFileSync(setpriv, ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', probe]).toString();
+    const e = JSON.parse(out) as { name: string; message: string; hint: string };
+    assert.equal(e.name, 'UserError');
+    assert.match(e.message, new RegExp(`no permission to read the memory of process ${target.pid} \\(/proc/${target.pid}/mem: EACCES\\)`));
+    assert.match(e.hint, /nothing is ever written/);
+  } finally {
+    target.kill('SIGKILL');
+  }
+});

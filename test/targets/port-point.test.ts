@@ -2,7 +2,7 @@
 // colons (PCI addresses), and refusals that say what was wrong.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { parsePoints } from '../../src/targets/spec';
+import { parseMbufPoints, parsePoints } from '../../src/targets/spec';
 import { parsePortPoint } from '../../src/targets/port-point';
 import { UserError } from '../../src/errors';
 
@@ -17,11 +17,11 @@ void test('ids, names, directions and queues', () => {
 });
 
 void test('in the -f list next to function points; a function point in an object called "port" stays one', () => {
-  const [a, b, c] = parsePoints('port:0:rx,app_process_burst@1@2,port:f@1', 'mbuf');
+  const [a, b, c] = parseMbufPoints('port:0:rx,app_process_burst@1@2,port:f@1');
   assert.equal(a.kind, 'dpdk-port');
   assert.equal(b.kind, 'user-function');
   assert.deepEqual(c.kind === 'user-function' && [c.object, c.function], ['port', 'f']);
-  // Not a port point in raw mode: there it is a function point without its arguments.
+  // Only mbuf mode has port points: elsewhere it is a function point without its arguments.
   assert.throws(() => parsePoints('port:0', 'raw'), UserError);
 });
 
