@@ -14,22 +14,12 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { ethdevLayout } from '../../src/dpdk/ethdev-layout';
-import { parseDpdkVersion } from '../../src/dpdk/mbuf-layout';
 import { EthdevReader, type EthdevTables } from '../../src/dpdk/ports';
 import { UserError } from '../../src/errors';
 import { cProgramDir, type BuiltProgram } from '../elf/c-program';
+import { installedRelease, noDpdk, pkgConfig } from './installed';
 
-const hasDpdk = (() => {
-  try {
-    execFileSync('pkg-config', ['--exists', 'libdpdk']);
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const noDpdk = !hasDpdk && 'libdpdk-dev is not installed';
-const pkg = (what: string): string[] => execFileSync('pkg-config', [what, 'libdpdk']).toString().trim().split(/\s+/).filter(Boolean);
-const installed = hasDpdk ? parseDpdkVersion(execFileSync('pkg-config', ['--modversion', 'libdpdk']).toString()) : '';
+const installed = installedRelease;
 
 const PORTS_PROGRAM = `
 #include <stdio.h>
@@ -122,7 +112,7 @@ function nextBlock(send?: string): Promise<Reference> {
 before(async () => {
   if (noDpdk) return;
   programs = cProgramDir('ports');
-  const exe = programs.build('ports', PORTS_PROGRAM, ['-O2', '-w', ...pkg('--cflags')], pkg('--libs'));
+  const exe = programs.build('ports', PORTS_PROGRAM, ['-O2', '-w', ...pkgConfig('--cflags')], pkgConfig('--libs'));
   prefix = `nc-ports-${randomBytes(3).toString('hex')}`;
   child = spawn(exe, ['-l', '0', '--no-huge', '-m', '64', '--no-pci', '--no-shconf', '--no-telemetry', '--file-prefix', prefix, '--vdev=net_null0', '--vdev=net_null1', '--log-level=lib.eal:error'], { stdio: ['pipe', 'pipe', 'pipe'] });
   child.stdout!.setEncoding('utf8');
@@ -156,7 +146,7 @@ function compare(t: EthdevTables, ref: Reference, started: boolean[]): void {
 
 void test('the rte_eth_fp_ops layout equals gcc offsetof() on the installed rte_ethdev_core.h', { skip: noDpdk }, () => {
   const src = `#include <stdio.h>\n#include <stddef.h>\n#include <rte_ethdev.h>\nint main(void) { printf("%zu %zu %zu %zu %zu\\n", offsetof(struct rte_eth_fp_ops, rx_pkt_burst), offsetof(struct rte_eth_fp_ops, rxq.data), offsetof(struct rte_eth_fp_ops, tx_pkt_burst), offsetof(struct rte_eth_fp_ops, txq.data), sizeof(struct rte_eth_fp_ops)); return 0; }\n`;
-  const exe = programs.build('fpops', src, ['-w', ...pkg('--cflags')]);
+  const exe = programs.build('fpops', src, ['-w', ...pkgConfig('--cflags')]);
   const [rx, rxq, tx, txq, size] = execFileSync(exe).toString().trim().split(' ').map(Number);
   assert.deepEqual(ethdevLayout(installed).fpOps, { rxPktBurst: rx, rxqData: rxq, txPktBurst: tx, txqData: txq, size });
 });
