@@ -50,14 +50,16 @@ export function prepareMbufMode(o: MbufOptions, ctx: ModeContext): PreparedMode 
   startupMark('DPDK release known');
   // Port points read the process's ethdev tables: checked before anything is made.
   const ports = portPoints.length ? PortCapture.plan({ pid: o.pid, release: release.release, points: portPoints, direction: o.direction }) : undefined;
+  let functionMode: PreparedMode | undefined;
   try {
     // The counters for every point, the port points' included (the first call makes them).
     const maps = ctx.maps(specs.length + (ports?.selections.length ?? 0));
-    const functionMode = specs.length ? prepareFunctionPoints(o, specs, ctx, layout, release) : undefined;
+    functionMode = specs.length ? prepareFunctionPoints(o, specs, ctx, layout, release) : undefined;
     if (!ports) return withNamespaceIds(functionMode!);
     ports.prepare(specs.length, maps.counters.fd);
     return withNamespaceIds(withPorts(functionMode, ports, layoutOffsets(layout), o.pid!, describeRelease(release, layout)));
   } catch (e) {
+    functionMode?.close();
     ports?.close();
     throw e;
   }

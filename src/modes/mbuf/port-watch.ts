@@ -67,6 +67,7 @@ export class PortWatcher {
   #states: PointState[];
   #timer?: NodeJS.Timeout;
   #closed = false;
+  #lastFailure?: string;
 
   constructor(
     private readonly pid: number,
@@ -101,8 +102,12 @@ export class PortWatcher {
     }
     try {
       this.apply(tables, false);
+      this.#lastFailure = undefined;
     } catch (e) {
-      this.say(`could not follow the ports of process ${this.pid}: ${(e as Error).message}`);
+      // Said once until it works again (a re-attach that fails keeps failing twice a second).
+      const line = `could not follow the ports of process ${this.pid}: ${(e as Error).message}`;
+      if (line !== this.#lastFailure) this.say(line);
+      this.#lastFailure = line;
     }
   }
 
