@@ -16,6 +16,7 @@
 // queues is not seen (nothing was missed on the probe's side either).
 import type { BpfMap } from '../../bpf/map';
 import { u32 } from '../../bpf/map';
+import { attachEach } from '../../capture/generation';
 import type { Link } from '../../bpf/link/link';
 import { attachUprobe, attachUretprobe } from '../../bpf/link/uprobe';
 import type { Program } from '../../bpf/program';
@@ -161,14 +162,7 @@ export class PortWatcher {
   /** Attaches at `loc` first, then detaches the previous location: no call goes unseen in between. */
   private attachAt(st: PointState, p: WatchedPoint, loc: CodeLocation): void {
     const target = { path: loc.openPath, offset: loc.fileOffset, pid: this.pid };
-    const links: Link[] = [];
-    try {
-      links.push(attachUprobe(p.entry, target));
-      if (p.exit) links.push(attachUretprobe(p.exit, target));
-    } catch (e) {
-      for (const l of links.reverse()) l.close();
-      throw e;
-    }
+    const links = attachEach([{ program: p.entry, ret: false }, ...(p.exit ? [{ program: p.exit, ret: true }] : [])], (x) => (x.ret ? attachUretprobe(x.program, target) : attachUprobe(x.program, target)));
     const old = st.links;
     const moved = st.location !== undefined;
     st.links = links;
