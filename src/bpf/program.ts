@@ -22,6 +22,8 @@ export interface ProgramSpec {
   expectedAttachType?: number;
   attachBtfId?: number;
   attachBtfObjFd?: number;
+  /** BPF_F_* load flags (BPF_F_XDP_HAS_FRAGS for XDP programs that take multi-buffer packets). */
+  progFlags?: number;
   /** Verifier log level for the retry after a refusal: 1 (the failing path, default) or 2 (every path walked). */
   logLevel?: 1 | 2;
 }
@@ -107,6 +109,33 @@ export class Program {
   }
 }
 
+/** BPF_F_XDP_HAS_FRAGS (include/uapi/linux/bpf.h, Linux 5.18): the XDP program handles multi-buffer packets. */
+export const BPF_F_XDP_HAS_FRAGS = 1 << 5;
+
+/**
+ * A program someone else loaded, by its id (BPF_PROG_GET_FD_BY_ID): a prog
+ * array lookup gives ids, and holding an fd keeps the program alive until
+ * it can be put back. Throws a UserError when the id no longer exists.
+ */
+export function openProgramById(id: number): Program {
+  let fd: number;
+  try {
+    fd = native().bpf.progGetFdById(id);
+  } catch (e) {
+    if (isNativeError(e) && e.code === 'ENOENT') throw new UserError(`BPF program ${id} no longer exists`, 'it was unloaded meanwhile: try again');
+    throw e;
+  }
+  const owned = new OwnedFd(fd, `program ${id}`);
+  let info: { name: string; type: number; xlatedLen: number };
+  try {
+    info = native().bpf.progInfo(fd);
+  } catch (e) {
+    owned.close();
+    throw e;
+  }
+  return new Program(owned.release(), info.name || `prog_${id}`, info.type, info.xlatedLen / 8);
+}
+
 export function loadProgram(spec: ProgramSpec): Program {
   if (!NAME.test(spec.name)) throw new Error(`program name "${spec.name}" must be at most 15 characters of [A-Za-z0-9_.]`);
   const linked = link(spec.insns);
@@ -116,6 +145,7 @@ export function loadProgram(spec: ProgramSpec): Program {
     expectedAttachType: spec.expectedAttachType,
     attachBtfId: spec.attachBtfId,
     attachBtfObjFd: spec.attachBtfObjFd,
+    progFlags: spec.progFlags,
   };
   const bpf = native().bpf;
   let firstError: unknown;
