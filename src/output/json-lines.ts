@@ -1,8 +1,9 @@
 // One JSON object per packet, one per line (for jq and log pipelines):
-// time, capture point, lengths, direction, comment, the decoder's summary
-// line and the bytes in hex.
+// time, capture point, lengths, direction, the hook's verdict, comment,
+// the decoder's summary line and the bytes in hex.
 import type { CaptureInterface, CapturedPacket } from './packet';
 import { summarize } from './text-decoder';
+import { verdictName } from './verdict';
 
 export interface JsonPacket {
   time: string;
@@ -12,6 +13,8 @@ export interface JsonPacket {
   caplen: number;
   wirelen: number;
   direction?: 'in' | 'out';
+  /** { type: 'xdp', value: 1, name: 'XDP_DROP' } */
+  verdict?: { type: 'xdp' | 'tc'; value: number; name: string };
   comment?: string;
   summary: string;
   data: string;
@@ -29,6 +32,7 @@ export function formatJsonLine(pkt: CapturedPacket, iface: CaptureInterface): st
     caplen: pkt.data.length,
     wirelen: pkt.wirelen,
     ...(pkt.direction ? { direction: pkt.direction } : {}),
+    ...(pkt.verdict ? { verdict: { ...pkt.verdict, name: verdictName(pkt.verdict) } } : {}),
     ...(pkt.comment !== undefined ? { comment: pkt.comment } : {}),
     summary: summarize(pkt.data, pkt.wirelen, iface.linktype, false).summary,
     data: pkt.data.toString('hex'),
