@@ -49,24 +49,29 @@ const CALLEE_SAVED: readonly Register[] = [R6, R7, R8, R9];
  *
  *     r1 = r6                      ; ctx (any callee-saved register)
  *     r2 = map[id:N]               ; the hook map
- *     r3 = 1                       ; the action (or a callee-saved register)
+ *     r3 = 1                       ; the action
  *     call bpf_tail_call#12
  *     r0 = 1
  *     exit
  *
- * `action` is an XDP action constant, or a register r6-r9 holding one (for
- * verdicts computed at run time, such as bpf_redirect's return value): it
- * must survive the helper call. Needs Linux 4.2 (tail calls).
+ * Needs Linux 4.2 (tail calls).
  */
-export function hookExit(hookFd: number, action: number | Register, ctx: Register): Insn[] {
+export function hookExit(hookFd: number, action: number, ctx: Register): Insn[] {
+  if (!Number.isInteger(action) || action < 0 || action > 4) throw new Error(`hookExit: XDP action ${action} is not 0..4`);
+  return emitHookExit(hookFd, Mov.imm(R3, action), Mov.imm(R0, action), ctx);
+}
+
+/**
+ * hookExit for a verdict computed at run time (bpf_redirect's return
+ * value, say): the action is in `action`, a callee-saved register (r6-r9),
+ * so that it survives the helper call.
+ */
+export function hookExitReg(hookFd: number, action: Register, ctx: Register): Insn[] {
+  if (!CALLEE_SAVED.includes(action)) throw new Error(`hookExitReg: the action register must be callee-saved (r6-r9), not r${action}`);
+  return emitHookExit(hookFd, Mov.reg(R3, action), Mov.reg(R0, action), ctx);
+}
+
+function emitHookExit(hookFd: number, index: Insn, result: Insn, ctx: Register): Insn[] {
   if (!CALLEE_SAVED.includes(ctx)) throw new Error(`hookExit: the context must be in a callee-saved register (r6-r9), not r${ctx}`);
-  if (typeof action !== 'number' && !CALLEE_SAVED.includes(action)) throw new Error(`hookExit: the action register must be callee-saved (r6-r9), not r${action}`);
-  return [
-    Mov.reg(R1, ctx),
-    LoadMapPtr(R2, hookFd),
-    typeof action === 'number' ? Mov.imm(R3, action) : Mov.reg(R3, action),
-    Call(Helper.tail_call).withComment('into the capture program for this action, if any'),
-    typeof action === 'number' ? Mov.imm(R0, action) : Mov.reg(R0, action),
-    Exit(),
-  ];
+  return [Mov.reg(R1, ctx), LoadMapPtr(R2, hookFd), index, Call(Helper.tail_call).withComment('into the capture program for this action, if any'), result, Exit()];
 }

@@ -25,7 +25,7 @@ import { adoptMap, createMap, u32, type BpfMap } from '../../src/bpf/map';
 import { BPF_F_XDP_HAS_FRAGS, loadProgram, type Program } from '../../src/bpf/program';
 import { attachXdp, type XdpOptions } from '../../src/bpf/link/xdp';
 import { openPinned, pinObject } from '../../src/bpf/pinned';
-import { hookExit, XDPCAP_HOOK_MAP, XDPCAP_HOOK_PIN } from '../../probes/xdp-hook';
+import { hookExit, hookExitReg, XDPCAP_HOOK_MAP, XDPCAP_HOOK_PIN } from '../../probes/xdp-hook';
 
 export interface FirewallRules {
   /** Destination ports dropped. */
@@ -120,7 +120,7 @@ export function buildFirewall(rules: FirewallRules, maps: { hook: number; counte
       Mov.imm(R2, 0),
       Call(Helper.redirect),
       Mov.reg(R7, R0),
-      ...hookExit(maps.hook, R7, R6),
+      ...hookExitReg(maps.hook, R7, R6),
     );
   });
   // Rules that name no port for an action leave its tail unreachable, which the verifier refuses.

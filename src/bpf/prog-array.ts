@@ -6,7 +6,7 @@
 import { Exit, LoadMapPtr, Mov } from '../ebpf/builders';
 import { R0, R1 } from '../ebpf/registers';
 import { u32, type BpfMap } from './map';
-import { loadProgram, type Program } from './program';
+import { loadProgram } from './program';
 
 export class ProgArraySlots {
   constructor(readonly map: BpfMap) {
@@ -18,9 +18,9 @@ export class ProgArraySlots {
     return this.map.lookup(u32(key))?.readUInt32LE(0);
   }
 
-  /** Puts `prog` in slot `key` (atomically replacing what was there). */
-  set(key: number, prog: Program): void {
-    this.map.update(u32(key), u32(prog.fd));
+  /** Puts the program behind `progFd` in slot `key` (atomically replacing what was there). */
+  set(key: number, progFd: number): void {
+    this.map.update(u32(key), u32(progFd));
   }
 
   /** Empties slot `key`; false when it was empty already. */

@@ -103,6 +103,11 @@ export class Program {
     return native().bpf.testRun(this.fd, data, opts);
   }
 
+  /** Its BTF object id and the BTF type id of each of its functions (entry point first); none without BTF (no clang -g). */
+  functions(): { btfId: number; funcTypeIds: number[] } {
+    return native().bpf.progFuncInfo(this.fd);
+  }
+
   /** Idempotent. Attached links keep the program alive in the kernel until they close too. */
   close(): void {
     this.#fd.close();
