@@ -269,3 +269,34 @@ void test('two hooks at once: each its own points, in one pcapng', async () => {
   assert.equal(capture.interfaces.length, 10);
   fw2.detach();
 });
+
+void test('--dry-run lists the hook, its slots and the programs as the verifier accepted them, and changes nothing', async () => {
+  const run = runNetcap(['xdp', '--hook', fw.hookPath, '-e', 'udp port 53', '--dry-run'], world);
+  const exit = await run.exited;
+  assert.equal(exit.code, 0, run.stderr());
+  const out = run.stdout().toString();
+  assert.match(out, new RegExp(`^hook ${fw.hookPath} \\(${hookName()}\\): map id \\d+ "xdpcap_hook", BPF_MAP_TYPE_PROG_ARRAY, key 4, value 4, 5 entries$`, 'm'));
+  assert.match(out, /^ {2}slot 1 \(drop\): empty$/m);
+  assert.match(out, new RegExp(`^point 4: xdp:${hookName()} redirect: program nc_xdp_redirect, \\d+ instructions, accepted by the verifier$`, 'm'));
+  assert.match(out, /call bpf_xdp_load_bytes#189/);
+  assert.match(out, /r0 = 4 +; the verdict the XDP program chose, always/);
+  assert.deepEqual(hookSlots(fw.hookPath), [undefined, undefined, undefined, undefined, undefined]);
+  assert.deepEqual(processesOnHook(), [], 'no watchdog');
+});
+
+void test('a slot someone else changes while netcap runs is left as they made it, and netcap says so', async () => {
+  const hook = openHook(fw.hookPath);
+  const other = loadProgram({ type: ProgType.XDP, name: 'nc_t_other', insns: [Mov.imm(R0, XdpAction.DROP), Exit()], expectedAttachType: AttachType.XDP, progFlags: BPF_F_XDP_HAS_FRAGS });
+  try {
+    const run = await startNetcap(['-w', '/dev/null']);
+    hook.slots.set(XdpAction.DROP, other.fd);
+    assert.equal((await run.stop()).code, 0, run.stderr());
+    assert.match(run.stderr(), new RegExp(`netcap: note: ${fw.hookPath}: the drop slot was changed by someone else while netcap ran; left as it is`));
+    assert.ok(await until(() => processesOnHook().length === 0));
+    assert.deepEqual(hookSlots(fw.hookPath), [undefined, other.id, undefined, undefined, undefined]);
+  } finally {
+    hook.slots.clear(XdpAction.DROP);
+    other.close();
+    hook.map.close();
+  }
+});

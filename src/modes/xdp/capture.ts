@@ -124,6 +124,12 @@ export async function prepareXdpCapture(o: XdpCaptureOptions): Promise<PreparedX
     const filter = o.expression ? compileCbpf(o.expression, { linktype: 'EN10MB', snaplen: o.snaplen }).insns : undefined;
     const planned = hooks.flatMap((hook) => planSlots(hook, selectedActions(hook, o.actions), o.force ?? false).map((plan) => ({ hook, plan })));
     for (const { plan } of planned) if (plan.previous) owned.add(plan.previous);
+    // The watchdog starts now and learns the program ids once they are loaded (before any slot is filled).
+    // Added first: closed last, after every slot is back.
+    const watchdog = o.dryRun
+      ? undefined
+      : SlotWatchdog.spawn(hooks.map((h) => ({ path: h.path, map: h.map, slots: planned.filter((p) => p.hook === h).map((p) => ({ key: p.plan.key, previous: p.plan.previous })) })));
+    if (watchdog) owned.addFirst(watchdog);
     const maps = owned.add(CaptureMaps.create({ points: planned.length, snaplen: o.snaplen, ringBytes: o.ringBytes }));
     const variants = new Map<XdpHook, TailCallVariant>();
     for (const h of hooks) {
@@ -150,17 +156,7 @@ export async function prepareXdpCapture(o: XdpCaptureOptions): Promise<PreparedX
       const program = owned.add(loadProgram({ type: ProgType.XDP, name: `nc_xdp_${actionName(plan.key)}`, insns, expectedAttachType: v.expectedAttachType, progFlags: v.progFlags }));
       return { hook, plan, program, insns, hookName: hook.name, hookEntries: hook.entries, action: plan.key };
     });
-    const watchdog = o.dryRun
-      ? undefined
-      : await SlotWatchdog.start(
-          hooks.map((h) => ({
-            path: h.path,
-            map: h.map,
-            slots: points.filter((p) => p.hook === h).map((p) => ({ key: p.plan.key, oursId: p.program.id, previous: p.plan.previous })),
-          })),
-        );
-    // Released last: the slots are back by then.
-    if (watchdog) owned.addFirst(watchdog);
+    await watchdog?.watch(hooks.map((h) => points.filter((p) => p.hook === h).map((p) => p.program.id)));
     return finishSpec(o, hooks, points, maps, owned);
   } catch (e) {
     owned.closeAll();

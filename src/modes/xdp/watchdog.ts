@@ -12,6 +12,10 @@
 // a normal end netcap has put them back itself and the watchdog finds
 // nothing to do; after SIGKILL it does the work. Either way a slot netcap
 // filled ends up as netcap found it.
+//
+// It is started early (spawn), while netcap loads its programs, and told
+// their ids before any slot is filled (watch): Node's start-up overlaps
+// with the loading instead of adding to it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { UserError } from '../../errors';
@@ -20,8 +24,6 @@ import type { Program } from '../../bpf/program';
 
 export interface WatchedSlot {
   key: number;
-  /** Id of netcap's program for this slot (the watchdog restores only slots holding it). */
-  oursId: number;
   /** The program --force displaced, put back instead of emptying. */
   previous?: Program;
 }
@@ -32,68 +34,73 @@ export interface WatchedHook {
   slots: WatchedSlot[];
 }
 
-/** What the watchdog reads from its argument: fds are the child's own numbers (3, 4, ...). */
+/** The watchdog's argument: fds are the child's own numbers (3, 4, ...). */
 export interface WatchdogPlan {
-  hooks: { path: string; mapFd: number; slots: { key: number; oursId: number; previousFd?: number }[] }[];
+  hooks: { path: string; mapFd: number; slots: { key: number; previousFd?: number }[] }[];
 }
 
-/** The watchdog's line on stdout once it holds its fds and watches. */
+/**
+ * The line netcap sends before filling: the id of its program for each
+ * slot, hook by hook in the plan's order (the watchdog restores only slots
+ * holding one of them).
+ */
+export type WatchdogIds = number[][];
+
+/** The watchdog's line on stdout once it knows the ids and watches. */
 export const WATCHDOG_READY = 'ready';
 
 const START_TIMEOUT_MS = 10_000;
 
 export class SlotWatchdog {
   private closed = false;
+  private readonly ready: Promise<void>;
 
-  private constructor(private readonly child: ChildProcess) {}
+  private constructor(private readonly child: ChildProcess) {
+    this.ready = new Promise<void>((resolve, reject) => {
+      let out = '';
+      child.stdout!.setEncoding('utf8');
+      child.stdout!.on('data', (s: string) => {
+        out += s;
+        if (out.split('\n').includes(WATCHDOG_READY)) resolve();
+      });
+      child.once('error', reject);
+      child.once('exit', (code, signal) => reject(new Error(`it exited (${signal ?? `status ${code}`})`)));
+    });
+    this.ready.catch(() => undefined); // observed by watch()
+  }
 
-  /** Starts the watchdog and resolves once it holds its fds and watches; a UserError when it cannot start. */
-  static async start(hooks: readonly WatchedHook[]): Promise<SlotWatchdog> {
+  /** Starts the watchdog process with its own fds of the hook maps and of the displaced programs. */
+  static spawn(hooks: readonly WatchedHook[]): SlotWatchdog {
     const fds: number[] = [];
+    const fd = (n: number) => 3 + fds.push(n) - 1;
     const plan: WatchdogPlan = {
-      hooks: hooks.map((h) => ({
-        path: h.path,
-        mapFd: 3 + fds.push(h.map.fd) - 1,
-        slots: h.slots.map((s) => ({ key: s.key, oursId: s.oursId, ...(s.previous ? { previousFd: 3 + fds.push(s.previous.fd) - 1 } : {}) })),
-      })),
+      hooks: hooks.map((h) => ({ path: h.path, mapFd: fd(h.map.fd), slots: h.slots.map((s) => ({ key: s.key, ...(s.previous ? { previousFd: fd(s.previous.fd) } : {}) })) })),
     };
     const child = spawn(process.execPath, [path.join(__dirname, 'watchdog-main.js'), JSON.stringify(plan)], {
       stdio: ['pipe', 'pipe', 'inherit', ...fds],
       detached: true,
     });
-    const ready = new Promise<void>((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(() => reject(new Error(`no word from it within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
-      child.stdout!.setEncoding('utf8');
-      child.stdout!.on('data', (s: string) => {
-        out += s;
-        if (out.split('\n').includes(WATCHDOG_READY)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      child.once('error', (e) => {
-        clearTimeout(timer);
-        reject(e);
-      });
-      child.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`it exited (${signal ?? `status ${code}`})`));
-      });
-    });
+    return new SlotWatchdog(child);
+  }
+
+  /** Tells the watchdog netcap's program ids and resolves once it watches; a UserError when it does not answer. */
+  async watch(ids: WatchdogIds): Promise<void> {
+    this.child.stdin!.write(`${JSON.stringify(ids)}\n`);
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await ready;
+      await Promise.race([this.ready, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no word from it within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS)))]);
     } catch (e) {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      this.close();
+      if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
       throw new UserError(`the watchdog that empties the hook's slots if netcap is killed did not start: ${(e as Error).message}`, 'nothing was put in the hook; try again', (e as Error).stack);
+    } finally {
+      clearTimeout(timer);
     }
     // From here on it must not keep netcap's event loop alive, and its exit is no error.
-    child.removeAllListeners('exit');
-    child.stdout!.removeAllListeners('data');
-    child.stdout!.destroy();
-    child.unref();
-    (child.stdin as unknown as { unref?: () => void }).unref?.();
-    return new SlotWatchdog(child);
+    this.child.removeAllListeners('exit');
+    this.child.stdout!.destroy();
+    this.child.unref();
+    (this.child.stdin as unknown as { unref?: () => void }).unref?.();
   }
 
   get pid(): number | undefined {
@@ -109,5 +116,6 @@ export class SlotWatchdog {
       stdin.on('error', () => undefined); // it may be gone already
       stdin.destroy();
     }
+    this.child.unref();
   }
 }
