@@ -43,8 +43,16 @@ export async function runXdp(args: ArgumentsCamelCase): Promise<number> {
     }
     return 0;
   }
-  // The counters go on a status line of their own, in xdpcap's shape (src/modes/xdp/status.ts).
-  const result = await runCapture(capture.spec, { ...c.session, status: false });
+  // Each packet's verdict rides in its metadata: decoded on stdout it needs
+  // the built-in decoder with --meta (tcpdump cannot print it); files carry
+  // it as epb_verdict. The counters go on a status line of their own, in
+  // xdpcap's shape (src/modes/xdp/status.ts).
+  const session = { ...c.session, status: false };
+  if (!session.json && (session.writeFile === undefined || session.print)) {
+    session.noTcpdump = true;
+    session.meta = true;
+  }
+  const result = await runCapture(capture.spec, session);
   process.stderr.write(capture.summary(result.perPoint));
   for (const note of capture.restoreNotes()) process.stderr.write(`netcap: note: ${note}\n`);
   return result.exitCode;
