@@ -19,7 +19,7 @@ import { disassemble } from '../../ebpf/disassemble';
 import { link } from '../../ebpf/link';
 import type { Insn } from '../../ebpf/instruction';
 import { compileCbpf } from '../../filter/libpcap';
-import { LINKTYPE_ETHERNET, type CapturedPacket } from '../../output/packet';
+import { LINKTYPE_ETHERNET } from '../../output/packet';
 import { CaptureMaps, wakeupThreshold } from '../../../probes/common';
 import { buildXdpHookProgram } from '../../../probes/xdp';
 import { actionName, XDP_ACTION_NAMES } from './actions';
@@ -27,6 +27,7 @@ import { hookNames, openHook, type XdpHook } from './hook';
 import { fillSlot, planSlots, restoreSlot, type RestoreResult, type SlotPlan } from './slots';
 import { formatXdpCounts, formatXdpSummary, XdpStatusLine, type XdpPointRef } from './status';
 import { SlotWatchdog } from './watchdog';
+import { xdpPacket } from './packet';
 
 export interface XdpCaptureOptions {
   /** --hook, one or more pinned hook maps. */
@@ -195,15 +196,7 @@ function finishSpec(o: XdpCaptureOptions, hooks: XdpHook[], points: XdpPoint[], 
     if (rec.readFailed) parts.push('truncated=read-error');
     return parts.join(' ');
   };
-  const toPacket = (rec: PacketRecord, tsNs: bigint, comment: string): CapturedPacket => ({
-    ifIndex: rec.point,
-    tsNs,
-    data: rec.data,
-    wirelen: rec.wirelen,
-    comment,
-    direction: 'in',
-    verdict: { type: 'xdp', value: points[rec.point]?.action ?? 0 },
-  });
+  const toPacket = (rec: PacketRecord, tsNs: bigint, comment: string) => xdpPacket(rec, tsNs, comment, points[rec.point]?.action);
 
   const readiness = hooks
     .map((h) => `xdp hook ${h.path} (${points.filter((p) => p.hook === h).map((p) => actionName(p.action)).join(', ')})`)

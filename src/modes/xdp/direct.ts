@@ -21,10 +21,11 @@ import type { Insn } from '../../ebpf/instruction';
 import { link } from '../../ebpf/link';
 import { compileCbpf } from '../../filter/libpcap';
 import { resolveInterface, type InterfaceRef } from '../../kernel/interfaces';
-import { LINKTYPE_ETHERNET, type CapturedPacket } from '../../output/packet';
+import { LINKTYPE_ETHERNET } from '../../output/packet';
 import { CaptureMaps, wakeupThreshold } from '../../../probes/common';
 import { buildXdpDirectProgram, type XdpDirectAt } from '../../../probes/xdp-direct';
 import { actionName } from './actions';
+import { xdpPacket } from './packet';
 
 const HOOK_WAY =
   "capture through the program's xdpcap hook instead: netcap xdp --hook /sys/fs/bpf/NAME/xdpcap_hook (the program tail-calls into a pinned prog array with its action; examples/xdp-firewall/README.md shows how a program exposes one)";
@@ -129,15 +130,8 @@ export function prepareDirectCapture(o: DirectCaptureOptions): PreparedDirectCap
       owned.push(prog);
       return prog;
     });
-    const toPacket = (rec: PacketRecord, tsNs: bigint, comment: string): CapturedPacket => ({
-      ifIndex: rec.point,
-      tsNs,
-      data: rec.data,
-      wirelen: rec.wirelen,
-      comment,
-      direction: 'in',
-      ...(points[rec.point]?.at === 'exit' ? { verdict: { type: 'xdp' as const, value: rec.reason } } : {}),
-    });
+    // fexit keeps the verdict in the record's reason field (probes/xdp-direct.ts).
+    const toPacket = (rec: PacketRecord, tsNs: bigint, comment: string) => xdpPacket(rec, tsNs, comment, points[rec.point]?.at === 'exit' ? rec.reason : undefined);
     const spec: CaptureSpec = {
       points: points.map((p) => ({ name: p.name, linktype: LINKTYPE_ETHERNET })),
       ring: maps.ring,
