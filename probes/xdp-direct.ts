@@ -12,15 +12,16 @@
 // Needs fentry/fexit (BPF trampolines) and an XDP program with BTF
 // (func_info): the kernel refuses both on some kernels (this development
 // kernel gives EPERM), where `netcap xdp --hook` is the way.
-import { Add, Call, Exit, Ja, JEq, JGT, JLE, JNE, LoadMem, Mov, StoreMem, Sub } from '../src/ebpf/builders';
+import { Add, Call, Exit, Ja, JEq, JGT, JLE, JNE, Label, LoadMem, Mov, StoreMem, Sub } from '../src/ebpf/builders';
 import { Helper } from '../src/ebpf/helpers';
 import type { Insn } from '../src/ebpf/instruction';
 import { pruneUnreachable } from '../src/ebpf/prune';
 import { R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, R9 } from '../src/ebpf/registers';
-import { COUNTER, COUNTERS_PER_POINT, FLAG_DIRECTION_KNOWN, LINKTYPE_ETHERNET, RECORD } from '../src/capture/record';
+import { COUNTER, COUNTERS_PER_POINT, FLAG_DIRECTION_KNOWN, RECORD } from '../src/capture/record';
+import { LINKTYPE_ETHERNET } from '../src/output/linktypes';
 import { compileToEbpf } from '../src/filter/compiler';
-import type { CbpfInsn } from '../src/filter/cbpf';
 import { emitCounterAdd, emitRecordHeader, emitRingOutput, emitScratchLookup, Labels } from './common';
+import type { XdpCaptureProgramOptions } from './xdp';
 
 export type XdpDirectAt = 'entry' | 'exit';
 
@@ -32,16 +33,10 @@ const STACK_BUFF = -24;
 const STACK_VERDICT = -32;
 const STACK_FILTER_MEM = -96;
 
-export interface XdpDirectProgramOptions {
+export interface XdpDirectProgramOptions extends XdpCaptureProgramOptions {
   at: XdpDirectAt;
-  point: number;
-  /** The filter compiled by libpcap for EN10MB; undefined = every packet. */
-  filter: readonly CbpfInsn[] | undefined;
-  snaplen: number;
-  maps: { ring: number; counters: number; scratch: number };
   /** Byte offsets of `data` and `data_end` in struct xdp_buff (vmlinux BTF; adjacent on every kernel so far). */
   xdpBuff: { data: number; dataEnd: number };
-  wakeupAt?: number;
 }
 
 export function buildXdpDirectProgram(o: XdpDirectProgramOptions): Insn[] {
@@ -81,7 +76,7 @@ export function buildXdpDirectProgram(o: XdpDirectProgramOptions): Insn[] {
     Mov.reg(R8, R7),
     JLE.imm(R8, o.snaplen, 'snapped'),
     Mov.imm(R8, o.snaplen),
-    Mov.reg(R8, R8).withSymbol('snapped'),
+    Label('snapped'),
     JEq.imm(R8, 0, 'copied'),
     Mov.reg(R1, R9),
     Add.imm(R1, RECORD.headerSize),
@@ -89,12 +84,15 @@ export function buildXdpDirectProgram(o: XdpDirectProgramOptions): Insn[] {
     LoadMem(R3, R10, STACK_BUFF, 8),
     Call(Helper.probe_read_kernel).withComment('the packet bytes'),
     JNE.imm(R0, 0, 'unread'),
-    Mov.reg(R5, R9).withSymbol('copied'),
+    Label('copied'),
+    Mov.reg(R5, R9),
     Add.imm(R5, RECORD.headerSize),
     ...filter,
-    JLE.reg(R8, R0, 'kept').withSymbol('match'),
+    Label('match'),
+    JLE.reg(R8, R0, 'kept'),
     Mov.reg(R8, R0),
-    ...counter(COUNTER.matched).map((insn, i) => (i === 0 ? insn.withSymbol('kept') : insn)),
+    Label('kept'),
+    ...counter(COUNTER.matched),
     Mov.imm(R3, FLAG_DIRECTION_KNOWN),
     ...emitRecordHeader(R9, { wirelen: R7, caplen: R8, flags: R3, point: o.point, linktype: LINKTYPE_ETHERNET }),
     ...(o.at === 'exit' ? [LoadMem(R1, R10, STACK_VERDICT, 4), StoreMem(R9, RECORD.reason, R1, 4)] : []),
@@ -102,8 +100,10 @@ export function buildXdpDirectProgram(o: XdpDirectProgramOptions): Insn[] {
     JEq.imm(R0, 0, 'out'),
     ...counter(COUNTER.lost),
     Ja('out'),
-    ...counter(COUNTER.readErrors).map((insn, i) => (i === 0 ? insn.withSymbol('unread') : insn)),
-    Mov.imm(R0, 0).withSymbol('out').withComment('tracing programs return 0'),
+    Label('unread'),
+    ...counter(COUNTER.readErrors),
+    Label('out'),
+    Mov.imm(R0, 0).withComment('tracing programs return 0'),
     Exit(),
   ];
   return pruneUnreachable(insns);

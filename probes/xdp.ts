@@ -22,12 +22,13 @@
 //
 // Registers: r6 ctx, r7 wire length, r8 bytes copied / to copy, r9 the
 // per-CPU scratch record. The filter uses r0-r5 and M[] on the stack.
-import { Add, Call, Exit, Ja, JEq, JGT, JLE, JNE, LoadMem, Mov, StoreImm } from '../src/ebpf/builders';
+import { Add, Call, Exit, Ja, JEq, JGT, JLE, JNE, Label, LoadMem, Mov, StoreImm } from '../src/ebpf/builders';
 import { Helper } from '../src/ebpf/helpers';
 import type { Insn } from '../src/ebpf/instruction';
 import { pruneUnreachable } from '../src/ebpf/prune';
 import { R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, R9 } from '../src/ebpf/registers';
-import { COUNTER, COUNTERS_PER_POINT, FLAG_DIRECTION_KNOWN, FLAG_READ_FAILED, LINKTYPE_ETHERNET, RECORD } from '../src/capture/record';
+import { COUNTER, COUNTERS_PER_POINT, FLAG_DIRECTION_KNOWN, FLAG_READ_FAILED, RECORD } from '../src/capture/record';
+import { LINKTYPE_ETHERNET } from '../src/output/linktypes';
 import { compileToEbpf, type MemoryModel } from '../src/filter/compiler';
 import type { CbpfInsn } from '../src/filter/cbpf';
 import { emitCounterAdd, emitRecordHeader, emitRingOutput, emitScratchLookup, Labels } from './common';
@@ -45,10 +46,9 @@ const STACK_FILTER_MEM = -80;
 /** Linear packet data is shorter than 64 KiB: a longer wire length always means several buffers. */
 const MAX_LINEAR = 0xffff;
 
-export interface XdpHookProgramOptions {
-  /** The XDP action (enum xdp_action) of the slot: the program's only return value. */
-  action: number;
-  /** Index of the capture point in the session (record.point, counter slots). */
+/** What every XDP capture program (hook slot, fentry/fexit) is built from. */
+export interface XdpCaptureProgramOptions {
+  /** Index of the capture point (record.point, counter slots). */
   point: number;
   /** The filter compiled by libpcap for EN10MB; undefined = every packet. */
   filter: readonly CbpfInsn[] | undefined;
@@ -56,6 +56,11 @@ export interface XdpHookProgramOptions {
   maps: { ring: number; counters: number; scratch: number };
   /** Wake the reader only when this many bytes wait in the ring (see emitRingOutput). */
   wakeupAt?: number;
+}
+
+export interface XdpHookProgramOptions extends XdpCaptureProgramOptions {
+  /** The XDP action (enum xdp_action) of the slot: the program's only return value. */
+  action: number;
 }
 
 export function buildXdpHookProgram(o: XdpHookProgramOptions): Insn[] {
@@ -68,7 +73,7 @@ export function buildXdpHookProgram(o: XdpHookProgramOptions): Insn[] {
       ? compileToEbpf(o.filter, { model, a: R0, x: R1, tmp: R4, wirelen: R7, result: R0, stackBase: STACK_FILTER_MEM, match, noMatch: L.out, prefix })
       : [Mov.imm(R0, 0x7fffffff), Ja(match)];
   // r8 = min(r8, limit): the verifier follows the bound through both paths.
-  const clamp = (limit: number, label: string): Insn[] => [JLE.imm(R8, limit, label), Mov.imm(R8, limit), Mov.reg(R8, R8).withSymbol(label)];
+  const clamp = (limit: number, label: string): Insn[] => [JLE.imm(R8, limit, label), Mov.imm(R8, limit), Label(label)];
   // Copies r8 bytes from the packet's start to the record's data; r0 = 0 on success. Needs r8 in 1..snaplen.
   const copy = (): Insn[] => [Mov.reg(R1, R6), Mov.imm(R2, 0), Mov.reg(R3, R9), Add.imm(R3, RECORD.headerSize), Mov.reg(R4, R8), Call(Helper.xdp_load_bytes)];
 
@@ -88,10 +93,11 @@ export function buildXdpHookProgram(o: XdpHookProgramOptions): Insn[] {
     ...filter({ kind: 'packet', data: R2, dataEnd: R3 }, L.linearMatch, `${labels.prefix}l_`),
 
     // Linear: the filter matched with its snap length in r0; copy what is kept.
-    Mov.reg(R8, R0).withSymbol(L.linearMatch),
+    Label(L.linearMatch),
+    Mov.reg(R8, R0),
     JLE.reg(R8, R7, 'linear_fits'),
     Mov.reg(R8, R7),
-    Mov.reg(R8, R8).withSymbol('linear_fits'),
+    Label('linear_fits'),
     ...clamp(o.snaplen, 'linear_snap'),
     ...emitScratchLookup(o.maps.scratch, R9, STACK_CPU_KEY, L.out),
     JEq.imm(R8, 0, L.record),
@@ -100,28 +106,34 @@ export function buildXdpHookProgram(o: XdpHookProgramOptions): Insn[] {
     Ja(L.copyFailed),
 
     // Multi-buffer: copy first, then filter the copy.
-    ...emitScratchLookup(o.maps.scratch, R9, STACK_CPU_KEY, L.out).map((insn, i) => (i === 0 ? insn.withSymbol(L.frags) : insn)),
+    Label(L.frags),
+    ...emitScratchLookup(o.maps.scratch, R9, STACK_CPU_KEY, L.out),
     Mov.reg(R8, R7),
     ...clamp(o.snaplen, 'frags_snap'),
     JEq.imm(R8, 0, 'frags_filter'),
     ...copy(),
     JNE.imm(R0, 0, L.fragsUnread),
-    Mov.reg(R5, R9).withSymbol('frags_filter'),
+    Label('frags_filter'),
+    Mov.reg(R5, R9),
     Add.imm(R5, RECORD.headerSize),
     ...filter({ kind: 'buffer', data: R5, caplen: R8, bufferSize: o.snaplen }, L.fragsMatch, `${labels.prefix}m_`),
-    JLE.reg(R8, R0, L.record).withSymbol(L.fragsMatch),
+    Label(L.fragsMatch),
+    JLE.reg(R8, R0, L.record),
     Mov.reg(R8, R0),
     Ja(L.record),
 
     // Reads that failed (never seen: the lengths come from the kernel): counted. Before
     // the filter ran it is "no match"; after a match the record goes out without bytes.
-    ...counter(COUNTER.readErrors).map((insn, i) => (i === 0 ? insn.withSymbol(L.fragsUnread) : insn)),
+    Label(L.fragsUnread),
+    ...counter(COUNTER.readErrors),
     Ja(L.out),
-    ...counter(COUNTER.readErrors).map((insn, i) => (i === 0 ? insn.withSymbol(L.copyFailed) : insn)),
+    Label(L.copyFailed),
+    ...counter(COUNTER.readErrors),
     Mov.imm(R8, 0),
     StoreImm(R10, STACK_FLAGS, FLAG_DIRECTION_KNOWN | FLAG_READ_FAILED, 1),
 
-    ...counter(COUNTER.matched).map((insn, i) => (i === 0 ? insn.withSymbol(L.record) : insn)),
+    Label(L.record),
+    ...counter(COUNTER.matched),
     LoadMem(R2, R6, XDP_MD.ingressIfindex, 4),
     LoadMem(R3, R10, STACK_FLAGS, 1),
     ...emitRecordHeader(R9, { wirelen: R7, caplen: R8, ifindex: R2, flags: R3, point: o.point, linktype: LINKTYPE_ETHERNET }),
@@ -130,7 +142,8 @@ export function buildXdpHookProgram(o: XdpHookProgramOptions): Insn[] {
     ...counter(COUNTER.lost),
     Ja(L.out),
 
-    Mov.imm(R0, o.action).withSymbol(L.out).withComment('the verdict the XDP program chose, always'),
+    Label(L.out),
+    Mov.imm(R0, o.action).withComment('the verdict the XDP program chose, always'),
     Exit(),
   ];
   return pruneUnreachable(insns);

@@ -14,17 +14,17 @@
 //   action: count it, then hookExit(hook, action, r6)
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Add, And, Call, Ja, JEq, JGT, JNE, LoadMem, LSh, Mov, StoreMem, ToBE } from '../../src/ebpf/builders';
+import { Add, And, Call, Ja, JEq, JGT, JNE, Label, LoadMem, LSh, Mov, StoreMem, ToBE } from '../../src/ebpf/builders';
 import { Helper } from '../../src/ebpf/helpers';
 import type { Insn } from '../../src/ebpf/instruction';
 import { pruneUnreachable } from '../../src/ebpf/prune';
 import { R0, R1, R2, R3, R4, R5, R6, R7 } from '../../src/ebpf/registers';
 import { AttachType, ProgType, XdpAction } from '../../src/bpf/constants';
-import { emitPerCpuCounterAdd } from '../../src/bpf/loss';
 import { adoptMap, createMap, u32, type BpfMap } from '../../src/bpf/map';
 import { BPF_F_XDP_HAS_FRAGS, loadProgram, type Program } from '../../src/bpf/program';
 import { attachXdp, type XdpOptions } from '../../src/bpf/link/xdp';
 import { openPinned, pinObject } from '../../src/bpf/pinned';
+import { emitCounterAdd, Labels } from '../../probes/common';
 import { hookExit, hookExitReg, XDPCAP_HOOK_MAP, XDPCAP_HOOK_PIN } from '../../probes/xdp-hook';
 
 export interface FirewallRules {
@@ -53,8 +53,10 @@ function checkPort(p: number): number {
 
 /** The program: maps are the hook (XDPCAP_HOOK_MAP) and the counters (percpu_array, COUNTER_ENTRIES u64). */
 export function buildFirewall(rules: FirewallRules, maps: { hook: number; counters: number }): Insn[] {
+  const labels = new Labels('fw_');
   const verdict = (action: number, label: string, extra: Insn[] = []): Insn[] => [
-    ...emitPerCpuCounterAdd(maps.counters, action, 1, STACK_KEY, `${label}_counted`).map((insn, i) => (i === 0 ? insn.withSymbol(label) : insn)),
+    Label(label),
+    ...emitCounterAdd(maps.counters, action, 1, STACK_KEY, labels),
     ...extra,
     ...hookExit(maps.hook, action, R6),
   ];
@@ -78,7 +80,8 @@ export function buildFirewall(rules: FirewallRules, maps: { hook: number; counte
     LoadMem(R4, R2, 14 + 9, 1).withComment('IP protocol'),
     JEq.imm(R4, IPPROTO_UDP, 'ports'),
     JNE.imm(R4, IPPROTO_TCP, 'pass'),
-    LoadMem(R4, R2, 14, 1).withSymbol('ports'),
+    Label('ports'),
+    LoadMem(R4, R2, 14, 1),
     And.imm(R4, 0x0f),
     LSh.imm(R4, 2).withComment('IP header length: 0..60 bytes'),
     Mov.reg(R5, R2),
@@ -109,13 +112,14 @@ export function buildFirewall(rules: FirewallRules, maps: { hook: number; counte
       StoreMem(R2, 4, R5, 2),
       StoreMem(R2, 6, R0, 4),
       StoreMem(R2, 10, R1, 2),
-      Mov.reg(R0, R0).withSymbol('bounce_short'),
+      Label('bounce_short'),
     ]),
   ];
   redirects.forEach((r, i) => {
     // bpf_redirect's return value is the verdict (XDP_REDIRECT; XDP_ABORTED for bad flags): the hook is entered with it.
     insns.push(
-      ...emitPerCpuCounterAdd(maps.counters, XdpAction.REDIRECT, 1, STACK_KEY, `redirect_${i}_counted`).map((insn, j) => (j === 0 ? insn.withSymbol(`redirect_${i}`) : insn)),
+      Label(`redirect_${i}`),
+      ...emitCounterAdd(maps.counters, XdpAction.REDIRECT, 1, STACK_KEY, labels),
       Mov.imm(R1, r.ifindex),
       Mov.imm(R2, 0),
       Call(Helper.redirect),
