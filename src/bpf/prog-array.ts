@@ -3,6 +3,7 @@
 // (prog_fd_array_sys_lookup_elem, kernel/bpf/arraymap.c), is filled with a
 // program fd and emptied with a delete. And which load options a program
 // needs to be accepted into someone else's array.
+import * as fs from 'node:fs';
 import { Exit, LoadMapPtr, Mov } from '../ebpf/builders';
 import { R0, R1 } from '../ebpf/registers';
 import { u32, type BpfMap } from './map';
@@ -42,16 +43,29 @@ export interface TailCallVariant {
 }
 
 /**
+ * The program type of a prog array's owner (the first program that used
+ * it), or undefined while it has none: the `owner_prog_type` line of the
+ * map's fdinfo (bpf_map_show_fdinfo, kernel/bpf/syscall.c), there once an
+ * owner is set.
+ */
+export function progArrayOwnerType(map: BpfMap): number | undefined {
+  const m = /^owner_prog_type:\s*(\d+)$/m.exec(fs.readFileSync(`/proc/self/fdinfo/${map.fd}`, 'utf8'));
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
  * The first of `variants` whose programs the kernel accepts into `map`.
  * The kernel fixes a prog array's "owner" (program type, JIT, expected
  * attach type, BPF_F_XDP_HAS_FRAGS, sleepable) from the first program that
  * uses it, and refuses (EINVAL) loads of programs that reference the map,
  * and updates with programs, that differ. A do-nothing program referencing
  * the map is loaded per variant until one loads; nothing is put in the map.
- * (An array nobody uses yet takes the first variant as its owner.)
+ * An array nobody uses yet takes any: the first is returned without a load
+ * (which would make it the owner), so looking changes nothing.
  * Undefined when none fits.
  */
 export function compatibleVariant(map: BpfMap, progType: number, variants: readonly TailCallVariant[]): TailCallVariant | undefined {
+  if (progArrayOwnerType(map) === undefined) return variants[0];
   for (const v of variants) {
     try {
       loadProgram({
