@@ -28,7 +28,19 @@ export const xdpCommand: Command = {
       .option('force', { type: 'boolean', default: false, describe: 'use slots another program holds (another xdpcap?), and put that program back afterwards' })
       .option('i', { alias: 'interface', type: 'string', describe: 'capture the XDP program attached to IFACE directly (fentry/fexit; not every kernel allows it)' })
       .option('at', { type: 'string', default: 'exit', describe: 'with -i: entry (packets as they arrive), exit (with the verdict), or entry,exit' }),
-  // Loaded on use: the other commands and --help skip the XDP mode.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  run: (args) => (require('./xdp-run') as typeof import('./xdp-run')).runXdp(args),
+  // Loaded on use: the other commands and --help skip the capture library and the XDP mode.
+  run: (args) => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { runCaptureCommand } = require('./capture-command') as typeof import('./capture-command');
+    return runCaptureCommand(args, (c) => ({
+      mode: 'xdp',
+      hooks: ((args.hook as unknown[] | undefined) ?? []).map(String),
+      actions: args.actions as string | undefined,
+      force: Boolean(args.force),
+      iface: args.i as string | undefined,
+      at: args.at as string | undefined,
+      // -i on a kernel without fentry can still list its programs.
+      listOnly: c.dryRun,
+    }));
+  },
 };

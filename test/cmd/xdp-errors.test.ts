@@ -115,7 +115,7 @@ void test('a 4-entry hook: aborted, drop, pass and tx are captured; the summary 
   assert.match(run.stderr(), /\(aborted, drop, pass, tx\)/);
   assert.ok(hookSlots(four, 4).every((id) => id !== undefined));
   assert.equal((await run.stop()).code, 0, run.stderr());
-  assert.match(run.stderr(), /xdp:four received\/matched: aborted: 0\/0 {2}drop: 0\/0 {2}pass: 0\/0 {2}tx: 0\/0 {2}\(no redirect slot: the hook map has 4 entries\)/);
+  assert.match(run.stdout().toString(), /xdp:four received\/matched: aborted: 0\/0 {2}drop: 0\/0 {2}pass: 0\/0 {2}tx: 0\/0 {2}\(no redirect slot: the hook map has 4 entries\)/);
   assert.deepEqual(hookSlots(four, 4), [undefined, undefined, undefined, undefined]);
 });
 
@@ -142,8 +142,12 @@ void test('-i IFACE without fentry: refused with the hook as the way to go; --dr
   const dry = await netcapInNetns(['xdp', '-i', 'v1', '--at', 'entry,exit', '-e', 'udp port 53', '--dry-run']);
   assert.equal(dry.code, 0, dry.stderr);
   assert.match(dry.stdout, /^interface v1 \(ifindex \d+\): XDP program xdp_firewall, id \d+$/m);
-  assert.match(dry.stdout, /^point xdp:v1 entry: \d+ instructions/m);
-  assert.match(dry.stdout, /^point xdp:v1 exit: \d+ instructions/m);
+  assert.match(dry.stdout, /^point 0: xdp:v1 entry \(fentry on xdp_firewall\)$/m);
+  assert.match(dry.stdout, /^point 1: xdp:v1 exit \(fexit on xdp_firewall\)$/m);
+  for (const p of ['dispatcher program nc_xdpd_entry', 'fentry program nc_xdp_entry', 'dispatcher program nc_xdpd_exit', 'fexit program nc_xdp_exit']) {
+    assert.match(dry.stdout, new RegExp(`^ {2}${p}: \\d+ instructions, built, not loaded$`, 'm'));
+  }
+  assert.match(dry.stdout, /call bpf_tail_call#12/, 'the dispatchers hand over to the slot');
   assert.match(dry.stdout, /call bpf_probe_read_kernel#113/);
   assert.match(dry.stdout, /r1 = \*\(u64 \*\)\(r6 \+8\)/, 'exit reads the return value after the argument');
   const bad = await netcapInNetns(['xdp', '-i', 'v1', '--at', 'middle', '--dry-run']);

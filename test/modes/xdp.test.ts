@@ -1,6 +1,6 @@
 // The parts of `netcap xdp` that need no kernel: --actions, the names of
-// hooks, the xdpcap-shaped counter lines and the live status line, and the
-// hook emitter's checks.
+// hooks, the xdpcap-shaped counter lines (and the command's live status
+// line drawing them), and the hook emitter's checks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
@@ -10,8 +10,9 @@ import { disassemble } from '../../src/ebpf/disassemble';
 import { link } from '../../src/ebpf/link';
 import { parseActions } from '../../src/modes/xdp/actions';
 import { hookNames } from '../../src/modes/xdp/hook';
-import { formatXdpCounts, formatXdpSummary, XdpStatusLine } from '../../src/modes/xdp/status';
-import type { PointCounts } from '../../src/capture/summary';
+import { formatXdpCounts, formatXdpSummary } from '../../src/modes/xdp/status';
+import type { PointStats } from '../../src/capture/stats';
+import { StatusLine } from '../../cmd/status-line';
 import { hookExit, hookExitReg } from '../../probes/xdp-hook';
 
 void test('--actions: names in any order and case, all, repeats; unknown names with a suggestion', () => {
@@ -28,7 +29,7 @@ void test('hook names: the directory of an xdpcap_hook pin, else the file name; 
   assert.deepEqual(hookNames(['/sys/fs/bpf/a/lb/xdpcap_hook', '/sys/fs/bpf/b/lb/xdpcap_hook']), ['/sys/fs/bpf/a/lb/xdpcap_hook', '/sys/fs/bpf/b/lb/xdpcap_hook']);
 });
 
-const counts = (seen: number, matched: number, lost = 0): PointCounts => ({ seen: BigInt(seen), matched: BigInt(matched), lost: BigInt(lost), readErrors: 0n, captured: 0n });
+const counts = (seen: number, matched: number, lost = 0): PointStats => ({ seen: BigInt(seen), matched: BigInt(matched), lost: BigInt(lost), readErrors: 0n, captured: 0n });
 
 void test("counters in xdpcap's shape: received/matched per action, per hook; losses shown; a 4-entry hook's missing redirect", () => {
   const one = [0, 1, 2, 3, 4].map((action) => ({ hookName: 'lb', hookEntries: 5, action }));
@@ -40,31 +41,26 @@ void test("counters in xdpcap's shape: received/matched per action, per hook; lo
     { hookName: 'fw', hookEntries: 4, action: 3 },
   ];
   assert.equal(formatXdpCounts(two, [counts(1, 1), counts(2, 0), counts(3, 1)]), 'lb: drop: 1/1 | fw: drop: 2/0  tx: 3/1');
-  assert.equal(
-    formatXdpSummary(two, [counts(1, 1), counts(2, 0), counts(3, 1)]),
-    'xdp:lb received/matched: drop: 1/1\nxdp:fw received/matched: drop: 2/0  tx: 3/1  (no redirect slot: the hook map has 4 entries)\n',
-  );
+  assert.deepEqual(formatXdpSummary(two, [counts(1, 1), counts(2, 0), counts(3, 1)]), [
+    'xdp:lb received/matched: drop: 1/1',
+    'xdp:fw received/matched: drop: 2/0  tx: 3/1  (no redirect slot: the hook map has 4 entries)',
+  ]);
 });
 
-void test('the status line: redrawn in place on a terminal, cut to its width, erased on close; nothing elsewhere', async () => {
-  const tty = Object.assign(new PassThrough(), { isTTY: true, columns: 20 });
+void test("the command's status line draws the counters in xdpcap's shape: redrawn in place on a terminal, cut to its width, erased at the end", async () => {
+  const tty = Object.assign(new PassThrough(), { isTTY: true, columns: 40 });
   let written = '';
   tty.on('data', (b: Buffer) => (written += b.toString()));
-  const line = new XdpStatusLine(tty, () => 'drop: 120/3  pass: 9810/41', 10).start();
+  const points = [1, 2].map((action) => ({ hookName: 'lb', hookEntries: 5, action }));
+  const stats = [counts(120, 3), counts(9810, 41)];
+  const line = new StatusLine(tty, ['xdp:lb drop', 'xdp:lb pass'], () => stats, { intervalMs: 10, captured: () => 44, text: (c) => formatXdpCounts(points, c) }).start();
   await new Promise((r) => setTimeout(r, 35));
-  line.close();
+  line.stop();
   const ESC = String.fromCharCode(27);
   const frames = written.split(`${ESC}[K`).filter((x) => x !== '');
   assert.ok(frames.length >= 2, written);
-  assert.ok(frames.slice(0, -1).every((f) => f === '\rdrop: 120/3  pass: '), 'cut to 19 columns, redrawn from the line start');
+  assert.ok(frames.slice(0, -1).every((f) => f === '\r44 captured | drop: 120/3  pass: 9810/4'), `cut to 39 columns, redrawn from the line start: ${JSON.stringify(frames)}`);
   assert.equal(frames[frames.length - 1], '\r', 'erased at the end');
-  const pipe = new PassThrough();
-  let piped = '';
-  pipe.on('data', (b: Buffer) => (piped += b.toString()));
-  const quiet = new XdpStatusLine(pipe, () => 'x', 5).start();
-  await new Promise((r) => setTimeout(r, 20));
-  quiet.close();
-  assert.equal(piped, '');
 });
 
 void test('hookExit: tail call into the action slot, the action returned when it is empty; registers checked', () => {

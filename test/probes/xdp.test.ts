@@ -14,13 +14,13 @@ import { ProgType } from '../../src/bpf/constants';
 import { createMap } from '../../src/bpf/map';
 import { closeAll } from '../../src/bpf/registry';
 import { loadProgram, type Program } from '../../src/bpf/program';
-import { compatibleVariant } from '../../src/bpf/prog-array';
+import { compatibleVariant, progArrayOwnerType } from '../../src/bpf/prog-array';
 import { RingReader } from '../../src/bpf/ringbuf';
-import { readCounters } from '../../src/capture/session';
+import { readPointStats } from '../../src/capture/stats';
+import { CaptureMaps } from '../../src/capture/maps';
 import { decodeRecord, type PacketRecord } from '../../src/capture/record';
 import { compileCbpf, libpcapFilter } from '../../src/filter/libpcap';
-import { HOOK_VARIANTS } from '../../src/modes/xdp/capture';
-import { CaptureMaps } from '../../probes/common';
+import { HOOK_VARIANTS } from '../../src/modes/xdp/hook-mode';
 import { buildXdpHookProgram } from '../../probes/xdp';
 import { Firewall } from '../../examples/xdp-firewall/firewall';
 import { expressions } from '../filter/corpus';
@@ -37,7 +37,7 @@ let maps: CaptureMaps;
 
 before(() => {
   fw = Firewall.load(RULES);
-  maps = CaptureMaps.create({ points: 5, snaplen: SNAPLEN, ringBytes: 64 << 20 });
+  maps = CaptureMaps.create({ points: 5, ringBytes: 64 << 20 });
 });
 
 after(() => {
@@ -56,7 +56,7 @@ function fillHook(expression: string, opts: { maps?: CaptureMaps } = {}): Progra
     const prog = loadProgram({
       type: ProgType.XDP,
       name: `nc_t_xdp${action}`,
-      insns: buildXdpHookProgram({ action, point: action, filter, snaplen: SNAPLEN, maps: { ring: m.ring.fd, counters: m.counters.fd, scratch: m.scratch.fd } }),
+      insns: buildXdpHookProgram({ action, point: action, filter, snaplen: SNAPLEN, maps: { ring: m.ring.fd, counters: m.counters.fd, scratch: m.scratchFor(SNAPLEN).fd } }),
       ...variant,
     });
     fw.hook.update(Buffer.from([action, 0, 0, 0]), Buffer.from(new Uint32Array([prog.fd]).buffer));
@@ -109,7 +109,7 @@ void test(`${corpus.length} expressions x ${frames.length} frames: records = lib
   for (const expression of corpus) {
     const programs = fillHook(expression);
     try {
-      const countsBefore = readCounters(maps.counters, 5);
+      const countsBefore = readPointStats(maps.counters, 5, []);
       const records = runFrames(frames);
       const cbpf = compileCbpf(expression, { linktype: 'EN10MB', snaplen: SNAPLEN });
       const expected = frames
@@ -120,7 +120,7 @@ void test(`${corpus.length} expressions x ${frames.length} frames: records = lib
         expected.map((e) => ({ action: e.action, frame: e.frame.toString('hex'), wirelen: e.frame.length })),
         `"${expression}"`,
       );
-      const counts = readCounters(maps.counters, 5);
+      const counts = readPointStats(maps.counters, 5, []);
       for (let a = 0; a < 5; a++) {
         const seen = frames.filter((f) => verdictOf(f) === a).length;
         assert.equal(counts[a].seen - countsBefore[a].seen, BigInt(seen), `"${expression}": ${a} seen`);
@@ -151,12 +151,12 @@ void test('multi-buffer frames (XDP frags): captured whole, filtered on bytes pa
 });
 
 void test('a full ring loses records, counted, and never a verdict', () => {
-  const small = CaptureMaps.create({ points: 5, snaplen: SNAPLEN, ringBytes: 4096 });
+  const small = CaptureMaps.create({ points: 5, ringBytes: 4096 });
   const programs = fillHook('', { maps: small });
   try {
     const many = Array.from({ length: 200 }, (_, i) => udpFrame({ dstPort: i % 2 ? 53 : 80, payload: Buffer.alloc(200) }));
     const records = runFrames(many, small);
-    const counts = readCounters(small.counters, 5);
+    const counts = readPointStats(small.counters, 5, []);
     const lost = counts.reduce((s, c) => s + c.lost, 0n);
     assert.ok(lost > 0n, 'some records found the ring full');
     assert.equal(BigInt(records.length) + lost, 200n, 'every match is written or counted as lost');
@@ -172,4 +172,16 @@ void test('a hook map owned by a program of another kind takes no capture progra
   loadProgram({ type: ProgType.SOCKET_FILTER, name: 'nc_t_owner', insns: [LoadMapPtr(R1, other.fd), Mov.imm(R0, 0), Exit()] }).close();
   assert.equal(compatibleVariant(other, ProgType.XDP, HOOK_VARIANTS), undefined);
   other.close();
+});
+
+void test('a hook map nobody uses yet: the first variant, and looking leaves it without an owner', () => {
+  const fresh = createMap({ type: 'prog_array', name: 'nc_t_fresh', keySize: 4, valueSize: 4, maxEntries: 5 });
+  try {
+    assert.equal(progArrayOwnerType(fresh), undefined);
+    assert.deepEqual(compatibleVariant(fresh, ProgType.XDP, HOOK_VARIANTS), HOOK_VARIANTS[0]);
+    assert.equal(progArrayOwnerType(fresh), undefined, 'still no owner');
+    assert.equal(progArrayOwnerType(fw.hook), ProgType.XDP, "the firewall's hook is owned by an XDP program");
+  } finally {
+    fresh.close();
+  }
 });

@@ -1,34 +1,47 @@
-// `netcap xdp -i IFACE [--at entry|exit|entry,exit]`: the XDP program
-// attached to IFACE captured without a hook, through fentry/fexit on its
-// entry function (probes/xdp-direct.ts). Two things must hold and are
-// checked first, each refused with the hook as the way to go: the kernel
-// allows fentry/fexit (BPF trampolines; this development kernel refuses
-// them with EPERM), and the program has BTF (func_info, from clang -g;
-// programs built by netcap's own builder have none). --dry-run builds and
-// lists the programs without loading them, on any kernel.
+// `netcap xdp -i IFACE [--at entry|exit|entry,exit]` as a capture mode:
+// the XDP program attached to IFACE captured without a hook, through
+// fentry/fexit on its entry function. Each point is a dispatcher on the
+// program's entry (fentry) or exit (fexit) and, in its slot, the capture
+// program probes/xdp-direct.ts builds for the current filter (the same
+// TRACING type and target, so the tail call is allowed). Two things must
+// hold and are checked first, each refused with the hook as the way to go:
+// the kernel allows fentry/fexit (BPF trampolines; this development kernel
+// refuses them with EPERM), and the program has BTF (func_info, from clang
+// -g; programs built by netcap's own builder have none). With `listOnly`
+// (--dry-run) the programs are built and listed without being loaded, so
+// any kernel can show them.
 import { execFileSync } from 'node:child_process';
 import { UserError } from '../../errors';
 import { AttachType, ProgType } from '../../bpf/constants';
 import { describeStatus, probeFeature } from '../../bpf/features';
 import { attachFentry } from '../../bpf/link/fentry';
 import type { Link } from '../../bpf/link/link';
-import { loadProgram, openProgramById, type Program } from '../../bpf/program';
+import { openProgramById } from '../../bpf/program';
+import { Owned } from '../../bpf/registry';
 import { loadKernelBtf } from '../../btf/kernel';
+import { ProgramSlots } from '../../capture/slots';
+import { loadGeneration, loadPrograms, type LoadedProgram, type ProgramToLoad } from '../../capture/generation';
+import type { BuiltProgram, Generation, GenerationMaps, JudgeSettings, PreparedMode } from '../../capture/mode';
 import type { PacketRecord } from '../../capture/record';
-import type { CaptureSpec } from '../../capture/session';
 import { disassemble } from '../../ebpf/disassemble';
-import type { Insn } from '../../ebpf/instruction';
 import { link } from '../../ebpf/link';
-import { compileCbpf } from '../../filter/libpcap';
 import { resolveInterface, type InterfaceRef } from '../../kernel/interfaces';
-import { LINKTYPE_ETHERNET } from '../../output/packet';
-import { CaptureMaps, wakeupThreshold } from '../../../probes/common';
+import { buildDispatcher } from '../../../probes/dispatch';
 import { buildXdpDirectProgram, type XdpDirectAt } from '../../../probes/xdp-direct';
-import { actionName } from './actions';
+import { compileXdpFilter } from './filter';
 import { xdpPacket } from './packet';
 
 const HOOK_WAY =
   "capture through the program's xdpcap hook instead: netcap xdp --hook /sys/fs/bpf/NAME/xdpcap_hook (the program tail-calls into a pinned prog array with its action; examples/xdp-firewall/README.md shows how a program exposes one)";
+
+export interface XdpDirectOptions {
+  /** -i: the interface whose XDP program is captured. */
+  iface: string;
+  /** --at: entry, exit or entry,exit (default exit: with the verdict). */
+  at?: string;
+  /** Build and list only (--dry-run): no feature check, nothing loaded, so it cannot start. */
+  listOnly?: boolean;
+}
 
 /** `--at entry`, `exit` or `entry,exit`. */
 export function parseAt(text: string): XdpDirectAt[] {
@@ -37,30 +50,6 @@ export function parseAt(text: string): XdpDirectAt[] {
     throw new UserError(`--at ${text}: expected entry, exit or entry,exit`, 'entry sees packets as they arrive; exit sees them as the program left them, with its verdict');
   }
   return (['entry', 'exit'] as const).filter((w) => words.includes(w));
-}
-
-export interface DirectCaptureOptions {
-  iface: string;
-  at: XdpDirectAt[];
-  expression: string;
-  snaplen: number;
-  ringBytes: number;
-  /** Build and list only: no feature check, nothing loaded. */
-  dryRun?: boolean;
-}
-
-export interface DirectPoint {
-  at: XdpDirectAt;
-  name: string;
-  insns: Insn[];
-}
-
-export interface PreparedDirectCapture {
-  iface: InterfaceRef;
-  target: { id: number; name: string };
-  points: DirectPoint[];
-  /** Only when not a dry run. */
-  spec?: CaptureSpec;
 }
 
 /** The XDP program attached to an interface of this network namespace, from netlink (`ip -d -j link show`). */
@@ -83,84 +72,107 @@ function xdpBuffOffsets(): { data: number; dataEnd: number } {
   return { data: btf.structMember('xdp_buff', 'data').offsetBits / 8, dataEnd: btf.structMember('xdp_buff', 'data_end').offsetBits / 8 };
 }
 
-export function prepareDirectCapture(o: DirectCaptureOptions): PreparedDirectCapture {
-  if (!o.dryRun) {
-    const status = probeFeature('fentry');
-    if (status.status !== 'supported') {
-      throw new UserError('fentry/fexit on XDP programs is not available on this kernel (netcap xdp -i needs it)', HOOK_WAY, describeStatus('fentry', status));
-    }
+export function prepareDirectMode(o: XdpDirectOptions): PreparedMode {
+  const at = parseAt(o.at ?? 'exit');
+  const listOnly = o.listOnly === true;
+  const fentry = probeFeature('fentry');
+  if (!listOnly && fentry.status !== 'supported') {
+    throw new UserError('fentry/fexit on XDP programs is not available on this kernel (netcap xdp -i needs it)', HOOK_WAY, describeStatus('fentry', fentry));
   }
   const iface = resolveInterface(o.iface);
   const target = attachedXdpProgram(iface);
-  const filter = o.expression ? compileCbpf(o.expression, { linktype: 'EN10MB', snaplen: o.snaplen }).insns : undefined;
   const xdpBuff = xdpBuffOffsets();
-  const build = (maps: { ring: number; counters: number; scratch: number }) =>
-    o.at.map((at, point) => ({
-      at,
-      name: `xdp:${iface.name} ${at}`,
-      insns: buildXdpDirectProgram({ at, point, filter, snaplen: o.snaplen, maps, xdpBuff, wakeupAt: wakeupThreshold(o.ringBytes) }),
-    }));
-  // A dry run lists the programs as built; map fds are placeholders (nothing is loaded).
-  if (o.dryRun) return { iface, target, points: build({ ring: 0, counters: 0, scratch: 0 }) };
-
-  const owned: { close(): void }[] = [];
-  const closeAll = () => {
-    for (const x of owned.splice(0).reverse()) x.close();
-  };
+  const names = at.map((a) => `xdp:${iface.name} ${a}`);
+  const opened = new Owned();
   try {
-    const xdpProg = openProgramById(target.id);
-    owned.push(xdpProg);
-    const funcs = xdpProg.functions();
-    if (funcs.funcTypeIds.length === 0) {
-      throw new UserError(`the XDP program on ${iface.name} (${target.name}, id ${target.id}) has no BTF, which fentry/fexit need`, HOOK_WAY);
+    // The target: held open so that its id stays valid, and its BTF function the programs attach to.
+    let attachTo: { attachBtfId: number; attachBtfObjFd: number } | undefined;
+    if (!listOnly) {
+      const xdpProg = opened.own(openProgramById(target.id));
+      const funcs = xdpProg.functions();
+      if (funcs.funcTypeIds.length === 0) {
+        throw new UserError(`the XDP program on ${iface.name} (${target.name}, id ${target.id}) has no BTF, which fentry/fexit need`, HOOK_WAY);
+      }
+      // attach_prog_fd: the target is a BPF program, not a kernel function.
+      attachTo = { attachBtfId: funcs.funcTypeIds[0], attachBtfObjFd: xdpProg.fd };
     }
-    const maps = CaptureMaps.create({ points: o.at.length, snaplen: o.snaplen, ringBytes: o.ringBytes });
-    owned.push(maps);
-    const points = build({ ring: maps.ring.fd, counters: maps.counters.fd, scratch: maps.scratch.fd });
-    const programs: Program[] = points.map((p) => {
-      const prog = loadProgram({
-        type: ProgType.TRACING,
-        name: `nc_xdp_${p.at}`,
-        insns: p.insns,
-        expectedAttachType: p.at === 'entry' ? AttachType.TRACE_FENTRY : AttachType.TRACE_FEXIT,
-        attachBtfId: funcs.funcTypeIds[0],
-        // attach_prog_fd: the target is a BPF program, not a kernel function.
-        attachBtfObjFd: xdpProg.fd,
-      });
-      owned.push(prog);
-      return prog;
-    });
-    // fexit keeps the verdict in the record's reason field (probes/xdp-direct.ts).
-    const toPacket = (rec: PacketRecord, tsNs: bigint, comment: string) => xdpPacket(rec, tsNs, comment, points[rec.point]?.at === 'exit' ? rec.reason : undefined);
-    const spec: CaptureSpec = {
-      points: points.map((p) => ({ name: p.name, linktype: LINKTYPE_ETHERNET })),
-      ring: maps.ring,
-      counters: maps.counters,
-      attach: (): Link[] => programs.map((prog, i) => attachFentry(prog, `${target.name} (${points[i].at})`)),
-      resources: [{ close: closeAll }],
-      readiness: `XDP program ${target.name} (id ${target.id}) on ${iface.name}, at ${o.at.join(' and ')}`,
-      snaplen: o.snaplen,
-      filter: o.expression,
-      describe: (rec, point) => `point=${point.name} ifname=${iface.name} cpu=${rec.cpu}${points[rec.point]?.at === 'exit' ? ` action=${actionName(rec.reason)}` : ''}`,
-      toPacket,
+    const tracing = (a: XdpDirectAt) => ({ type: ProgType.TRACING, expectedAttachType: a === 'entry' ? AttachType.TRACE_FENTRY : AttachType.TRACE_FEXIT, ...attachTo });
+    // One array per point: fentry and fexit programs are different owners.
+    const slots = at.map((_, i) => opened.own(new ProgramSlots(`nc_xdp${i}_slot`, 1)));
+    const dispatchers: ProgramToLoad[] = at.map((a, i) => ({ point: i, role: 'dispatcher', spec: { ...tracing(a), name: `nc_xdpd_${a}`, insns: buildDispatcher(slots[i].fd, 0) } }));
+    const loadedDispatchers: LoadedProgram[] = listOnly ? [] : loadPrograms(dispatchers);
+    for (const p of loadedDispatchers) opened.own(p.program);
+    const attached: BuiltProgram[] = listOnly ? dispatchers.map(built) : loadedDispatchers;
+
+    const load = (settings: JudgeSettings, maps: GenerationMaps): Generation => {
+      const filter = compileXdpFilter(settings);
+      const list: ProgramToLoad[] = at.map((a, point) => ({
+        point,
+        role: a === 'entry' ? 'fentry' : 'fexit',
+        slot: { slots: slots[point], index: 0 },
+        spec: {
+          ...tracing(a),
+          name: `nc_xdp_${a}`,
+          insns: buildXdpDirectProgram({ at: a, point, filter, snaplen: settings.snaplen, maps: { ring: maps.ring.fd, counters: maps.counters.fd, scratch: maps.scratch.fd }, xdpBuff, wakeupAt: maps.wakeupAt }),
+        },
+      }));
+      if (!listOnly) return loadGeneration(settings, list);
+      return {
+        settings,
+        programs: list.map(built),
+        install: () => {
+          throw new Error('a capture prepared to be listed only (--dry-run) cannot start');
+        },
+        close: () => undefined,
+      };
     };
-    return { iface, target, points, spec };
+
+    const describe = (gen: Generation): string => {
+      const lines = [
+        `interface ${iface.name} (ifindex ${iface.ifindex}): XDP program ${target.name}, id ${target.id}`,
+        `fentry/fexit: ${fentry.status === 'supported' ? 'supported' : `${describeStatus('fentry', fentry)}; a capture would be refused: ${HOOK_WAY}`}`,
+      ];
+      const how = listOnly ? 'built, not loaded' : 'accepted by the verifier';
+      at.forEach((a, i) => {
+        lines.push(`point ${i}: ${names[i]} (${a === 'entry' ? 'fentry' : 'fexit'} on ${target.name})`);
+        for (const p of [...attached, ...gen.programs].filter((p) => p.point === i)) {
+          lines.push(`  ${p.role} program ${p.name}: ${link(p.insns).slots} instructions, ${how}`);
+          lines.push(disassemble(link(p.insns)).trimEnd().replace(/^/gm, '    '));
+        }
+      });
+      return lines.join('\n') + '\n';
+    };
+
+    return {
+      points: names.map((name) => ({ name })),
+      readiness: `XDP program ${target.name} (id ${target.id}) on ${iface.name}, at ${at.join(' and ')}`,
+      notes: [],
+      metadataOnStdout: true,
+      attachedPrograms: attached,
+      check: (settings) => void compileXdpFilter(settings),
+      load,
+      attach: (): Link[] => {
+        const links: Link[] = [];
+        try {
+          loadedDispatchers.forEach((p, i) => links.push(attachFentry(p.program, `${target.name} (${at[i]})`)));
+        } catch (e) {
+          for (const l of links.reverse()) l.close();
+          throw e;
+        }
+        return links;
+      },
+      // fexit keeps the verdict in the record's reason field (probes/xdp-direct.ts).
+      packet: (rec: PacketRecord) => xdpPacket(rec, names[rec.point] ?? `xdp point ${rec.point}`, at[rec.point] === 'exit' ? rec.reason : undefined),
+      describe,
+      close: () => opened.close(),
+    };
   } catch (e) {
-    closeAll();
+    opened.close();
     throw e;
   }
 }
 
-/** --dry-run with -i: the program found and each capture program as built (not loaded: that needs fentry). */
-export function describeDirectDryRun(c: PreparedDirectCapture): string {
-  const fentry = probeFeature('fentry');
-  const lines = [
-    `interface ${c.iface.name} (ifindex ${c.iface.ifindex}): XDP program ${c.target.name}, id ${c.target.id}`,
-    `fentry/fexit: ${fentry.status === 'supported' ? 'supported' : `${describeStatus('fentry', fentry)}; a capture would be refused: ${HOOK_WAY}`}`,
-  ];
-  for (const p of c.points) {
-    lines.push(`point ${p.name}: ${link(p.insns).slots} instructions (built, not loaded; map fds are placeholders)`);
-    lines.push(disassemble(link(p.insns)).trimEnd().replace(/^/gm, '    '));
-  }
-  return lines.join('\n') + '\n';
+/** A program to load as a listing (--dry-run) shows it. */
+function built(p: ProgramToLoad): BuiltProgram {
+  return { point: p.point, role: p.role, name: p.spec.name, insns: p.spec.insns };
 }

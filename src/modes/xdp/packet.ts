@@ -1,16 +1,19 @@
-// The packet `netcap xdp` writes for a record: as captured, inbound (XDP
-// runs on receive), with its XDP verdict when the point knows it.
+// The packet `netcap xdp` writes for a record, hook and direct capture
+// alike: as captured, inbound (XDP runs on receive), with its XDP verdict
+// when the point knows it (pcapng epb_verdict, JSON "verdict", and
+// `action=` in the metadata text).
 import type { PacketRecord } from '../../capture/record';
-import type { CapturedPacket } from '../../output/packet';
+import type { ModePacket } from '../../capture/mode';
+import { actionName } from './actions';
 
-export function xdpPacket(rec: PacketRecord, tsNs: bigint, comment: string, action: number | undefined): CapturedPacket {
+export function xdpPacket(rec: PacketRecord, point: string, action: number | undefined): ModePacket {
+  const flags = [...(action !== undefined ? [`action=${actionName(action)}`] : []), ...(rec.readFailed ? ['truncated=read-error'] : [])];
   return {
-    ifIndex: rec.point,
-    tsNs,
     data: rec.data,
     wirelen: rec.wirelen,
-    comment,
+    linktype: rec.linktype,
     direction: 'in',
+    meta: { point, ifindex: rec.ifindex, cpu: rec.cpu, ...(flags.length ? { flags } : {}) },
     ...(action !== undefined ? { verdict: { type: 'xdp' as const, value: action } } : {}),
   };
 }

@@ -7,15 +7,18 @@
 // maps and of the programs --force displaced. Its stdin is a pipe only
 // netcap holds: when netcap ends, however it ends (its own clean-up, a
 // crash, SIGKILL), the pipe reaches end-of-file (and the watchdog's parent
-// changes), and the watchdog puts back every slot that still holds one of
+// changes), and the watchdog puts back every slot that holds one of
 // netcap's programs (restoreSlot: compare, then restore), then exits. After
 // a normal end netcap has put them back itself and the watchdog finds
 // nothing to do; after SIGKILL it does the work. Either way a slot netcap
 // filled ends up as netcap found it.
 //
-// It is started early (spawn), while netcap loads its programs, and told
-// their ids before any slot is filled (watch): Node's start-up overlaps
-// with the loading instead of adding to it.
+// The protocol: netcap writes one line per generation of programs, before
+// that generation goes into the slots: a JSON array, per hook of the plan,
+// per watched slot, the id of the generation's program for it. Each line
+// ADDS those ids to the slot's set (a filter change swaps a new program in
+// while the old one may still be there), and the watchdog answers each
+// line with WATCHDOG_READY once it knows them.
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { UserError } from '../../errors';
@@ -39,34 +42,43 @@ export interface WatchdogPlan {
   hooks: { path: string; mapFd: number; slots: { key: number; previousFd?: number }[] }[];
 }
 
-/**
- * The line netcap sends before filling: the id of its program for each
- * slot, hook by hook in the plan's order (the watchdog restores only slots
- * holding one of them).
- */
+/** One line netcap sends: per hook (the plan's order), per watched slot, a program id to add to the slot's set. */
 export type WatchdogIds = number[][];
 
-/** The watchdog's line on stdout once it knows the ids and watches. */
+/** The watchdog's answer to each line, once it knows the ids. */
 export const WATCHDOG_READY = 'ready';
 
-const START_TIMEOUT_MS = 10_000;
+const ANSWER_TIMEOUT_MS = 10_000;
 
 export class SlotWatchdog {
   private closed = false;
-  private readonly ready: Promise<void>;
+  /** Why the watchdog can no longer answer (it exited), once it cannot. */
+  private gone: string | undefined;
+  /** Waiting for an answer, oldest first: the watchdog answers lines in order. */
+  private readonly waiting: { resolve: () => void; reject: (e: Error) => void }[] = [];
 
   private constructor(private readonly child: ChildProcess) {
-    this.ready = new Promise<void>((resolve, reject) => {
-      let out = '';
-      child.stdout!.setEncoding('utf8');
-      child.stdout!.on('data', (s: string) => {
-        out += s;
-        if (out.split('\n').includes(WATCHDOG_READY)) resolve();
-      });
-      child.once('error', reject);
-      child.once('exit', (code, signal) => reject(new Error(`it exited (${signal ?? `status ${code}`})`)));
+    let out = '';
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (s: string) => {
+      out += s;
+      let nl: number;
+      while ((nl = out.indexOf('\n')) >= 0) {
+        const line = out.slice(0, nl);
+        out = out.slice(nl + 1);
+        if (line === WATCHDOG_READY) this.waiting.shift()?.resolve();
+      }
     });
-    this.ready.catch(() => undefined); // observed by watch()
+    const lost = (why: string) => {
+      this.gone ??= why;
+      for (const w of this.waiting.splice(0)) w.reject(new Error(why));
+    };
+    child.once('error', (e) => lost(e.message));
+    child.once('exit', (code, signal) => lost(`it exited (${signal ?? `status ${code}`})`));
+    child.stdin!.on('error', () => undefined); // a write after it died: reported through 'exit'
+    // It must never keep netcap's event loop alive: a pending answer has its own timer.
+    child.unref();
+    for (const s of [child.stdin, child.stdout] as unknown as { unref?: () => void }[]) s.unref?.();
   }
 
   /** Starts the watchdog process with its own fds of the hook maps and of the displaced programs. */
@@ -83,24 +95,34 @@ export class SlotWatchdog {
     return new SlotWatchdog(child);
   }
 
-  /** Tells the watchdog netcap's program ids and resolves once it watches; a UserError when it does not answer. */
+  /**
+   * Tells the watchdog more of netcap's program ids and resolves once it
+   * knows them; a UserError (nothing to be put in the hook) when it does not
+   * answer.
+   */
   async watch(ids: WatchdogIds): Promise<void> {
-    this.child.stdin!.write(`${JSON.stringify(ids)}\n`);
     let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([this.ready, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no word from it within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS)))]);
+      if (this.closed) throw new Error('it was let go');
+      if (this.gone) throw new Error(this.gone);
+      await new Promise<void>((resolve, reject) => {
+        this.waiting.push({ resolve, reject });
+        this.child.stdin!.write(`${JSON.stringify(ids)}\n`);
+        timer = setTimeout(() => {
+          // A late answer would be taken for the next line's: no more lines go to it.
+          this.gone = `no word from it within ${ANSWER_TIMEOUT_MS} ms`;
+          for (const w of this.waiting.splice(0)) w.reject(new Error(this.gone));
+        }, ANSWER_TIMEOUT_MS);
+      });
     } catch (e) {
-      this.close();
-      if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
-      throw new UserError(`the watchdog that empties the hook's slots if netcap is killed did not start: ${(e as Error).message}`, 'nothing was put in the hook; try again', (e as Error).stack);
+      throw new UserError(
+        `the watchdog that empties the hook's slots if netcap is killed does not answer: ${(e as Error).message}`,
+        'nothing new was put in the hook; try again',
+        (e as Error).stack,
+      );
     } finally {
       clearTimeout(timer);
     }
-    // From here on it must not keep netcap's event loop alive, and its exit is no error.
-    this.child.removeAllListeners('exit');
-    this.child.stdout!.destroy();
-    this.child.unref();
-    (this.child.stdin as unknown as { unref?: () => void }).unref?.();
   }
 
   get pid(): number | undefined {
@@ -112,10 +134,7 @@ export class SlotWatchdog {
     if (this.closed) return;
     this.closed = true;
     const stdin = this.child.stdin;
-    if (stdin && !stdin.destroyed) {
-      stdin.on('error', () => undefined); // it may be gone already
-      stdin.destroy();
-    }
-    this.child.unref();
+    if (stdin && !stdin.destroyed) stdin.destroy();
+    this.child.stdout?.destroy();
   }
 }
