@@ -9,7 +9,9 @@
 //   fw.hookPath;        // /sys/fs/bpf/nc-<purpose>-<tag>/xdpcap_hook, for netcap xdp --hook
 //   fw.counts();        // the firewall's own verdict counts, index = XDP action
 //   hookSlots(fw.hookPath);   // program ids in the slots (bpftool map dump)
+//   processesOnHook(fw.hookPath);   // pids of netcap and its watchdog while they run on it
 import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ensureBpffs, BPFFS_MOUNT_POINT } from '../src/bpf/pinned';
 import { runCommand, randomTag, type Namespace } from './netns';
@@ -78,4 +80,17 @@ export function hookSlots(hookPath: string, entries = 5): (number | undefined)[]
   const slots: (number | undefined)[] = Array.from({ length: entries }, () => undefined);
   for (const e of dump) slots[Buffer.from(e.key.map((x) => parseInt(x, 16))).readUInt32LE(0)] = Buffer.from(e.value.map((x) => parseInt(x, 16))).readUInt32LE(0);
   return slots;
+}
+
+/** Processes whose command line names `hookPath` (netcap xdp on it, and its watchdog, whose plan names it). */
+export function processesOnHook(hookPath: string): number[] {
+  const pids: number[] = [];
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(hookPath)) pids.push(Number(pid));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
 }

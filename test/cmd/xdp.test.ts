@@ -24,7 +24,7 @@ import { openHook } from '../../src/modes/xdp/hook';
 import { World, type Namespace } from '../../lab/netns';
 import { inject, receive, type Receiver } from '../../lab/inject';
 import { newProbeTag, probeFrame, tcpFrame, udpFrame } from '../../lab/frames';
-import { attachXdpFirewall, hookSlots, type AttachedFirewall } from '../../lab/xdp';
+import { attachXdpFirewall, hookSlots, processesOnHook, type AttachedFirewall } from '../../lab/xdp';
 import { bpfObjectsOf, runNetcap, tempDir, type NetcapRun } from '../capture/netcap-child';
 import { asHookSees, firewallVerdict } from '../probes/xdp-frames';
 
@@ -185,19 +185,6 @@ void test('--actions drop,tx fills only those slots and captures only their pack
   assert.deepEqual(capture.packets.map((p) => p.verdict?.value).sort(), verdicts.filter((v) => v === XdpAction.DROP || v === XdpAction.TX).sort());
 });
 
-/** Processes whose command line names this test's hook (netcap and its watchdog). */
-function processesOnHook(): number[] {
-  const pids: number[] = [];
-  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(fw.hookPath)) pids.push(Number(pid));
-    } catch {
-      // gone
-    }
-  }
-  return pids;
-}
-
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGKILL'] as const) {
   void test(`${signal}: every slot is empty afterwards, no process is left, and the firewall still runs`, async () => {
     const run = await startNetcap(['-w', '/dev/null']);
@@ -207,7 +194,7 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGKILL'] as const) {
     else assert.equal(exit.code, 0, run.stderr());
     // After SIGKILL the watchdog does it: within a moment.
     assert.ok(await until(() => hookSlots(fw.hookPath).every((id) => id === undefined)), `slots after ${signal}: ${JSON.stringify(hookSlots(fw.hookPath))}`);
-    assert.ok(await until(() => processesOnHook().length === 0), 'the watchdog has exited');
+    assert.ok(await until(() => processesOnHook(fw.hookPath).length === 0), 'the watchdog has exited');
     const again = await sendMix();
     assert.deepEqual(again.counted, baseline.counted);
     assert.deepEqual(again.peers, baseline.peers);
@@ -281,7 +268,7 @@ void test('--dry-run lists the hook, its slots and the programs as the verifier 
   assert.match(out, /call bpf_xdp_load_bytes#189/);
   assert.match(out, /r0 = 4 +; the verdict the XDP program chose, always/);
   assert.deepEqual(hookSlots(fw.hookPath), [undefined, undefined, undefined, undefined, undefined]);
-  assert.deepEqual(processesOnHook(), [], 'no watchdog');
+  assert.deepEqual(processesOnHook(fw.hookPath), [], 'no watchdog');
 });
 
 void test('a slot someone else changes while netcap runs is left as they made it, and netcap says so', async () => {
@@ -292,7 +279,7 @@ void test('a slot someone else changes while netcap runs is left as they made it
     hook.slots.set(XdpAction.DROP, other.fd);
     assert.equal((await run.stop()).code, 0, run.stderr());
     assert.match(run.stdout().toString(), new RegExp(`^note: ${fw.hookPath}: the drop slot was changed by someone else while netcap ran; left as it is$`, 'm'));
-    assert.ok(await until(() => processesOnHook().length === 0));
+    assert.ok(await until(() => processesOnHook(fw.hookPath).length === 0));
     assert.deepEqual(hookSlots(fw.hookPath), [undefined, other.id, undefined, undefined, undefined]);
   } finally {
     hook.slots.clear(XdpAction.DROP);
