@@ -7,14 +7,18 @@
 // and every frame from K on by the new (none by both, none by neither),
 // each packet with the firewall's verdict, the counters per action equal to
 // what was sent (none lost, none counted twice) and the firewall's own
-// counts as without netcap. Then a process running such a capture is
-// SIGKILLed after a filter change: its watchdog, told the new programs
-// before they went in, empties every slot.
+// counts as without netcap. A slot someone else changes while the capture
+// runs is left to them by the next change, and the report says so. Then a
+// process running such a capture is SIGKILLed after a filter change: its
+// watchdog, told the new programs before they went in, empties every slot.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { XdpAction } from '../../src/bpf/constants';
+import { AttachType, ProgType, XdpAction } from '../../src/bpf/constants';
+import { BPF_F_XDP_HAS_FRAGS, loadProgram } from '../../src/bpf/program';
+import { Exit, Mov, R0 } from '../../src/ebpf';
+import { openHook } from '../../src/modes/xdp/hook';
 import { openCapture, type Capture, type CapturedPacket } from '../../src/index';
 import { World, type Namespace } from '../../lab/netns';
 import { inject } from '../../lab/inject';
@@ -83,6 +87,30 @@ void test('setFilter on a running xdp capture while frames flow: one frame split
   assert.deepEqual(fw.counts().map((n, a) => n - firewallBefore[a]), sentPer, "the firewall's own counts: its verdicts unchanged");
   assert.equal(result.perPoint.reduce((s, p) => s + p.lost, 0n), 0n);
   assert.equal(result.perPoint.reduce((s, p) => s + p.matched, 0n), BigInt(numbers.length), 'every match written');
+});
+
+void test('a filter change leaves a slot someone else changed meanwhile as they made it; the report says so', async () => {
+  const capture = openCapture({ mode: 'xdp', hooks: [fw.hookPath], filter: 'udp' });
+  running.push(capture);
+  await capture.start();
+  const first = hookSlots(fw.hookPath);
+  // "Someone else": a program of our own that drops, loaded the way the firewall's hook wants.
+  const hook = openHook(fw.hookPath);
+  const other = loadProgram({ type: ProgType.XDP, name: 'nc_t_other', insns: [Mov.imm(R0, XdpAction.DROP), Exit()], expectedAttachType: AttachType.XDP, progFlags: BPF_F_XDP_HAS_FRAGS });
+  try {
+    hook.slots.set(XdpAction.DROP, other.fd);
+    await capture.setFilter('tcp');
+    const second = hookSlots(fw.hookPath);
+    assert.equal(second[XdpAction.DROP], other.id, 'left as they made it');
+    assert.ok(second.every((id, a) => a === XdpAction.DROP || (id !== undefined && id !== first[a])), 'the other slots hold the new generation');
+    const result = await capture.stop();
+    assert.deepEqual(hookSlots(fw.hookPath), [undefined, other.id, undefined, undefined, undefined]);
+    assert.ok(capture.mode.report?.(result.perPoint).includes(`note: ${fw.hookPath}: the drop slot was changed by someone else while netcap ran; left as it is`));
+  } finally {
+    hook.slots.clear(XdpAction.DROP);
+    other.close();
+    hook.map.close();
+  }
 });
 
 void test('SIGKILL of a process running an xdp capture after a filter change: every slot is empty again, and the watchdog is gone', async () => {

@@ -162,7 +162,8 @@ export function prepareDirectMode(o: XdpDirectOptions): PreparedMode {
         return links;
       },
       // fexit keeps the verdict in the record's reason field (probes/xdp-direct.ts).
-      packet: (rec: PacketRecord) => xdpPacket(rec, names[rec.point] ?? `xdp point ${rec.point}`, at[rec.point] === 'exit' ? rec.reason : undefined),
+      packet: (rec: PacketRecord) =>
+        xdpPacket(rec, { point: names[rec.point] ?? `xdp point ${rec.point}`, ifindex: iface.ifindex, ifname: iface.name }, at[rec.point] === 'exit' ? rec.reason : undefined),
       describe,
       close: () => opened.close(),
     };

@@ -19,7 +19,7 @@ import { Owned } from '../../bpf/registry';
 import { disassemble } from '../../ebpf/disassemble';
 import { link } from '../../ebpf/link';
 import type { PacketRecord } from '../../capture/record';
-import { loadPrograms } from '../../capture/generation';
+import { loadGeneration } from '../../capture/generation';
 import type { Generation, GenerationMaps, JudgeSettings, PreparedMode } from '../../capture/mode';
 import { buildXdpHookProgram } from '../../../probes/xdp';
 import { actionName, parseActions, XDP_ACTION_NAMES } from './actions';
@@ -101,7 +101,8 @@ export function prepareHookMode(o: XdpHookOptions): PreparedMode {
 
     const load = (settings: JudgeSettings, maps: GenerationMaps): Generation => {
       const filter = compileXdpFilter(settings);
-      const loaded = loadPrograms(
+      const gen = loadGeneration(
+        settings,
         slots.map((s, index) => {
           const v = variants.get(s.hook)!;
           return {
@@ -117,18 +118,12 @@ export function prepareHookMode(o: XdpHookOptions): PreparedMode {
           };
         }),
       );
-      let closed = false;
+      const programs = gen.programs.map((p) => p.program);
       return {
-        settings,
-        programs: loaded,
+        ...gen,
         // Per hook, per slot: this generation's program ids, before any goes in.
-        ready: () => watchdogFor().watch(hooks.map((h) => slots.flatMap((s, i) => (s.hook === h ? [loaded[i].program.id] : [])))),
-        install: () => slots.forEach((s, i) => s.install(loaded[i].program)),
-        close: () => {
-          if (closed) return;
-          closed = true;
-          for (const l of [...loaded].reverse()) l.program.close();
-        },
+        ready: () => watchdogFor().watch(hooks.map((h) => slots.flatMap((s, i) => (s.hook === h ? [programs[i].id] : [])))),
+        install: () => slots.forEach((s, i) => s.install(programs[i])),
       };
     };
 
@@ -161,7 +156,8 @@ export function prepareHookMode(o: XdpHookOptions): PreparedMode {
       attach: () => slots.map((s) => new Link('xdp-hook', `${s.hook.path} ${s.action}`, [{ close: () => s.restore() }])),
       packet: (rec: PacketRecord) => {
         const s = slots[rec.point];
-        return xdpPacket(rec, s ? pointName(s) : `xdp point ${rec.point}`, s?.key);
+        // The hook programs record the packet's ingress interface (xdp_md.ingress_ifindex).
+        return xdpPacket(rec, { point: s ? pointName(s) : `xdp point ${rec.point}`, ifindex: rec.ifindex }, s?.key);
       },
       describe,
       report: (perPoint) => [...formatXdpSummary(points, perPoint), ...notes.map((n) => `note: ${n}`)],

@@ -4,16 +4,18 @@
 // `action=` in the metadata text).
 import type { PacketRecord } from '../../capture/record';
 import type { ModePacket } from '../../capture/mode';
+import type { PacketMeta } from '../../output/packet';
 import { actionName } from './actions';
 
-export function xdpPacket(rec: PacketRecord, point: string, action: number | undefined): ModePacket {
+/** `where`: the point's name and the interface, as far as the mode knows them. */
+export function xdpPacket(rec: PacketRecord, where: Pick<PacketMeta, 'point' | 'ifindex' | 'ifname'>, action: number | undefined): ModePacket {
   const flags = [...(action !== undefined ? [`action=${actionName(action)}`] : []), ...(rec.readFailed ? ['truncated=read-error'] : [])];
   return {
     data: rec.data,
     wirelen: rec.wirelen,
     linktype: rec.linktype,
     direction: 'in',
-    meta: { point, ifindex: rec.ifindex, cpu: rec.cpu, ...(flags.length ? { flags } : {}) },
+    meta: { ...where, cpu: rec.cpu, ...(flags.length ? { flags } : {}) },
     ...(action !== undefined ? { verdict: { type: 'xdp' as const, value: action } } : {}),
   };
 }
