@@ -6,5 +6,6 @@ import { compileCommand } from './compile';
 import { readCommand } from './read';
 import { skbCommand } from './skb';
 import { replayCommand } from './replay';
+import { xdpCommand } from './xdp';
 
-export const commands: Command[] = [mbufCommand, rawCommand, skbCommand, compileCommand, readCommand, replayCommand];
+export const commands: Command[] = [mbufCommand, rawCommand, skbCommand, xdpCommand, compileCommand, readCommand, replayCommand];

@@ -116,6 +116,11 @@ export interface Native {
     tcDetach(ifindex: number, egress: 0 | 1, handle: number, priority: number): void;
     progInfo(fd: number): { id: number; type: number; name: string; xlatedLen: number; jitedLen: number };
     linkInfo(fd: number): { id: number; type: number; progId: number };
+    objPin(fd: number, path: string): void;
+    objGet(path: string): number;
+    mapInfo(fd: number): { id: number; type: number; keySize: number; valueSize: number; maxEntries: number; flags: number; name: string };
+    progGetFdById(id: number): number;
+    progFuncInfo(fd: number): { btfId: number; funcTypeIds: number[] };
     close(fd: number): void;
     numPossibleCpus(): number;
   };
