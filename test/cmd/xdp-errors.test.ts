@@ -115,7 +115,7 @@ void test('a 4-entry hook: aborted, drop, pass and tx are captured; the summary 
   assert.match(run.stderr(), /\(aborted, drop, pass, tx\)/);
   assert.ok(hookSlots(four, 4).every((id) => id !== undefined));
   assert.equal((await run.stop()).code, 0, run.stderr());
-  assert.match(run.stdout().toString(), /xdp:four received\/matched: aborted: 0\/0 {2}drop: 0\/0 {2}pass: 0\/0 {2}tx: 0\/0 {2}\(no redirect slot: the hook map has 4 entries\)/);
+  assert.match(run.stderr(), /xdp:four received\/matched: aborted: 0\/0 {2}drop: 0\/0 {2}pass: 0\/0 {2}tx: 0\/0 {2}\(no redirect slot: the hook map has 4 entries\)/);
   assert.deepEqual(hookSlots(four, 4), [undefined, undefined, undefined, undefined]);
 });
 
