@@ -1,6 +1,7 @@
 // libpcap, our reference: tcpdump expressions -> classic BPF via
-// pcap_compile on a dead handle, and libpcap's own bpf_filter() to run a
-// program on a packet (the verdict every other engine must reproduce).
+// pcap_compile on a dead handle (or a live one, for captures with a live
+// capture's meaning), and libpcap's own bpf_filter() to run a program on a
+// packet (the verdict every other engine must reproduce).
 import { UserError, closeNames } from '../errors';
 import { isNativeError, native } from '../native';
 import { BPF_K, BPF_RET, decodeCbpf, encodeCbpf, type CbpfInsn } from './cbpf';
@@ -16,11 +17,27 @@ export interface CbpfProgram {
 }
 
 export interface CompileOptions {
-  /** A DLT name ("EN10MB", "RAW", case-insensitive) or number. Default EN10MB. */
+  /** A DLT name ("EN10MB", "RAW", case-insensitive) or number. Default EN10MB; a live handle has its own. */
   linktype?: string | number;
   /** The match length a `ret` gives (tcpdump's -s). Default 262144. */
   snaplen?: number;
   optimize?: boolean;
+  /**
+   * The handle pcap_compile runs on: a dead one by default, or `{ live:
+   * device }`, an activated capture handle for that device (opened and
+   * closed here, never capturing). On Linux a live handle's code reads the
+   * socket filter's metadata (SKF_AD_* loads: the packet type for
+   * inbound/outbound, the VLAN tag the kernel took out of the packet for
+   * `vlan`, the ifindex), which only a context that has that metadata can
+   * run (src/filter/compiler.ts `ancillary`); its link type is the device's.
+   */
+  handle?: { live: string };
+  /**
+   * The IPv4 netmask `ip broadcast` uses, as a number in host order
+   * (0xffffff00 for a /24): what gencode compares the loaded address with.
+   * Default: unknown, and `ip broadcast` is refused with libpcap's message.
+   */
+  netmask?: number;
 }
 
 export const DEFAULT_SNAPLEN = 262144;
@@ -52,15 +69,25 @@ export function linktypeName(value: number): string {
 
 /** Compiles a tcpdump expression with libpcap. libpcap's refusals become UserErrors carrying its message. */
 export function compileCbpf(expression: string, opts: CompileOptions = {}): CbpfProgram {
-  const linktype = linktypeValue(opts.linktype ?? 'EN10MB');
-  const snaplen = opts.snaplen ?? DEFAULT_SNAPLEN;
+  let linktype = linktypeValue(opts.linktype ?? 'EN10MB');
+  let snaplen = opts.snaplen ?? DEFAULT_SNAPLEN;
   if (!Number.isInteger(snaplen) || snaplen < 1 || snaplen > 0x7fffffff) {
     throw new UserError(`bad snap length ${snaplen}`, 'give a positive number of bytes, e.g. --snaplen 262144');
   }
+  const netmask = opts.netmask;
+  if (netmask !== undefined && (!Number.isInteger(netmask) || netmask < 0 || netmask > 0xffffffff)) throw new Error(`compileCbpf: bad netmask ${netmask}`);
   let code: Buffer;
   try {
-    code = native().pcap.compile(linktype, snaplen, expression, opts.optimize ?? true);
+    if (opts.handle) {
+      const live = native().pcap.compileLive(opts.handle.live, snaplen, expression, opts.optimize ?? true, netmask);
+      ({ code, linktype, snaplen } = live);
+    } else {
+      code = native().pcap.compile(linktype, snaplen, expression, opts.optimize ?? true, netmask);
+    }
   } catch (e) {
+    if (isNativeError(e) && e.code === 'EPCAP') {
+      throw new UserError(`cannot open a live libpcap handle on ${opts.handle?.live} to compile the filter: ${e.message}`, 'the filter of a live capture is compiled on a capture handle; check the device exists and is up', e.stack);
+    }
     if (isNativeError(e) && e.code === 'EFILTER' && REJECTS_ALL.test(e.message)) {
       // libpcap's optimizer reports a filter that can never match as an
       // error; for a tracer it is a valid filter that keeps nothing.
