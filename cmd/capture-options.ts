@@ -1,4 +1,4 @@
-// The options every capturing subcommand (mbuf, raw, skb) shares, in
+// The options every capturing subcommand (mbuf, raw, skb, iface) shares, in
 // tcpdump's spelling where tcpdump has one, and their translation into the
 // session's options. Checked here, before anything touches the kernel.
 import type { Argv, ArgumentsCamelCase } from 'yargs';
@@ -10,9 +10,10 @@ export const DEFAULT_SNAPLEN = 262144;
 /** Largest snap length: one jumbo-frame chain is far below it, and the scratch record (twice this per CPU) stays small. */
 export const MAX_SNAPLEN = 262144;
 
-export function captureOptions(y: Argv): Argv {
-  return y
-    .option('f', { alias: 'function', type: 'string', demandOption: true, describe: 'capture points, comma-separated (see the command\'s forms)' })
+/** The shared options; `points: false` for a command whose points are not -f functions (iface: -i and -Q). */
+export function captureOptions(y: Argv, opts: { points?: boolean } = {}): Argv {
+  const withPoints = opts.points === false ? y : y.option('f', { alias: 'function', type: 'string', demandOption: true, describe: 'capture points, comma-separated (see the command\'s forms)' });
+  return withPoints
     .option('e', { alias: 'expression', type: 'string', default: '', describe: 'tcpdump filter expression (man 7 pcap-filter), run in the kernel' })
     .option('t', { alias: 'tcpdump-flags', type: 'string', default: '-nn', describe: 'flags for decoding with `tcpdump -r -` (split without a shell)' })
     .option('w', { alias: 'write', type: 'string', describe: 'write packets to FILE (.pcap or .pcapng), or - for stdout' })
