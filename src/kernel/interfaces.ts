@@ -68,6 +68,9 @@ function ipJson<T>(netns: NetnsRef, args: string[]): T {
     out = execFileSync(argv[0], argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
   } catch (e) {
     const err = e as { stderr?: string; message: string };
+    if (/Operation not permitted|Permission denied/.test(err.stderr ?? '')) {
+      throw new UserError(`cannot enter network namespace ${netns.label}: permission denied`, 'run as root (CAP_SYS_ADMIN to enter a namespace)', err.stderr);
+    }
     throw new UserError(`cannot list the interfaces of network namespace ${netns.label}`, 'check that iproute2 (ip) and nsenter are installed', err.stderr || err.message);
   }
   return JSON.parse(out) as T;

@@ -86,6 +86,30 @@ export function corpusFrames(src: { mac: string; ip: string }, dst: { mac: strin
   ];
 }
 
+/** 48 expressions: every kind of test libpcap has, and the ones with a live capture's meaning. */
+export function corpusExpressions(ifindex: number): string[] {
+  return [
+    '', 'udp', 'tcp', 'icmp', 'arp', 'ip6', 'not ip', 'port 80', 'tcp port 80', 'udp port 53',
+    'dst port 80 or dst port 443', 'portrange 1000-2000', 'host 203.0.113.7', `src host ${PEER_IP}`, 'net 198.51.100.0/24',
+    'ether broadcast', 'ether multicast', 'ip broadcast', 'ip multicast', `ether src ${PEER_MAC}`, `ether dst ${CAP_MAC}`,
+    'inbound', 'outbound', 'inbound and udp', 'outbound and tcp port 80', 'not inbound',
+    'vlan', 'vlan 100', 'vlan 200', 'vlan 0', 'not vlan', 'vlan 100 and udp', 'vlan and tcp port 80', 'vlan 100 or vlan 300',
+    'vlan and vlan 200', 'vlan and arp', 'inbound and vlan 100', 'outbound and vlan', `ifindex ${ifindex}`,
+    'greater 500', 'less 100', 'ip[8] = 64', 'tcp[tcpflags] & tcp-syn != 0', 'tcp[100] = 1', 'udp[8:4] = 0x5a5a5a5a',
+    'ip[6:2] & 0x3fff != 0', 'ether proto 0x88b5', 'tcp port 80 and (((ip[2:2] - ((ip[0]&0xf)<<2)) - ((tcp[12]&0xf0)>>2)) != 0)',
+  ];
+}
+
+/**
+ * What tcpdump runs for the same meaning. tcpdump 4.99 compiles `ip
+ * broadcast` with a netmask of 0 on live captures (and with -f a byte-swapped
+ * one, see filter.test.ts); pcap-filter(7)'s meaning, with v0's /24, is
+ * "the last byte of the destination is 0 or 255", written out.
+ */
+export function tcpdumpEquivalent(expression: string): string {
+  return expression === 'ip broadcast' ? 'ip and (ip[19] = 0 or ip[19] = 255)' : expression;
+}
+
 /** A running tcpdump inside a namespace, writing a pcap file. */
 export interface Tcpdump {
   child: ChildProcess;
@@ -109,12 +133,12 @@ function packetsIn(file: string): number {
 }
 
 /**
- * `tcpdump -i IFACE ARGS -w FILE` in `ns`, in immediate mode (packets reach
+ * `tcpdump -i IFACE ARGS -w FILE` in `ns` (a ring of `bufferKiB`), in immediate mode (packets reach
  * the file as they arrive: TPACKET_V3 blocks would otherwise keep the last
  * ones until a timeout that SIGINT cuts short); resolves once it listens.
  */
-export async function startTcpdump(ns: Namespace, ifname: string, args: string[], file: string): Promise<Tcpdump> {
-  const child = ns.spawn(['tcpdump', '-i', ifname, '--immediate-mode', '-U', '-B', '1024', '-w', file, ...args]);
+export async function startTcpdump(ns: Namespace, ifname: string, args: string[], file: string, bufferKiB = 1024): Promise<Tcpdump> {
+  const child = ns.spawn(['tcpdump', '-i', ifname, '--immediate-mode', '-U', '-B', String(bufferKiB), '-w', file, ...args]);
   let err = '';
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (s: string) => (err += s));
