@@ -1,152 +1,25 @@
 // netcap iface against tcpdump -i on the same veth in the same run (issue
-// 17): UDP frames paced at fixed rates into v1 of a veth pair in a private
-// namespace; `netcap iface -i v1 -Q in` (a tcx program at v1's ingress) and
-// `tcpdump -i v1 -Q in` run side by side with the same filter, both writing
-// pcap files. Per rate: what each captured and lost (netcap: its ring loss
-// counter; tcpdump: "dropped by kernel"), the CPU time of each process, and
-// the kernel's own measure of netcap's program per packet. Figures are
-// reported, never asserted.
-import * as path from 'node:path';
-import { udpFrame, World, inject, type Namespace } from '../lab';
-import { cpuSecondsOf, enableBpfStats, programStats } from './harness/bpf-stats';
-import { commandsBlock, num } from './harness/format';
-import { netcapSubcommandMissing, startNetcap } from './harness/netcap-cli';
-import { countPackets } from './harness/pcap-count';
-import type { BenchContext, BenchResult, BenchSection } from './harness/section';
-import { summarize } from './harness/stats';
-import { startTool } from './harness/tool-process';
-
-const RATES = [20_000, 100_000];
-const FILTER = 'udp port 9';
-const RECEIVER_MAC = '02:00:00:00:7d:02';
-
-interface Run {
-  sent: number;
-  seen: number;
-  netcapCaptured: number;
-  netcapLost: number;
-  netcapCpu: number;
-  netcapStartCpu: number;
-  programNsPerPacket: number;
-  tcpdumpCaptured: number;
-  tcpdumpDropped: number;
-  tcpdumpCpu: number;
-}
-
-function summaryNumber(output: string, pattern: RegExp): number {
-  const m = pattern.exec(output);
-  return m ? Number(m[1]) : NaN;
-}
-
-async function oneRun(ctx: BenchContext, world: World, ns: Namespace, rate: number, durationMs: number, tag: string): Promise<Run> {
-  const ncFile = path.join(ctx.workDir, `netcap-${tag}.pcap`);
-  const tdFile = path.join(ctx.workDir, `tcpdump-${tag}.pcap`);
-  const nc = await startNetcap(ctx.repoRoot, ['iface', '-i', 'v1', '-Q', 'in', '--netns', ns.name, '-e', FILTER, '-w', ncFile], { world });
-  const netcapStartCpu = cpuSecondsOf(nc.tool.pid);
-  const td = startTool(['tcpdump', '-i', 'v1', '-Q', 'in', '-n', '-U', '-w', tdFile, FILTER], { world, ns });
-  try {
-    await td.waitFor(/listening on/, 20_000);
-    const frame = udpFrame({ dstMac: RECEIVER_MAC, dstIp: '192.0.2.2', dstPort: 9 });
-    const sent = await inject(ns, 'v0', [frame], { rate, count: Math.round((rate * durationMs) / 1000), durationMs, timeoutMs: durationMs + 30_000 });
-    // tcpdump reads the kernel's TPACKET_V3 blocks when they fill or time out (1 s): give the last one time.
-    await new Promise((r) => setTimeout(r, 1500));
-    const stats = programStats(nc.tool.pid, /^nc_in_/);
-    const [ncExit, tdExit] = await Promise.all([nc.tool.stop('SIGINT'), td.stop('SIGINT')]);
-    return {
-      sent,
-      seen: summaryNumber(ncExit.output, /(\d+) packets seen by probes/),
-      netcapCaptured: countPackets(ncFile),
-      netcapLost: summaryNumber(ncExit.output, /(\d+) packets lost in ring/),
-      netcapCpu: ncExit.usage.cpuSeconds,
-      netcapStartCpu,
-      programNsPerPacket: stats.runCount > 0 ? stats.runTimeNs / stats.runCount : NaN,
-      tcpdumpCaptured: countPackets(tdFile),
-      tcpdumpDropped: summaryNumber(tdExit.output, /(\d+) packets dropped by kernel/),
-      tcpdumpCpu: tdExit.usage.cpuSeconds,
-    };
-  } finally {
-    await Promise.all([nc.tool.stop('SIGKILL'), td.stop('SIGKILL')]);
-  }
-}
+// 17): `netcap iface -i v1 -Q in` (a tcx program at v1's ingress) and
+// `tcpdump -i v1 -Q in` side by side at 20k and 100k pps
+// (bench/harness/vs-tcpdump.ts).
+import type { BenchSection } from './harness/section';
+import { runVsTcpdump, VS_TCPDUMP_FILTER } from './harness/vs-tcpdump';
 
 export const section: BenchSection = {
   id: 'iface',
   title: 'netcap iface vs tcpdump -i on a veth at a fixed rate',
   budgetMs: 240_000,
-  async run(ctx): Promise<BenchResult> {
-    const missing = netcapSubcommandMissing(ctx.repoRoot, 'iface');
-    if (missing) return { markdown: `Not measured: ${missing}.`, figures: {}, skipped: [missing] };
-    const world = new World('bench-iface');
-    ctx.onCleanup(() => world.destroy());
-    const ns = world.addNamespace();
-    ns.addVeth('v0', 'v1', { local: { mac: '02:00:00:00:7d:01' }, peer: { mac: RECEIVER_MAC, address: '192.0.2.2/24' } });
-    ctx.onCleanup(enableBpfStats());
-    const durationMs = ctx.quick ? 2000 : 4000;
-    const repeats = Math.min(ctx.repeats, 3);
-    const runs = new Map<number, Run[]>();
-    const failures: string[] = [];
-    for (let rep = 0; rep < repeats; rep++) {
-      for (const rate of RATES) {
-        if (ctx.remainingMs() < durationMs + 20_000) {
-          failures.push(`stopped early: the time budget ran out after ${rep} repetitions`);
-          break;
-        }
-        ctx.log(`rep ${rep + 1}/${repeats} at ${rate} pps`);
-        try {
-          const r = await oneRun(ctx, world, ns, rate, durationMs, `${rate}-${rep}`);
-          runs.set(rate, [...(runs.get(rate) ?? []), r]);
-        } catch (e) {
-          failures.push(`${rate} pps, repetition ${rep + 1}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
-        }
-      }
-    }
-    return report(runs, failures, durationMs, repeats);
-  },
+  run: (ctx) =>
+    runVsTcpdump(ctx, {
+      subcommand: 'iface',
+      netcapArgs: (ns, file) => ['-i', 'v1', '-Q', 'in', '--netns', ns, '-e', VS_TCPDUMP_FILTER, '-w', file],
+      tcpdumpArgs: ['-Q', 'in'],
+      programs: /^nc_in_/,
+      describe: [
+        "netcap iface (a tcx program at v1's ingress) and tcpdump -i v1 -Q in capture at the same time. \"ns per packet\" is the kernel's",
+        "own measure of netcap's program (kernel.bpf_stats_enabled: run_time_ns / run_cnt): the copy with bpf_skb_load_bytes, the",
+        'filter, the record, for every packet of v1.',
+      ],
+      nsColumn: 'ns per packet',
+    }),
 };
-
-function report(runs: Map<number, Run[]>, failures: string[], durationMs: number, repeats: number): BenchResult {
-  const figures: Record<string, number> = {};
-  const md: string[] = [
-    `60-byte UDP frames to port 9 injected through AF_PACKET into v0 of a veth pair in a private namespace, paced at each rate`,
-    `for ${durationMs / 1000} s; netcap iface (a tcx program at v1's ingress) and tcpdump -i v1 -Q in capture at the same time,`,
-    `both with the filter \`${FILTER}\` and writing pcap files. Medians of ${repeats} repetitions (min..max). "captured" counts the`,
-    'packets in each file; "lost" is what the tool reports (netcap: matched packets that found its ring full; tcpdump: "packets',
-    'dropped by kernel"); CPU is user+system time of the process, for netcap split into start-up (Node, filter compile on a live',
-    'libpcap handle, program load: before its readiness line) and capturing. "ns per packet" is the kernel\'s own measure of',
-    'netcap\'s program (kernel.bpf_stats_enabled: run_time_ns / run_cnt): the copy with bpf_skb_load_bytes, the filter, the record.',
-    '',
-    '| offered pps | sent | netcap seen | netcap captured | netcap lost | ns per packet | netcap CPU s start-up + capturing | tcpdump captured | tcpdump dropped | tcpdump CPU s |',
-    '|---|---|---|---|---|---|---|---|---|---|',
-  ];
-  for (const rate of RATES) {
-    const rs = runs.get(rate) ?? [];
-    if (rs.length === 0) continue;
-    const s = (f: (r: Run) => number) => summarize(rs.map(f));
-    const cell = (f: (r: Run) => number) => {
-      const x = s(f);
-      return x.n ? `${num(x.median)} (${num(x.min)}..${num(x.max)})` : '—';
-    };
-    md.push(
-      `| ${num(rate)} | ${cell((r) => r.sent)} | ${cell((r) => r.seen)} | ${cell((r) => r.netcapCaptured)} | ${cell((r) => r.netcapLost)} | ${cell((r) => r.programNsPerPacket)} | ${cell((r) => r.netcapStartCpu)} + ${cell((r) => r.netcapCpu - r.netcapStartCpu)} | ` +
-        `${cell((r) => r.tcpdumpCaptured)} | ${cell((r) => r.tcpdumpDropped)} | ${cell((r) => r.tcpdumpCpu)} |`,
-    );
-    const k = `iface.${Math.round(rate / 1000)}k`;
-    figures[`${k}.netcap_captured_ratio`] = s((r) => r.netcapCaptured / r.sent).median;
-    figures[`${k}.tcpdump_captured_ratio`] = s((r) => r.tcpdumpCaptured / r.sent).median;
-    figures[`${k}.netcap_cpu_s`] = s((r) => r.netcapCpu - r.netcapStartCpu).median;
-    figures[`${k}.netcap_startup_cpu_s`] = s((r) => r.netcapStartCpu).median;
-    figures[`${k}.tcpdump_cpu_s`] = s((r) => r.tcpdumpCpu).median;
-    figures[`${k}.netcap_lost`] = s((r) => r.netcapLost).median;
-    figures[`${k}.program_ns_per_packet`] = s((r) => r.programNsPerPacket).median;
-  }
-  md.push('', 'Commands:', '');
-  md.push(
-    commandsBlock([
-      `netcap iface -i v1 -Q in --netns <ns> -e '${FILTER}' -w netcap.pcap`,
-      `ip netns exec <ns> tcpdump -i v1 -Q in -n -U -w tcpdump.pcap '${FILTER}'`,
-      `ip netns exec <ns> inject send -i v0 -R <rate> -d ${durationMs}   # lab/inject.c`,
-    ]),
-  );
-  if (failures.length) md.push('', ...failures.map((f) => `Note: ${f}.`));
-  return { markdown: md.join('\n'), figures, skipped: failures };
-}
