@@ -6,16 +6,19 @@
 // filter says; a read that fails is "no match", never a drop.
 //
 // Per packet:
-//   1. copy min(skb->len, snaplen) bytes with bpf_skb_load_bytes, which reads
-//      the paged part of non-linear skbs (GSO/GRO packets) as well, without
-//      changing the skb (never bpf_skb_pull_data);
+//   1. copy the bytes the filter can look at (src/filter/read-extent.ts: 78
+//      for `tcp port 80`), at most the snap length, with bpf_skb_load_bytes,
+//      which reads the paged part of non-linear skbs (GSO/GRO packets) as
+//      well, without changing the skb (never bpf_skb_pull_data);
 //   2. run the filter over the copy ('buffer' memory model), compiled by
 //      libpcap on a live Linux handle: its metadata loads (SKF_AD_*) read
 //      __sk_buff (the packet type, the VLAN tag the kernel took out of the
 //      packet, the ifindex...), so `vlan 100` tests the tag in skb->vlan_tci
 //      and every other test sees the untagged bytes, as the kernel's socket
 //      filter does for tcpdump -i;
-//   3. on a match, put that VLAN tag back into the bytes (libpcap does the
+//   3. on a match, copy the rest, up to the snap length (a 64 KB GSO packet
+//      the filter rejects costs a copy of 78 bytes, not of 64 KB), and put
+//      that VLAN tag back into the bytes (libpcap does the
 //      same with the tag AF_PACKET reports, pcap-linux.c): the copy sits 4
 //      bytes into the record's data so the 12 address bytes move down and
 //      the tag (TPID, TCI) fills the gap; caplen and the wire length grow by
@@ -26,13 +29,14 @@
 //
 // The program is a function of (filter, snap length, map fds, point) and
 // can be rebuilt at any time: a run-time filter change builds a new one.
-import { Add, Call, Exit, Ja, JEq, JGT, JLE, JLT, JNE, LoadMem, Mov, StoreImm, StoreMem, ToBE } from '../src/ebpf/builders';
+import { Add, Call, Exit, Ja, JEq, JGT, JLE, JLT, JNE, LoadMem, Mov, StoreImm, StoreMem, Sub, ToBE } from '../src/ebpf/builders';
 import { Helper } from '../src/ebpf/helpers';
 import type { Insn } from '../src/ebpf/instruction';
-import { R0, R1, R2, R3, R4, R6, R7, R8, R9, type Register } from '../src/ebpf/registers';
+import { R0, R1, R10, R2, R3, R4, R6, R7, R8, R9, type Register } from '../src/ebpf/registers';
 import { COUNTER, COUNTERS_PER_POINT, FLAG_DIRECTION_KNOWN, FLAG_OUTBOUND, RECORD } from '../src/capture/record';
 import { compileToEbpf, type AncillaryLoads } from '../src/filter/compiler';
 import type { CbpfInsn } from '../src/filter/cbpf';
+import { readExtent } from '../src/filter/read-extent';
 import { emitCounterAdd, emitRecordHeader, emitRingOutput, emitScratchLookup, Labels } from './common';
 
 /** TCX_NEXT (include/uapi/linux/bpf.h) = TC_ACT_UNSPEC (pkt_cls.h): go on as if we were not there. */
@@ -62,6 +66,8 @@ const VLAN_TAG_LEN = 4;
 // Stack slots (offsets from r10).
 const STACK_KEY = -8;
 const STACK_CPU_KEY = -16;
+/** The record's caplen while the rest of the packet is copied. */
+const STACK_TOTAL = -24;
 /** cBPF's M[0..15]: 64 bytes. */
 const STACK_FILTER_MEM = -96;
 
@@ -109,7 +115,7 @@ export function tcAncillary(ctx: Register, direction: TcDirectionName): Ancillar
 export function buildTcProgram(o: TcProgramOptions): Insn[] {
   const labels = new Labels(`tc${o.point}_`);
   const counter = (which: number): Insn[] => emitCounterAdd(o.maps.counters, o.point * COUNTERS_PER_POINT + which, 1, STACK_KEY, labels);
-  const L = { out: 'out', readError: 'read_error', sized: 'sized', match: 'match', keep: 'keep', untagged: 'untagged', header: 'header' };
+  const L = { out: 'out', readError: 'read_error', sized: 'sized', filter: 'filter', match: 'match', keep: 'keep', rest: 'rest', capped: 'capped', restSized: 'rest_sized', untagged: 'untagged', header: 'header' };
   // The copy lands 4 bytes into the record's data: room for a VLAN tag.
   const copyAt = RECORD.headerSize + VLAN_TAG_LEN;
   const flags = FLAG_DIRECTION_KNOWN | (o.direction === 'egress' ? FLAG_OUTBOUND : 0);
@@ -121,13 +127,14 @@ export function buildTcProgram(o: TcProgramOptions): Insn[] {
   if (o.direction === 'ingress') emit(LoadMem(R1, R6, SK_BUFF.pktType, 4), JEq.imm(R1, PACKET_LOOPBACK, L.out));
   emit(...counter(COUNTER.seen));
   emit(...emitScratchLookup(o.maps.scratch, R7, STACK_CPU_KEY, L.out));
-  // r9 = wire length, r8 = bytes to copy (1..snaplen).
+  // r9 = wire length, r8 = bytes copied first (0..first).
+  const first = o.filter ? Math.min(readExtent(o.filter), o.snaplen) : o.snaplen;
   emit(
     LoadMem(R9, R6, SK_BUFF.len, 4),
     Mov.reg(R8, R9),
-    JLE.imm(R8, o.snaplen, L.sized),
-    Mov.imm(R8, o.snaplen),
-    JEq.imm(R8, 0, L.out).withSymbol(L.sized),
+    JLE.imm(R8, first, L.sized),
+    Mov.imm(R8, first),
+    JEq.imm(R8, 0, L.filter).withSymbol(L.sized),
     Mov.reg(R1, R6), Mov.imm(R2, 0), Mov.reg(R3, R7), Add.imm(R3, copyAt), Mov.reg(R4, R8),
     Call(Helper.skb_load_bytes),
     JNE.imm(R0, 0, L.readError),
@@ -135,7 +142,7 @@ export function buildTcProgram(o: TcProgramOptions): Insn[] {
   // The filter: data r1, caplen r8, wirelen r9; A r0, X r2, tmp r3 (r6-r9 stay).
   // The two jumps are never taken (r8 <= snaplen) but keep the match and
   // no-match blocks reachable for the verifier's CFG check whatever the filter.
-  emit(JGT.imm(R8, o.snaplen, L.out), JGT.imm(R8, o.snaplen, L.match), Mov.reg(R1, R7), Add.imm(R1, copyAt));
+  emit(JGT.imm(R8, o.snaplen, L.out).withSymbol(L.filter), JGT.imm(R8, o.snaplen, L.match), Mov.reg(R1, R7), Add.imm(R1, copyAt));
   if (o.filter) {
     emit(
       ...compileToEbpf(o.filter, {
@@ -148,13 +155,33 @@ export function buildTcProgram(o: TcProgramOptions): Insn[] {
   } else {
     emit(Mov.imm(R0, 0x7fffffff), Ja(L.match));
   }
-  // Matched: the filter's result (the snap length it asks for) caps the copy.
+  // Matched: the record holds min(len, snaplen, the filter's result) bytes;
+  // r1 = that, copied beyond the first r8 when it is more (only when the
+  // first copy stopped at `first`: then r1 - r8 <= snaplen - first).
   emit(
-    JLE.reg(R8, R0, L.keep).withSymbol(L.match),
-    Mov.reg(R8, R0),
-    Mov.reg(R8, R8).withSymbol(L.keep),
-    ...counter(COUNTER.matched),
+    Mov.reg(R1, R9).withSymbol(L.match),
+    JLE.imm(R1, o.snaplen, L.keep),
+    Mov.imm(R1, o.snaplen),
+    JLE.reg(R1, R0, L.rest).withSymbol(L.keep),
+    Mov.reg(R1, R0),
+    Mov.reg(R1, R1).withSymbol(L.rest),
   );
+  if (first < o.snaplen) {
+    emit(
+      JLE.reg(R1, R8, L.capped),
+      StoreMem(R10, STACK_TOTAL, R1, 8),
+      Mov.reg(R4, R1), Sub.reg(R4, R8),
+      // Never taken (r1 > r8), but the verifier cannot always tell: the size must be at least 1.
+      JEq.imm(R4, 0, L.capped),
+      JLE.imm(R4, o.snaplen - first, L.restSized),
+      Mov.imm(R4, o.snaplen - first),
+      Mov.reg(R1, R6).withSymbol(L.restSized), Mov.reg(R2, R8), Mov.reg(R3, R7), Add.imm(R3, copyAt), Add.reg(R3, R8),
+      Call(Helper.skb_load_bytes),
+      JNE.imm(R0, 0, L.readError),
+      LoadMem(R1, R10, STACK_TOTAL, 8),
+    );
+  }
+  emit(Mov.reg(R8, R1).withSymbol(L.capped), ...counter(COUNTER.matched));
   // The VLAN tag the kernel took out (skb->vlan_tci) goes back in, when the
   // copy holds both MAC addresses; the record then starts 4 bytes earlier.
   emit(
