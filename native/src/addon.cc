@@ -7,6 +7,7 @@ void InitPcap(Napi::Env env, Napi::Object exports);
 void InitBpf(Napi::Env env, Napi::Object exports);
 void InitPerf(Napi::Env env, Napi::Object exports);
 void InitRingBuffer(Napi::Env env, Napi::Object exports);
+void InitNetns(Napi::Env env, Napi::Object exports);
 }  // namespace netcap
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -14,6 +15,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   netcap::InitBpf(env, exports);
   netcap::InitPerf(env, exports);
   netcap::InitRingBuffer(env, exports);
+  netcap::InitNetns(env, exports);
   return exports;
 }
 
