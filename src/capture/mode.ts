@@ -15,6 +15,7 @@ import type { PacketMeta } from '../output/packet';
 import type { PacketRecord } from './record';
 import type { CaptureMaps } from './maps';
 import type { PointStats } from './stats';
+import type { CaptureDirection } from './direction';
 
 /** One capture point as the library, the summary and the outputs see it. */
 export interface ModePoint {
@@ -27,6 +28,15 @@ export interface JudgeSettings {
   /** The tcpdump expression ('' = every packet). */
   expression: string;
   snaplen: number;
+  /**
+   * Which points judge packets, for a mode whose points have directions
+   * (`directional`): a point of the other direction, or every point when
+   * 'off', runs a program that only counts what its hook sees (seen grows,
+   * nothing is matched or captured), so its programs stay loaded, its
+   * counters keep counting and switching back resumes it. Absent: every
+   * point judges.
+   */
+  direction?: CaptureDirection;
 }
 
 /** The maps a generation's programs write to (the library's). */
@@ -82,6 +92,8 @@ export interface PreparedMode {
   readonly notes: readonly string[];
   /** Packets carry metadata that tcpdump's decoding cannot show (stacks, drop reasons): decoded text should show it. */
   readonly metadataOnStdout: boolean;
+  /** Its points have directions and its generations follow JudgeSettings.direction (iface); else a direction is refused. */
+  readonly directional?: boolean;
   /**
    * Checks settings before anything is loaded: compiles the expression for
    * every link type the mode's points see (UserError with libpcap's message
