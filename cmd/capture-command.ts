@@ -69,7 +69,7 @@ async function runToEnd(capture: Capture, c: CaptureArgs): Promise<number> {
     if (c.durationMs !== undefined) duration = setTimeout(() => void capture.stop('duration'), c.durationMs);
     if (StatusLine.wanted(process.stderr)) {
       const text = capture.mode.statusText?.bind(capture.mode);
-      status = new StatusLine(process.stderr, capture.mode.points.map((p) => p.name), () => capture.stats(), { captured: () => capture.stats().reduce((n, p) => n + Number(p.captured), 0), ...(text ? { text } : {}) }).start();
+      status = new StatusLine(process.stderr, () => capture.mode.points.map((p) => p.name), () => capture.stats(), { captured: () => capture.stats().reduce((n, p) => n + Number(p.captured), 0), ...(text ? { text } : {}) }).start();
     }
     const result = await capture.ended;
     status?.stop();

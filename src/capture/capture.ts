@@ -115,6 +115,7 @@ export class Capture extends EventEmitter<CaptureEvents> {
       mode = prepare({
         settings,
         maps: (points) => (maps ??= CaptureMaps.create({ points, ringBytes: options.ringBytes })),
+        pointsAdded: () => this.pointsAdded(),
       });
       checkDirection(mode, settings);
       mode.check(settings);
@@ -285,6 +286,16 @@ export class Capture extends EventEmitter<CaptureEvents> {
     });
     this.changing = next.catch(() => undefined);
     return next;
+  }
+
+  /** Points the mode appended while running: counters (within the room the maps have), an output interface each. */
+  private pointsAdded(): void {
+    const count = this.mode.points.length;
+    if (count > this.maps.pointCapacity) throw new Error(`the mode has ${count} points; the counters have room for ${this.maps.pointCapacity}`);
+    for (let point = this.captured.length; point < count; point++) {
+      this.captured.push(0);
+      this.interfaceFor(point, LINKTYPE_ETHERNET);
+    }
   }
 
   private generationMaps(snaplen: number) {

@@ -85,6 +85,12 @@ export interface ModePacket {
 
 /** A mode prepared for a capture: points resolved, stable maps made, nothing loaded into slots, nothing attached. */
 export interface PreparedMode {
+  /**
+   * The capture points, numbered by their place here (record.point). A mode
+   * may append points while the capture runs (`-i any`: an interface that
+   * appears), never remove or renumber one, and tells the library with
+   * ModeContext.pointsAdded().
+   */
   readonly points: readonly ModePoint[];
   /** What follows "listening on " in the readiness line. */
   readonly readiness: string;
@@ -130,6 +136,14 @@ export interface ModeContext {
    * points; the library makes them afterwards otherwise).
    */
   maps(points: number): CaptureMaps;
+  /**
+   * The mode appended points to `points` while the capture runs (after
+   * attach()), their programs loaded and in their slots: the library gives
+   * each its counters' place (within the room asked of maps()), its output
+   * interface (the 'interface' event, outputs learn it) and its place in the
+   * statistics.
+   */
+  pointsAdded(): void;
 }
 
 /** Resolves a mode's points and options. Throws UserError on bad input, with nothing of the mode's left open. */
