@@ -69,6 +69,8 @@ interface CaptureEvents {
   packets: [batch: CapturedPacket[]];
   interface: [iface: CaptureInterface, index: number];
   settings: [settings: JudgeSettings];
+  /** What the mode tells the user while the capture runs (its notes before the start are mode.notes). */
+  note: [message: string];
   error: [error: unknown];
   end: [result: CaptureResult];
 }
@@ -116,6 +118,7 @@ export class Capture extends EventEmitter<CaptureEvents> {
         settings,
         maps: (points) => (maps ??= CaptureMaps.create({ points, ringBytes: options.ringBytes })),
         pointsAdded: () => this.pointsAdded(),
+        note: (message) => this.emit('note', message),
       });
       checkDirection(mode, settings);
       mode.check(settings);

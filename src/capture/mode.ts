@@ -144,6 +144,8 @@ export interface ModeContext {
    * statistics.
    */
   pointsAdded(): void;
+  /** Something to tell the user while the capture runs (an interface that appeared, or one it cannot capture on): the 'note' event. */
+  note(message: string): void;
 }
 
 /** Resolves a mode's points and options. Throws UserError on bad input, with nothing of the mode's left open. */
