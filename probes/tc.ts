@@ -1,11 +1,15 @@
-// The TC capture program: one per capture point (an interface and a
-// direction), attached at the device's ingress or egress hook with tcx or
-// cls_bpf (src/bpf/link/tc.ts). It only reads: every path returns TCX_NEXT
-// (TC_ACT_UNSPEC for cls_bpf, the same -1), so the packet goes on to the
-// next program and the stack exactly as it would without us, whatever the
-// filter says; a read that fails is "no match", never a drop.
+// The TC capture programs of netcap iface. A capture point (an interface
+// and a direction) attaches a dispatcher (probes/dispatch.ts, fallback
+// TC_NEXT) at the device's ingress or egress hook with tcx or cls_bpf
+// (src/bpf/link/tc.ts); the dispatcher tail-calls the program in its slot,
+// built here: the capture program for the current filter and snap length,
+// or, where the capture's direction does not select the point (or is off),
+// the idle program that only counts. Both only read: every path returns
+// TC_NEXT, so the packet goes on to the next program and the stack exactly
+// as it would without us, whatever the filter says; a read that fails is
+// "no match", never a drop.
 //
-// Per packet:
+// The capture program, per packet:
 //   1. copy the bytes the filter can look at (src/filter/read-extent.ts: 78
 //      for `tcp port 80`), at most the snap length, with bpf_skb_load_bytes,
 //      which reads the paged part of non-linear skbs (GSO/GRO packets) as
@@ -25,11 +29,12 @@
 //      4, caplen stays within the snap length;
 //   4. write the record (direction in its flags) to the ring.
 // At ingress, packets the kernel loops back to itself (PACKET_LOOPBACK:
-// multicast a local socket sent) are skipped, as AF_PACKET skips them.
+// multicast a local socket sent) are skipped, as AF_PACKET skips them: the
+// idle program skips them too, so `seen` means the same under both.
 //
-// The program is a function of (filter, snap length, map fds, point) and
-// can be rebuilt at any time: a run-time filter change builds a new one.
-import { Add, Call, Exit, Ja, JEq, JGT, JLE, JLT, JNE, LoadMem, Mov, StoreImm, StoreMem, Sub, ToBE } from '../src/ebpf/builders';
+// A program is a function of (filter, snap length, map fds, point) and can
+// be rebuilt at any time: a run-time change builds a new generation of them.
+import { Label, Add, Call, Exit, Ja, JEq, JGT, JLE, JLT, JNE, LoadMem, Mov, StoreImm, StoreMem, Sub, ToBE } from '../src/ebpf/builders';
 import { Helper } from '../src/ebpf/helpers';
 import type { Insn } from '../src/ebpf/instruction';
 import { R0, R1, R10, R2, R3, R4, R6, R7, R8, R9, type Register } from '../src/ebpf/registers';
@@ -39,7 +44,13 @@ import type { CbpfInsn } from '../src/filter/cbpf';
 import { readExtent } from '../src/filter/read-extent';
 import { emitCounterAdd, emitRecordHeader, emitRingOutput, emitScratchLookup, Labels } from './common';
 
-/** TCX_NEXT (include/uapi/linux/bpf.h) = TC_ACT_UNSPEC (pkt_cls.h): go on as if we were not there. */
+/**
+ * "Go on as if we were not there", the same -1 for both hooks: TCX_NEXT
+ * (include/uapi/linux/bpf.h, enum tcx_action_base) for tcx, where the next
+ * program of the link chain runs, or the stack when there is none; and
+ * TC_ACT_UNSPEC (include/uapi/linux/pkt_cls.h) for cls_bpf in direct-action
+ * mode, where cls_bpf_classify goes on to the next filter.
+ */
 export const TC_NEXT = -1;
 
 /** struct __sk_buff field offsets (include/uapi/linux/bpf.h: the stable context ABI the verifier rewrites). */
@@ -85,7 +96,7 @@ export interface TcProgramOptions {
   wakeupAt?: number;
   /** Inode of the device's network namespace, written into every record. */
   netnsInode?: number;
-  /** Record link type (src/capture/record.ts LINKTYPE_*). */
+  /** LINKTYPE_ of the bytes (src/output/linktypes.ts). */
   linktype: number;
 }
 
@@ -112,6 +123,37 @@ export function tcAncillary(ctx: Register, direction: TcDirectionName): Ancillar
   };
 }
 
+/**
+ * What both programs start with: r6 = ctx (the __sk_buff; callee-saved, the
+ * filter's metadata loads use it), at ingress a looped-back packet goes to
+ * `out`, and the point's `seen` counter counts the packet.
+ */
+function emitPrologue(point: number, direction: TcDirectionName, countersFd: number, labels: Labels, out: string): Insn[] {
+  return [
+    Mov.reg(R6, R1),
+    ...(direction === 'ingress' ? [LoadMem(R1, R6, SK_BUFF.pktType, 4), JEq.imm(R1, PACKET_LOOPBACK, out)] : []),
+    ...emitCounterAdd(countersFd, point * COUNTERS_PER_POINT + COUNTER.seen, 1, STACK_KEY, labels),
+  ];
+}
+
+export interface TcIdleProgramOptions {
+  point: number;
+  direction: TcDirectionName;
+  maps: { counters: number };
+}
+
+/**
+ * The program in the slot of a point the capture's direction does not
+ * select (or every point's, when it is off): it counts what the hook sees,
+ * captures nothing and returns TC_NEXT. The point's counters go on (seen
+ * grows, matched and captured stay) and its dispatcher stays attached, so
+ * switching back is one slot update like any other change.
+ */
+export function buildTcIdleProgram(o: TcIdleProgramOptions): Insn[] {
+  const labels = new Labels(`tc${o.point}_`);
+  return [...emitPrologue(o.point, o.direction, o.maps.counters, labels, 'out'), Label('out'), Mov.imm(R0, TC_NEXT), Exit()];
+}
+
 export function buildTcProgram(o: TcProgramOptions): Insn[] {
   const labels = new Labels(`tc${o.point}_`);
   const counter = (which: number): Insn[] => emitCounterAdd(o.maps.counters, o.point * COUNTERS_PER_POINT + which, 1, STACK_KEY, labels);
@@ -122,10 +164,7 @@ export function buildTcProgram(o: TcProgramOptions): Insn[] {
   const insns: Insn[] = [];
   const emit = (...xs: Insn[]) => insns.push(...xs);
 
-  // r6 = ctx (the __sk_buff; callee-saved, the filter's metadata loads use it).
-  emit(Mov.reg(R6, R1));
-  if (o.direction === 'ingress') emit(LoadMem(R1, R6, SK_BUFF.pktType, 4), JEq.imm(R1, PACKET_LOOPBACK, L.out));
-  emit(...counter(COUNTER.seen));
+  emit(...emitPrologue(o.point, o.direction, o.maps.counters, labels, L.out));
   emit(...emitScratchLookup(o.maps.scratch, R7, STACK_CPU_KEY, L.out));
   // r9 = wire length, r8 = bytes copied first (0..first).
   const first = o.filter ? Math.min(readExtent(o.filter), o.snaplen) : o.snaplen;
@@ -134,7 +173,8 @@ export function buildTcProgram(o: TcProgramOptions): Insn[] {
     Mov.reg(R8, R9),
     JLE.imm(R8, first, L.sized),
     Mov.imm(R8, first),
-    JEq.imm(R8, 0, L.filter).withSymbol(L.sized),
+    Label(L.sized),
+    JEq.imm(R8, 0, L.filter),
     Mov.reg(R1, R6), Mov.imm(R2, 0), Mov.reg(R3, R7), Add.imm(R3, copyAt), Mov.reg(R4, R8),
     Call(Helper.skb_load_bytes),
     JNE.imm(R0, 0, L.readError),
@@ -142,7 +182,7 @@ export function buildTcProgram(o: TcProgramOptions): Insn[] {
   // The filter: data r1, caplen r8, wirelen r9; A r0, X r2, tmp r3 (r6-r9 stay).
   // The two jumps are never taken (r8 <= snaplen) but keep the match and
   // no-match blocks reachable for the verifier's CFG check whatever the filter.
-  emit(JGT.imm(R8, o.snaplen, L.out).withSymbol(L.filter), JGT.imm(R8, o.snaplen, L.match), Mov.reg(R1, R7), Add.imm(R1, copyAt));
+  emit(Label(L.filter), JGT.imm(R8, o.snaplen, L.out), JGT.imm(R8, o.snaplen, L.match), Mov.reg(R1, R7), Add.imm(R1, copyAt));
   if (o.filter) {
     emit(
       ...compileToEbpf(o.filter, {
@@ -159,12 +199,14 @@ export function buildTcProgram(o: TcProgramOptions): Insn[] {
   // r1 = that, copied beyond the first r8 when it is more (only when the
   // first copy stopped at `first`: then r1 - r8 <= snaplen - first).
   emit(
-    Mov.reg(R1, R9).withSymbol(L.match),
+    Label(L.match),
+    Mov.reg(R1, R9),
     JLE.imm(R1, o.snaplen, L.keep),
     Mov.imm(R1, o.snaplen),
-    JLE.reg(R1, R0, L.rest).withSymbol(L.keep),
+    Label(L.keep),
+    JLE.reg(R1, R0, L.rest),
     Mov.reg(R1, R0),
-    Mov.reg(R1, R1).withSymbol(L.rest),
+    Label(L.rest),
   );
   if (first < o.snaplen) {
     emit(
@@ -175,13 +217,14 @@ export function buildTcProgram(o: TcProgramOptions): Insn[] {
       JEq.imm(R4, 0, L.capped),
       JLE.imm(R4, o.snaplen - first, L.restSized),
       Mov.imm(R4, o.snaplen - first),
-      Mov.reg(R1, R6).withSymbol(L.restSized), Mov.reg(R2, R8), Mov.reg(R3, R7), Add.imm(R3, copyAt), Add.reg(R3, R8),
+      Label(L.restSized),
+      Mov.reg(R1, R6), Mov.reg(R2, R8), Mov.reg(R3, R7), Add.imm(R3, copyAt), Add.reg(R3, R8),
       Call(Helper.skb_load_bytes),
       JNE.imm(R0, 0, L.readError),
       LoadMem(R1, R10, STACK_TOTAL, 8),
     );
   }
-  emit(Mov.reg(R8, R1).withSymbol(L.capped), ...counter(COUNTER.matched));
+  emit(Label(L.capped), Mov.reg(R8, R1), ...counter(COUNTER.matched));
   // The VLAN tag the kernel took out (skb->vlan_tci) goes back in, when the
   // copy holds both MAC addresses; the record then starts 4 bytes earlier.
   emit(
@@ -197,10 +240,12 @@ export function buildTcProgram(o: TcProgramOptions): Insn[] {
     JLE.imm(R8, o.snaplen, L.header),
     Mov.imm(R8, o.snaplen),
     Ja(L.header),
-    Add.imm(R7, VLAN_TAG_LEN).withSymbol(L.untagged),
+    Label(L.untagged),
+    Add.imm(R7, VLAN_TAG_LEN),
   );
   emit(
-    LoadMem(R2, R6, SK_BUFF.ifindex, 4).withSymbol(L.header),
+    Label(L.header),
+    LoadMem(R2, R6, SK_BUFF.ifindex, 4),
     Mov.imm(R3, flags),
     ...emitRecordHeader(R7, { addr: R6, wirelen: R9, caplen: R8, ifindex: R2, flags: R3, point: o.point, linktype: o.linktype }),
     LoadMem(R1, R6, SK_BUFF.mark, 4), StoreMem(R7, RECORD.mark, R1, 4),
@@ -214,12 +259,15 @@ export function buildTcProgram(o: TcProgramOptions): Insn[] {
     ...counter(COUNTER.lost),
     Ja(L.out),
   );
-  emit(Mov.reg(R0, R0).withSymbol(L.readError), ...counter(COUNTER.readErrors));
-  emit(Mov.imm(R0, TC_NEXT).withSymbol(L.out), Exit());
+  emit(Label(L.readError), ...counter(COUNTER.readErrors));
+  emit(Label(L.out), Mov.imm(R0, TC_NEXT), Exit());
   return insns;
 }
 
-/** The name bpftool shows: "nc_in_v1", "nc_eg_eth0" (15 characters at most). */
-export function tcProgramName(ifname: string, direction: TcDirectionName): string {
-  return `nc_${direction === 'ingress' ? 'in' : 'eg'}_${ifname}`.replace(/[^A-Za-z0-9_.]/g, '_').slice(0, 15);
+/** What a program of a point does: `nc` the dispatcher on the hook, `ncc` the capture program, `nci` the idle one (in their slot). */
+export type TcProgramRole = 'nc' | 'ncc' | 'nci';
+
+/** The name bpftool shows: "nc_in_v1", "ncc_eg_eth0" (15 characters at most). */
+export function tcProgramName(ifname: string, direction: TcDirectionName, role: TcProgramRole = 'nc'): string {
+  return `${role}_${direction === 'ingress' ? 'in' : 'eg'}_${ifname}`.replace(/[^A-Za-z0-9_.]/g, '_').slice(0, 15);
 }
