@@ -3,6 +3,7 @@
 import type { Argv } from 'yargs';
 import type { Command } from './command';
 import { captureOptions } from './capture-options';
+import { parseDirection } from '../src/capture/direction';
 
 export const ifaceCommand: Command = {
   command: 'iface',
@@ -24,8 +25,18 @@ export const ifaceCommand: Command = {
       .option('Q', { alias: 'direction', type: 'string', default: 'inout', describe: 'in, out or inout (tcpdump), or ingress, egress or bidirectional (Polycube)' })
       .option('netns', { type: 'string', describe: 'the network namespace of the interfaces: a name from `ip netns list` or a path like /proc/PID/ns/net (default: netcap\'s own)' })
       .option('position', { choices: ['first', 'last'] as const, describe: 'run before or after the other programs on the hook (default: first at ingress, last at egress: where tcpdump sees packets)' })
-      .option('hook', { choices: ['auto', 'tcx', 'cls_bpf'] as const, default: 'auto', describe: 'tcx (Linux 6.6, owned by netcap: gone when it exits, even killed) or cls_bpf on a clsact qdisc (left behind if netcap is killed); auto: tcx where the kernel has it' }),
-  // Loaded on use: the other commands and --help skip the TC program builders.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  run: (args) => (require('./iface-run') as typeof import('./iface-run')).runIface(args),
+      .option('hook', { choices: ['auto', 'tcx', 'cls_bpf'] as const, default: 'auto', describe: 'tcx (Linux 6.6, owned by netcap: gone when it exits, even killed) or cls_bpf on a clsact qdisc (its filters stay, capturing nothing, if netcap is killed); auto: tcx where the kernel has it' }),
+  // Loaded on use: the other commands and --help skip the capture library and the TC program builders.
+  run: (args) => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { runCaptureCommand } = require('./capture-command') as typeof import('./capture-command');
+    return runCaptureCommand(args, () => ({
+      mode: 'iface',
+      interfaces: String(args.i ?? ''),
+      netns: args.netns as string | undefined,
+      position: args.position as 'first' | 'last' | undefined,
+      hook: args.hook as 'auto' | 'tcx' | 'cls_bpf' | undefined,
+      direction: parseDirection(String(args.Q ?? 'inout'), '-Q'),
+    }));
+  },
 };

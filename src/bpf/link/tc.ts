@@ -5,7 +5,10 @@
 // bpf_tc_*): removed by close(), together with the qdisc when this process
 // created it and no filter is left on it, but left behind on SIGKILL, as a
 // tc filter is not tied to our fd (nothing in the kernel can remove it when
-// we die: `tc filter del` it by hand).
+// we die: `tc filter del` it by hand). netcap iface attaches dispatchers
+// there, whose program array the kernel empties once no fd refers to it
+// (prog_array_map_clear, kernel/bpf/arraymap.c): what a SIGKILL leaves
+// returns TC_ACT_UNSPEC and captures nothing.
 //
 // Position among the other programs on the hook: tcx runs its programs in
 // order (BPF_F_BEFORE / BPF_F_AFTER with no relative program put ours at the

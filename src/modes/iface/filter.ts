@@ -30,6 +30,9 @@ export const COMPILE_DEVICE = 'lo';
 /** DLT_EN10MB: the link type the TC program's bytes have on an Ethernet interface. */
 const DLT_EN10MB = 1;
 
+/** `ip broadcast` on an interface without an IPv4 address: libpcap's refusal, naming the interface (-i any skips such an interface). */
+export class NoNetmaskError extends UserError {}
+
 /** The IPv4 netmask of a prefix length, in host order (24 -> 0xffffff00); undefined without one. */
 export function netmaskOf(prefix: number | undefined): number | undefined {
   if (prefix === undefined) return undefined;
@@ -56,7 +59,7 @@ export class IfaceFilters {
         prog = compileCbpf(this.expression, { handle: { live: COMPILE_DEVICE }, snaplen: this.snaplen, netmask });
       } catch (e) {
         if (e instanceof UserError && /netmask not known/.test(e.message)) {
-          throw new UserError(`${e.message} (${iface.name} has no IPv4 address)`, e.hint, e.detail);
+          throw new NoNetmaskError(`${e.message} (${iface.name} has no IPv4 address)`, e.hint, e.detail);
         }
         throw e;
       }
@@ -64,6 +67,20 @@ export class IfaceFilters {
       this.#programs.set(netmask, prog);
     }
     return prog;
+  }
+
+  /**
+   * Refuses an expression libpcap refuses, with its message: compiled for
+   * each of `interfaces` (their netmasks), or once when there is none yet
+   * (-i any before an interface appears; a mask that stands for any, so
+   * only the syntax and the link type are checked).
+   */
+  check(interfaces: readonly InterfaceInfo[]): void {
+    if (interfaces.length > 0) {
+      for (const i of interfaces) this.forInterface(i);
+    } else if (this.expression !== '') {
+      compileCbpf(this.expression, { handle: { live: COMPILE_DEVICE }, snaplen: this.snaplen, netmask: 0xffffff00 });
+    }
   }
 
   /**

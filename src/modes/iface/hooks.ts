@@ -1,25 +1,21 @@
-// The programs of one interface, one per direction captured, each built
-// for its capture point (probes/tc.ts) and loaded, then attached to the
-// device's TC hook in its namespace and detached again. Owned: close()
-// detaches and unloads what this made, and nothing else.
-import { loadProgram, type Program } from '../../bpf/program';
+// The stable part of one interface's capture: a program array with a slot
+// per hook direction, and per direction a dispatcher (probes/dispatch.ts)
+// that tail-calls its slot and returns TC_NEXT when the slot is empty, put
+// on the device's TC hook in its namespace (tcx, or cls_bpf on clsact) for
+// the whole capture. What judges packets sits in the slots and changes with
+// each generation (generation.ts). close() detaches and unloads what this
+// made, and nothing else.
+import { loadPrograms, type LoadedProgram } from '../../capture/generation';
+import { ProgramSlots } from '../../capture/slots';
 import { ProgType } from '../../bpf/constants';
-import { attachTc, type TcPosition } from '../../bpf/link/tc';
+import { attachTc, type TcDirection, type TcPosition } from '../../bpf/link/tc';
 import type { Link } from '../../bpf/link/link';
 import { closeQuietly } from '../../bpf/link/link';
-import type { Insn } from '../../ebpf/instruction';
 import type { InterfaceInfo } from '../../kernel/interfaces';
-import { LINKTYPE_ETHERNET } from '../../capture/record';
-import type { CaptureMaps } from '../../../probes/common';
-import { buildTcProgram, tcProgramName } from '../../../probes/tc';
-import type { Direction } from './points';
-import type { IfaceFilters } from './filter';
+import { buildDispatcher } from '../../../probes/dispatch';
+import { TC_NEXT, tcProgramName } from '../../../probes/tc';
 
-export interface HookSettings {
-  filters: IfaceFilters;
-  snaplen: number;
-  maps: CaptureMaps;
-  wakeupAt: number;
+export interface HookPlacement {
   mechanism: 'tcx' | 'cls_bpf';
   /** --position; default: first at ingress, last at egress (where tcpdump sees packets). */
   position?: TcPosition;
@@ -27,80 +23,80 @@ export interface HookSettings {
   netnsPath?: string;
 }
 
-export interface HookProgram {
-  direction: Direction;
-  /** The capture point the records name. */
-  point: number;
-  insns: Insn[];
-  program: Program;
-}
-
 /** Where tcpdump sees packets: before the other TC programs at ingress (AF_PACKET taps run first), after them at egress (the tap runs at transmit). */
-export function defaultPosition(direction: Direction): TcPosition {
+export function defaultPosition(direction: TcDirection): TcPosition {
   return direction === 'ingress' ? 'first' : 'last';
 }
 
+/** One capture point of an interface: its hook direction and its index in the capture's points. */
+export interface HookPoint {
+  direction: TcDirection;
+  point: number;
+}
+
 export class InterfaceHooks {
-  readonly programs: HookProgram[] = [];
+  readonly slots: ProgramSlots;
+  /** A dispatcher per point, in `points` order. */
+  readonly dispatchers: LoadedProgram[];
   readonly links: Link[] = [];
 
-  /** Builds and loads a program per direction; `pointOf` numbers the capture points. Throws (closing what it loaded) on failure. */
+  /** Makes the slots and loads a dispatcher per point; throws (closing what it made) on failure. */
   constructor(
     readonly iface: InterfaceInfo,
-    directions: Direction[],
-    pointOf: (direction: Direction) => number,
-    private readonly s: HookSettings,
+    readonly points: readonly HookPoint[],
+    private readonly placement: HookPlacement,
   ) {
+    this.slots = new ProgramSlots(`nc_slots_${iface.name}`.replace(/[^A-Za-z0-9_.]/g, '_').slice(0, 15), points.length);
     try {
-      const filter = s.filters.forInterface(iface)?.insns;
-      for (const direction of directions) {
-        const point = pointOf(direction);
-        const insns = buildTcProgram({
-          point,
-          direction,
-          filter,
-          snaplen: s.snaplen,
-          maps: { ring: s.maps.ring.fd, counters: s.maps.counters.fd, scratch: s.maps.scratch.fd },
-          wakeupAt: s.wakeupAt,
-          netnsInode: iface.netns.inode,
-          linktype: LINKTYPE_ETHERNET,
-        });
-        const program = loadProgram({ type: ProgType.SCHED_CLS, name: tcProgramName(iface.name, direction), insns });
-        this.programs.push({ direction, point, insns, program });
-      }
+      this.dispatchers = loadPrograms(
+        points.map((p, slot) => ({
+          point: p.point,
+          role: 'dispatcher',
+          spec: { type: ProgType.SCHED_CLS, name: tcProgramName(iface.name, p.direction), insns: buildDispatcher(this.slots.fd, slot, TC_NEXT) },
+        })),
+      );
     } catch (e) {
-      this.close();
+      this.slots.close();
       throw e;
     }
   }
 
-  /** Puts every program on its hook; on failure detaches what it attached and throws. */
-  attach(): void {
+  /** The slot that judges packets of capture point `point`. */
+  slotOf(point: number): number {
+    const slot = this.points.findIndex((p) => p.point === point);
+    if (slot < 0) throw new RangeError(`point ${point} is not one of ${this.iface.name}'s`);
+    return slot;
+  }
+
+  /** Puts every dispatcher on its hook; on failure detaches what it attached and throws. */
+  attach(): Link[] {
     try {
-      for (const p of this.programs) {
+      this.points.forEach((p, i) => {
         this.links.push(
-          attachTc(p.program, {
+          attachTc(this.dispatchers[i].program, {
             ifindex: this.iface.ifindex,
             direction: p.direction,
-            position: this.s.position ?? defaultPosition(p.direction),
-            netnsPath: this.s.netnsPath,
-            mechanism: this.s.mechanism,
+            position: this.placement.position ?? defaultPosition(p.direction),
+            netnsPath: this.placement.netnsPath,
+            mechanism: this.placement.mechanism,
           }),
         );
-      }
+      });
     } catch (e) {
       this.detach();
       throw e;
     }
+    return this.links;
   }
 
   detach(): void {
     closeQuietly(this.links.splice(0));
   }
 
-  /** Detaches and unloads. Idempotent. */
+  /** Detaches, unloads the dispatchers and empties and closes the slots. Idempotent. */
   close(): void {
     this.detach();
-    for (const p of this.programs.splice(0).reverse()) p.program.close();
+    for (const d of this.dispatchers.splice(0).reverse()) d.program.close();
+    this.slots.close();
   }
 }

@@ -1,12 +1,12 @@
 // The kernel side of `netcap iface` against tcpdump -i, expression by
 // expression: for each of 48 expressions (inbound, outbound, vlan, vlan 100,
 // ip broadcast, ifindex, tcp[100] = 1, ...) netcap's TC programs (prepared by
-// src/modes/iface exactly as the command does, both directions) and three
+// the capture library as the command opens them, both directions) and three
 // tcpdumps (-Q in, -Q out, -Q inout) watch v0 at the same time, while the
 // corpus frames (VLAN-tagged ones too) arrive at v0 and then leave it.
-// netcap's ingress records must equal tcpdump -Q in (same packets, same
-// bytes, same wire lengths, same order), its egress records tcpdump -Q out,
-// and all records in ring order tcpdump -Q inout.
+// netcap's ingress packets must equal tcpdump -Q in (same packets, same
+// bytes, same wire lengths, same order), its egress packets tcpdump -Q out,
+// and all packets in ring order tcpdump -Q inout.
 //
 // At ingress the kernel takes the 802.1Q tag out of the packet into
 // skb->vlan_tci (skb_vlan_untag, before taps and TC: this kernel has no
@@ -17,10 +17,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { inject } from '../../../lab/inject';
 import { closeAll } from '../../../src/bpf/registry';
-import { RingReader } from '../../../src/bpf/ringbuf';
-import { decodeRecord, type PacketRecord } from '../../../src/capture/record';
-import { prepareIfaceCapture, type PreparedIfaceCapture } from '../../../src/modes/iface/capture';
-import type { Link } from '../../../src/bpf/link/link';
+import { openCapture, type Capture, type CapturedPacket } from '../../../src/index';
 import { tempDir } from '../../capture/netcap-child';
 import { CAP_IP, CAP_MAC, PEER_IP, PEER_MAC, corpusExpressions, corpusFrames, tcpdumpEquivalent, makeIfaceLab, packetKeys, startTcpdump, tagged, type IfaceLab, type Tcpdump } from './iface-lab';
 import { udpFrame } from '../../../lab/frames';
@@ -37,31 +34,23 @@ after(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** netcap in-process: the command's preparation, attached, its ring read into records. */
+/** netcap in-process: the library's capture, as the command opens it (both directions), its packets collected in ring order. */
 class InProcessCapture {
-  readonly records: PacketRecord[] = [];
-  private readonly reader: RingReader;
-  private links: Link[] = [];
+  readonly packets: CapturedPacket[] = [];
+  readonly capture: Capture;
 
-  constructor(
-    readonly expression: string,
-    readonly prepared: PreparedIfaceCapture = prepareIfaceCapture({ interfaces: 'v0', netns: lab.cap.name, expression, snaplen: 262144, ringBytes: 1 << 20, note: () => undefined }),
-  ) {
-    this.reader = new RingReader(prepared.spec.ring, (batch) => {
-      for (const raw of batch) this.records.push(decodeRecord(raw));
-    });
+  constructor(readonly expression: string) {
+    this.capture = openCapture({ mode: 'iface', interfaces: 'v0', netns: lab.cap.name, filter: expression, snaplen: 262144, ringBytes: 1 << 20 });
+    this.capture.on('packets', (batch) => this.packets.push(...batch));
   }
 
-  attach(): void {
-    this.links = this.prepared.spec.attach();
+  attach(): Promise<void> {
+    return this.capture.start();
   }
 
-  finish(): PacketRecord[] {
-    for (const l of this.links.reverse()) l.close();
-    this.reader.drain();
-    this.reader.close();
-    this.prepared.close();
-    return this.records;
+  async finish(): Promise<CapturedPacket[]> {
+    await this.capture.stop();
+    return this.packets;
   }
 }
 
@@ -93,13 +82,13 @@ async function sendBothWays(): Promise<void> {
 
 void test('the kernel hands TC an ingress 802.1Q frame untagged with the tag in skb->vlan_tci, an egress one with its tag in the bytes; netcap puts it back', async () => {
   const c = new InProcessCapture('vlan 100');
-  c.attach();
+  await c.attach();
   const frame = tagged(udpFrame({ srcMac: PEER_MAC, dstMac: CAP_MAC, srcIp: PEER_IP, dstIp: '203.0.113.7', dstPort: 80 }), 0x8100, 0xa064);
   const td = await startTcpdump(lab.cap, 'v0', ['-Q', 'in', 'vlan 100'], path.join(dir, 'vlan.pcap'));
   await inject(lab.peer, 'v1', [frame]);
   await inject(lab.cap, 'v0', [frame]);
   await new Promise((r) => setTimeout(r, 300));
-  const records = c.finish();
+  const records = await c.finish();
   const tdIn = await td.stop();
   const ingress = records.filter((r) => r.direction === 'in');
   const egress = records.filter((r) => r.direction === 'out');
@@ -130,13 +119,13 @@ void test('48 expressions, frames in and out of v0: netcap per direction and in 
         ),
       );
     }
-    for (const c of captures) c.attach();
+    for (const c of captures) await c.attach();
     // Two identical rounds; the second is compared (see ROUNDS).
     await sendBothWays();
     await sendBothWays();
     for (const [i, c] of captures.entries()) {
-      const records = c.finish();
-      const mine: Record<string, PacketRecord[]> = { in: records.filter((r) => r.direction === 'in'), out: records.filter((r) => r.direction === 'out'), inout: records };
+      const records = await c.finish();
+      const mine: Record<string, CapturedPacket[]> = { in: records.filter((r) => r.direction === 'in'), out: records.filter((r) => r.direction === 'out'), inout: records };
       for (const { q, td } of dumps[i]) {
         // tcpdump may lack one packet (see ROUNDS), never more.
         const theirs = packetKeys(await td.stop(mine[q].length - 1));
