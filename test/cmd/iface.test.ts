@@ -20,7 +20,7 @@ import { closeAll } from '../../src/bpf/registry';
 import { skipReason } from '../../src/bpf/features';
 import { NETNS_RUN_DIR } from '../../src/kernel/interfaces';
 import { bpfObjectsOf, runNetcap, stillLoaded, tempDir, type NetcapRun } from '../capture/netcap-child';
-import { CAP_IP, CAP_MAC, PEER_IP, PEER_MAC, corpusFrames, makeIfaceLab, packetKeys, startTcpdump, tagged, type IfaceLab } from '../modes/iface/iface-lab';
+import { CAP_IP, CAP_MAC, PEER_IP, PEER_MAC, corpusFrames, makeIfaceLab, packetKeys, startTcpdump, tagged, udpCounter, type IfaceLab } from '../modes/iface/iface-lab';
 import { markingProgram, OTHER_MARK } from '../modes/iface/other-program';
 
 let lab: IfaceLab;
@@ -136,17 +136,19 @@ void test('a 10 MB TCP transfer through v0 (GSO, packets far larger than a page)
   }
 });
 
-void test('tcp[100] = 1 on 60-byte frames: every frame is delivered both ways (counted on the receiving side), none matched', async () => {
+void test('tcp[100] = 1 or udp[100] = 1 on 60-byte frames: every frame is delivered both ways (counted by the peer, and by a socket behind v0\'s ingress hook), none matched', async () => {
   const short = (src: string, dst: string, i: number) => tcpFrame({ srcMac: src, dstMac: dst, srcIp: '203.0.113.9', dstIp: '203.0.113.10', dstPort: 80, seq: i });
+  const shortUdp = (i: number) => udpFrame({ srcMac: PEER_MAC, dstMac: CAP_MAC, srcIp: PEER_IP, dstIp: CAP_IP, srcPort: 40000 + i, dstPort: 7300, payload: Buffer.from([i & 0xff]) });
   const count = 200;
-  const nc = await netcap(['-i', 'v0', '-e', 'tcp[100] = 1', '-w', path.join(dir, 'short.pcap')]);
+  const nc = await netcap(['-i', 'v0', '-e', 'tcp[100] = 1 or udp[100] = 1', '-w', path.join(dir, 'short.pcap')]);
   const atPeer = await receive(lab.peer, 'v1', { max: count, durationMs: 10_000, keepFrames: false });
   const sentOut = await inject(lab.cap, 'v0', Array.from({ length: count }, (_, i) => short(CAP_MAC, PEER_MAC, i)), { rate: 5000 });
-  const atCap = await receive(lab.cap, 'v0', { max: count, durationMs: 10_000, keepFrames: false });
-  const sentIn = await inject(lab.peer, 'v1', Array.from({ length: count }, (_, i) => short(PEER_MAC, CAP_MAC, i)), { rate: 5000 });
+  const socket = await udpCounter(lab.cap, CAP_IP, 7300);
+  const sentIn = await inject(lab.peer, 'v1', Array.from({ length: count }, (_, i) => shortUdp(i)), { rate: 5000 });
   assert.equal(short(CAP_MAC, PEER_MAC, 0).length, 60);
+  assert.equal(shortUdp(0).length, 60);
   assert.equal((await atPeer.done).count, sentOut, 'every frame netcap saw leaving v0 reached v1');
-  assert.equal((await atCap.done).count, sentIn, 'every frame netcap saw arriving at v0 reached the stack behind it');
+  assert.equal(await socket.count(), sentIn, 'every frame netcap saw arriving at v0 reached the socket behind it');
   const exit = await nc.stop('SIGINT');
   assert.equal(exit.code, 0);
   assert.match(nc.stderr(), /v0 ingress: 0 captured, (\d+) seen, 0 matched/);
@@ -210,6 +212,13 @@ for (const mechanism of ['tcx', 'cls_bpf'] as const) {
         const until = Date.now() + 5000;
         while (captureProgramsLeft() > 0 && Date.now() < until) await pause(50);
         assert.equal(captureProgramsLeft(), 0, 'the capture programs went with netcap; only the dispatchers stay on the hook');
+        // With empty slots the dispatchers return TC_ACT_UNSPEC: cls_bpf goes on, and every frame passes both ways.
+        const frames = (src: string, dst: string, srcIp: string, dstIp: string) => Array.from({ length: 20 }, (_, i) => udpFrame({ srcMac: src, dstMac: dst, srcIp, dstIp, srcPort: 41000 + i, dstPort: 7100 }));
+        const socket = await udpCounter(lab.cap, CAP_IP, 7100);
+        const atPeer = await receive(lab.peer, 'v1', { max: 20, durationMs: 5000, keepFrames: false });
+        await inject(lab.peer, 'v1', frames(PEER_MAC, CAP_MAC, PEER_IP, CAP_IP));
+        await inject(lab.cap, 'v0', frames(CAP_MAC, PEER_MAC, CAP_IP, '203.0.113.7'));
+        assert.deepEqual([await socket.count(), (await atPeer.done).count], [20, 20], 'the leftover dispatchers let every frame through');
         lab.cap.run(['tc', 'qdisc', 'del', 'dev', 'v0', 'clsact']);
         continue;
       }

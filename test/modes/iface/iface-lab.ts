@@ -166,3 +166,29 @@ export async function startTcpdump(ns: Namespace, ifname: string, args: string[]
 export function packetKeys(packets: readonly { data: Buffer; wirelen: number }[]): string[] {
   return packets.map((p) => `${p.data.toString('hex')}/${p.wirelen}`);
 }
+
+/**
+ * A UDP socket in `ns` bound to `ip`:`port` that counts the datagrams the
+ * stack hands it: proof that frames passed the TC ingress hook (an AF_PACKET
+ * receiver on the device sees them before TC ingress runs).
+ */
+export async function udpCounter(ns: Namespace, ip: string, port: number): Promise<{ count(): Promise<number> }> {
+  const child = ns.spawn([process.execPath, '-e', `const s = require('dgram').createSocket('udp4'); let n = 0; s.on('message', () => n++); process.on('SIGTERM', () => { console.log('count ' + n); process.exit(0); }); s.bind(${port}, '${ip}', () => console.log('ready'));`]);
+  let out = '';
+  child.stdout?.setEncoding('utf8');
+  child.stdout?.on('data', (s: string) => (out += s));
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  const deadline = Date.now() + 10_000;
+  while (!out.includes('ready')) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the UDP counter on ${ip}:${port} did not start`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return {
+    count: async () => {
+      await new Promise((r) => setTimeout(r, 200));
+      child.kill('SIGTERM');
+      await closed;
+      return Number(/count (\d+)/.exec(out)?.[1] ?? NaN);
+    },
+  };
+}
