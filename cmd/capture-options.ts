@@ -1,4 +1,4 @@
-// The options every capturing subcommand (mbuf, raw, skb) shares, in
+// The options every capturing subcommand (mbuf, raw, skb, iface) shares, in
 // tcpdump's spelling where tcpdump has one (their meaning is checked by
 // capture-args.ts when the command runs: this module only describes them,
 // and is loaded on every start).
@@ -8,7 +8,7 @@ import { DEFAULT_SNAPLEN } from '../src/limits';
 /**
  * The shared options. `points`: 'required' (default), 'optional' (mbuf's
  * --list needs none; the command checks it itself), or 'none' for a command
- * whose points are not given with -f (xdp: --hook).
+ * whose points are not given with -f (xdp: --hook; iface: -i and -Q).
  */
 export function captureOptions(y: Argv, opts: { points?: 'required' | 'optional' | 'none' } = {}): Argv {
   const points = opts.points ?? 'required';
