@@ -6,5 +6,5 @@ export interface Command {
   command: string;
   describe: string;
   builder: (y: Argv) => Argv;
-  run: (args: ArgumentsCamelCase) => Promise<number | void>;
+  run: (args: ArgumentsCamelCase) => number | void | Promise<number | void>;
 }

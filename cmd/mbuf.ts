@@ -2,15 +2,16 @@
 // struct rte_mbuf arguments of any of its functions through uprobes.
 import type { Argv } from 'yargs';
 import type { Command } from './command';
-import { captureOptions } from './capture-options';
+import { captureOptions, FILTER_USAGE } from './capture-options';
 
 export const mbufCommand: Command = {
-  command: 'mbuf',
+  command: 'mbuf [filter..]',
   describe: 'capture rte_mbuf packets at functions of a running DPDK process',
   builder: (y: Argv) =>
     captureOptions(y)
       .usage(
-        'netcap mbuf -f POINTS [-e EXPR] (--pid PID | --binary PATH [--pid PID]) [options]\n\n' +
+        `netcap mbuf -f POINTS ${FILTER_USAGE} (--pid PID | --binary PATH [--pid PID]) [options]\n` +
+          'netcap mbuf --pid PID --list   the functions of the process that take mbufs\n\n' +
           'Points (-f, comma-separated):\n' +
           '  func@N       argument N (1-6) is one struct rte_mbuf *\n' +
           '  func@N@M     argument N is an array of mbuf pointers, argument M its count (a burst)\n' +
@@ -18,17 +19,22 @@ export const mbufCommand: Command = {
           '  lib:func@... or /path/to/object.so:func@...  look only in that object',
       )
       .example('netcap mbuf -f l2fwd_simple_forward@1 -e "tcp port 80" --pid 1234', 'decode matching packets with tcpdump')
-      .example('netcap mbuf -f app_process_burst@1@2 -e udp --pid 1234 -w out.pcapng', 'a burst function, written to pcapng')
+      .example('netcap mbuf -f app_process_burst@1@2 --pid 1234 -w out.pcapng udp', 'a burst function, written to pcapng')
       .example('netcap mbuf -f rte_eth_rx_burst@2@ret --pid 1234 -c 10', 'what an rx burst returned')
-      .option('pid', { alias: 'p', type: 'number', describe: 'the DPDK process (its executable and every shared object it maps are searched)' })
-      .option('binary', { type: 'string', describe: 'the executable or library holding the functions (every process running it is traced unless --pid)' })
+      .example('netcap mbuf --pid 1234 --list', 'the functions to probe, with their -f forms')
+      .option('pid', { alias: 'p', type: 'string', describe: 'the DPDK process (its executable and every shared object it maps are searched)' })
+      .option('binary', { type: 'string', describe: 'the executable or library holding the functions (every process running it is traced; with --pid, that object of the process)' })
       .option('dpdk-version', { type: 'string', describe: 'the DPDK release (YY.MM) whose rte_mbuf layout to use, instead of detecting it' }),
   // Loaded on use: `netcap --help` and the other commands skip the capture library and the probe builders.
   run: (args) => {
     /* eslint-disable @typescript-eslint/no-require-imports */
+    if (args.D) return (require('./list-run') as typeof import('./list-run')).runMbufList(args);
     const { runCaptureCommand } = require('./capture-command') as typeof import('./capture-command');
-    const { pidOption } = require('./capture-args') as typeof import('./capture-args');
+    const { pidOption, refuseDirection } = require('./capture-args') as typeof import('./capture-args');
     /* eslint-enable @typescript-eslint/no-require-imports */
-    return runCaptureCommand(args, (c) => ({ mode: 'mbuf', points: c.points, pid: pidOption(args), binary: args.binary as string | undefined, dpdkVersion: args.dpdkVersion as string | undefined, }));
+    return runCaptureCommand(args, 'mbuf', (c) => {
+      refuseDirection(c, 'mbuf');
+      return { mode: 'mbuf', points: c.points, pid: pidOption(args), binary: args.binary as string | undefined, dpdkVersion: args.dpdkVersion as string | undefined };
+    });
   },
 };
