@@ -65,7 +65,7 @@ function candidates(opts: ResolveOptions): Candidate[] {
       if (!mapped.length) {
         throw new UserError(
           `process ${opts.pid} does not map ${opts.binary}, so no probe there would see its calls`,
-          `its objects: ${out.map((c) => path.basename(c.shown)).join(', ')}; give one of them (or leave --binary out to search them all)`,
+          `it maps ${path.basename(out[0]?.shown ?? '?')} and ${out.length - 1} libraries (see /proc/${opts.pid}/maps); give one of them, or leave --binary out to search them all`,
         );
       }
       return mapped;
