@@ -86,9 +86,11 @@ const TCPDUMP_HINTS: Record<string, string> = {
  * An error for options the command does not know: what to use instead when
  * they are tcpdump's, and the command's own help. `names` are yargs' (no dashes).
  */
-export function unknownOptions(names: readonly string[], command: string | undefined): UserError {
+export function unknownOptions(given: readonly string[], command: string | undefined, argv: readonly string[] = []): UserError {
   const help = command ? `netcap ${command} --help lists its options` : 'netcap --help lists the commands and their options';
-  const flag = (n: string) => (n.length === 1 ? `-${n}` : `--${n}`);
+  // yargs names each unknown option twice (kebab and camel case) and reads --no-x as x.
+  const names = given.filter((n) => !/[A-Z]/.test(n) || n.length === 1 || !given.includes(n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)));
+  const flag = (n: string) => (n.length === 1 ? `-${n}` : argv.some((w) => w === `--no-${n}` || w.startsWith(`--no-${n}=`)) ? `--no-${n}` : `--${n}`);
   for (const n of names) {
     const hint = TCPDUMP_HINTS[n] ?? (n.length === 1 && DECODING_LETTERS.includes(n) ? `tcpdump's decoding flags go in -t, e.g. -t '-nn -${n}'` : undefined);
     if (hint) return new UserError(`${flag(n)} is tcpdump's, and ${command ? `netcap ${command}` : 'netcap'} has no such option`, `${hint}; ${help}`);

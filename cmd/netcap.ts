@@ -45,7 +45,7 @@ export async function main(argv: string[]): Promise<number> {
       .fail((msg, err) => {
         if (err) throw err;
         const unknown = /^Unknown arguments?: (.*)$/.exec(msg ?? '');
-        if (unknown) throw unknownOptions(unknown[1].split(', '), only ? commandName(only) : undefined);
+        if (unknown) throw unknownOptions(unknown[1].split(', '), only ? commandName(only) : undefined, words);
         throw new UserError(msg ?? 'bad arguments', only ? `netcap ${commandName(only)} --help lists its options` : 'netcap --help lists the commands and their options');
       });
     const register = (c: Command, spec: string) => parser.command({ ...c, command: spec, handler: async (args) => { code = (await c.run(args)) ?? 0; } });
@@ -116,11 +116,21 @@ export function reportError(e: unknown, verbose: boolean): number {
 
 /** Entry point for bin/netcap: runs with process.argv and sets the exit status. */
 export function cli(): void {
+  let settled = false;
+  // Node exits with status 0 when nothing is left to wait for, even in the
+  // middle of an await: never let a capture end that silently.
+  process.once('beforeExit', () => {
+    if (settled) return;
+    process.stderr.write('netcap: internal error: netcap stopped while waiting for something that never came (a bug: please report the command line)\n');
+    process.exitCode = 1;
+  });
   main(process.argv.slice(2)).then(
     (code) => {
+      settled = true;
       process.exitCode = code;
     },
     (e: unknown) => {
+      settled = true;
       process.exitCode = reportError(e, true);
     },
   );

@@ -61,9 +61,11 @@ function readOptions(args: ArgumentsCamelCase): ReadOptions {
  * the end): its interfaces with the filter (and -s) noted on them; a pcap
  * output keeps the input's timestamp precision unless told otherwise.
  */
-function openReadOutputs(opts: ReadOptions, capture: CaptureFile): { sinks: PacketSink[]; interfaces: number } {
+function openReadOutputs(opts: ReadOptions, capture: CaptureFile, first: CapturedPacket | undefined): { sinks: PacketSink[]; interfaces: number } {
   const nanosecond = opts.output.nanosecond ?? (capture.format === 'pcapng' || capture.nanosecond);
-  return { sinks: openOutputs({ ...opts.output, nanosecond }, capture.interfaces.map((i) => decorate(opts, i))), interfaces: capture.interfaces.length };
+  // --rotate-seconds cuts the file's own time into intervals, from its first kept packet.
+  const rotationStart = first ? () => Number(first.tsNs / 1_000_000n) : undefined;
+  return { sinks: openOutputs({ ...opts.output, nanosecond, rotationStart }, capture.interfaces.map((i) => decorate(opts, i))), interfaces: capture.interfaces.length };
 }
 
 function decorate(opts: ReadOptions, iface: CaptureInterface): CaptureInterface {
@@ -91,7 +93,7 @@ export async function runRead(opts: ReadOptions): Promise<number> {
   let batch: CapturedPacket[] = [];
   const writeBatch = async () => {
     if (!output) {
-      output = openReadOutputs(opts, capture);
+      output = openReadOutputs(opts, capture, batch[0]);
       for (const s of output.sinks) void s.ended?.then((why) => (ended ??= why));
     }
     // Interfaces described after the outputs were opened (a later IDB or section).

@@ -83,6 +83,12 @@ export interface OutputOptions {
   keepLast?: number;
   /** The pcapng section comment (the command line). */
   comment?: string;
+  /**
+   * When the first --rotate-seconds file opens (ms since the epoch): the wall
+   * clock for a capture; `read` gives its first packet's time, so a file's
+   * packets are cut into intervals of their own time.
+   */
+  rotationStart?: () => number;
   /** Where decoded text and -w - go (default process.stdout). */
   stdout?: Writable;
 }
@@ -291,7 +297,7 @@ function fileSink(opts: OutputOptions, interfaces: readonly CaptureInterface[], 
     };
   }
   if (opts.rotation && (opts.rotation.maxBytes !== undefined || opts.rotation.seconds !== undefined)) {
-    const w = new RotatingFileWriter(file, opts.rotation, fileFormatOf);
+    const w = new RotatingFileWriter(file, opts.rotation, fileFormatOf, opts.rotationStart);
     return {
       write: writePacket(w),
       addInterface: addInterface(w),

@@ -130,7 +130,8 @@ export class TcpdumpSink {
       this.child.once('error', (error) => resolve({ code: null, signal: null, error }));
       this.child.once('close', (code, signal) => resolve({ code, signal }));
     });
-    void this.exited.then(() => {
+    // 'exit', not 'close': a tcpdump killed mid-capture leaves its stdin open on our side, so 'close' waits for close().
+    this.child.once('exit', () => {
       if (!this.closed) this.endedNow(this.outputClosed ? 'output-closed' : 'decoder-exited');
     });
     const stdout = options.stdout ?? process.stdout;
@@ -156,7 +157,7 @@ export class TcpdumpSink {
         if (this.outputClosed) return;
         if (started) return void errOut?.write(chunk);
         heldBack += chunk.toString('utf8');
-        if (!/^reading from file /m.test(heldBack)) return;
+        if (!/^reading from file .*\n/m.test(heldBack)) return;
         started = true;
         errOut?.write(heldBack);
         resolve();
@@ -215,7 +216,8 @@ export class TcpdumpSink {
   }
 
   private exitError(what: string, exit: { code: number | null; signal: NodeJS.Signals | null }, fallback = ''): UserError {
-    return new UserError(`${what} (${exit.signal ?? `exit status ${exit.code}`}): ${lastLine(this.stderrTail) || fallback}`, 'check the flags given with -t', this.stderrTail);
+    const why = lastLine(this.stderrTail) || fallback;
+    return new UserError(`${what} (${exit.signal ?? `exit status ${exit.code}`})${why ? `: ${why}` : ''}`, exit.signal ? 'something stopped the tcpdump that prints the packets; write them with -w to keep them' : 'check the flags given with -t', this.stderrTail);
   }
 
   private spawnError(e: Error): UserError {
