@@ -16,9 +16,11 @@ export const compileCommand: Command = {
       .option('linktype', { type: 'string', describe: 'link type the packets start with: en10mb (Ethernet, the default), raw (IP), or any libpcap DLT name' })
       .option('s', { alias: 'snaplen', type: 'string', describe: 'bytes a match keeps (the value the filter returns; default 262144, -s 0 the same)' })
       .option('emit', { type: 'string', describe: 'what to print: cbpf (like tcpdump -d), ebpf (the default), c' })
-      .option('O', { alias: 'no-optimize', type: 'boolean', describe: "don't run libpcap's optimizer (like tcpdump -O)" })
-      .example('netcap compile -e "tcp port 80" --emit cbpf', 'the same listing as tcpdump -d')
-      .example('netcap compile udp --linktype raw --emit c', 'the filter as C, for packets starting at the IP header'),
+      .option('O', { alias: 'no-optimize', type: 'boolean', describe: "don't run libpcap's optimizer (like tcpdump -O)" }),
+  examples: [
+    { command: 'netcap compile -e "tcp port 80" --emit cbpf', describe: 'the same listing as tcpdump -d' },
+    { command: 'netcap compile udp --linktype raw --emit c', describe: 'the filter as C, for packets starting at the IP header' },
+  ],
   // Loaded on use: the other commands and --help skip the compilers.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   run: (args) => (require('./compile-run') as typeof import('./compile-run')).runCompile(args),

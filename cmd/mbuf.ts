@@ -18,13 +18,15 @@ export const mbufCommand: Command = {
           '  func@N@ret   the array in argument N, read when func returns; the count is its return value (rx bursts)\n' +
           '  lib:func@... or /path/to/object.so:func@...  look only in that object',
       )
-      .example('netcap mbuf -f l2fwd_simple_forward@1 -e "tcp port 80" --pid 1234', 'decode matching packets with tcpdump')
-      .example('netcap mbuf -f app_process_burst@1@2 --pid 1234 -w out.pcapng udp', 'a burst function, written to pcapng')
-      .example('netcap mbuf -f rte_eth_rx_burst@2@ret --pid 1234 -c 10', 'what an rx burst returned')
-      .example('netcap mbuf --pid 1234 --list', 'the functions to probe, with their -f forms')
       .option('pid', { alias: 'p', type: 'string', describe: 'the DPDK process (its executable and every shared object it maps are searched)' })
       .option('binary', { type: 'string', describe: 'the executable or library holding the functions (every process running it is traced; with --pid, that object of the process)' })
       .option('dpdk-version', { type: 'string', describe: 'the DPDK release (YY.MM) whose rte_mbuf layout to use, instead of detecting it' }),
+  examples: [
+    { command: 'netcap mbuf -f l2fwd_simple_forward@1 -e "tcp port 80" --pid 1234', describe: 'decode matching packets with tcpdump' },
+    { command: 'netcap mbuf -f app_process_burst@1@2 --pid 1234 -w out.pcapng udp', describe: 'a burst function, written to pcapng' },
+    { command: 'netcap mbuf -f rte_eth_rx_burst@2@ret --pid 1234 -c 10', describe: 'what an rx burst returned' },
+    { command: 'netcap mbuf --pid 1234 --list', describe: 'the functions to probe, with their -f forms' },
+  ],
   // Loaded on use: `netcap --help` and the other commands skip the capture library and the probe builders.
   run: (args) => {
     /* eslint-disable @typescript-eslint/no-require-imports */

@@ -5,9 +5,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import yargs from 'yargs/yargs';
+import type { Argv } from 'yargs';
 import { UserError, closeNames } from '../src/errors';
 import { commands } from './commands';
-import type { Command } from './command';
+import { formatExamples, type Command } from './command';
 import { startupMark } from '../src/capture/startup-trace';
 import { prepareArgv, unknownOptions } from './argv';
 
@@ -48,7 +49,8 @@ export async function main(argv: string[]): Promise<number> {
         if (unknown) throw unknownOptions(unknown[1].split(', '), only ? commandName(only) : undefined, words);
         throw new UserError(msg ?? 'bad arguments', only ? `netcap ${commandName(only)} --help lists its options` : 'netcap --help lists the commands and their options');
       });
-    const register = (c: Command, spec: string) => parser.command({ ...c, command: spec, handler: async (args) => { code = (await c.run(args)) ?? 0; } });
+    const register = (c: Command, spec: string) =>
+      parser.command({ command: spec, describe: c.describe, builder: (y: Argv) => c.builder(y.epilog(formatExamples(c.examples))), handler: async (args) => { code = (await c.run(args)) ?? 0; } });
     if (only) parser = register(only, only.command.replace(/^\S+/, '$0'));
     else {
       if (argv[0] === '-D' || argv[0] === '--list-interfaces') throw unknownOptions(['D'], undefined);

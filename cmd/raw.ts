@@ -16,9 +16,11 @@ export const rawCommand: Command = {
           '  func@N@M     argument N points to the packet (starting with its Ethernet header), argument M is its length\n' +
           '  lib:func@N@M or /path/to/object.so:func@N@M  look only in that object',
       )
-      .example('netcap raw -f app_raw@1@2 --pid 1234 icmp', 'func(const char *data, uint32_t len)')
       .option('pid', { alias: 'p', type: 'string', describe: 'the process (its executable and every shared object it maps are searched)' })
       .option('binary', { type: 'string', describe: 'the executable or library holding the functions (every process running it is traced; with --pid, that object of the process)' }),
+  examples: [
+    { command: 'netcap raw -f app_raw@1@2 --pid 1234 icmp', describe: 'func(const char *data, uint32_t len)' },
+  ],
   // Loaded on use: `netcap --help` and the other commands skip the capture library and the probe builders.
   run: (args) => {
     if (args.D) throw new UserError('netcap raw has no listing: its points are any func(data, len)', 'nm or readelf -s list the functions; netcap mbuf --pid PID --list lists those taking mbufs');

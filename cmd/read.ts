@@ -17,10 +17,12 @@ export const readCommand: Command = {
       .usage(`netcap read -r FILE ${FILTER_USAGE} [-w OUT] [options]\n\n-r - reads standard input (netcap skb ... -w - | netcap read -r - udp).`)
       .option('r', { alias: 'read-file', type: 'string', describe: 'pcap or pcapng file to read (- for standard input)' })
       .option('engine', { type: 'string', describe: 'run the filter in our cBPF interpreter (interp, the default) or in the kernel (kernel: eBPF via BPF_PROG_TEST_RUN)' })
-      .example('netcap read -r in.pcap -e "tcp port 80" -w out.pcap', 'the same file tcpdump -r in.pcap -w out.pcap "tcp port 80" writes')
-      .example('netcap read -r in.pcap udp and port 53 --engine kernel', 'decode DNS packets, filtered by the kernel')
-      .example('netcap read -r in.pcap icmp --no-tcpdump -t "-e -X"', 'the built-in decoder with link headers and hex')
       .epilog('Exit status: 0 done; 2 bad input, or a damaged file (after what could be read was printed or written, as tcpdump does); 1 internal error.'),
+  examples: [
+    { command: 'netcap read -r in.pcap -e "tcp port 80" -w out.pcap', describe: 'the same file tcpdump -r in.pcap -w out.pcap "tcp port 80" writes' },
+    { command: 'netcap read -r in.pcap udp and port 53 --engine kernel', describe: 'decode DNS packets, filtered by the kernel' },
+    { command: 'netcap read -r in.pcap icmp --no-tcpdump -t "-e -X"', describe: 'the built-in decoder with link headers and hex' },
+  ],
   // Loaded on use: the other commands and --help skip the file readers and writers.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   run: (args) => (require('./read-run') as typeof import('./read-run')).runReadCommand(args),

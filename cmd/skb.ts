@@ -22,10 +22,6 @@ export const skbCommand: Command = {
           'filtered as raw IP and written to pcapng on a raw-IP interface per point, elsewhere (pcap,\n' +
           'tcpdump, text) behind a synthesised Ethernet header (zero MACs, EtherType = skb->protocol).',
       )
-      .example('netcap skb -f tracepoint:net:netif_receive_skb -i eth0 tcp port 80', 'received TCP port 80 packets of eth0')
-      .example('netcap skb -f tracepoint:skb:kfree_skb -e "host 192.0.2.1" -S', 'dropped packets with the reason and the kernel stack')
-      .example('netcap skb -G -f tracepoint:net:netif_receive_skb,tracepoint:net:net_dev_queue icmp', 'one packet followed through two points')
-      .example('netcap skb --list', 'the capture points this kernel offers')
       .option('i', { alias: 'interface', type: 'string', describe: 'only skbs of this device (by ifindex and network namespace); -i any: every device' })
       .option('netns', { type: 'string', describe: 'the network namespace of -i: a name from `ip netns list` or a path like /proc/PID/ns/net (default: netcap\'s own)' })
       .option('S', { alias: 'stack', type: 'boolean', describe: 'print the kernel stack of each packet (symbolised from /proc/kallsyms)' })
@@ -35,6 +31,12 @@ export const skbCommand: Command = {
         describe: 'gather mode matching packets by a hash of their bytes (from 12 bytes into the network header: TTL and checksum left out) instead of the skb address',
       })
       .option('gather-bytes', { type: 'string', describe: 'bytes hashed by --gather-by-content (default 48)' }),
+  examples: [
+    { command: 'netcap skb -f tracepoint:net:netif_receive_skb -i lo tcp port 80', describe: 'received TCP port 80 packets of lo' },
+    { command: 'netcap skb -f tracepoint:skb:kfree_skb -e "host 192.0.2.1" -S', describe: 'dropped packets with the reason and the kernel stack' },
+    { command: 'netcap skb -G -f tracepoint:net:netif_receive_skb,tracepoint:net:net_dev_queue icmp', describe: 'one packet followed through two points' },
+    { command: 'netcap skb --list', describe: 'the capture points this kernel offers' },
+  ],
   // Loaded on use: the other commands and --help skip the capture library and the skb probe builders.
   run: (args) => {
     /* eslint-disable @typescript-eslint/no-require-imports */

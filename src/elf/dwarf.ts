@@ -23,12 +23,21 @@ export interface Prototype {
   name: string;
   /** The return type as C writes it ("void", "uint16_t"). */
   returns: string;
-  params: { name: string; type: string }[];
+  /** The return type is a whole number under its typedefs (a count: func@N@ret). */
+  returnsInteger?: boolean;
+  /** `integer`: the type is a whole number under its typedefs (uint16_t, a count_t of it), as a burst's count must be. */
+  params: { name: string; type: string; integer?: boolean }[];
+  /**
+   * The code takes other arguments than the source declares: gcc rewrote it
+   * (an .isra or .constprop clone: parameters dropped, reordered or split),
+   * so the argument registers do not follow `params`.
+   */
+  rewritten?: boolean;
 }
 
 // DW_TAG_*, DW_AT_*, DW_FORM_* (DWARF 5, section 7.5; GNU extensions from gcc's dwarf2.def).
 const TAG = {
-  array: 0x01, formalParameter: 0x05, pointer: 0x0f, reference: 0x10, compileUnit: 0x11, structure: 0x13, subroutineType: 0x15,
+  array: 0x01, formalParameter: 0x05, pointer: 0x0f, unspecifiedParameters: 0x18, reference: 0x10, compileUnit: 0x11, structure: 0x13, subroutineType: 0x15,
   typedef: 0x16, union: 0x17, baseType: 0x24, const: 0x26, enumeration: 0x04, subprogram: 0x2e, volatile: 0x35, restrict: 0x37, atomic: 0x47,
 } as const;
 const AT = { name: 0x03, lowPc: 0x11, type: 0x49, abstractOrigin: 0x31, specification: 0x47, ranges: 0x55, strOffsetsBase: 0x72 } as const;
@@ -223,7 +232,7 @@ interface Sections {
 }
 
 /** Tags whose DIEs we keep: functions, their parameters, and the types those name. */
-const KEPT_TAGS = new Set<number>([TAG.subprogram, TAG.formalParameter, TAG.pointer, TAG.reference, TAG.const, TAG.volatile, TAG.restrict, TAG.atomic, TAG.typedef, TAG.structure, TAG.union, TAG.enumeration, TAG.baseType, TAG.array, TAG.subroutineType, TAG.compileUnit]);
+const KEPT_TAGS = new Set<number>([TAG.subprogram, TAG.formalParameter, TAG.unspecifiedParameters, TAG.pointer, TAG.reference, TAG.const, TAG.volatile, TAG.restrict, TAG.atomic, TAG.typedef, TAG.structure, TAG.union, TAG.enumeration, TAG.baseType, TAG.array, TAG.subroutineType, TAG.compileUnit]);
 
 /** Every kept DIE of .debug_info by offset. */
 function readDies(s: Sections): Map<number, Die> {
@@ -367,21 +376,48 @@ export function dwarfPrototypes(elf: ElfFile, mentioning?: string): Prototype[] 
         return '?';
     }
   };
+  // A whole number under typedefs and qualifiers: a base type whose name says so (DWARF's base types are C's names).
+  const isInteger = (v: Value, depth = 0): boolean => {
+    const die = v && typeof v === 'object' && 'ref' in v && depth < 16 ? dies.get(v.ref) : undefined;
+    if (!die) return false;
+    if (die.tag === TAG.typedef || die.tag === TAG.const || die.tag === TAG.volatile) return isInteger(die.attrs.get(AT.type), depth + 1);
+    return die.tag === TAG.baseType && /\b(int|char|short|long)\b|^_Bool$/.test(nameOf(die) ?? '');
+  };
   const out: Prototype[] = [];
   for (const die of dies.values()) {
     if (die.tag !== TAG.subprogram || !(die.attrs.has(AT.lowPc) || die.attrs.has(AT.ranges))) continue;
     const name = nameOf(die);
     if (!name) continue;
-    // Parameters: the code's own entries (each pointing at its declaration), else the declaration's.
-    let params = die.children.map((o) => dies.get(o)!).filter((d) => d.tag === TAG.formalParameter);
-    if (!params.length) {
-      const origin = inherited(die, AT.name)?.die;
-      if (origin && origin !== die) params = origin.children.map((o) => dies.get(o)!).filter((d) => d.tag === TAG.formalParameter);
-    }
+    // Parameters as the source declares them: the declaration's (abstract
+    // instance's) when the code points at one, else the code's own. The
+    // code's entries name the declaration's they stand for, in the order the
+    // code takes them: any other list is a clone gcc rewrote.
+    const isParam = (o: number) => {
+      const tag = dies.get(o)!.tag;
+      return tag === TAG.formalParameter || tag === TAG.unspecifiedParameters;
+    };
+    const own = die.children.filter(isParam);
+    const origin = inherited(die, AT.name)?.die;
+    const declared = origin && origin !== die ? origin.children.filter(isParam) : [];
+    const params = declared.length ? declared : own;
+    const standsFor = (o: number) => {
+      const v = dies.get(o)!.attrs.get(AT.abstractOrigin);
+      return v && typeof v === 'object' && 'ref' in v ? v.ref : o;
+    };
+    const rewritten = declared.length > 0 && own.length > 0 && (own.length !== declared.length || own.some((o, i) => standsFor(o) !== declared[i]));
+    const returned = inherited(die, AT.type)?.value;
     out.push({
       name,
-      returns: typeName(inherited(die, AT.type)?.value),
-      params: params.map((p) => ({ name: nameOf(p) ?? '', type: typeName(inherited(p, AT.type)?.value) })),
+      returns: typeName(returned),
+      ...(isInteger(returned) ? { returnsInteger: true } : {}),
+      // A variadic function's "..." is a parameter of its own, without a name.
+      params: params.map((o) => {
+        const p = dies.get(o)!;
+        if (p.tag === TAG.unspecifiedParameters) return { name: '', type: '...' };
+        const type = inherited(p, AT.type)?.value;
+        return { name: nameOf(p) ?? '', type: typeName(type), ...(isInteger(type) ? { integer: true } : {}) };
+      }),
+      ...(rewritten ? { rewritten } : {}),
     });
   }
   return out;

@@ -45,10 +45,11 @@ export function mbufForms(proto: Prototype): string[] {
     if (MBUF.test(param.type)) forms.push(`${proto.name}@${i + 1}`);
     if (!MBUF_ARRAY.test(param.type)) return;
     // The count: the first integer argument after the array (before it, failing that).
-    const after = inRegisters.findIndex((q, j) => j > i && INTEGER.test(q.type));
-    const count = after >= 0 ? after : inRegisters.findIndex((q) => INTEGER.test(q.type));
+    const integer = (q: Prototype['params'][number]) => q.integer ?? INTEGER.test(q.type);
+    const after = inRegisters.findIndex((q, j) => j > i && integer(q));
+    const count = after >= 0 ? after : inRegisters.findIndex(integer);
     if (count >= 0) forms.push(`${proto.name}@${i + 1}@${count + 1}`);
-    if (INTEGER.test(proto.returns)) forms.push(`${proto.name}@${i + 1}@ret`);
+    if (proto.returnsInteger ?? INTEGER.test(proto.returns)) forms.push(`${proto.name}@${i + 1}@ret`);
   });
   return forms;
 }
@@ -99,6 +100,8 @@ export function mbufFunctions(target: UserTarget): { functions: MbufFunction[]; 
       seen.add(proto.name);
       // The executable's functions need no prefix (it is searched first); a library's name it.
       const prefix = index === 0 ? '' : `${libraryStem(c.shown)}:`;
+      // A clone gcc rewrote takes its arguments elsewhere: its forms would read the wrong registers.
+      if (proto.rewritten) continue;
       const forms = mbufForms(proto).map((f) => prefix + f);
       if (!forms.length || !probeable(elf, proto.name, roots)) continue; // no mbuf; or inlined everywhere, or only clones under other names
       functions.push({ object: c.shown, prototype: proto, source: dwarf ? 'DWARF' : 'DPDK ABI', forms });
