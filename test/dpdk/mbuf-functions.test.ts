@@ -10,19 +10,11 @@ import * as path from 'node:path';
 import { DPDK_MBUF_FUNCTIONS } from '../../src/dpdk/mbuf-functions';
 import { mbufForms } from '../../src/modes/mbuf/list';
 import { cProgramDir } from '../elf/c-program';
+import { dpdkCflags, noDpdk } from './installed';
 
 const programs = cProgramDir('mbuf-functions');
 after(() => programs.remove());
 
-const hasDpdk = (() => {
-  try {
-    execFileSync('pkg-config', ['--exists', 'libdpdk']);
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const noDpdk = !hasDpdk && 'libdpdk-dev is not installed';
 
 const HEADERS = ['rte_mbuf.h', 'rte_net.h', 'rte_ethdev.h', 'rte_gro.h', 'rte_gso.h', 'rte_ip_frag.h', 'rte_distributor.h', 'rte_reorder.h', 'rte_sched.h', 'rte_vhost.h'];
 
@@ -32,7 +24,7 @@ void test('every prototype in the table is the one DPDK\'s headers declare (gcc)
     return `_Static_assert(__builtin_types_compatible_p(__typeof__(&${f.name}), ${f.returns} (*)(${params})), "${f.name}");`;
   });
   const source = `#include <stdio.h>\n${HEADERS.map((h) => `#include <${h}>`).join('\n')}\n${checks.join('\n')}\nint main(void) { return 0; }\n`;
-  const cflags = execFileSync('pkg-config', ['--cflags', 'libdpdk']).toString().trim().split(/\s+/).filter(Boolean);
+  const cflags = dpdkCflags();
   // -fsyntax-only: the assertions are the test; nothing needs linking.
   assert.doesNotThrow(() => programs.build('prototypes', source, [...cflags, '-fsyntax-only', '-Wno-deprecated-declarations']), 'gcc accepts every prototype');
 });
