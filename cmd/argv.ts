@@ -38,7 +38,8 @@ export function prepareArgv(argv: readonly string[]): string[] {
       }
     } else if (EXPRESSION_OPTIONS.has(word)) {
       if (next === undefined) throw new UserError(`${word} needs the filter expression: netcap's ${word} is the filter`, `e.g. ${word} "tcp port 80", or the filter after the options; ${TCPDUMP_E}`);
-      if (/^--?[A-Za-z#]/.test(next)) {
+      // One word that looks like a flag; "-len < 0" is an expression.
+      if (/^--?[A-Za-z#][\w#-]*(=\S*)?$/.test(next)) {
         throw new UserError(`${word} ${next}: netcap's ${word} takes the filter expression, and ${next} is a flag`, `${TCPDUMP_E}; give the filter as ${word} "EXPR" or after the options`);
       }
       if (next.startsWith('-')) {

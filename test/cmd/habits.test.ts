@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readCaptureFile } from '../../src/output/read-capture';
 import { PcapWriter } from '../../src/output/pcap-writer';
-import { World, type Namespace } from '../../lab/netns';
+import { World, listTestNamespaces, type Namespace } from '../../lab/netns';
 import { inject } from '../../lab/inject';
 import { tcpFrame, udpFrame } from '../../lab/frames';
 import { startTestApp, startL2fwd, type DpdkApp } from '../../lab/dpdk';
@@ -77,6 +77,7 @@ after(async () => {
   spawnSync('umount', [FULL]);
   await world.destroy();
   fs.rmSync(dir, { recursive: true, force: true });
+  assert.deepEqual(listTestNamespaces().filter((n) => n.startsWith('nc-habits-')), [], 'no namespace of this test is left');
 });
 
 interface Row {
@@ -168,6 +169,8 @@ const ROWS: Row[] = [
   { args: ['mbuf', '-f', 'app_process_one@1', '--pid', '{pid}', '-w', '{dir}/mbuf-trail.pcap', 'udp', 'and', 'port', '53'], send: 'app', code: 0, file: { name: 'mbuf-trail.pcap', packets: 2, every: (p) => UDP(p) && dstPort(p) === 53 } },
   { args: ['raw', '-f', 'app_raw@1@2', '--pid', '{pid}', '-c', '2', '-w', '{dir}/raw-trail.pcap', 'tcp', 'port', '80'], send: 'app', endsItself: true, code: 0, file: { name: 'raw-trail.pcap', packets: 2, every: (p) => TCP(p) && dstPort(p) === 80 } },
   { args: ['compile', 'tcp', 'port', '80', '--emit', 'cbpf'], endsItself: true, code: 0, stdout: [/; tcp port 80 \(link type EN10MB/, /\(000\) ldh\s+\[12\]/] },
+  { args: ['compile', '-e', '-len < 0', '--emit', 'cbpf'], endsItself: true, code: 0, stdout: [/; -len < 0 \(link type EN10MB/, /ld +#pktlen/] },
+  { args: ['read', '-r', IN, '--no-tcpdump', '--', '-len', '<', '-100'], endsItself: true, code: 0, lines: { match: /^\d\d:\d\d:\d\d\.\d{6} IP /, count: 3 } },
   { args: ['compile', '-e'], endsItself: true, code: 2, stderr: [/-e needs the filter expression: netcap's -e is the filter/, /tcpdump's -e \(print link-level headers\) is -t -e here/] },
   { args: [...SKB, '-e'], endsItself: true, code: 2, stderr: [/-e needs the filter expression/] },
   { args: [...SKB, '-e', '-X'], endsItself: true, code: 2, stderr: [/-e -X: netcap's -e takes the filter expression, and -X is a flag/] },
