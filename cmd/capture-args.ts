@@ -67,12 +67,14 @@ const REPEATABLE = new Set(['_', '$0', '--', 'filter', 'f', 'function']);
  * otherwise reach the code as "a,b" (or worse). Flags given twice mean what
  * they mean once; -f's points add up.
  */
-export function refuseRepeated(args: ArgumentsCamelCase): void {
+export function refuseRepeated(args: ArgumentsCamelCase, argv: readonly string[] = process.argv.slice(2)): void {
   const repeated = Object.keys(args).filter((k) => !REPEATABLE.has(k) && Array.isArray(args[k]));
   if (!repeated.length) return;
-  // Aliases share the value: name the option by its shortest spelling, as typed.
-  const key = repeated.sort((a, b) => a.length - b.length)[0];
-  const flag = key.length === 1 ? `-${key}` : `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  // Aliases share the value: name the option as it was typed (else by its shortest spelling).
+  const spell = (key: string) => (key.length === 1 ? `-${key}` : `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+  const typed = (key: string) => argv.some((w) => w === spell(key) || w.startsWith(`${spell(key)}=`));
+  const key = [...repeated].sort((a, b) => Number(typed(b)) - Number(typed(a)) || a.length - b.length)[0];
+  const flag = spell(key);
   const values = (args[key] as unknown[]).map((v) => JSON.stringify(String(v))).join(' and ');
   throw new UserError(`${flag} was given more than once (${values})`, `give ${flag} once${key === 't' ? ' (put all tcpdump flags in one -t "...")' : ''}`);
 }

@@ -4,11 +4,12 @@ import type { ArgumentsCamelCase } from 'yargs';
 import { UserError } from '../src/errors';
 import { listSkbPoints } from '../src/modes/skb/list';
 import { mbufFunctionSection, type ListingSection } from '../src/modes/mbuf/list';
-import { pidOption } from './capture-args';
+import { pidOption, refuseRepeated } from './capture-args';
 import { requireCaptureCapabilities } from '../src/proc/capabilities';
 
 /** Options that mean nothing for a listing are refused, not ignored. */
 function refuseCaptureOptions(args: ArgumentsCamelCase, command: string, allowed: readonly string[]): void {
+  refuseRepeated(args);
   const given = ['f', 'e', 'w', 'c', 'i', 'netns', 'S', 'G', 'json', 'duration', 'dryRun'].filter((k) => args[k] !== undefined && args[k] !== false && !allowed.includes(k));
   const words = [...((args.filter as unknown[] | undefined) ?? []), ...((args['--'] as unknown[] | undefined) ?? [])];
   if (given.length || words.length) {
