@@ -119,7 +119,7 @@ class WriteProgress {
   /** Packets before ends[0]. */
   private base = 0;
 
-  /** A packet ends at `offset`; `count` packets are in the file then. */
+  /** The next packet ends at `offset`. Past the window, each new packet forgets the oldest end: the list stays bounded. */
   packetEnds(offset: number): void {
     this.ends.push(offset);
     if (offset - this.ends[this.first] > WriteProgress.WINDOW && this.ends.length - this.first > 1024) {
@@ -161,8 +161,9 @@ function writeFailure(path: string, e: unknown, progress: WriteProgress, headerE
     held = undefined;
   }
   const n = (k: number) => `${k} packet${k === 1 ? '' : 's'}`;
+  const holds = !held ? '' : held.packets === 0 ? ` before its first packet; the file holds none` : ` after ${n(held.packets)}; the file holds the first ${held.packets}`;
   return new UserError(
-    held ? `${path}: ${what} after ${n(held.packets)}; the file holds the first ${held.packets}` : `${path}: ${what}`,
+    `${path}: ${what}${holds}`,
     err.code === 'ENOSPC' || err.code === 'EDQUOT' ? 'free some space or write elsewhere (-w), or keep the files small with -C SIZE -W COUNT' : 'write the capture elsewhere (-w)',
     err.message,
   );
@@ -209,7 +210,6 @@ export function captureFileOn(stream: Writable, path: string, format: FileFormat
   const named = <T>(p: Promise<T>): Promise<T> => p.catch((e: unknown) => Promise.reject(writeFailure(path, e, progress, headerEnd)));
   return {
     ...w,
-    size: () => w.size(),
     writePacket: async (pkt) => {
       await named(w.writePacket(pkt));
       // The blocks before the first packet (pcapng's header) end where it begins.

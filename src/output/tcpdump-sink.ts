@@ -53,6 +53,8 @@ const FORBIDDEN_LONG = new Map<string, string>([
   ['list-interfaces', 'tcpdump would list its interfaces and exit'],
   ['list-time-stamp-types', 'tcpdump would list time stamp types and exit'],
 ]);
+/** How long tcpdump may take to open its input ("reading from file -"). */
+const START_TIMEOUT_MS = 10_000;
 // Short options of tcpdump 4.99 that take an argument (getopt string).
 const WITH_ARGUMENT = new Set('BcCEFGiIjmMQrsTVwWyzZ'.split(''));
 
@@ -151,6 +153,10 @@ export class TcpdumpSink {
     let heldBack = '';
     const errOut = options.stderr === undefined ? process.stderr : options.stderr;
     this.ready = new Promise<void>((resolve, reject) => {
+      // A tcpdump that neither starts nor exits (a machine stalled, another program named tcpdump) must not hold the capture forever.
+      const stalled = setTimeout(() => reject(new UserError(`tcpdump did not start within ${START_TIMEOUT_MS / 1000} s`, 'print with the built-in decoder (--no-tcpdump), or write a file (-w)', heldBack)), START_TIMEOUT_MS);
+      stalled.unref();
+      void this.exited.finally(() => clearTimeout(stalled));
       this.child.stderr!.on('data', (chunk: Buffer) => {
         this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-4000);
         // After the reader of our stdout went away, tcpdump is being stopped: its complaints are noise.
@@ -159,6 +165,7 @@ export class TcpdumpSink {
         heldBack += chunk.toString('utf8');
         if (!/^reading from file .*\n/m.test(heldBack)) return;
         started = true;
+        clearTimeout(stalled);
         errOut?.write(heldBack);
         resolve();
       });
