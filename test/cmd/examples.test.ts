@@ -97,7 +97,10 @@ for (const { where, line } of [...helpExamples, ...readmeExamples]) {
   const owner = [...NOT_OURS].find(([word]) => line.includes(word));
   test(`${where}: ${line}`, { skip: owner?.[1] }, async () => {
     const r = await run(words(line));
-    assert.equal(r.code, 0, r.stderr);
+    // A capture without -i sees the whole machine: under another test's flood of drops the ring may
+    // overflow, and status 3 (with the losses in the summary) is then the documented answer.
+    const lost = Number(/^(\d+) packets? lost in ring$/m.exec(r.stderr)?.[1] ?? 0);
+    assert.equal(r.code, lost > 0 ? 3 : 0, r.stderr);
     if (/^(\$ )?netcap (mbuf|raw|skb) /.test(line) && !/--list|-D\b|--dry-run/.test(line)) assert.ok(r.listened, `a capture listens:\n${r.stderr}`);
   });
 }
