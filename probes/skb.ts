@@ -144,6 +144,8 @@ export interface SkbProgramOptions {
   /** -i: only skbs whose device has this ifindex in this network namespace. */
   iface?: { ifindex: number; netnsInode: number };
   gather?: SkbGather;
+  /** Wake the reader only when this many bytes wait in the ring (see emitRingOutput); without it nearly every record wakes it. */
+  wakeupAt?: number;
 }
 
 export interface SkbProgramSpec {
@@ -389,7 +391,7 @@ export function buildSkbProgram(o: SkbProgramOptions): SkbProgramSpec {
   }
   emit(
     LoadMem(R8, R6, META.caplen, 4),
-    ...emitRingOutput(o.maps.ring, R7, R8, o.snaplen, labels),
+    ...emitRingOutput(o.maps.ring, R7, R8, o.snaplen, labels, o.wakeupAt),
     JEq.imm(R0, 0, L.out),
     ...counter(COUNTER.lost),
     Ja(L.out),

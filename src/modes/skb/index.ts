@@ -149,6 +149,7 @@ export function prepareSkbMode(o: SkbOptions, ctx: ModeContext): PreparedMode {
             maps: { ring: maps.ring.fd, counters: maps.counters.fd, scratch: maps.scratch.fd, meta: meta.fd, stacks: stackMap?.fd },
             iface: iface ? { ifindex: iface.ifindex, netnsInode: iface.netns.inode } : undefined,
             gather: gatherMap ? { mapFd: gatherMap.fd, first: index === 0, byContent: byContent !== undefined ? { bytes: byContent } : undefined } : undefined,
+            wakeupAt: maps.wakeupAt,
           }),
         })),
       );
