@@ -43,6 +43,8 @@ export interface SkbLayout {
   netnsInum: FieldAt;
   /** The sk_buff bytes every field above lies in. */
   skbSpan: Span;
+  /** The sk_buff bytes every field but dev lies in: the rest, once dev was read on its own (the -i check). */
+  skbSpanBesidesDev: Span;
   /** The net_device bytes ifindex, hard_header_len and nd_net lie in. */
   devSpan: Span;
 }
@@ -94,5 +96,6 @@ export function skbLayoutFrom(btf: Btf): SkbLayout {
     ndNet: field(btf, 'struct net_device', 'nd_net', [8]),
   };
   const netnsInum = field(btf, 'struct net', 'ns.inum', [4]);
-  return { skb, dev, netnsInum, skbSpan: spanOf(Object.values(skb)), devSpan: spanOf(Object.values(dev)) };
+  const { dev: _dev, ...besidesDev } = skb;
+  return { skb, dev, netnsInum, skbSpan: spanOf(Object.values(skb)), skbSpanBesidesDev: spanOf(Object.values(besidesDev)), devSpan: spanOf(Object.values(dev)) };
 }
