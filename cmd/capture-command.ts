@@ -32,6 +32,7 @@ export async function runCaptureCommand(args: ArgumentsCamelCase, modeOf: (c: Ca
   const capture = openCapture({ ...modeOf(c), filter: c.expression, snaplen: c.snaplen, ringBytes: c.ringBytes, count: c.count, flushEachBatch: c.flushEachBatch });
   startupMark('programs loaded');
   for (const note of capture.mode.notes) process.stderr.write(`netcap: note: ${note}\n`);
+  capture.mode.onMessage?.((line) => void process.stderr.write(`netcap: ${line}\n`));
   if (c.dryRun) {
     try {
       process.stdout.write(capture.describe());

@@ -5,9 +5,10 @@
 import type { Argv } from 'yargs';
 import { DEFAULT_SNAPLEN } from '../src/limits';
 
-export function captureOptions(y: Argv): Argv {
+/** `pointsOptional`: -f may be left out (mbuf's --list needs none); the command checks it itself. */
+export function captureOptions(y: Argv, opts: { pointsOptional?: boolean } = {}): Argv {
   return y
-    .option('f', { alias: 'function', type: 'string', demandOption: true, describe: 'capture points, comma-separated (see the command\'s forms)' })
+    .option('f', { alias: 'function', type: 'string', demandOption: !opts.pointsOptional, describe: 'capture points, comma-separated (see the command\'s forms)' })
     .option('e', { alias: 'expression', type: 'string', default: '', describe: 'tcpdump filter expression (man 7 pcap-filter), run in the kernel' })
     .option('t', { alias: 'tcpdump-flags', type: 'string', default: '-nn', describe: 'flags for decoding with `tcpdump -r -` (split without a shell)' })
     .option('w', { alias: 'write', type: 'string', describe: 'write packets to FILE (.pcap or .pcapng), or - for stdout' })

@@ -5,5 +5,6 @@ import { rawCommand } from './raw';
 import { compileCommand } from './compile';
 import { readCommand } from './read';
 import { skbCommand } from './skb';
+import { replayCommand } from './replay';
 
-export const commands: Command[] = [mbufCommand, rawCommand, skbCommand, compileCommand, readCommand];
+export const commands: Command[] = [mbufCommand, rawCommand, skbCommand, compileCommand, readCommand, replayCommand];

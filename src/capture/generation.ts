@@ -3,6 +3,7 @@
 // program of a set loads before any is used; on a failure the ones loaded
 // so far are closed and the error goes on.
 import { loadProgram, type Program, type ProgramSpec } from '../bpf/program';
+import type { Link } from '../bpf/link/link';
 import type { BuiltProgram, Generation, JudgeSettings } from './mode';
 import type { ProgramSlots } from './slots';
 
@@ -50,4 +51,16 @@ export function loadGeneration(settings: JudgeSettings, list: readonly ProgramTo
       for (const l of [...loaded].reverse()) l.program.close();
     },
   };
+}
+
+/** Attaches each item with `attachOne` (all or none: on a failure the links made so far are closed and the error goes on). */
+export function attachEach<T>(items: readonly T[], attachOne: (item: T) => Link): Link[] {
+  const links: Link[] = [];
+  try {
+    for (const item of items) links.push(attachOne(item));
+  } catch (e) {
+    for (const l of links.reverse()) l.close();
+    throw e;
+  }
+  return links;
 }

@@ -100,6 +100,8 @@ export interface PreparedMode {
   describe(gen: Generation): string;
   /** Why the capture cannot go on (the traced process exited...), checked a few times a second. */
   vanished?(): string | undefined;
+  /** Things to tell the user while the capture runs (mbuf port points: a port stopped, started again); called as they happen. */
+  onMessage?(listener: (line: string) => void): void;
   /** Lines for the end of the capture (gather mode's report, xdp's counters per action). */
   report?(): string[];
   /** The live status text of the counters, when the mode has its own shape (xdpcap's `drop: R/M`); else per point. */
