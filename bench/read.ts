@@ -13,7 +13,7 @@ import { commandsBlock, figureTable, num, type FigureRow } from './harness/forma
 import { pairedRatios, summarize } from './harness/stats';
 import { compileCbpf, libpcapFilter } from '../src/filter/libpcap';
 import { interpret } from '../src/filter/interpreter';
-import { KernelEngine } from '../src/read/engines';
+import { KernelEngine } from '../src/read/kernel-engine';
 import { PcapWriter } from '../src/output/pcap-writer';
 import { expressions } from '../test/filter/corpus';
 import { generatePackets } from '../test/filter/packets';
