@@ -30,7 +30,7 @@ import { compileCbpf } from '../../filter/libpcap';
 import type { CbpfInsn } from '../../filter/cbpf';
 import { kernelDropReasons } from '../../kernel/drop-reasons';
 import { kernelSymbols } from '../../kernel/kallsyms';
-import { currentNetns, InterfaceNames, resolveInterface, resolveNetns, type InterfaceRef } from '../../kernel/interfaces';
+import { currentNetns, InterfaceNames, listInterfaces, resolveInterface, resolveNetns, type InterfaceRef } from '../../kernel/interfaces';
 import { kernelSkbLayout } from '../../kernel/skb-layout';
 import type { PacketMeta } from '../../output/packet';
 import { LINKTYPE_ETHERNET } from '../../output/linktypes';
@@ -106,10 +106,12 @@ export function prepareSkbMode(o: SkbOptions, ctx: ModeContext): PreparedMode {
   }
   const points = resolveSkbPoints(o.points);
   const netns = o.netns !== undefined ? resolveNetns(o.netns) : currentNetns();
-  const iface: InterfaceRef | undefined = o.iface !== undefined ? resolveInterface(o.iface, netns) : undefined;
+  // -i's namespace is listed once, for the interface and for the names of packets' devices.
+  const listing = o.iface !== undefined ? listInterfaces(netns) : undefined;
+  const iface: InterfaceRef | undefined = o.iface !== undefined ? resolveInterface(o.iface, netns, listing) : undefined;
   const names = new InterfaceNames();
+  names.add(netns, listing);
   names.add(currentNetns());
-  if (netns.label !== 'current') names.add(netns);
   // Fail early (UserError) on a kernel without the drop reason enum or kallsyms, not per packet.
   const reasons = points.some((p) => p.reason) ? kernelDropReasons() : undefined;
   const symbols = o.stacks ? kernelSymbols() : undefined;
