@@ -106,12 +106,19 @@ export function prepareSkbMode(o: SkbOptions, ctx: ModeContext): PreparedMode {
   }
   const points = resolveSkbPoints(o.points);
   const netns = o.netns !== undefined ? resolveNetns(o.netns) : currentNetns();
-  // -i's namespace is listed once, for the interface and for the names of packets' devices.
-  const listing = o.iface !== undefined ? listInterfaces(netns) : undefined;
-  const iface: InterfaceRef | undefined = o.iface !== undefined ? resolveInterface(o.iface, netns, listing) : undefined;
+  // Names for the devices of captured packets (each listing runs ip). With
+  // -i every packet is of that device: its namespace's listing, made once,
+  // finds the interface and names the packets.
   const names = new InterfaceNames();
-  names.add(netns, listing);
-  names.add(currentNetns());
+  let iface: InterfaceRef | undefined;
+  if (o.iface !== undefined) {
+    const listing = listInterfaces(netns);
+    iface = resolveInterface(o.iface, netns, listing);
+    names.add(netns, listing);
+  } else {
+    names.add(currentNetns());
+    names.add(netns);
+  }
   // Fail early (UserError) on a kernel without the drop reason enum or kallsyms, not per packet.
   const reasons = points.some((p) => p.reason) ? kernelDropReasons() : undefined;
   const symbols = o.stacks ? kernelSymbols() : undefined;
