@@ -9,7 +9,7 @@ export const mbufCommand: Command = {
   command: 'mbuf',
   describe: 'capture rte_mbuf packets at functions of a running DPDK process',
   builder: (y: Argv) =>
-    captureOptions(y, { pointsOptional: true })
+    captureOptions(y, { points: 'optional' })
       .usage(
         'netcap mbuf -f POINTS [-e EXPR] (--pid PID | --binary PATH [--pid PID]) [options]\n' +
           'netcap mbuf --pid PID --list\n\n' +

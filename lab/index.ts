@@ -41,6 +41,10 @@
 // behind it; they never reach a receiver started after startX() resolved,
 // but filter them out when comparing whole captures to be safe.
 //
+// XDP: the example firewall attached in a namespace, its xdpcap hook pinned under bpffs:
+//   const fw = attachXdpFirewall(ns, 'v1', { drop: [53], bounce: [7] });   // fw.hookPath, fw.counts()
+//   hookSlots(fw.hookPath);                     // program ids in the hook's slots, from bpftool
+//
 // Test-app probe points (examples/dpdk-app/main.c), for `netcap mbuf -f`:
 //   app_rx_burst(port, pkts, n): pkts (arg 2) is filled only when it returns, and the
 //     return value is the count: a return probe reads arg 2 saved at entry + the return value
@@ -56,3 +60,4 @@ export * from './bpftrace';
 export { buildTool, injectorPath } from './tools';
 export { repoRoot, examplesBuildDir, labBuildDir } from './paths';
 export * from './testpmd';
+export * from './xdp';

@@ -21,6 +21,11 @@ export interface LoadedProgram extends BuiltProgram {
   program: Program;
 }
 
+/** A generation as loaded here: its programs with their kernel objects. */
+export interface LoadedGeneration extends Generation {
+  readonly programs: readonly LoadedProgram[];
+}
+
 /** Loads every program (all or nothing). */
 export function loadPrograms(list: readonly ProgramToLoad[]): LoadedProgram[] {
   const loaded: LoadedProgram[] = [];
@@ -34,7 +39,7 @@ export function loadPrograms(list: readonly ProgramToLoad[]): LoadedProgram[] {
 }
 
 /** A generation of judging programs, each installed into its slot by install(). */
-export function loadGeneration(settings: JudgeSettings, list: readonly ProgramToLoad[]): Generation {
+export function loadGeneration(settings: JudgeSettings, list: readonly ProgramToLoad[]): LoadedGeneration {
   const loaded = loadPrograms(list);
   let closed = false;
   return {

@@ -2,7 +2,8 @@
 // command line, one Interface Description Block per capture point (name,
 // description such as the filter, nanosecond resolution, snaplen, link
 // type), an Enhanced Packet Block per packet (interface id, ns timestamp,
-// lengths, direction flags, a comment with the packet's metadata), and
+// lengths, direction flags, the hook's verdict, a comment with the
+// packet's metadata), and
 // Interface Statistics Blocks with the capture's counters at the end.
 //
 // Caveat: libpcap 1.10 (so tcpdump) reads a pcapng only if every interface
@@ -12,13 +13,14 @@
 // is meant for tcpdump.
 import * as os from 'node:os';
 import type { Writable } from 'node:stream';
-import { packetComment, type CaptureInterface, type CaptureStatistics, type CapturedPacket } from './packet';
+import { packetComment, type CaptureInterface, type CaptureStatistics, type CapturedPacket, type PacketVerdict } from './packet';
 import {
   BLOCK,
   BYTE_ORDER_MAGIC,
   EPB_INBOUND,
   EPB_OUTBOUND,
   OPT,
+  VERDICT_TYPE,
   encodeBlock,
   stringOption,
   timestampOption,
@@ -76,6 +78,7 @@ export class PcapngWriter {
     body.writeUInt32LE(pkt.wirelen >>> 0, 16); // as given, even below caplen (a file's value is kept)
     const options: RawOption[] = [];
     if (pkt.direction) options.push(u32Option(OPT.epbFlags, pkt.direction === 'in' ? EPB_INBOUND : EPB_OUTBOUND));
+    if (pkt.verdict) options.push(verdictOption(pkt.verdict));
     const comment = packetComment(pkt);
     if (comment) options.push(stringOption(OPT.comment, comment));
     await this.out.write(encodeBlock(BLOCK.enhancedPacket, Buffer.concat([body, pkt.data.subarray(0, caplen)]), options));
@@ -134,6 +137,14 @@ export class PcapngWriter {
     options.push(stringOption(OPT.shbUserAppl, this.options.application ?? 'netcap'));
     return encodeBlock(BLOCK.sectionHeader, body, options);
   }
+}
+
+/** epb_verdict: the verdict type octet, then the program's return value as a 64-bit integer (TC's -1 stays -1). */
+function verdictOption(v: PacketVerdict): RawOption {
+  const value = Buffer.alloc(9);
+  value[0] = VERDICT_TYPE[v.type];
+  value.writeBigInt64LE(BigInt(v.value), 1);
+  return { code: OPT.epbVerdict, value };
 }
 
 function interfaceBlock(desc: CaptureInterface): Buffer {

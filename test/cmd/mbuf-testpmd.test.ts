@@ -112,7 +112,7 @@ describe('netcap mbuf -f port:... on dpdk-testpmd', { skip: noTestpmd, timeout: 
       const file = await readCaptureFile(out);
       assert.deepEqual(hex(file.packets.map((p) => p.data)), hex([...before, ...afterwards]));
       // The mode's report at the end (stdout: the packets went to -w).
-      assert.match(run.stdout().toString(), /port0 rx \(net_af_packet0\): not captured for \d+\.\d+ s in 1 gap \(the port was not started\)/);
+      assert.match(run.stderr(), /port0 rx \(net_af_packet0\): not captured for \d+\.\d+ s in 1 gap \(the port was not started\)/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -73,7 +73,7 @@ export function withPorts(fn: PreparedMode | undefined, ports: PortCapture, layo
     packet: (rec) => (ports.owns(rec.point) || !fn ? ports.packet(rec) : fn.packet(rec)),
     describe: (gen) => [fn ? fn.describe(gen).trimEnd() : releaseLine, ...ports.describe(gen)].join('\n') + '\n',
     vanished: fn?.vanished ?? (() => (processAlive(pid) ? undefined : `process ${pid} exited`)),
-    report: () => [...(fn?.report?.() ?? []), ...ports.report()],
+    report: (perPoint) => [...(fn?.report?.(perPoint) ?? []), ...ports.report()],
     onMessage: (listener) => ports.onMessage(listener),
     close: () => {
       ports.close();

@@ -214,7 +214,7 @@ export function prepareSkbMode(o: SkbOptions, ctx: ModeContext): PreparedMode {
         });
         return lines.join('\n') + '\n';
       },
-      report: gather
+      results: gather
         ? () => {
             const lines = gather.lines();
             return [`gather: ${lines.length} packet${lines.length === 1 ? '' : 's'}`, ...lines.map((l) => `  ${l}`)];
