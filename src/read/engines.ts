@@ -1,11 +1,12 @@
 // The two ways `netcap read` runs a compiled filter over a packet from a file:
-// our cBPF interpreter (libpcap's semantics, no kernel needed), or the real
+// in JavaScript with libpcap's semantics (no kernel needed), or the real
 // kernel: the filter compiled to eBPF, verified and run by the kernel with
 // BPF_PROG_TEST_RUN, over a copy of the packet as a tracing probe has it
 // (src/read/kernel-engine.ts, loaded only when asked for: the default
 // engine starts without the BPF loader).
 import type { CbpfProgram } from '../filter';
 import { interpretAt } from '../filter/interpreter';
+import { compileCbpfToJs } from '../filter/cbpf-js';
 import { UserError } from '../errors';
 
 export type EngineName = 'interp' | 'kernel';
@@ -18,13 +19,11 @@ export interface FilterEngine {
   close(): void;
 }
 
+/** libpcap's semantics in JavaScript: the program compiled to a function (src/filter/cbpf-js.ts), else interpreted. */
 export function interpreterEngine(prog: CbpfProgram): FilterEngine {
   const insns = prog.insns;
-  return {
-    run: (data, wirelen) => interpretAt(insns, data, 0, data.length, wirelen),
-    runAt: (buf, start, caplen, wirelen) => interpretAt(insns, buf, start, caplen, wirelen),
-    close: () => undefined,
-  };
+  const runAt = compileCbpfToJs(insns) ?? ((buf: Buffer, start: number, caplen: number, wirelen: number) => interpretAt(insns, buf, start, caplen, wirelen));
+  return { run: (data, wirelen) => runAt(data, 0, data.length, wirelen), runAt, close: () => undefined };
 }
 
 export function createEngine(name: EngineName, prog: CbpfProgram): FilterEngine {
