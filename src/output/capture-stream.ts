@@ -232,12 +232,15 @@ export async function openCaptureSource(file: string, source: ByteSource, close:
   const reader = new ChunkedFile(source, chunkBytes);
   try {
     const head = (await reader.next(PCAP_FILE_HEADER_SIZE)).subarray(0, PCAP_FILE_HEADER_SIZE);
-    if (isPcapng(head)) return stream(pcapngBatches(file, reader), new PcapngParser(), close);
+    if (isPcapng(head)) {
+      const parser = new PcapngParser();
+      return stream(parser.file, pcapngBatches(file, reader, parser), close);
+    }
     if (isPcap(head)) {
       const header = parsePcapHeader(head);
       reader.consume(PCAP_FILE_HEADER_SIZE);
       const info: CaptureFile = { format: 'pcap', nanosecond: header.nanosecond, interfaces: pcapInterfaces(header), packets: [], statistics: [], sections: [], warnings: [] };
-      return stream(pcapBatches(reader, header), { file: info }, close);
+      return stream(info, pcapBatches(reader, header, info), close);
     }
     throw new CaptureFormatError(head.length < 4 ? `the file is too short (${head.length} bytes) to be a capture` : `unknown file format (starts with 0x${head.subarray(0, 4).toString('hex')})`);
   } catch (e) {
@@ -246,14 +249,14 @@ export async function openCaptureSource(file: string, source: ByteSource, close:
   }
 }
 
-type Batches = (info: { file: CaptureFile }) => AsyncGenerator<PacketBatch>;
+type Batches = () => AsyncGenerator<PacketBatch>;
 
-function stream(batches: Batches, parsed: { file: CaptureFile }, close: () => Promise<void>): CaptureStream {
+function stream(info: CaptureFile, batches: Batches, close: () => Promise<void>): CaptureStream {
   return {
-    info: parsed.file,
-    batches: () => batches(parsed),
+    info,
+    batches,
     async *packets() {
-      for await (const batch of batches(parsed)) for (let i = 0; i < batch.count; i++) yield batch.packet(i);
+      for await (const batch of batches()) for (let i = 0; i < batch.count; i++) yield batch.packet(i);
     },
     close,
   };
@@ -266,9 +269,9 @@ function asUserError(file: string, e: unknown): unknown {
   return e;
 }
 
-function pcapBatches(reader: ChunkedFile, header: PcapHeader): Batches {
+function pcapBatches(reader: ChunkedFile, header: PcapHeader, info: CaptureFile): Batches {
   const headerSize = header.recordHeaderSize;
-  return async function* ({ file: info }) {
+  return async function* () {
     const batch = new PcapBatch(header);
     // What the next record needs in one piece: its header, then (once that is here) its data too.
     let need = headerSize;
@@ -290,10 +293,9 @@ function pcapBatches(reader: ChunkedFile, header: PcapHeader): Batches {
   };
 }
 
-function pcapngBatches(file: string, reader: ChunkedFile): Batches {
-  return async function* (parsed) {
-    const parser = parsed as PcapngParser;
-    const info = parser.file;
+function pcapngBatches(file: string, reader: ChunkedFile, parser: PcapngParser): Batches {
+  const info = parser.file;
+  return async function* () {
     try {
       for (;;) {
         let buf = await reader.next(12);
