@@ -11,8 +11,6 @@
 // a reader in this process drains the ring as a capture does (epoll wake-ups
 // and a 10 ms timer). Variants alternate within each repetition, so a
 // machine that gets busier shifts them all alike.
-import { execFileSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import { udpFrame, World, inject, type Namespace } from '../lab';
 import { Label, Add, Call, Exit, JEq, JNE, LoadMapPtr, LoadMem, Mov, StoreImm, StoreMem } from '../src/ebpf/builders';
 import { Helper } from '../src/ebpf/helpers';
@@ -34,6 +32,7 @@ import { compileSkbFilters } from '../src/modes/skb/index';
 import { buildDispatcher } from '../probes/dispatch';
 import { buildSkbProgram, META, programType } from '../probes/skb';
 import { emitRingOutput, emitScratchLookup, Labels } from '../probes/common';
+import { enableBpfStats, bpfStatsEnabled, programRunStats } from './harness/bpf-stats';
 import { commandsBlock, num } from './harness/format';
 import type { BenchResult, BenchSection } from './harness/section';
 import { summarize } from './harness/stats';
@@ -43,7 +42,6 @@ const POINT = 'tracepoint:net:netif_receive_skb';
 const FILTER = 'udp port 9';
 const SNAPLEN = 262144;
 const FRAME_BYTES = 60;
-const BPF_STATS = '/proc/sys/kernel/bpf_stats_enabled';
 const DRAIN_INTERVAL_MS = 10;
 
 /** What a variant needs from the world: the device netcap's -i names, and the maps of one capture. */
@@ -144,12 +142,6 @@ const VARIANTS: Variant[] = [
   },
 ];
 
-/** run_time_ns and run_cnt of one program (bpftool reads them with BPF_OBJ_GET_INFO_BY_FD). */
-function programStats(id: number): { runTimeNs: number; runCount: number } {
-  const info = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show', 'id', String(id)]).toString()) as { run_time_ns?: number; run_cnt?: number };
-  return { runTimeNs: info.run_time_ns ?? 0, runCount: info.run_cnt ?? 0 };
-}
-
 interface Run {
   rep: number;
   nsPerRun: number;
@@ -182,7 +174,7 @@ async function oneRun(ns: Namespace, s: Setup, variant: Variant, rate: number, d
     detach = () => link.close();
     const frame = udpFrame({ dstMac: '02:00:00:00:7c:02', dstIp: '192.0.2.2', dstPort: 9 });
     const sent = await inject(ns, 'v0', [frame], { rate, count: Math.round((rate * durationMs) / 1000), durationMs, timeoutMs: durationMs + 30_000 });
-    const stats = programStats(attached.id);
+    const stats = programRunStats(attached.id);
     detach();
     detach = undefined;
     reader.drain();
@@ -213,11 +205,7 @@ export const section: BenchSection = {
     ctx.onCleanup(() => meta.close());
     const setup: Setup = { ifindex: iface.ifindex, otherIfindex: resolveInterface('v0', netns).ifindex, netnsInode: iface.netns.inode, maps, meta };
 
-    const statsBefore = fs.readFileSync(BPF_STATS, 'utf8').trim();
-    if (statsBefore === '0') {
-      fs.writeFileSync(BPF_STATS, '1');
-      ctx.onCleanup(() => fs.writeFileSync(BPF_STATS, statsBefore));
-    }
+    ctx.onCleanup(enableBpfStats());
     const durationMs = ctx.quick ? 1000 : 2000;
     const repeats = Math.min(ctx.repeats, 3);
     const runs = new Map<string, Run[]>();
@@ -239,7 +227,7 @@ export const section: BenchSection = {
         ctx.log(`rep ${rep + 1}/${repeats} at ${rate} pps done`);
       }
     }
-    if (fs.readFileSync(BPF_STATS, 'utf8').trim() !== '1') failures.push('kernel.bpf_stats_enabled was turned off by someone else during the runs: the figures may be short');
+    if (!bpfStatsEnabled()) failures.push('kernel.bpf_stats_enabled was turned off by someone else during the runs: the figures may be short');
     return report(runs, failures, durationMs, repeats);
   },
 };
