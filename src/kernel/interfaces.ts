@@ -115,9 +115,8 @@ export function noSuchInterface(name: string, names: string[], netns: NetnsRef):
   );
 }
 
-/** `-i IF` in a namespace; an unknown name is a UserError with the names that exist. */
-export function resolveInterface(name: string, netns: NetnsRef = currentNetns()): InterfaceRef {
-  const all = listInterfaces(netns);
+/** `-i IF` in a namespace (`all`: its listInterfaces() when the caller has it already); an unknown name is a UserError with the names that exist. */
+export function resolveInterface(name: string, netns: NetnsRef = currentNetns(), all = listInterfaces(netns)): InterfaceRef {
   for (const [ifindex, ifname] of all) if (ifname === name) return { name, ifindex, netns };
   throw noSuchInterface(name, [...all.values()], netns);
 }
@@ -129,10 +128,11 @@ export function resolveInterface(name: string, netns: NetnsRef = currentNetns())
 export class InterfaceNames {
   private readonly byNetns = new Map<number, Map<number, string>>();
 
-  /** Learns every interface name of a namespace (best effort). */
-  add(netns: NetnsRef): void {
+  /** Learns every interface name of a namespace (best effort), from `listing` when the caller has listed it already (each listing runs ip). */
+  add(netns: NetnsRef, listing?: Map<number, string>): void {
+    if (this.byNetns.has(netns.inode)) return;
     try {
-      this.byNetns.set(netns.inode, listInterfaces(netns));
+      this.byNetns.set(netns.inode, listing ?? listInterfaces(netns));
     } catch {
       // Names are a convenience; records still carry the ifindex.
     }

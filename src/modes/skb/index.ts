@@ -30,7 +30,7 @@ import { compileCbpf } from '../../filter/libpcap';
 import type { CbpfInsn } from '../../filter/cbpf';
 import { kernelDropReasons } from '../../kernel/drop-reasons';
 import { kernelSymbols } from '../../kernel/kallsyms';
-import { currentNetns, DeviceWatch, InterfaceNames, resolveInterface, resolveNetns, type InterfaceRef } from '../../kernel/interfaces';
+import { currentNetns, DeviceWatch, InterfaceNames, listInterfaces, resolveInterface, resolveNetns, type InterfaceRef } from '../../kernel/interfaces';
 import { kernelSkbLayout } from '../../kernel/skb-layout';
 import type { PacketMeta } from '../../output/packet';
 import { LINKTYPE_ETHERNET } from '../../output/linktypes';
@@ -128,11 +128,20 @@ export function prepareSkbMode(o: SkbOptions, ctx: ModeContext): PreparedMode {
   const points = resolveSkbPoints(o.points);
   if (o.path) checkDirection(points, o.path);
   const netns = o.netns !== undefined ? resolveNetns(o.netns) : currentNetns();
-  const iface: InterfaceRef | undefined = o.iface !== undefined ? resolveInterface(o.iface, netns) : undefined;
-  const watch = iface ? new DeviceWatch(iface) : undefined;
+  // Names for the devices of captured packets (each listing runs ip). With
+  // -i every packet is of that device: its namespace's listing, made once,
+  // finds the interface and names the packets.
   const names = new InterfaceNames();
-  names.add(currentNetns());
-  if (netns.label !== 'current') names.add(netns);
+  let iface: InterfaceRef | undefined;
+  if (o.iface !== undefined) {
+    const listing = listInterfaces(netns);
+    iface = resolveInterface(o.iface, netns, listing);
+    names.add(netns, listing);
+  } else {
+    names.add(currentNetns());
+    names.add(netns);
+  }
+  const watch = iface ? new DeviceWatch(iface) : undefined;
   // Fail early (UserError) on a kernel without the drop reason enum or kallsyms, not per packet.
   const reasons = points.some((p) => p.reason) ? kernelDropReasons() : undefined;
   const symbols = o.stacks ? kernelSymbols() : undefined;
@@ -172,6 +181,7 @@ export function prepareSkbMode(o: SkbOptions, ctx: ModeContext): PreparedMode {
             maps: { ring: maps.ring.fd, counters: maps.counters.fd, scratch: maps.scratch.fd, meta: meta.fd, stacks: stackMap?.fd },
             iface: iface ? { ifindex: iface.ifindex, netnsInode: iface.netns.inode } : undefined,
             gather: gatherMap ? { mapFd: gatherMap.fd, first: index === 0, byContent: byContent !== undefined ? { bytes: byContent } : undefined } : undefined,
+            wakeupAt: maps.wakeupAt,
           }),
         })),
       );
