@@ -260,6 +260,12 @@ export class Capture extends EventEmitter<CaptureEvents> {
     return this.change({ expression: this.generation.settings.expression, snaplen });
   }
 
+  /** Changes the filter and the snap length in one switch (what is not given stays): no packet is judged by one new setting and one old. */
+  setSettings(settings: Partial<JudgeSettings>): Promise<void> {
+    const now = this.generation.settings;
+    return this.change({ expression: (settings.expression ?? now.expression).trim(), snaplen: settings.snaplen ?? now.snaplen });
+  }
+
   private change(settings: JudgeSettings): Promise<void> {
     const next = this.changing.then(async () => {
       if (this.stateValue === 'stopping' || this.stateValue === 'ended') throw new UserError('the capture has ended', 'start a new capture');
