@@ -5,5 +5,7 @@ import { rawCommand } from './raw';
 import { compileCommand } from './compile';
 import { readCommand } from './read';
 import { skbCommand } from './skb';
+import { serveCommand } from './serve';
+import { remoteCommand } from './remote';
 
-export const commands: Command[] = [mbufCommand, rawCommand, skbCommand, compileCommand, readCommand];
+export const commands: Command[] = [mbufCommand, rawCommand, skbCommand, compileCommand, readCommand, serveCommand, remoteCommand];
