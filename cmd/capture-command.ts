@@ -32,6 +32,7 @@ export async function runCaptureCommand(args: ArgumentsCamelCase, modeOf: (c: Ca
   const capture = openCapture({ ...modeOf(c), filter: c.expression, snaplen: c.snaplen, ringBytes: c.ringBytes, count: c.count, flushEachBatch: c.flushEachBatch });
   startupMark('programs loaded');
   for (const note of capture.mode.notes) process.stderr.write(`netcap: note: ${note}\n`);
+  capture.mode.onMessage?.((line) => void process.stderr.write(`netcap: ${line}\n`));
   if (c.dryRun) {
     try {
       process.stdout.write(capture.describe());
@@ -85,8 +86,10 @@ function finish(capture: Capture, c: CaptureArgs, result: CaptureResult): number
   if (result.reason === 'vanished') process.stderr.write(`netcap: ${result.message}; capture ended\n`);
   if (result.reason === 'file-limit') process.stderr.write('netcap: maximum file limit reached (--rotate-seconds with -W)\n');
   process.stderr.write(formatSummary(capture.mode.points.map((p) => p.name), result.perPoint, result.captured));
-  const report = capture.mode.report?.();
-  if (report) (c.output.writeFile === '-' ? process.stderr : process.stdout).write(report.map((l) => `${l}\n`).join(''));
+  const lines = (l: readonly string[]) => l.map((x) => `${x}\n`).join('');
+  process.stderr.write(lines(capture.mode.report?.(result.perPoint) ?? []));
+  const results = capture.mode.results?.();
+  if (results) (c.output.writeFile === '-' ? process.stderr : process.stdout).write(lines(results));
   if (result.failure !== undefined) return reportFailure(result.failure);
   const lost = result.perPoint.some((p) => p.lost > 0n);
   return lost && !c.lossOk ? EXIT_PACKETS_LOST : 0;

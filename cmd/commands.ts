@@ -5,7 +5,9 @@ import { rawCommand } from './raw';
 import { compileCommand } from './compile';
 import { readCommand } from './read';
 import { skbCommand } from './skb';
+import { replayCommand } from './replay';
+import { xdpCommand } from './xdp';
 import { serveCommand } from './serve';
 import { remoteCommand } from './remote';
 
-export const commands: Command[] = [mbufCommand, rawCommand, skbCommand, compileCommand, readCommand, serveCommand, remoteCommand];
+export const commands: Command[] = [mbufCommand, rawCommand, skbCommand, xdpCommand, compileCommand, readCommand, replayCommand, serveCommand, remoteCommand];

@@ -38,5 +38,5 @@ export type { JudgeSettings, PreparedMode, ModePoint } from './capture/mode';
 export type { PointStats } from './capture/stats';
 export type { ModeSpec, ModeName } from './modes';
 export { openOutputs, checkOutputOptions, fileFormat, type OutputOptions, type PacketSink } from './output/outputs';
-export type { CapturedPacket, CaptureInterface, CaptureStatistics, PacketMeta } from './output/packet';
+export type { CapturedPacket, CaptureInterface, CaptureStatistics, PacketMeta, PacketVerdict } from './output/packet';
 export { UserError } from './errors';

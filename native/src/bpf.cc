@@ -293,6 +293,90 @@ Napi::Value LinkInfo(const Napi::CallbackInfo &info) {
   return r;
 }
 
+// objPin(fd, path): BPF_OBJ_PIN, a name in bpffs that keeps the object alive
+// after its last fd closes (the XDP example pins its hook map and link).
+Napi::Value ObjPin(const Napi::CallbackInfo &info) {
+  int fd;
+  if (!ArgFd(info, 0, &fd)) return info.Env().Undefined();
+  if (info.Length() < 2 || !info[1].IsString()) return ThrowCode(info.Env(), "EINVAL", "objPin(fd, path)");
+  std::string path = info[1].As<Napi::String>();
+  if (bpf_obj_pin(fd, path.c_str()) != 0) return ThrowErrno(info.Env(), errno, "BPF_OBJ_PIN " + path);
+  return info.Env().Undefined();
+}
+
+// objGet(path) -> fd of the pinned map, program or link (BPF_OBJ_GET).
+Napi::Value ObjGet(const Napi::CallbackInfo &info) {
+  if (info.Length() < 1 || !info[0].IsString()) return ThrowCode(info.Env(), "EINVAL", "objGet(path)");
+  std::string path = info[0].As<Napi::String>();
+  int fd = bpf_obj_get(path.c_str());
+  if (fd < 0) return ThrowErrno(info.Env(), errno, "BPF_OBJ_GET " + path);
+  return Napi::Number::New(info.Env(), fd);
+}
+
+// mapInfo(fd) -> { id, type, keySize, valueSize, maxEntries, flags, name }
+Napi::Value MapInfo(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!ArgFd(info, 0, &fd)) return env.Undefined();
+  struct bpf_map_info mi;
+  memset(&mi, 0, sizeof(mi));
+  __u32 len = sizeof(mi);
+  if (bpf_obj_get_info_by_fd(fd, &mi, &len) != 0) return ThrowErrno(env, errno, "BPF_OBJ_GET_INFO_BY_FD");
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("id", Napi::Number::New(env, mi.id));
+  r.Set("type", Napi::Number::New(env, mi.type));
+  r.Set("keySize", Napi::Number::New(env, mi.key_size));
+  r.Set("valueSize", Napi::Number::New(env, mi.value_size));
+  r.Set("maxEntries", Napi::Number::New(env, mi.max_entries));
+  r.Set("flags", Napi::Number::New(env, mi.map_flags));
+  r.Set("name", Napi::String::New(env, mi.name));
+  return r;
+}
+
+// progGetFdById(id) -> fd (BPF_PROG_GET_FD_BY_ID: a prog array lookup gives ids).
+Napi::Value ProgGetFdById(const Napi::CallbackInfo &info) {
+  if (info.Length() < 1 || !info[0].IsNumber()) return ThrowCode(info.Env(), "EINVAL", "progGetFdById(id)");
+  int fd = bpf_prog_get_fd_by_id(info[0].As<Napi::Number>().Uint32Value());
+  if (fd < 0) return ThrowErrno(info.Env(), errno, "BPF_PROG_GET_FD_BY_ID");
+  return Napi::Number::New(info.Env(), fd);
+}
+
+// progFuncInfo(fd) -> { btfId, funcTypeIds }: the program's BTF object and
+// the BTF type id of each of its functions (the first is the entry point,
+// what an fentry/fexit program on it names as attach_btf_id).
+Napi::Value ProgFuncInfo(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!ArgFd(info, 0, &fd)) return env.Undefined();
+  struct bpf_prog_info pi;
+  memset(&pi, 0, sizeof(pi));
+  __u32 len = sizeof(pi);
+  if (bpf_obj_get_info_by_fd(fd, &pi, &len) != 0) return ThrowErrno(env, errno, "BPF_OBJ_GET_INFO_BY_FD");
+  __u32 count = pi.nr_func_info;
+  __u32 recSize = pi.func_info_rec_size;
+  std::vector<uint8_t> recs(static_cast<size_t>(count) * (recSize ? recSize : sizeof(struct bpf_func_info)));
+  if (count > 0) {
+    __u32 btfId = pi.btf_id;
+    memset(&pi, 0, sizeof(pi));
+    pi.nr_func_info = count;
+    pi.func_info_rec_size = recSize;
+    pi.func_info = reinterpret_cast<__u64>(recs.data());
+    len = sizeof(pi);
+    if (bpf_obj_get_info_by_fd(fd, &pi, &len) != 0) return ThrowErrno(env, errno, "BPF_OBJ_GET_INFO_BY_FD func_info");
+    pi.btf_id = btfId;
+  }
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("btfId", Napi::Number::New(env, pi.btf_id));
+  Napi::Array ids = Napi::Array::New(env, count);
+  for (__u32 i = 0; i < count; i++) {
+    struct bpf_func_info fi;
+    memcpy(&fi, recs.data() + static_cast<size_t>(i) * recSize, sizeof(fi));
+    ids.Set(i, Napi::Number::New(env, fi.type_id));
+  }
+  r.Set("funcTypeIds", ids);
+  return r;
+}
+
 // close(fd): closing a link or program fd detaches it (nothing is pinned).
 Napi::Value Close(const Napi::CallbackInfo &info) {
   int fd;
@@ -325,6 +409,11 @@ void InitBpf(Napi::Env env, Napi::Object exports) {
   o.Set("tcDetach", Napi::Function::New(env, TcDetach));
   o.Set("progInfo", Napi::Function::New(env, ProgInfo));
   o.Set("linkInfo", Napi::Function::New(env, LinkInfo));
+  o.Set("objPin", Napi::Function::New(env, ObjPin));
+  o.Set("objGet", Napi::Function::New(env, ObjGet));
+  o.Set("mapInfo", Napi::Function::New(env, MapInfo));
+  o.Set("progGetFdById", Napi::Function::New(env, ProgGetFdById));
+  o.Set("progFuncInfo", Napi::Function::New(env, ProgFuncInfo));
   o.Set("close", Napi::Function::New(env, Close));
   o.Set("numPossibleCpus", Napi::Function::New(env, NumPossibleCpus));
   exports.Set("bpf", o);

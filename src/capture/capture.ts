@@ -340,6 +340,7 @@ export class Capture extends EventEmitter<CaptureEvents> {
         wirelen: p.wirelen,
         meta: p.meta,
         ...(p.direction ? { direction: p.direction } : {}),
+        ...(p.verdict ? { verdict: p.verdict } : {}),
         ...(p.linktype === LINKTYPE_RAW && rec.protocol ? { etherType: rec.protocol } : {}),
       });
       this.written++;

@@ -11,7 +11,7 @@
 import type { Insn } from '../ebpf/instruction';
 import type { Link } from '../bpf/link/link';
 import type { BpfMap } from '../bpf/map';
-import type { PacketMeta } from '../output/packet';
+import type { PacketMeta, PacketVerdict } from '../output/packet';
 import type { PacketRecord } from './record';
 import type { CaptureMaps } from './maps';
 import type { PointStats } from './stats';
@@ -71,6 +71,8 @@ export interface ModePacket {
   linktype: number;
   direction?: 'in' | 'out';
   meta: PacketMeta;
+  /** What the hook's program decided for the packet (an XDP action), where the mode knows it (pcapng epb_verdict). */
+  verdict?: PacketVerdict;
 }
 
 /** A mode prepared for a capture: points resolved, stable maps made, nothing loaded into slots, nothing attached. */
@@ -100,8 +102,12 @@ export interface PreparedMode {
   describe(gen: Generation): string;
   /** Why the capture cannot go on (the traced process exited...), checked a few times a second. */
   vanished?(): string | undefined;
-  /** Lines for the end of the capture (gather mode's report, xdp's counters per action). */
-  report?(): string[];
+  /** Things to tell the user while the capture runs (mbuf port points: a port stopped, started again); called as they happen. */
+  onMessage?(listener: (line: string) => void): void;
+  /** Lines shown with the summary when the capture ends (xdp's counters per action, port gaps), given the final counters per point. */
+  report?(perPoint: readonly PointStats[]): string[];
+  /** What the capture found, shown on stdout when it ends (gather mode's packets and latencies). */
+  results?(): string[];
   /** The live status text of the counters, when the mode has its own shape (xdpcap's `drop: R/M`); else per point. */
   statusText?(stats: readonly PointStats[]): string;
   /** Closes the mode's own maps and programs (after the links and the last generation). */

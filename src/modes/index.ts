@@ -5,8 +5,9 @@ import type { ModeContext, PrepareMode, PreparedMode } from '../capture/mode';
 import type { MbufOptions } from './mbuf';
 import type { RawOptions } from './raw';
 import type { SkbOptions } from './skb';
+import type { XdpOptions } from './xdp';
 
-export type ModeSpec = ({ mode: 'mbuf' } & MbufOptions) | ({ mode: 'raw' } & RawOptions) | ({ mode: 'skb' } & SkbOptions);
+export type ModeSpec = ({ mode: 'mbuf' } & MbufOptions) | ({ mode: 'raw' } & RawOptions) | ({ mode: 'skb' } & SkbOptions) | ({ mode: 'xdp' } & XdpOptions);
 export type ModeName = ModeSpec['mode'];
 
 /* eslint-disable @typescript-eslint/no-require-imports */
@@ -19,6 +20,8 @@ export function modePreparer(spec: ModeSpec): PrepareMode {
       return (ctx: ModeContext): PreparedMode => (require('./raw') as typeof import('./raw')).prepareRawMode(spec, ctx);
     case 'skb':
       return (ctx: ModeContext): PreparedMode => (require('./skb') as typeof import('./skb')).prepareSkbMode(spec, ctx);
+    case 'xdp':
+      return (ctx: ModeContext): PreparedMode => (require('./xdp') as typeof import('./xdp')).prepareXdpMode(spec, ctx);
   }
 }
 /* eslint-enable @typescript-eslint/no-require-imports */

@@ -2,7 +2,8 @@
 // command line, one Interface Description Block per capture point (name,
 // description such as the filter, nanosecond resolution, snaplen, link
 // type), an Enhanced Packet Block per packet (interface id, ns timestamp,
-// lengths, direction flags, a comment with the packet's metadata), and
+// lengths, direction flags, the hook's verdict, a comment with the
+// packet's metadata), and
 // Interface Statistics Blocks with the capture's counters at the end.
 //
 // Caveat: libpcap 1.10 (so tcpdump) reads a pcapng only if every interface
@@ -12,13 +13,14 @@
 // is meant for tcpdump.
 import * as os from 'node:os';
 import type { Writable } from 'node:stream';
-import { packetComment, type CaptureInterface, type CaptureStatistics, type CapturedPacket } from './packet';
+import { packetComment, type CaptureInterface, type CaptureStatistics, type CapturedPacket, type PacketVerdict } from './packet';
 import {
   BLOCK,
   BYTE_ORDER_MAGIC,
   EPB_INBOUND,
   EPB_OUTBOUND,
   OPT,
+  VERDICT_TYPE,
   encodeBlock,
   stringOption,
   timestampOption,
@@ -115,20 +117,6 @@ export function sectionHeaderBlock(options: Pick<PcapngWriterOptions, 'applicati
   return encodeBlock(BLOCK.sectionHeader, body, opts);
 }
 
-/** An Interface Description Block: link type, snap length, name, description, ns resolution, the filter. */
-export function interfaceBlock(desc: CaptureInterface): Buffer {
-  const body = Buffer.alloc(8);
-  body.writeUInt16LE(desc.linktype, 0);
-  body.writeUInt32LE(desc.snaplen, 4);
-  const options: RawOption[] = [];
-  if (desc.name) options.push(stringOption(OPT.ifName, desc.name));
-  if (desc.description) options.push(stringOption(OPT.ifDescription, desc.description));
-  options.push({ code: OPT.ifTsresol, value: Buffer.from([9]) });
-  // if_filter: first byte 0 = "libpcap filter string".
-  if (desc.filter) options.push({ code: OPT.ifFilter, value: Buffer.concat([Buffer.from([0]), Buffer.from(desc.filter, 'utf8')]) });
-  return encodeBlock(BLOCK.interfaceDescription, body, options);
-}
-
 /** An Enhanced Packet Block of a packet on an interface of snap length `snaplen` (0: no limit). */
 export function enhancedPacketBlock(pkt: CapturedPacket, snaplen: number): Buffer {
   const caplen = Math.min(pkt.data.length, snaplen || pkt.data.length);
@@ -141,6 +129,7 @@ export function enhancedPacketBlock(pkt: CapturedPacket, snaplen: number): Buffe
   body.writeUInt32LE(pkt.wirelen >>> 0, 16); // as given, even below caplen (a file's value is kept)
   const options: RawOption[] = [];
   if (pkt.direction) options.push(u32Option(OPT.epbFlags, pkt.direction === 'in' ? EPB_INBOUND : EPB_OUTBOUND));
+  if (pkt.verdict) options.push(verdictOption(pkt.verdict));
   const comment = packetComment(pkt);
   if (comment) options.push(stringOption(OPT.comment, comment));
   return encodeBlock(BLOCK.enhancedPacket, Buffer.concat([body, pkt.data.subarray(0, caplen)]), options);
@@ -162,4 +151,26 @@ export function statisticsBlock(ifIndex: number, stats: CaptureStatistics): Buff
   if (stats.osDropped !== undefined) options.push(u64Option(OPT.isbOsDrop, stats.osDropped));
   if (stats.delivered !== undefined) options.push(u64Option(OPT.isbUsrDeliv, stats.delivered));
   return encodeBlock(BLOCK.interfaceStatistics, body, options);
+}
+
+/** epb_verdict: the verdict type octet, then the program's return value as a 64-bit integer (TC's -1 stays -1). */
+function verdictOption(v: PacketVerdict): RawOption {
+  const value = Buffer.alloc(9);
+  value[0] = VERDICT_TYPE[v.type];
+  value.writeBigInt64LE(BigInt(v.value), 1);
+  return { code: OPT.epbVerdict, value };
+}
+
+/** An Interface Description Block: link type, snap length, name, description, ns resolution, the filter. */
+export function interfaceBlock(desc: CaptureInterface): Buffer {
+  const body = Buffer.alloc(8);
+  body.writeUInt16LE(desc.linktype, 0);
+  body.writeUInt32LE(desc.snaplen, 4);
+  const options: RawOption[] = [];
+  if (desc.name) options.push(stringOption(OPT.ifName, desc.name));
+  if (desc.description) options.push(stringOption(OPT.ifDescription, desc.description));
+  options.push({ code: OPT.ifTsresol, value: Buffer.from([9]) });
+  // if_filter: first byte 0 = "libpcap filter string".
+  if (desc.filter) options.push({ code: OPT.ifFilter, value: Buffer.concat([Buffer.from([0]), Buffer.from(desc.filter, 'utf8')]) });
+  return encodeBlock(BLOCK.interfaceDescription, body, options);
 }

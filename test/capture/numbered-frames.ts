@@ -2,6 +2,7 @@
 // carries its sequence number right after the UDP header, so a capture read
 // back by tcpdump tells exactly which frames it holds, in which order, and
 // whether any is missing or repeated.
+import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { udpFrame } from '../../lab/frames';
@@ -56,4 +57,19 @@ export async function waitFor(check: () => boolean, timeoutMs: number, what: str
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);
   }
+}
+
+/**
+ * The split point of a run-time change from `before` to `after` (predicates
+ * on the frame number): the K for which the captured numbers are exactly the
+ * frames `before` selects below K and `after` selects from K on (none judged
+ * by both, none by neither). Fails when no K fits.
+ */
+export function splitPoint(captured: number[], sent: number, wanted: { before: (i: number) => boolean; after: (i: number) => boolean }): number {
+  for (let k = 0; k <= sent; k++) {
+    const expected: number[] = [];
+    for (let i = 0; i < sent; i++) if (i < k ? wanted.before(i) : wanted.after(i)) expected.push(i);
+    if (expected.length === captured.length && expected.every((n, j) => n === captured[j])) return k;
+  }
+  assert.fail(`no frame splits the capture into old and new settings: captured ${captured.join(',')}`);
 }

@@ -97,7 +97,7 @@ async function checkFiles(files: string[], engines: EngineName[]): Promise<Tally
           // A pcap -w file holds one link type, and a later interface's link
           // type may refuse the expression (vlan on DLT_NULL): both refusals
           // come where libpcap has stopped too.
-          if (!(outcome.ok && prefix) && !/mixes link types|bad filter expression/.test(outcome.message)) tally.failures.push(`${what}: interfaces of several kinds: ${outcome.message || 'netcap\'s file does not start with what tcpdump wrote'}`);
+          if (!(outcome.ok && prefix) && !/mix(es)? link types|bad filter expression/.test(outcome.message)) tally.failures.push(`${what}: interfaces of several kinds: ${outcome.message || 'netcap\'s file does not start with what tcpdump wrote'}`);
           continue;
         }
         const d = difference(theirs, outcome);
