@@ -16,6 +16,7 @@ const DEFAULT_URL = 'http://127.0.0.1:9000';
 
 interface FieldSchema {
   type?: string;
+  description?: string;
   properties?: Record<string, FieldSchema>;
 }
 
@@ -55,7 +56,7 @@ function typed(field: string, text: string, type: string | undefined): unknown {
 /** The definition fields netcap's options give (add). */
 function optionFields(args: ArgumentsCamelCase): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  const take: [string, string][] = [['kind', 'kind'], ['f', 'points'], ['iface', 'iface'], ['netns', 'netns'], ['pid', 'pid'], ['binary', 'binary'], ['capture', 'capture'], ['e', 'filter'], ['s', 'snaplen'], ['mode', 'mode'], ['dump', 'dump']];
+  const take: [string, string][] = [['kind', 'kind'], ['f', 'points'], ['iface', 'iface'], ['netns', 'netns'], ['pid', 'pid'], ['binary', 'binary'], ['capture', 'capture'], ['e', 'filter'], ['s', 'snaplen'], ['mode', 'mode'], ['dump', 'dump'], ['hook', 'hook']];
   for (const [option, field] of take) if (args[option] !== undefined) out[field] = args[option];
   return out;
 }

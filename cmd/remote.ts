@@ -36,6 +36,7 @@ export const remoteCommand: Command = {
       .option('netns', { type: 'string', describe: 'add: the network namespace of --iface' })
       .option('pid', { type: 'number', describe: 'add: the process to trace (mbuf, raw)' })
       .option('binary', { type: 'string', describe: 'add: the program to trace (mbuf, raw)' })
+      .option('hook', { type: 'string', describe: 'add: the pinned xdpcap hook map (xdp)' })
       .option('capture', { type: 'string', describe: 'add: the direction (ingress, egress, bidirectional, off)' })
       .option('e', { alias: 'filter', type: 'string', describe: 'add: the tcpdump filter expression' })
       .option('s', { alias: 'snaplen', type: 'number', describe: 'add: the snap length' })

@@ -33,6 +33,10 @@ export interface CaptureDefinition {
   pid?: number;
   binary?: string;
   dpdkVersion?: string;
+  hook?: string | string[];
+  actions?: string;
+  force?: boolean;
+  at?: string;
   direction?: Direction;
   /** The tcpdump expression ('' = every packet). */
   filter: string;

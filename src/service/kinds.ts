@@ -9,12 +9,22 @@ import type { CaptureDefinition } from './definition';
 /** The definition fields that belong to kinds (the others are common to every capture). */
 export const KIND_FIELDS = {
   points: { type: 'string', minLength: 1, maxLength: 4096, description: 'skb, mbuf, raw: the capture points, as netcap -f takes them (comma-separated)' },
-  iface: { type: 'string', minLength: 1, maxLength: 256, description: 'skb: only packets of this device' },
+  iface: { type: 'string', minLength: 1, maxLength: 256, description: 'skb: only packets of this device; xdp: the interface whose XDP program is captured directly (fentry)' },
   netns: { type: 'string', minLength: 1, maxLength: 4096, description: 'skb: the network namespace of iface: a name from `ip netns list` or a path such as /proc/PID/ns/net' },
   stacks: { type: 'boolean', description: 'skb: the kernel stack of each packet, in its pcapng comment (netcap skb -S)' },
   pid: { type: 'integer', minimum: 1, maximum: 4194304, description: 'mbuf, raw: the process to trace' },
   binary: { type: 'string', minLength: 1, maxLength: 4096, description: 'mbuf, raw: the executable or library (every process running it unless pid)' },
   dpdkVersion: { type: 'string', pattern: '^[0-9]{2}\\.[0-9]{2}$', description: 'mbuf: the DPDK release (YY.MM) when it cannot be detected' },
+  hook: {
+    anyOf: [
+      { type: 'string', minLength: 1, maxLength: 4096 },
+      { type: 'array', minItems: 1, maxItems: 16, items: { type: 'string', minLength: 1, maxLength: 4096 } },
+    ],
+    description: 'xdp: the pinned xdpcap hook map (a path in bpffs), or a list of them',
+  },
+  actions: { type: 'string', minLength: 1, maxLength: 256, description: 'xdp: the actions captured, comma-separated: aborted, drop, pass, tx, redirect (default: every one the hook has)' },
+  force: { type: 'boolean', description: "xdp: use hook slots another program holds, and put it back afterwards" },
+  at: { type: 'string', minLength: 1, maxLength: 32, description: 'xdp with iface (kernels with fentry on XDP programs): entry, exit or entry,exit' },
   direction: {
     type: 'string',
     enum: ['ingress', 'egress', 'bidirectional', 'off'],
@@ -54,6 +64,13 @@ export const KINDS: Record<ModeName, CaptureKind> = {
     required: ['points'],
     spec: (d) => ({ mode: 'mbuf', points: d.points!, pid: d.pid, binary: d.binary, dpdkVersion: d.dpdkVersion }),
     blame: (message) => (/DPDK|dpdk-version/.test(message) && !/does not look like/.test(message) ? 'dpdkVersion' : userSpaceBlame(message)),
+  },
+  xdp: {
+    summary: 'packets of XDP programs with their verdicts, through xdpcap hooks (fentry on an interface\'s program where the kernel allows it)',
+    fields: ['hook', 'actions', 'force', 'iface', 'at'],
+    required: [],
+    spec: (d) => ({ mode: 'xdp', hooks: d.hook === undefined ? [] : typeof d.hook === 'string' ? [d.hook] : d.hook, actions: d.actions, force: d.force, iface: d.iface, at: d.at }),
+    blame: (message) => (/--actions|action/.test(message) ? 'actions' : /-i\b|interface|fentry/.test(message) ? 'iface' : /--at\b/.test(message) ? 'at' : 'hook'),
   },
   raw: {
     summary: 'packets functions of a running process take as a pointer and a length (uprobes)',
