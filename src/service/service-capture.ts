@@ -76,7 +76,6 @@ export class ServiceCapture {
   private readonly hub: StreamHub;
   private readonly recent = new RecentPackets(RECENT_PACKETS);
   private serial: Promise<unknown> = Promise.resolve();
-  private readonly createdAtMs = Date.now();
   /** The dump file has been begun by this capture: later opens continue it. */
   private dumpBegun: boolean;
   private deleted = false;
@@ -85,6 +84,7 @@ export class ServiceCapture {
     public definition: CaptureDefinition,
     private readonly env: CaptureEnvironment,
     readonly restored: boolean,
+    readonly createdAtMs = Date.now(),
   ) {
     this.hub = new StreamHub(env.queueBytes, () => env.sectionComment(this.definition));
     this.dumpBegun = restored;
@@ -104,8 +104,8 @@ export class ServiceCapture {
   }
 
   /** A capture brought back from the state directory: it says why when it cannot run again. */
-  static async restore(def: CaptureDefinition, desired: DesiredState, env: CaptureEnvironment): Promise<ServiceCapture> {
-    const c = new ServiceCapture(def, env, true);
+  static async restore(def: CaptureDefinition, desired: DesiredState, createdAtMs: number, env: CaptureEnvironment): Promise<ServiceCapture> {
+    const c = new ServiceCapture(def, env, true, createdAtMs);
     if (desired === 'stopped') {
       c.status = 'stopped';
       c.message = 'stopped before the service restarted';

@@ -58,7 +58,7 @@ export class CaptureService {
       queueBytes: this.limits.clientQueueBytes,
       sectionComment: (def) => `netcap ${NETCAP_VERSION} serve on ${this.host}: capture ${def.name} (${def.kind}${def.filter ? `, filter "${def.filter}"` : ''})`,
       changed: (c) => {
-        if (this.captures.get(c.name) === c) this.store.save({ definition: c.definition, desired: c.desired });
+        if (this.captures.get(c.name) === c) this.save(c);
       },
     };
   }
@@ -78,11 +78,15 @@ export class CaptureService {
         warnings.push(`capture ${s.definition.name}: ${(e as Error).message}; not restored`);
         continue;
       }
-      const c = await ServiceCapture.restore(def, s.desired, this.env);
+      const c = await ServiceCapture.restore(def, s.desired, s.createdAtMs, this.env);
       this.captures.set(def.name, c);
       if (c.status === 'failed') warnings.push(`capture ${def.name}: ${c.message}`);
     }
     return warnings;
+  }
+
+  private save(c: ServiceCapture): void {
+    this.store.save({ definition: c.definition, desired: c.desired, createdAtMs: c.createdAtMs });
   }
 
   list(): ServiceCapture[] {
@@ -110,7 +114,7 @@ export class CaptureService {
     try {
       const c = await ServiceCapture.create(def, this.env);
       this.captures.set(def.name, c);
-      this.store.save({ definition: c.definition, desired: c.desired });
+      this.save(c);
       return c.view();
     } finally {
       this.creating.delete(def.name);

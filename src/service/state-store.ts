@@ -13,6 +13,8 @@ const FORMAT_VERSION = 1;
 export interface SavedCapture {
   definition: CaptureDefinition;
   desired: DesiredState;
+  /** When it was first created (the list keeps that order across restarts). */
+  createdAtMs: number;
 }
 
 export class StateStore {
@@ -42,7 +44,7 @@ export class StateStore {
     this.syncDirectory();
   }
 
-  /** Every saved capture, and a warning for each file that cannot be read (it is left where it is). */
+  /** Every saved capture, oldest first, and a warning for each file that cannot be read (it is left where it is). */
   load(): { saved: SavedCapture[]; warnings: string[] } {
     const saved: SavedCapture[] = [];
     const warnings: string[] = [];
@@ -53,12 +55,12 @@ export class StateStore {
         const data = JSON.parse(fs.readFileSync(file, 'utf8')) as { version?: number } & SavedCapture;
         if (data.version !== FORMAT_VERSION) throw new Error(`format version ${data.version}, this netcap reads ${FORMAT_VERSION}`);
         if (typeof data.definition?.name !== 'string' || `${data.definition.name}.json` !== name) throw new Error('the definition does not name this file');
-        saved.push({ definition: data.definition, desired: data.desired === 'stopped' ? 'stopped' : 'running' });
+        saved.push({ definition: data.definition, desired: data.desired === 'stopped' ? 'stopped' : 'running', createdAtMs: Number(data.createdAtMs) || 0 });
       } catch (e) {
         warnings.push(`${file}: ${(e as Error).message}; not restored`);
       }
     }
-    return { saved, warnings };
+    return { saved: saved.sort((a, b) => a.createdAtMs - b.createdAtMs), warnings };
   }
 
   private fileOf(name: string): string {
