@@ -11,9 +11,9 @@
 import * as fs from 'node:fs';
 import { Writable } from 'node:stream';
 import { UserError } from '../errors';
-import { packetComment, type CaptureInterface, type CaptureStatistics, type CapturedPacket } from './packet';
+import type { CaptureInterface, CaptureStatistics, CapturedPacket } from './packet';
 import { PCAP_FILE_HEADER_SIZE, PCAP_RECORD_HEADER_SIZE, PcapWriter } from './pcap-writer';
-import { PcapngWriter } from './pcapng-writer';
+import { enhancedPacketBlockLength, PcapngWriter } from './pcapng-writer';
 import { BLOCK } from './pcapng-format';
 
 export interface FileFormat {
@@ -102,19 +102,6 @@ function cutAfterWholeBlocks(path: string, noFollow: boolean): void {
   }
 }
 
-const pad4 = (n: number) => (n + 3) & ~3;
-
-/** Bytes of an Enhanced Packet Block (pcapng spec 4.3): 12 framing + 20 fixed + padded data + options. */
-export function enhancedPacketBlockSize(pkt: CapturedPacket, snaplen: number): number {
-  const caplen = Math.min(pkt.data.length, snaplen || pkt.data.length);
-  const options: number[] = [];
-  if (pkt.direction) options.push(4); // epb_flags
-  const comment = packetComment(pkt);
-  if (comment) options.push(Buffer.byteLength(comment, 'utf8'));
-  const optionBytes = options.reduce((sum, len) => sum + 4 + pad4(len), 0) + (options.length ? 4 : 0); // + opt_endofopt
-  return 12 + 20 + pad4(caplen) + optionBytes;
-}
-
 /** Bytes of the section header and interface blocks PcapngWriter writes for these, measured by writing them to a counter. */
 async function pcapngHeaderSize(comment: string | undefined, interfaces: readonly CaptureInterface[]): Promise<number> {
   let bytes = 0;
@@ -153,7 +140,7 @@ export function captureFileOn(stream: Writable, path: string, format: FileFormat
           bytes += (await pcapngHeaderSize(format.comment, interfaces)) - (counted ? await pcapngHeaderSize(format.comment, interfaces.slice(0, counted)) : 0);
           counted = interfaces.length;
         }
-        bytes += enhancedPacketBlockSize(pkt, interfaces[pkt.ifIndex]?.snaplen ?? 0);
+        bytes += enhancedPacketBlockLength(pkt, interfaces[pkt.ifIndex]?.snaplen ?? 0);
         await w.writePacket(pkt);
       },
       addInterface: (iface) => {
