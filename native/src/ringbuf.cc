@@ -23,7 +23,8 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "RingBuffer",
                        {InstanceMethod("consume", &RingBuffer::Consume), InstanceMethod("close", &RingBuffer::Close),
-                        InstanceMethod("ref", &RingBuffer::RefLoop), InstanceMethod("unref", &RingBuffer::UnrefLoop)});
+                        InstanceMethod("ref", &RingBuffer::RefLoop), InstanceMethod("unref", &RingBuffer::UnrefLoop),
+                        InstanceMethod("pause", &RingBuffer::Pause), InstanceMethod("resume", &RingBuffer::Resume)});
   }
 
   // new RingBuffer(mapFd, onBatch(data: Buffer, ends: Uint32Array), maxBatchBytes?)
@@ -138,6 +139,18 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
   }
   Napi::Value UnrefLoop(const Napi::CallbackInfo &info) {
     if (poll_) uv_unref(reinterpret_cast<uv_handle_t *>(poll_));
+    return info.Env().Undefined();
+  }
+
+  // pause(): no more wakeups until resume() (consume() still drains): a
+  // reader whose consumer is behind lets the ring fill, and the producer
+  // counts what no longer fits, instead of the process's memory growing.
+  Napi::Value Pause(const Napi::CallbackInfo &info) {
+    if (poll_) uv_poll_stop(poll_);
+    return info.Env().Undefined();
+  }
+  Napi::Value Resume(const Napi::CallbackInfo &info) {
+    if (poll_) uv_poll_start(poll_, UV_READABLE, &RingBuffer::OnReadable);
     return info.Env().Undefined();
   }
 

@@ -35,6 +35,14 @@ import { MAX_SNAPLEN } from '../limits';
 
 /** How often the ring is read without a wake-up: the longest a lone packet waits. */
 export const DRAIN_INTERVAL_MS = 10;
+/**
+ * Record bytes read from the ring but not yet written by the outputs above
+ * which the reader pauses (it resumes below a quarter): outputs slower than
+ * the packets then let the ring fill and the probes count the losses,
+ * instead of batches piling up in memory (a decoded packet costs a few
+ * times its record).
+ */
+const MAX_BACKLOG_BYTES = 16 << 20;
 /** How often a mode is asked whether its points are still there (the traced process...). */
 const VANISH_CHECK_MS = 200;
 
@@ -86,6 +94,8 @@ export class Capture extends EventEmitter<CaptureEvents> {
   private readonly captured: number[];
   private written = 0;
   private writing: Promise<void> = Promise.resolve();
+  /** Record bytes of the batches the outputs have not finished (MAX_BACKLOG_BYTES). */
+  private backlogBytes = 0;
   private changing: Promise<void> = Promise.resolve();
   private failure: unknown;
   private reader: RingReader | undefined;
@@ -207,7 +217,7 @@ export class Capture extends EventEmitter<CaptureEvents> {
     for (const s of this.sinks) void s.ended?.then((r) => this.finish?.(r));
     const drain = () => {
       try {
-        if (this.reader && !this.reader.closed) this.reader.drain();
+        if (this.reader && !this.reader.closed && !this.reader.paused) this.reader.drain();
       } catch (e) {
         this.fail(e);
       }
@@ -352,9 +362,17 @@ export class Capture extends EventEmitter<CaptureEvents> {
     // packet spent most of the time in GC and let the ring overflow.
     // Order and back-pressure are kept.
     const sinks = [...this.sinks];
+    const bytes = batch.data.length;
+    this.backlogBytes += bytes;
+    if (this.backlogBytes > MAX_BACKLOG_BYTES && this.reader && !this.reader.closed) this.reader.pause();
     this.writing = this.writing.then(async () => {
-      await Promise.all(sinks.map((s) => s.write(packets)));
-      if (this.options.flushEachBatch) await Promise.all(sinks.map((s) => s.flush()));
+      try {
+        await Promise.all(sinks.map((s) => s.write(packets)));
+        if (this.options.flushEachBatch) await Promise.all(sinks.map((s) => s.flush()));
+      } finally {
+        this.backlogBytes -= bytes;
+        if (this.reader?.paused && !this.reader.closed && this.backlogBytes <= MAX_BACKLOG_BYTES / 4) this.reader.resume();
+      }
     });
     this.writing.catch((e: unknown) => this.fail(e));
     if (limit !== undefined && this.written >= limit) this.finish?.('count');
