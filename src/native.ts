@@ -38,7 +38,7 @@ export interface NativeRingBuffer {
   close(): void;
   ref(): void;
   unref(): void;
-  /** No more wakeups until resume(); consume() still drains. */
+  /** No more wakeups, and consume() stops after the current batch, until resume(). */
   pause(): void;
   resume(): void;
 }

@@ -119,12 +119,14 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
   }
 
   // consume() -> records delivered (synchronously, through onBatch): the last
-  // drain before closing, so nothing already in the ring is lost.
+  // drain before closing, so nothing already in the ring is lost (resume()
+  // first if paused: a paused reader stops after the batch that paused it).
   Napi::Value Consume(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     size_t total = 0;
     bool more = true;
-    while (more && rb_ && !env.IsExceptionPending()) total += DrainOnce(env, &more);
+    // A batch's consumer may pause the reader (it is behind): the rest waits in the ring.
+    while (more && rb_ && !paused_ && !env.IsExceptionPending()) total += DrainOnce(env, &more);
     return Napi::Number::New(env, static_cast<double>(total));
   }
 
@@ -142,14 +144,16 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     return info.Env().Undefined();
   }
 
-  // pause(): no more wakeups until resume() (consume() still drains): a
+  // pause(): no more wakeups, and consume() stops, until resume(): a
   // reader whose consumer is behind lets the ring fill, and the producer
   // counts what no longer fits, instead of the process's memory growing.
   Napi::Value Pause(const Napi::CallbackInfo &info) {
+    paused_ = true;
     if (poll_) uv_poll_stop(poll_);
     return info.Env().Undefined();
   }
   Napi::Value Resume(const Napi::CallbackInfo &info) {
+    paused_ = false;
     if (poll_) uv_poll_start(poll_, UV_READABLE, &RingBuffer::OnReadable);
     return info.Env().Undefined();
   }
@@ -184,6 +188,7 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
   size_t max_batch_ = 1 << 20;
   bool cleanup_hook_ = false;
   bool full_ = false;
+  bool paused_ = false;
 };
 
 }  // namespace

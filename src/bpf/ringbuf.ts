@@ -120,9 +120,10 @@ export class RingReader {
   }
 
   /**
-   * Stops reading on wakeups until resume() (drain() still reads): while the
-   * consumer of the batches is behind, the ring fills and the probes count
-   * what does not fit, instead of batches piling up in memory.
+   * Stops reading until resume(): no wakeups, and a drain() under way stops
+   * after its batch. While the consumer of the batches is behind, the ring
+   * fills and the probes count what does not fit, instead of batches piling
+   * up in memory. The last drain before close() resumes first.
    */
   pause(): void {
     this.#paused = true;

@@ -147,7 +147,7 @@ void test('outputs slower than the packets: the reader pauses and the ring fills
   assert.equal(p.captured + p.lost, p.matched, 'every match was written or counted lost');
   assert.equal(written.length, Number(p.captured));
   assert.ok(written.every((n, i) => i === 0 || n > written[i - 1]), 'what was written is in order');
-  // 16 MiB of ~1100-byte records is about 15k packets behind at most, plus the batch that crossed the line.
-  assert.ok(mostBehind < 17_000, `the outputs were at most ${mostBehind} packets behind (lost ${p.lost})`);
+  // 4 MiB of ~1100-byte records is about 4k packets behind, plus what a drain had read when it paused.
+  assert.ok(mostBehind < 8_000, `the outputs were at most ${mostBehind} packets behind (lost ${p.lost})`);
   assert.equal(writing, 0);
 });
