@@ -7,7 +7,8 @@ import { readCommand } from './read';
 import { skbCommand } from './skb';
 import { replayCommand } from './replay';
 import { xdpCommand } from './xdp';
+import { ifaceCommand } from './iface';
 import { serveCommand } from './serve';
 import { remoteCommand } from './remote';
 
-export const commands: Command[] = [mbufCommand, rawCommand, skbCommand, xdpCommand, compileCommand, readCommand, replayCommand, serveCommand, remoteCommand];
+export const commands: Command[] = [mbufCommand, rawCommand, skbCommand, ifaceCommand, xdpCommand, compileCommand, readCommand, replayCommand, serveCommand, remoteCommand];

@@ -14,6 +14,7 @@ import { Capture, type CaptureOptions } from './capture/capture';
 import { DEFAULT_RING_BYTES } from './capture/maps';
 import { modePreparer, type ModeSpec } from './modes';
 import { DEFAULT_SNAPLEN } from './limits';
+import { requireCaptureCapabilities } from './proc/capabilities';
 
 export type CaptureSpec = ModeSpec & Partial<Omit<CaptureOptions, 'expression'>> & {
   /** The tcpdump filter expression ('' or absent: every packet). */
@@ -22,6 +23,7 @@ export type CaptureSpec = ModeSpec & Partial<Omit<CaptureOptions, 'expression'>>
 
 /** Prepares a capture (points resolved, programs loaded and verified, nothing attached); UserError on bad input, nothing left open. */
 export function openCapture(spec: CaptureSpec): Capture {
+  requireCaptureCapabilities();
   return new Capture(modePreparer(spec), {
     expression: (spec.filter ?? '').trim(),
     snaplen: spec.snaplen ?? DEFAULT_SNAPLEN,
@@ -29,12 +31,14 @@ export function openCapture(spec: CaptureSpec): Capture {
     count: spec.count,
     flushEachBatch: spec.flushEachBatch,
     interfaceSnaplen: spec.interfaceSnaplen,
+    direction: spec.direction,
   });
 }
 
 export { DEFAULT_SNAPLEN, MAX_SNAPLEN } from './limits';
 export { Capture, type CaptureOptions, type CaptureResult, type CaptureState } from './capture/capture';
 export type { JudgeSettings, PreparedMode, ModePoint } from './capture/mode';
+export { parseDirection, type CaptureDirection } from './capture/direction';
 export type { PointStats } from './capture/stats';
 export type { ModeSpec, ModeName } from './modes';
 export { openOutputs, checkOutputOptions, fileFormat, type OutputOptions, type PacketSink } from './output/outputs';

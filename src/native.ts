@@ -94,6 +94,7 @@ export interface NativeSender {
 export interface Native {
   pcap: {
     compile(linktype: number, snaplen: number, expression: string, optimize: boolean, handle?: { savefile?: boolean; netmask?: number }): Buffer;
+    compileLive(device: string, snaplen: number, expression: string, optimize: boolean, handle?: { netmask?: number }): { code: Buffer; linktype: number; snaplen: number };
     filter(program: Buffer, packet: Buffer, wirelen: number): number;
     validate(program: Buffer): boolean;
     linktype(name: string): number;
@@ -115,8 +116,10 @@ export interface Native {
     address(buffer: Buffer): bigint;
     linkCreate(progFd: number, target: number, attachType: number, opts: { flags?: number; cookie?: bigint; targetBtfId?: number }): number;
     rawTracepointOpen(name: string | null, progFd: number): number;
-    tcAttach(ifindex: number, egress: 0 | 1, progFd: number): { handle: number; priority: number };
+    tcAttach(ifindex: number, egress: 0 | 1, progFd: number, priority?: number): { handle: number; priority: number; createdQdisc: boolean };
     tcDetach(ifindex: number, egress: 0 | 1, handle: number, priority: number): void;
+    tcDeleteQdisc(ifindex: number): void;
+    tcPriorities(ifindex: number, egress: 0 | 1): number[];
     progInfo(fd: number): { id: number; type: number; name: string; xlatedLen: number; jitedLen: number };
     linkInfo(fd: number): { id: number; type: number; progId: number };
     objPin(fd: number, path: string): void;
@@ -126,6 +129,14 @@ export interface Native {
     progFuncInfo(fd: number): { btfId: number; funcTypeIds: number[] };
     close(fd: number): void;
     numPossibleCpus(): number;
+  };
+  netns: {
+    /** Runs fn with the calling thread in the network namespace netnsFd names, and back. */
+    run<T>(netnsFd: number, fn: () => T): T;
+    /** A non-blocking NETLINK_ROUTE socket fd subscribed to link changes in the calling thread's namespace. */
+    linkEvents(): number;
+    /** Reads and discards what waits on a linkEvents socket; the number of notifications (an overrun counts as one). */
+    linkEventsPending(fd: number): number;
   };
   perf: {
     open(attr: PerfEventAttr): number;

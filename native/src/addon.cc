@@ -8,6 +8,7 @@ void InitBpf(Napi::Env env, Napi::Object exports);
 void InitPerf(Napi::Env env, Napi::Object exports);
 void InitRingBuffer(Napi::Env env, Napi::Object exports);
 void InitPacket(Napi::Env env, Napi::Object exports);
+void InitNetns(Napi::Env env, Napi::Object exports);
 }  // namespace netcap
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -16,6 +17,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   netcap::InitPerf(env, exports);
   netcap::InitRingBuffer(env, exports);
   netcap::InitPacket(env, exports);
+  netcap::InitNetns(env, exports);
   return exports;
 }
 

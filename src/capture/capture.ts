@@ -28,6 +28,7 @@ import type { PacketSink } from '../output/outputs';
 import { WallClock } from './clock';
 import { CaptureMaps } from './maps';
 import type { Generation, JudgeSettings, PrepareMode, PreparedMode } from './mode';
+import { parseDirection, type CaptureDirection } from './direction';
 import { readPointStats, type PointStats } from './stats';
 import { decodeRecord } from './record';
 import { startupMark } from './startup-trace';
@@ -60,7 +61,7 @@ export interface CaptureOptions extends JudgeSettings {
 }
 
 export interface CaptureResult {
-  /** Why it ended: 'count', 'vanished', 'file-limit', 'error', or the reason given to stop(). */
+  /** Why it ended: 'count', 'vanished', 'file-limit', 'output-closed' (the reader of stdout went away), 'error', or the reason given to stop(). */
   reason: string;
   /** Said when reason is 'vanished': what went away. */
   message?: string;
@@ -78,6 +79,8 @@ interface CaptureEvents {
   packets: [batch: CapturedPacket[]];
   interface: [iface: CaptureInterface, index: number];
   settings: [settings: JudgeSettings];
+  /** What the mode tells the user while the capture runs (its notes before the start are mode.notes). */
+  note: [message: string];
   error: [error: unknown];
   end: [result: CaptureResult];
 }
@@ -119,14 +122,17 @@ export class Capture extends EventEmitter<CaptureEvents> {
     super();
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
     checkSnaplen(options.snaplen);
-    const settings: JudgeSettings = { expression: options.expression, snaplen: options.snaplen };
+    const settings: JudgeSettings = { expression: options.expression, snaplen: options.snaplen, ...(options.direction !== undefined ? { direction: parseDirection(options.direction) } : {}) };
     let maps: CaptureMaps | undefined;
     let mode: PreparedMode | undefined;
     try {
       mode = prepare({
         settings,
         maps: (points) => (maps ??= CaptureMaps.create({ points, ringBytes: options.ringBytes })),
+        pointsAdded: () => this.pointsAdded(),
+        note: (message) => this.emit('note', message),
       });
+      checkDirection(mode, settings);
       mode.check(settings);
       maps ??= CaptureMaps.create({ points: mode.points.length, ringBytes: options.ringBytes });
       this.maps = maps;
@@ -195,7 +201,7 @@ export class Capture extends EventEmitter<CaptureEvents> {
     });
   }
 
-  /** Attaches every point and starts reading; emits 'ready' once attached. Rejects (nothing attached) if a point cannot attach. */
+  /** Attaches every point and starts reading; emits 'ready' once attached. Rejects (nothing attached) if an output is not ready or a point cannot attach. */
   async start(): Promise<void> {
     if (this.stateValue !== 'loaded') throw new Error(`start() on a capture that is ${this.stateValue}`);
     this.stateValue = 'starting';
@@ -203,7 +209,8 @@ export class Capture extends EventEmitter<CaptureEvents> {
       this.finish = (reason, message) => resolve({ reason, message });
     });
     try {
-      await this.generation.ready?.();
+      // The outputs must work before anything is attached (tcpdump has taken its flags).
+      await Promise.all([this.generation.ready?.(), ...this.sinks.map((s) => s.ready)]);
       this.reader = new RingReader(this.maps.ring, (batch) => this.deliver(batch), { onError: (e) => this.fail(e) });
       this.generation.install();
       this.links = this.mode.attach();
@@ -264,24 +271,45 @@ export class Capture extends EventEmitter<CaptureEvents> {
    * packet is judged by the old filter or the new one, and none is lost.
    */
   setFilter(expression: string): Promise<void> {
-    return this.change({ expression: expression.trim(), snaplen: this.generation.settings.snaplen });
+    return this.change({ expression: expression.trim() });
   }
 
   /** Changes the snap length while the capture runs, the same way as setFilter. */
   setSnaplen(snaplen: number): Promise<void> {
-    return this.change({ expression: this.generation.settings.expression, snaplen });
+    return this.change({ snaplen });
   }
 
-  /** Changes the filter and the snap length in one switch (what is not given stays): no packet is judged by one new setting and one old. */
-  setSettings(settings: Partial<JudgeSettings>): Promise<void> {
-    const now = this.generation.settings;
-    return this.change({ expression: (settings.expression ?? now.expression).trim(), snaplen: settings.snaplen ?? now.snaplen });
+  /**
+   * Changes several settings in one switch (filter, snap length, direction;
+   * what is not given stays): no packet is judged by one new setting and
+   * one old.
+   */
+  setSettings(patch: Partial<JudgeSettings>): Promise<void> {
+    return this.change(patch.expression !== undefined ? { ...patch, expression: patch.expression.trim() } : patch);
   }
 
-  private change(settings: JudgeSettings): Promise<void> {
+  /**
+   * Changes the direction while the capture runs (a directional mode only),
+   * the same way as setFilter: 'off' keeps the programs loaded and the
+   * counters counting what the hooks see, and captures nothing until the
+   * direction changes again. A direction whose hooks the capture did not
+   * attach is refused by the mode.
+   */
+  setDirection(direction: CaptureDirection): Promise<void> {
+    return this.change({ direction });
+  }
+
+  /**
+   * One change after the other: each applies `patch` to the settings the
+   * one before it left (two changes asked at once both take effect).
+   */
+  private change(patch: Partial<JudgeSettings>): Promise<void> {
     const next = this.changing.then(async () => {
       if (this.stateValue === 'stopping' || this.stateValue === 'ended') throw new UserError('the capture has ended', 'start a new capture');
+      const settings: JudgeSettings = { ...this.generation.settings, ...patch };
+      if (patch.direction !== undefined) settings.direction = parseDirection(patch.direction);
       checkSnaplen(settings.snaplen);
+      checkDirection(this.mode, settings);
       this.mode.check(settings);
       const gen = this.mode.load(settings, this.generationMaps(settings.snaplen));
       const old = this.generation;
@@ -308,6 +336,16 @@ export class Capture extends EventEmitter<CaptureEvents> {
     return next;
   }
 
+  /** Points the mode appended while running: counters (within the room the maps have), an output interface each. */
+  private pointsAdded(): void {
+    const count = this.mode.points.length;
+    if (count > this.maps.pointCapacity) throw new Error(`the mode has ${count} points; the counters have room for ${this.maps.pointCapacity}`);
+    for (let point = this.captured.length; point < count; point++) {
+      this.captured.push(0);
+      this.interfaceFor(point, LINKTYPE_ETHERNET);
+    }
+  }
+
   private generationMaps(snaplen: number) {
     return { ring: this.maps.ring, counters: this.maps.counters, scratch: this.maps.scratchFor(snaplen), wakeupAt: this.maps.wakeupAt };
   }
@@ -317,7 +355,7 @@ export class Capture extends EventEmitter<CaptureEvents> {
     const key = `${point}/${linktype}`;
     let index = this.interfaceIndex.get(key);
     if (index !== undefined) return index;
-    const name = this.mode.points[point]?.name ?? `point${point}`;
+    const name = this.mode.points[point]?.interfaceName ?? this.mode.points[point]?.name ?? `point${point}`;
     const expression = this.generation.settings.expression;
     const primary = linktype === LINKTYPE_ETHERNET;
     const iface: CaptureInterface = {
@@ -437,6 +475,12 @@ export class Capture extends EventEmitter<CaptureEvents> {
     } catch (e) {
       this.failure ??= e;
     }
+  }
+}
+
+function checkDirection(mode: PreparedMode, settings: JudgeSettings): void {
+  if (settings.direction !== undefined && !mode.directional) {
+    throw new UserError(`direction ${settings.direction}: this capture's points have no direction to choose`, 'only captures whose points have directions (netcap iface) take one; leave it out');
   }
 }
 

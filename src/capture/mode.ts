@@ -15,11 +15,14 @@ import type { PacketMeta, PacketVerdict } from '../output/packet';
 import type { PacketRecord } from './record';
 import type { CaptureMaps } from './maps';
 import type { PointStats } from './stats';
+import type { CaptureDirection } from './direction';
 
 /** One capture point as the library, the summary and the outputs see it. */
 export interface ModePoint {
   /** Its name in messages, counters and pcapng interfaces: "tracepoint:net:netif_receive_skb". */
   name: string;
+  /** Its pcapng interface name, where the packets were: "v1@tracepoint:net:netif_receive_skb" (default `name`). */
+  interfaceName?: string;
 }
 
 /** What decides which packets a generation captures, and how much of each. */
@@ -27,6 +30,15 @@ export interface JudgeSettings {
   /** The tcpdump expression ('' = every packet). */
   expression: string;
   snaplen: number;
+  /**
+   * Which points judge packets, for a mode whose points have directions
+   * (`directional`): a point of the other direction, or every point when
+   * 'off', runs a program that only counts what its hook sees (seen grows,
+   * nothing is matched or captured), so its programs stay loaded, its
+   * counters keep counting and switching back resumes it. Absent: every
+   * point judges.
+   */
+  direction?: CaptureDirection;
 }
 
 /** The maps a generation's programs write to (the library's). */
@@ -77,6 +89,12 @@ export interface ModePacket {
 
 /** A mode prepared for a capture: points resolved, stable maps made, nothing loaded into slots, nothing attached. */
 export interface PreparedMode {
+  /**
+   * The capture points, numbered by their place here (record.point). A mode
+   * may append points while the capture runs (`-i any`: an interface that
+   * appears), never remove or renumber one, and tells the library with
+   * ModeContext.pointsAdded().
+   */
   readonly points: readonly ModePoint[];
   /** What follows "listening on " in the readiness line. */
   readonly readiness: string;
@@ -84,6 +102,8 @@ export interface PreparedMode {
   readonly notes: readonly string[];
   /** Packets carry metadata that tcpdump's decoding cannot show (stacks, drop reasons): decoded text should show it. */
   readonly metadataOnStdout: boolean;
+  /** Its points have directions and its generations follow JudgeSettings.direction (iface); else a direction is refused. */
+  readonly directional?: boolean;
   /**
    * Checks settings before anything is loaded: compiles the expression for
    * every link type the mode's points see (UserError with libpcap's message
@@ -124,6 +144,16 @@ export interface ModeContext {
    * points; the library makes them afterwards otherwise).
    */
   maps(points: number): CaptureMaps;
+  /**
+   * The mode appended points to `points` while the capture runs (after
+   * attach()), their programs loaded and in their slots: the library gives
+   * each its counters' place (within the room asked of maps()), its output
+   * interface (the 'interface' event, outputs learn it) and its place in the
+   * statistics.
+   */
+  pointsAdded(): void;
+  /** Something to tell the user while the capture runs (an interface that appeared, or one it cannot capture on): the 'note' event. */
+  note(message: string): void;
 }
 
 /** Resolves a mode's points and options. Throws UserError on bad input, with nothing of the mode's left open. */

@@ -4,7 +4,7 @@
 // becomes the pair (ifindex, netns inode); the inode is what
 // `stat -L /proc/PID/ns/net` shows and what the kernel keeps in
 // net->ns.inum.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError, closeNames } from '../errors';
@@ -60,30 +60,66 @@ function listNamedNetns(): string[] {
   }
 }
 
-/** Every interface of a namespace: ifindex -> name (through iproute2's netlink, entered with nsenter, no shell). */
-export function listInterfaces(netns: NetnsRef = currentNetns()): Map<number, string> {
-  const argv = netns.label === 'current' ? ['ip', '-j', 'link', 'show'] : ['nsenter', `--net=${netns.path}`, 'ip', '-j', 'link', 'show'];
+/** `ip -j ARGS` in a namespace (iproute2's netlink, entered with nsenter, no shell), parsed. */
+function ipJson<T>(netns: NetnsRef, args: string[]): T {
+  const argv = netns.label === 'current' ? ['ip', '-j', ...args] : ['nsenter', `--net=${netns.path}`, 'ip', '-j', ...args];
   let out: string;
   try {
     out = execFileSync(argv[0], argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
   } catch (e) {
     const err = e as { stderr?: string; message: string };
+    if (/Operation not permitted|Permission denied/.test(err.stderr ?? '')) {
+      throw new UserError(`cannot enter network namespace ${netns.label}: permission denied`, 'run as root (CAP_SYS_ADMIN to enter a namespace)', err.stderr);
+    }
     throw new UserError(`cannot list the interfaces of network namespace ${netns.label}`, 'check that iproute2 (ip) and nsenter are installed', err.stderr || err.message);
   }
-  const links = JSON.parse(out) as { ifindex: number; ifname: string }[];
+  return JSON.parse(out) as T;
+}
+
+/** Every interface of a namespace: ifindex -> name. */
+export function listInterfaces(netns: NetnsRef = currentNetns()): Map<number, string> {
+  const links = ipJson<{ ifindex: number; ifname: string }[]>(netns, ['link', 'show']);
   return new Map(links.map((l) => [l.ifindex, l.ifname]));
+}
+
+/** An interface with what a capture on it needs to know. */
+export interface InterfaceInfo extends InterfaceRef {
+  /** iproute2's name for the device type (ARPHRD_*): "ether", "loopback", "none", ... */
+  linkType: string;
+  /** IFF_UP. */
+  up: boolean;
+  /** Prefix length of its first IPv4 address (the one SIOCGIFNETMASK, and so pcap_lookupnet, reports), if any. */
+  ipv4Prefix?: number;
+}
+
+/** Every interface of a namespace with its type, state and IPv4 prefix (`ip -j addr show`). */
+export function listInterfaceInfo(netns: NetnsRef = currentNetns()): InterfaceInfo[] {
+  type Addr = { family: string; prefixlen: number; label?: string };
+  const links = ipJson<{ ifindex: number; ifname: string; flags: string[]; link_type: string; addr_info?: Addr[] }[]>(netns, ['addr', 'show']);
+  return links.map((l) => ({
+    name: l.ifname,
+    ifindex: l.ifindex,
+    netns,
+    linkType: l.link_type,
+    up: l.flags.includes('UP'),
+    ipv4Prefix: (l.addr_info ?? []).find((a) => a.family === 'inet' && (a.label === undefined || a.label === l.ifname))?.prefixlen,
+  }));
+}
+
+/** The UserError for an interface that is not there, listing the ones that are. */
+export function noSuchInterface(name: string, names: string[], netns: NetnsRef): UserError {
+  const near = closeNames(name, names);
+  return new UserError(
+    `no interface ${name} in network namespace ${netns.label}`,
+    `${near.length ? `did you mean ${near.join(', ')}? ` : ''}interfaces there: ${names.join(', ')}${netns.label === 'current' ? ' (use --netns for another namespace)' : ''}`,
+  );
 }
 
 /** `-i IF` in a namespace; an unknown name is a UserError with the names that exist. */
 export function resolveInterface(name: string, netns: NetnsRef = currentNetns()): InterfaceRef {
   const all = listInterfaces(netns);
   for (const [ifindex, ifname] of all) if (ifname === name) return { name, ifindex, netns };
-  const names = [...all.values()];
-  const near = closeNames(name, names);
-  throw new UserError(
-    `no interface ${name} in network namespace ${netns.label}`,
-    `${near.length ? `did you mean ${near.join(', ')}? ` : ''}interfaces there: ${names.join(', ')}${netns.label === 'current' ? ' (use --netns for another namespace)' : ''}`,
-  );
+  throw noSuchInterface(name, [...all.values()], netns);
 }
 
 /**
@@ -104,5 +140,54 @@ export class InterfaceNames {
 
   name(netnsInode: number, ifindex: number): string | undefined {
     return this.byNetns.get(netnsInode)?.get(ifindex);
+  }
+}
+
+/** The device names of /proc/net/dev's text (the reader's network namespace). */
+function deviceNames(text: string): Set<string> {
+  const names = new Set<string>();
+  for (const line of text.split('\n').slice(2)) {
+    const colon = line.indexOf(':');
+    if (colon > 0) names.add(line.slice(0, colon).trim());
+  }
+  return names;
+}
+
+/**
+ * Notices a device going away (deleted, or its namespace deleted) cheaply
+ * enough to be asked a few times a second: netcap's own namespace from
+ * /proc/self/net/dev at once; another one by reading the same file inside it
+ * (nsenter), at most once a second in the background, so nothing blocks.
+ */
+export class DeviceWatch {
+  private lastCheck = 0;
+  private checking = false;
+  private why: string | undefined;
+
+  constructor(private readonly ref: InterfaceRef) {}
+
+  /** Why the device is gone, or undefined while it is there (as far as is known). */
+  gone(): string | undefined {
+    if (this.why) return this.why;
+    const { name, netns } = this.ref;
+    if (netns.label === 'current') {
+      try {
+        if (!deviceNames(fs.readFileSync('/proc/self/net/dev', 'utf8')).has(name)) this.why = `device ${name} was removed`;
+      } catch {
+        // cannot tell: keep capturing
+      }
+      return this.why;
+    }
+    if (!fs.existsSync(netns.path)) return (this.why = `network namespace ${netns.label} (of ${name}) was deleted`);
+    const now = Date.now();
+    if (!this.checking && now - this.lastCheck >= 1000) {
+      this.checking = true;
+      this.lastCheck = now;
+      execFile('nsenter', [`--net=${netns.path}`, 'cat', '/proc/self/net/dev'], { encoding: 'utf8', timeout: 5000 }, (err, out) => {
+        this.checking = false;
+        if (!err && !deviceNames(out).has(name)) this.why = `device ${name} was removed from network namespace ${netns.label}`;
+      });
+    }
+    return this.why;
   }
 }

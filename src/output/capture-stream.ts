@@ -3,6 +3,7 @@
 // are filtered in constant memory. Interfaces and statistics fill in as
 // their blocks are read; a pcapng interface is known before its packets.
 import { promises as fs } from 'node:fs';
+import { read as readFd } from 'node:fs';
 import { UserError } from '../errors';
 import { CaptureFormatError, type CaptureFile } from './capture-file';
 import type { CapturedPacket } from './packet';
@@ -12,13 +13,10 @@ import { PCAP_FILE_HEADER_SIZE } from './pcap-writer';
 
 const CHUNK_BYTES = 1 << 20;
 
-/** Where a capture's bytes come from: a file, or any stream read in order (stdin, a pipe). */
-export interface ByteSource {
-  /** Like FileHandle.read at the current position: resolves with 0 bytes at the end. */
-  read(buffer: Buffer, offset: number, length: number, position: null): Promise<{ bytesRead: number }>;
-}
+/** Reads up to `size` bytes into `buf` from the current position; 0 at the end. */
+export type ReadInto = (buf: Buffer, size: number) => Promise<number>;
 
-/** Sequential reads of exact sizes from a file, through 1 MiB chunks. */
+/** Sequential reads of exact sizes from a file (or a pipe), through 1 MiB chunks. */
 class ChunkedFile {
   private chunk = Buffer.alloc(0);
   private pos = 0;
@@ -27,7 +25,7 @@ class ChunkedFile {
   offset = 0;
 
   constructor(
-    private readonly handle: ByteSource,
+    private readonly readInto: ReadInto,
     private readonly chunkBytes = CHUNK_BYTES,
   ) {}
 
@@ -49,7 +47,7 @@ class ChunkedFile {
     while (have < n && !this.eof) {
       const size = Math.max(this.chunkBytes, n - have);
       const buf = Buffer.allocUnsafe(size);
-      const { bytesRead } = await this.handle.read(buf, 0, size, null);
+      const bytesRead = await this.readInto(buf, size);
       if (bytesRead === 0) {
         this.eof = true;
         break;
@@ -80,33 +78,62 @@ export interface CaptureStream {
   close(): Promise<void>;
 }
 
-/** Opens a capture file for streaming; unreadable or foreign files are UserErrors. `chunkBytes` is for tests. */
+/** Opens a capture file for streaming ('-': standard input, e.g. a pipe from `netcap skb -w -`); unreadable or foreign files are UserErrors. `chunkBytes` is for tests. */
 export async function openCaptureStream(file: string, chunkBytes = CHUNK_BYTES): Promise<CaptureStream> {
+  const source = file === '-' ? stdinSource() : await fileSource(file);
+  return openCaptureSource(file, source.readInto, source.close, chunkBytes);
+}
+
+/**
+ * A capture read from any source of bytes in order (a file, standard input,
+ * a stream of injected packets); `file` names it in errors. Closes the
+ * source on a bad header.
+ */
+export async function openCaptureSource(file: string, readInto: ReadInto, close: () => Promise<void>, chunkBytes = CHUNK_BYTES): Promise<CaptureStream> {
+  const reader = new ChunkedFile(readInto, chunkBytes);
+  try {
+    const head = await reader.read(PCAP_FILE_HEADER_SIZE);
+    if (isPcapng(head)) return pcapngStream(file, reader, head, close);
+    if (isPcap(head)) return pcapStream(reader, head, close);
+    throw new CaptureFormatError(head.length < 4 ? `the ${file === '-' ? 'input' : 'file'} is too short (${head.length} bytes) to be a capture` : `unknown file format (starts with 0x${head.subarray(0, 4).toString('hex')})`);
+  } catch (e) {
+    await close();
+    throw asUserError(file, e);
+  }
+}
+
+async function fileSource(file: string): Promise<{ readInto: ReadInto; close: () => Promise<void> }> {
   let handle: fs.FileHandle;
   try {
     handle = await fs.open(file, 'r');
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    throw new UserError(`cannot read ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`, 'give the path of a pcap or pcapng file (-r FILE)', err.stack);
+    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' || err.code === 'EPERM' ? `permission denied (user ${process.getuid?.() ?? '?'} may not read it)` : err.code === 'EISDIR' ? 'it is a directory' : (err.code ?? err.message);
+    throw new UserError(`cannot read ${file}: ${why}`, 'give the path of a pcap or pcapng file (-r FILE), or -r - for standard input', err.stack);
   }
-  return openCaptureSource(file, handle, () => handle.close().catch(() => undefined), chunkBytes);
+  return {
+    readInto: async (buf, size) => (await handle.read(buf, 0, size, null)).bytesRead,
+    close: () => handle.close().catch(() => undefined),
+  };
 }
 
 /**
- * A capture read from any byte source (a pipe's bytes after a sniff of its
- * first bytes, say); `file` names it in errors. Closes the source on a bad header.
+ * Standard input read with read(2) on descriptor 0, without Node's stream
+ * machinery (which would switch a pipe to non-blocking mode and read ahead):
+ * a read waits in the thread pool until the writer sends more or closes.
  */
-export async function openCaptureSource(file: string, source: ByteSource, close: () => Promise<void>, chunkBytes = CHUNK_BYTES): Promise<CaptureStream> {
-  const reader = new ChunkedFile(source, chunkBytes);
-  try {
-    const head = await reader.read(PCAP_FILE_HEADER_SIZE);
-    if (isPcapng(head)) return pcapngStream(file, reader, head, close);
-    if (isPcap(head)) return pcapStream(reader, head, close);
-    throw new CaptureFormatError(head.length < 4 ? `the file is too short (${head.length} bytes) to be a capture` : `unknown file format (starts with 0x${head.subarray(0, 4).toString('hex')})`);
-  } catch (e) {
-    await close();
-    throw asUserError(file, e);
-  }
+function stdinSource(): { readInto: ReadInto; close: () => Promise<void> } {
+  const readInto = (buf: Buffer, size: number): Promise<number> =>
+    new Promise((resolve, reject) => {
+      readFd(0, buf, 0, size, null, (e, n) => {
+        if (!e) return resolve(n);
+        // A descriptor another part of the process made non-blocking: wait a little and read again.
+        if (e.code === 'EAGAIN') return void setTimeout(() => void readInto(buf, size).then(resolve, reject), 5);
+        if (e.code === 'EOF') return resolve(0);
+        reject(new UserError(`cannot read standard input: ${e.code ?? e.message}`, 'pipe a pcap or pcapng stream into netcap read -r -, e.g. netcap skb ... -w - | netcap read -r -'));
+      });
+    });
+  return { readInto, close: () => Promise.resolve() };
 }
 
 function asUserError(file: string, e: unknown): unknown {

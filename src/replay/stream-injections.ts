@@ -8,15 +8,15 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import type { Readable } from 'node:stream';
 import { UserError } from '../errors';
-import { openCaptureSource, type ByteSource } from '../output/capture-stream';
+import { openCaptureSource } from '../output/capture-stream';
 import type { CapturedPacket } from '../output/packet';
 import type { LinkAdapter } from './link-adapter';
 
 /** Buffered bytes above which the producer is paused (it is read as fast as it writes otherwise). */
 const MAX_BUFFERED = 4 << 20;
 
-/** A Readable as a ByteSource: read() takes what has arrived, or waits for more. */
-class ReadableSource implements ByteSource {
+/** A Readable as a source of bytes: read() takes what has arrived, or waits for more. */
+class ReadableSource {
   private chunks: Buffer[] = [];
   private buffered = 0;
   private ended = false;
@@ -119,13 +119,15 @@ export function readStreamInjections(path: string, link: LinkAdapter, onPacket: 
     if (first === undefined) return;
     if (first === 0x7b || first === 0x20 || first === 0x0a || first === 0x09 || first === 0x0d) await readJsonLines(source, label, link.linktype, deliver);
     else {
-      const stream = await openCaptureSource(`--inject-stream ${label}`, source, () => Promise.resolve());
+      const from = source;
+      const stream = await openCaptureSource(`--inject-stream ${label}`, async (buf, size) => (await from.read(buf, 0, size)).bytesRead, () => Promise.resolve());
       let n = 0;
       for await (const pkt of stream.packets()) {
         n++;
         deliver(pkt.data, pkt.wirelen, stream.info.interfaces[pkt.ifIndex]?.linktype ?? link.linktype, `--inject-stream ${label} (packet ${n})`);
       }
-      if (stream.info.warnings[0] && !stopped) throw new UserError(`--inject-stream ${label}: ${stream.info.warnings[0]}`, `the ${n} packets before it were injected`);
+      const damage = stream.info.damage ?? stream.info.warnings[0];
+      if (damage && !stopped) throw new UserError(`--inject-stream ${label}: ${damage}`, `the ${n} packets before it were injected`);
     }
   };
   const done = run().catch((e: unknown) => {

@@ -53,7 +53,7 @@ void test("the command's status line draws the counters in xdpcap's shape: redra
   tty.on('data', (b: Buffer) => (written += b.toString()));
   const points = [1, 2].map((action) => ({ hookName: 'lb', hookEntries: 5, action }));
   const stats = [counts(120, 3), counts(9810, 41)];
-  const line = new StatusLine(tty, ['xdp:lb drop', 'xdp:lb pass'], () => stats, { intervalMs: 10, captured: () => 44, text: (c) => formatXdpCounts(points, c) }).start();
+  const line = new StatusLine(tty, () => ['xdp:lb drop', 'xdp:lb pass'], () => stats, { intervalMs: 10, captured: () => 44, text: (c) => formatXdpCounts(points, c) }).start();
   await new Promise((r) => setTimeout(r, 35));
   line.stop();
   const ESC = String.fromCharCode(27);
