@@ -343,6 +343,7 @@ function report(climbs: Step[][], rss: Map<string, MemoryRun[]>, failures: strin
     const k = `serve.memory.${m.stalled ? 'stalled' : 'reading'}_${m.n}`;
     figures[`${k}.rss_per_client_mib`] = rssPer.median;
     figures[`${k}.buffers_per_client_mib`] = buffersPer.median;
+    figures[`${k}.queued_kib`] = summarize(runs.map((r) => r.queuedBytes)).median / 1024;
   }
   figures['serve.memory.no_client_rss_mib'] = idle;
   md.push('', 'Commands:', '');
