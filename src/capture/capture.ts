@@ -166,6 +166,29 @@ export class Capture extends EventEmitter<CaptureEvents> {
     return readPointStats(this.maps.counters, this.mode.points.length, this.captured);
   }
 
+  /**
+   * The statistics of each output interface (pcapng ISB), from `perPoint`
+   * (default: the counters now): a point's own interface has its counters,
+   * raw-IP interfaces none. What the outputs are closed with; an output
+   * removed while the capture runs is closed with these.
+   */
+  interfaceStatistics(perPoint: readonly PointStats[] = this.stats()): (CaptureStatistics | undefined)[] {
+    const now = this.clock.toRealtime(process.hrtime.bigint());
+    return this.interfaces.map((_, i) => {
+      const point = this.mode.points.findIndex((_p, p) => this.interfaceIndex.get(`${p}/${LINKTYPE_ETHERNET}`) === i);
+      const c = perPoint[point];
+      if (!c) return undefined;
+      return {
+        received: c.seen,
+        filterAccepted: c.matched,
+        osDropped: c.lost,
+        delivered: c.captured,
+        comment: `netcap: seen ${c.seen}, matched ${c.matched}, lost in ring ${c.lost}, read errors ${c.readErrors}`,
+        tsNs: now,
+      };
+    });
+  }
+
   /** Attaches every point and starts reading; emits 'ready' once attached. Rejects (nothing attached) if a point cannot attach. */
   async start(): Promise<void> {
     if (this.stateValue !== 'loaded') throw new Error(`start() on a capture that is ${this.stateValue}`);
@@ -252,6 +275,15 @@ export class Capture extends EventEmitter<CaptureEvents> {
    */
   setDirection(direction: CaptureDirection): Promise<void> {
     return this.change({ direction });
+  }
+
+  /** Changes the filter and the snap length in one switch (what is not given stays): no packet is judged by one new setting and one old. */
+  setSettings(settings: Partial<JudgeSettings>): Promise<void> {
+    const patch: Partial<JudgeSettings> = {};
+    if (settings.expression !== undefined) patch.expression = settings.expression.trim();
+    if (settings.snaplen !== undefined) patch.snaplen = settings.snaplen;
+    if (settings.direction !== undefined) patch.direction = settings.direction;
+    return this.change(patch);
   }
 
   /**
@@ -391,20 +423,7 @@ export class Capture extends EventEmitter<CaptureEvents> {
     await this.writing.catch(() => undefined);
     let perPoint = this.mode.points.map(() => ({ seen: 0n, matched: 0n, lost: 0n, readErrors: 0n, captured: 0n }));
     this.attempt(() => (perPoint = this.stats()));
-    const now = this.clock.toRealtime(process.hrtime.bigint());
-    const stats: (CaptureStatistics | undefined)[] = this.interfaces.map((_, i) => {
-      const point = this.mode.points.findIndex((_p, p) => this.interfaceIndex.get(`${p}/${LINKTYPE_ETHERNET}`) === i);
-      const c = perPoint[point];
-      if (!c) return undefined;
-      return {
-        received: c.seen,
-        filterAccepted: c.matched,
-        osDropped: c.lost,
-        delivered: c.captured,
-        comment: `netcap: seen ${c.seen}, matched ${c.matched}, lost in ring ${c.lost}, read errors ${c.readErrors}`,
-        tsNs: now,
-      };
-    });
+    const stats = this.interfaceStatistics(perPoint);
     for (const s of this.sinks) {
       try {
         await s.close(stats);

@@ -14,6 +14,7 @@ import { UserError } from '../errors';
 import { packetComment, type CaptureInterface, type CaptureStatistics, type CapturedPacket } from './packet';
 import { PCAP_FILE_HEADER_SIZE, PCAP_RECORD_HEADER_SIZE, PcapWriter } from './pcap-writer';
 import { PcapngWriter } from './pcapng-writer';
+import { BLOCK } from './pcapng-format';
 
 export interface FileFormat {
   format: 'pcap' | 'pcapng';
@@ -23,6 +24,15 @@ export interface FileFormat {
   nanosecond?: boolean;
   /** pcapng: the section comment (the command line). */
   comment?: string;
+  /**
+   * pcapng: continue an existing file with a new section instead of
+   * truncating it (netcap serve resumes a dump after a restart). The file is
+   * first cut after its last whole block, so a block half-written when the
+   * process died goes and the file stays readable. A missing file is created.
+   */
+  append?: boolean;
+  /** Refuse to open a symbolic link (O_NOFOLLOW): netcap serve keeps its dumps inside its own directory. */
+  noFollow?: boolean;
 }
 
 export interface CaptureFileWriter {
@@ -37,17 +47,59 @@ export interface CaptureFileWriter {
   close(stats?: readonly CaptureStatistics[]): Promise<void>;
 }
 
-/** Opens (creates or truncates, mode 0644) `path` for writing; refuses with a UserError that names the path. */
-export function openFileStream(path: string): fs.WriteStream {
+/**
+ * Opens (creates or truncates, mode 0644; or appends) `path` for writing;
+ * refuses with a UserError that names the path.
+ */
+export function openFileStream(path: string, how: { append?: boolean; noFollow?: boolean } = {}): fs.WriteStream {
+  const { O_WRONLY, O_CREAT, O_TRUNC, O_APPEND, O_NOFOLLOW } = fs.constants;
   let fd: number;
   try {
-    fd = fs.openSync(path, 'w', 0o644);
+    fd = fs.openSync(path, O_WRONLY | O_CREAT | (how.append ? O_APPEND : O_TRUNC) | (how.noFollow ? O_NOFOLLOW : 0), 0o644);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    const why = err.code === 'ENOENT' ? 'its directory does not exist' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EISDIR' ? 'it is a directory' : err.message;
+    const why =
+      err.code === 'ENOENT' ? 'its directory does not exist'
+      : err.code === 'EACCES' ? 'permission denied'
+      : err.code === 'EISDIR' ? 'it is a directory'
+      : err.code === 'ELOOP' ? 'it is a symbolic link'
+      : err.message;
     throw new UserError(`cannot write ${path}: ${why}`, 'give -w a path in a writable directory', err.message);
   }
   return fs.createWriteStream('', { fd, autoClose: true });
+}
+
+/**
+ * Cuts a pcapng file after its last whole block (length fields that agree,
+ * nothing past the end): what a process killed in the middle of a write
+ * leaves is dropped. Refuses a file that does not start with a section.
+ */
+function cutAfterWholeBlocks(path: string, noFollow: boolean): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, fs.constants.O_RDWR | (noFollow ? fs.constants.O_NOFOLLOW : 0));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    const head = Buffer.alloc(8);
+    const tail = Buffer.alloc(4);
+    let at = 0;
+    while (at + 12 <= size) {
+      fs.readSync(fd, head, 0, 8, at);
+      if (at === 0 && head.readUInt32LE(0) !== BLOCK.sectionHeader) throw new UserError(`cannot continue ${path}: it is not a pcapng file`, 'move it away, or give another name');
+      const total = head.readUInt32LE(4);
+      if (total < 12 || total % 4 !== 0 || at + total > size) break;
+      fs.readSync(fd, tail, 0, 4, at + total - 4);
+      if (tail.readUInt32LE(0) !== total) break;
+      at += total;
+    }
+    if (at < size) fs.ftruncateSync(fd, at);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 const pad4 = (n: number) => (n + 3) & ~3;
@@ -76,9 +128,13 @@ async function pcapngHeaderSize(comment: string | undefined, interfaces: readonl
   return bytes;
 }
 
-/** Opens a capture file at `path` in `format`. A pcap file gets its header at once. */
+/** Opens a capture file at `path` in `format` (continued when format.append). A pcap file gets its header at once. */
 export function openCaptureFile(path: string, format: FileFormat): CaptureFileWriter {
-  return captureFileOn(openFileStream(path), path, format, true);
+  if (format.append) {
+    if (format.format !== 'pcapng') throw new Error('only pcapng files are continued: a pcap file has one header');
+    cutAfterWholeBlocks(path, format.noFollow ?? false);
+  }
+  return captureFileOn(openFileStream(path, format), path, format, true);
 }
 
 /** A capture file on an already open stream (stdout for `-w -`: never ended). */

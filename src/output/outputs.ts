@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import type { Writable } from 'node:stream';
 import { UserError } from '../errors';
 import { packetComment, type CaptureInterface, type CaptureStatistics, type CapturedPacket } from './packet';
-import { captureFileOn, openFileStream, type CaptureFileWriter } from './file-writer';
+import { captureFileOn, openCaptureFile, type CaptureFileWriter } from './file-writer';
 import { RotatingFileWriter, type RotationOptions } from './rotation';
 import { KeepLastWriter } from './keep-last';
 import { TcpdumpSink, tcpdumpFlags } from './tcpdump-sink';
@@ -74,6 +74,10 @@ export interface OutputOptions {
   keepLast?: number;
   /** The pcapng section comment (the command line). */
   comment?: string;
+  /** -w FILE (pcapng) continues an existing file with a new section instead of truncating it (file-writer.ts). */
+  append?: boolean;
+  /** -w FILE may not be a symbolic link. */
+  noFollow?: boolean;
   /** Where decoded text and -w - go (default process.stdout). */
   stdout?: Writable;
 }
@@ -97,6 +101,7 @@ export function checkOutputOptions(opts: OutputOptions): void {
   if ((rotating || opts.keepLast !== undefined) && write === undefined) throw new UserError(`${what} needs -w FILE`, 'e.g. -w out.pcap');
   if ((rotating || opts.keepLast !== undefined) && write === '-') throw new UserError(`${what} needs a file name, not -w - (stdout)`, 'e.g. -w out.pcap');
   if (rotating && opts.keepLast !== undefined) throw new UserError('--write-file-rotate keeps one file; it cannot be combined with -C or --rotate-seconds', 'choose one');
+  if (opts.append && (write === undefined || write === '-' || fileFormat(opts) !== 'pcapng')) throw new UserError('only a pcapng file is continued', 'write FILE.pcapng');
 }
 
 /** True when a `tcpdump` executable is on PATH. */
@@ -220,7 +225,7 @@ function fileSink(opts: OutputOptions, interfaces: readonly CaptureInterface[], 
   const file = opts.writeFile!;
   const format = fileFormat(opts);
   const one = format === 'pcap' ? new OneLinktype(interfaces, 'write pcapng instead: -w FILE.pcapng or --format pcapng') : undefined;
-  const fileFormatOf = { format, interfaces: one ? [{ linktype: one.linktype, snaplen: one.snaplen, linktypeExt: interfaces[0]?.linktypeExt }] : interfaces, nanosecond: opts.nanosecond, comment: opts.comment };
+  const fileFormatOf = { format, interfaces: one ? [{ linktype: one.linktype, snaplen: one.snaplen, linktypeExt: interfaces[0]?.linktypeExt }] : interfaces, nanosecond: opts.nanosecond, comment: opts.comment, append: opts.append, noFollow: opts.noFollow };
   const writePacket = (w: { writePacket(p: CapturedPacket): Promise<void> }) => async (batch: readonly CapturedPacket[]) => {
     for (const pkt of batch) await w.writePacket(one ? one.convert(pkt) : pkt);
   };
@@ -249,7 +254,7 @@ function fileSink(opts: OutputOptions, interfaces: readonly CaptureInterface[], 
     };
   }
   const toStdout = file === '-';
-  const w: CaptureFileWriter = captureFileOn(toStdout ? stdout : openFileStream(file), file, fileFormatOf, !toStdout);
+  const w: CaptureFileWriter = toStdout ? captureFileOn(stdout, file, fileFormatOf, false) : openCaptureFile(file, fileFormatOf);
   return {
     write: writePacket(w),
     addInterface: addInterface(w),

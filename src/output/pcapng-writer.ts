@@ -68,40 +68,14 @@ export class PcapngWriter {
     await this.writePending();
     const iface = this.interfaces[pkt.ifIndex];
     if (!iface) throw new RangeError(`packet names interface ${pkt.ifIndex}, but only ${this.interfaces.length} were added`);
-    const caplen = Math.min(pkt.data.length, iface.snaplen || pkt.data.length);
-    const body = Buffer.alloc(20);
-    body.writeUInt32LE(pkt.ifIndex, 0);
-    // if_tsresol = 9: the timestamp is in nanoseconds, high 32 bits first.
-    body.writeUInt32LE(Number((pkt.tsNs >> 32n) & 0xffffffffn), 4);
-    body.writeUInt32LE(Number(pkt.tsNs & 0xffffffffn), 8);
-    body.writeUInt32LE(caplen, 12);
-    body.writeUInt32LE(pkt.wirelen >>> 0, 16); // as given, even below caplen (a file's value is kept)
-    const options: RawOption[] = [];
-    if (pkt.direction) options.push(u32Option(OPT.epbFlags, pkt.direction === 'in' ? EPB_INBOUND : EPB_OUTBOUND));
-    if (pkt.verdict) options.push(verdictOption(pkt.verdict));
-    const comment = packetComment(pkt);
-    if (comment) options.push(stringOption(OPT.comment, comment));
-    await this.out.write(encodeBlock(BLOCK.enhancedPacket, Buffer.concat([body, pkt.data.subarray(0, caplen)]), options));
+    await this.out.write(enhancedPacketBlock(pkt, iface.snaplen));
   }
 
   /** Writes an Interface Statistics Block for one interface. */
   async writeStatistics(ifIndex: number, stats: CaptureStatistics): Promise<void> {
     await this.writePending();
     if (!this.interfaces[ifIndex]) throw new RangeError(`statistics for interface ${ifIndex}, but only ${this.interfaces.length} were added`);
-    const tsNs = stats.tsNs ?? BigInt(Date.now()) * 1_000_000n;
-    const body = Buffer.alloc(12);
-    body.writeUInt32LE(ifIndex, 0);
-    body.writeUInt32LE(Number((tsNs >> 32n) & 0xffffffffn), 4);
-    body.writeUInt32LE(Number(tsNs & 0xffffffffn), 8);
-    const options: RawOption[] = [];
-    if (stats.comment) options.push(stringOption(OPT.comment, stats.comment));
-    options.push(timestampOption(OPT.isbEndTime, tsNs));
-    if (stats.received !== undefined) options.push(u64Option(OPT.isbIfRecv, stats.received));
-    if (stats.interfaceDropped !== undefined) options.push(u64Option(OPT.isbIfDrop, stats.interfaceDropped));
-    if (stats.filterAccepted !== undefined) options.push(u64Option(OPT.isbFilterAccept, stats.filterAccepted));
-    if (stats.osDropped !== undefined) options.push(u64Option(OPT.isbOsDrop, stats.osDropped));
-    if (stats.delivered !== undefined) options.push(u64Option(OPT.isbUsrDeliv, stats.delivered));
-    await this.out.write(encodeBlock(BLOCK.interfaceStatistics, body, options));
+    await this.out.write(statisticsBlock(ifIndex, stats));
   }
 
   async flush(): Promise<void> {
@@ -118,25 +92,65 @@ export class PcapngWriter {
   private async writePending(): Promise<void> {
     if (!this.headerWritten) {
       this.headerWritten = true;
-      await this.out.write(this.sectionHeader());
+      await this.out.write(sectionHeaderBlock(this.options));
     }
     while (this.queuedInterfaces.length) {
       await this.out.write(interfaceBlock(this.queuedInterfaces.shift()!));
     }
   }
+}
 
-  private sectionHeader(): Buffer {
-    const body = Buffer.alloc(16);
-    body.writeUInt32LE(BYTE_ORDER_MAGIC, 0);
-    body.writeUInt16LE(1, 4); // version 1.0
-    body.writeUInt16LE(0, 6);
-    body.writeBigInt64LE(-1n, 8); // section length: not known
-    const options: RawOption[] = [];
-    if (this.options.comment) options.push(stringOption(OPT.comment, this.options.comment));
-    options.push(stringOption(OPT.shbOs, `${os.type()} ${os.release()}`));
-    options.push(stringOption(OPT.shbUserAppl, this.options.application ?? 'netcap'));
-    return encodeBlock(BLOCK.sectionHeader, body, options);
-  }
+// The blocks as functions of their contents, so a writer to many readers
+// (netcap serve's streams) encodes each block once for all of them.
+
+/** A Section Header Block: version 1.0, length unknown, the comment, the OS and the application. */
+export function sectionHeaderBlock(options: Pick<PcapngWriterOptions, 'application' | 'comment'>): Buffer {
+  const body = Buffer.alloc(16);
+  body.writeUInt32LE(BYTE_ORDER_MAGIC, 0);
+  body.writeUInt16LE(1, 4); // version 1.0
+  body.writeUInt16LE(0, 6);
+  body.writeBigInt64LE(-1n, 8); // section length: not known
+  const opts: RawOption[] = [];
+  if (options.comment) opts.push(stringOption(OPT.comment, options.comment));
+  opts.push(stringOption(OPT.shbOs, `${os.type()} ${os.release()}`));
+  opts.push(stringOption(OPT.shbUserAppl, options.application ?? 'netcap'));
+  return encodeBlock(BLOCK.sectionHeader, body, opts);
+}
+
+/** An Enhanced Packet Block of a packet on an interface of snap length `snaplen` (0: no limit). */
+export function enhancedPacketBlock(pkt: CapturedPacket, snaplen: number): Buffer {
+  const caplen = Math.min(pkt.data.length, snaplen || pkt.data.length);
+  const body = Buffer.alloc(20);
+  body.writeUInt32LE(pkt.ifIndex, 0);
+  // if_tsresol = 9: the timestamp is in nanoseconds, high 32 bits first.
+  body.writeUInt32LE(Number((pkt.tsNs >> 32n) & 0xffffffffn), 4);
+  body.writeUInt32LE(Number(pkt.tsNs & 0xffffffffn), 8);
+  body.writeUInt32LE(caplen, 12);
+  body.writeUInt32LE(pkt.wirelen >>> 0, 16); // as given, even below caplen (a file's value is kept)
+  const options: RawOption[] = [];
+  if (pkt.direction) options.push(u32Option(OPT.epbFlags, pkt.direction === 'in' ? EPB_INBOUND : EPB_OUTBOUND));
+  if (pkt.verdict) options.push(verdictOption(pkt.verdict));
+  const comment = packetComment(pkt);
+  if (comment) options.push(stringOption(OPT.comment, comment));
+  return encodeBlock(BLOCK.enhancedPacket, Buffer.concat([body, pkt.data.subarray(0, caplen)]), options);
+}
+
+/** An Interface Statistics Block of interface `ifIndex`, at stats.tsNs (default now). */
+export function statisticsBlock(ifIndex: number, stats: CaptureStatistics): Buffer {
+  const tsNs = stats.tsNs ?? BigInt(Date.now()) * 1_000_000n;
+  const body = Buffer.alloc(12);
+  body.writeUInt32LE(ifIndex, 0);
+  body.writeUInt32LE(Number((tsNs >> 32n) & 0xffffffffn), 4);
+  body.writeUInt32LE(Number(tsNs & 0xffffffffn), 8);
+  const options: RawOption[] = [];
+  if (stats.comment) options.push(stringOption(OPT.comment, stats.comment));
+  options.push(timestampOption(OPT.isbEndTime, tsNs));
+  if (stats.received !== undefined) options.push(u64Option(OPT.isbIfRecv, stats.received));
+  if (stats.interfaceDropped !== undefined) options.push(u64Option(OPT.isbIfDrop, stats.interfaceDropped));
+  if (stats.filterAccepted !== undefined) options.push(u64Option(OPT.isbFilterAccept, stats.filterAccepted));
+  if (stats.osDropped !== undefined) options.push(u64Option(OPT.isbOsDrop, stats.osDropped));
+  if (stats.delivered !== undefined) options.push(u64Option(OPT.isbUsrDeliv, stats.delivered));
+  return encodeBlock(BLOCK.interfaceStatistics, body, options);
 }
 
 /** epb_verdict: the verdict type octet, then the program's return value as a 64-bit integer (TC's -1 stays -1). */
@@ -147,7 +161,8 @@ function verdictOption(v: PacketVerdict): RawOption {
   return { code: OPT.epbVerdict, value };
 }
 
-function interfaceBlock(desc: CaptureInterface): Buffer {
+/** An Interface Description Block: link type, snap length, name, description, ns resolution, the filter. */
+export function interfaceBlock(desc: CaptureInterface): Buffer {
   const body = Buffer.alloc(8);
   body.writeUInt16LE(desc.linktype, 0);
   body.writeUInt32LE(desc.snaplen, 4);
