@@ -3,14 +3,14 @@
 // how they become the mode's spec (ModeSpec). Typed by ModeName, so a mode
 // added to the library fails the build until it has its entry here: a few
 // lines naming its fields.
-import type { ModeName, ModeSpec } from '../index';
+import { parseDirection, type ModeName, type ModeSpec } from '../index';
 import type { CaptureDefinition } from './definition';
 
 /** The definition fields that belong to kinds (the others are common to every capture). */
 export const KIND_FIELDS = {
   points: { type: 'string', minLength: 1, maxLength: 4096, description: 'skb, mbuf, raw: the capture points, as netcap -f takes them (comma-separated)' },
-  iface: { type: 'string', minLength: 1, maxLength: 256, description: 'skb: only packets of this device; xdp: the interface whose XDP program is captured directly (fentry)' },
-  netns: { type: 'string', minLength: 1, maxLength: 4096, description: 'skb: the network namespace of iface: a name from `ip netns list` or a path such as /proc/PID/ns/net' },
+  iface: { type: 'string', minLength: 1, maxLength: 256, description: 'iface: the interfaces captured (netcap iface -i: names or ifindexes, comma-separated, or any); skb: only packets of this device; xdp: the interface whose XDP program is captured directly (fentry)' },
+  netns: { type: 'string', minLength: 1, maxLength: 4096, description: 'iface, skb: the network namespace of iface: a name from `ip netns list` or a path such as /proc/PID/ns/net' },
   stacks: { type: 'boolean', description: 'skb: the kernel stack of each packet, in its pcapng comment (netcap skb -S)' },
   pid: { type: 'integer', minimum: 1, maximum: 4194304, description: 'mbuf, raw: the process to trace' },
   binary: { type: 'string', minLength: 1, maxLength: 4096, description: 'mbuf, raw: the executable or library (every process running it unless pid)' },
@@ -51,6 +51,14 @@ export interface CaptureKind {
 const userSpaceBlame = (message: string): KindField => (/\bprocess|\bpid\b/.test(message) ? 'pid' : /binary|executable|librar/.test(message) ? 'binary' : 'points');
 
 export const KINDS: Record<ModeName, CaptureKind> = {
+  iface: {
+    summary: 'packets of network interfaces by direction, at their TC hooks',
+    fields: ['iface', 'netns', 'direction'],
+    required: ['iface'],
+    // A direction change starts a new run (service-capture.ts), so the first run attaches only the hooks its direction needs.
+    spec: (d) => ({ mode: 'iface', interfaces: d.iface!, netns: d.netns, ...(d.direction !== undefined ? { direction: parseDirection(d.direction) } : {}) }),
+    blame: (message) => (/namespace/.test(message) ? 'netns' : /direction|-Q/.test(message) ? 'direction' : 'iface'),
+  },
   skb: {
     summary: 'sk_buffs at kernel tracepoints (and fentry/kprobes where the kernel has them)',
     fields: ['points', 'iface', 'netns', 'stacks'],
@@ -83,7 +91,7 @@ export const KINDS: Record<ModeName, CaptureKind> = {
 
 export const KIND_NAMES = Object.keys(KINDS) as ModeName[];
 
-/** Kinds whose captures have a direction (interfaces); none until the iface mode is in the library. */
+/** Kinds whose captures have a direction (interfaces). */
 export function takesDirection(kind: ModeName): boolean {
   return KINDS[kind].fields.includes('direction');
 }
