@@ -22,6 +22,8 @@ export class StreamWriter {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private scheduled = false;
+  /** The wait for 'drain' that writes are in: later writes join it, so chunks keep their order. */
+  private draining: Promise<void> | undefined;
 
   constructor(readonly sink: Writable) {
     sink.on('error', (e: Error) => {
@@ -31,13 +33,22 @@ export class StreamWriter {
 
   /**
    * Queues a chunk (which must not be modified afterwards); resolves when
-   * the stream is ready for more, not necessarily flushed.
+   * the stream is ready for more, not necessarily flushed. Chunks go out in
+   * the order of the calls, also when callers do not wait for each write.
    */
   async write(chunk: Buffer): Promise<void> {
     if (this.closed) throw new Error('write after close');
     if (this.failure) throw this.failure;
     // Back-pressure: a slow reader (tcpdump, a pipe) holds the producer here.
-    if (this.sink.writableNeedDrain) await waitForDrain(this.sink);
+    // Every write made while one waits waits for the same drain: one made
+    // just after 'drain' (a stream resumed by it, in a nextTick) would
+    // otherwise overtake the waiting ones.
+    if (this.draining || this.sink.writableNeedDrain) {
+      this.draining ??= waitForDrain(this.sink).then(() => {
+        this.draining = undefined;
+      });
+      await this.draining;
+    }
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
     if (this.pendingBytes >= COALESCE_BYTES) this.handOver();
