@@ -36,7 +36,7 @@ function kubeOptions(args: ArgumentsCamelCase): KubeOptions {
 }
 
 /** The agents, from exactly one of --agents, --agents-file and --agents-from. */
-function agentsOf(args: ArgumentsCamelCase): Agent[] {
+async function agentsOf(args: ArgumentsCamelCase): Promise<Agent[]> {
   const given = (['agents', 'agentsFile', 'agentsFrom'] as const).filter((k) => args[k] !== undefined);
   if (given.length !== 1) {
     throw new UserError(given.length ? 'give the agents one way: --agents, --agents-file or --agents-from' : 'which agents?', 'e.g. --agents https://node-a:9000,https://node-b:9000, --agents-file agents.txt or --agents-from kubectl');
@@ -55,10 +55,10 @@ function readCa(file: string | undefined): Buffer | undefined {
   }
 }
 
-function fleetOf(args: ArgumentsCamelCase): Fleet {
-  const agents = agentsOf(args);
+async function fleetOf(args: ArgumentsCamelCase): Promise<Fleet> {
+  const agents = await agentsOf(args);
   const byName = args.tokenFile !== undefined ? readTokenFile(args.tokenFile as string) : new Map<string, string>();
-  if (args.tokenSecret !== undefined) byName.set('*', tokenFromSecret(args.tokenSecret as string, args.tokenSecretKey as string, kubeOptions(args)));
+  if (args.tokenSecret !== undefined) byName.set('*', await tokenFromSecret(args.tokenSecret as string, args.tokenSecretKey as string, kubeOptions(args)));
   const timeout = args.timeout as number;
   if (!(timeout > 0)) throw new UserError(`--timeout ${timeout}: not a number of seconds above 0`, 'e.g. --timeout 10');
   return new Fleet(agents, { tokens: { byName, env: process.env }, ca: readCa(args.ca as string | undefined), tlsName: args.tlsName as string | undefined, timeoutMs: timeout * 1000, anyVersion: Boolean(args.anyVersion) });
@@ -126,7 +126,7 @@ function exitFor(agents: number, failed: number, failuresAreUserErrors: boolean)
 }
 
 export async function runFleet(args: ArgumentsCamelCase): Promise<number> {
-  const fleet = fleetOf(args);
+  const fleet = await fleetOf(args);
   const json = Boolean(args.json);
   switch (args.verb as string) {
     case 'agents': {

@@ -7,7 +7,7 @@
 //              network: the pod's address is the node's)
 //   the token  kubectl get secret NAME: read into memory, never an argument
 // kubectl is spawned with an argument array; nothing passes through a shell.
-import { spawnSync } from 'node:child_process';
+import { execFile, type ExecFileException } from 'node:child_process';
 import { UserError } from '../errors';
 import { named, type Agent } from './agents';
 
@@ -43,16 +43,19 @@ interface PodList {
 }
 
 /** Runs kubectl with `args` and parses its JSON answer. */
-export function kubectlJson<T>(args: readonly string[], o: Pick<KubeOptions, 'kubectl' | 'namespace' | 'context'>): T {
+export async function kubectlJson<T>(args: readonly string[], o: Pick<KubeOptions, 'kubectl' | 'namespace' | 'context'>): Promise<T> {
   const argv = ['--namespace', o.namespace, ...(o.context ? ['--context', o.context] : []), ...args, '--output', 'json'];
   const kubectl = o.kubectl ?? 'kubectl';
-  const r = spawnSync(kubectl, argv, { encoding: 'utf8', timeout: 30_000, maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
-  if (r.error) {
-    const code = (r.error as NodeJS.ErrnoException).code;
+  const r = await new Promise<{ error: ExecFileException | null; stdout: string; stderr: string }>((resolve) =>
+    execFile(kubectl, argv, { encoding: 'utf8', timeout: 30_000, maxBuffer: 256 << 20 }, (error, stdout, stderr) => resolve({ error, stdout, stderr })),
+  );
+  // A number is kubectl's exit status; a string, why it could not run.
+  if (r.error && typeof r.error.code !== 'number') {
+    const code = r.error.code;
     throw new UserError(code === 'ENOENT' ? `cannot run ${kubectl}: not found` : `cannot run ${kubectl}: ${r.error.message}`, 'install kubectl, or give the agents with --agents or --agents-file');
   }
-  if (r.status !== 0) {
-    const said = r.stderr.trim().split('\n').filter((l) => l.trim() !== '').pop() ?? `exit status ${r.status}`;
+  if (r.error) {
+    const said = r.stderr.trim().split('\n').filter((l) => l.trim() !== '').pop() ?? `exit status ${r.error.code}`;
     throw new UserError(`kubectl ${args.join(' ')} (namespace ${o.namespace}) failed: ${said}`, 'check the context, the namespace (--kube-namespace) and that deploy/kubernetes/ is applied', r.stderr);
   }
   try {
@@ -63,8 +66,8 @@ export function kubectlJson<T>(args: readonly string[], o: Pick<KubeOptions, 'ku
 }
 
 /** The agents Kubernetes knows: by their Service's endpoints or by their pods. */
-export function agentsFromKubernetes(source: KubeSource, o: KubeOptions): Agent[] {
-  const found = source === 'endpoints' ? fromEndpoints(kubectlJson<EndpointsObject>(['get', 'endpoints', o.service], o), o) : fromPods(kubectlJson<PodList>(['get', 'pods', '--selector', o.selector], o), o);
+export async function agentsFromKubernetes(source: KubeSource, o: KubeOptions): Promise<Agent[]> {
+  const found = source === 'endpoints' ? fromEndpoints(await kubectlJson<EndpointsObject>(['get', 'endpoints', o.service], o), o) : fromPods(await kubectlJson<PodList>(['get', 'pods', '--selector', o.selector], o), o);
   const where = source === 'endpoints' ? `the endpoints of service ${o.service}` : `the pods ${o.selector}`;
   if (found.length === 0) throw new UserError(`${where} in namespace ${o.namespace} list no ready agent`, 'kubectl get pods -n NAMESPACE shows whether the DaemonSet runs');
   return named(found, where);
@@ -90,8 +93,8 @@ export function fromPods(list: PodList, o: Pick<KubeOptions, 'scheme' | 'port'>)
 }
 
 /** The token kept in a Secret (its key `key`), for every agent. */
-export function tokenFromSecret(secret: string, key: string, o: Pick<KubeOptions, 'kubectl' | 'namespace' | 'context'>): string {
-  const s = kubectlJson<{ data?: Record<string, string> }>(['get', 'secret', secret], o);
+export async function tokenFromSecret(secret: string, key: string, o: Pick<KubeOptions, 'kubectl' | 'namespace' | 'context'>): Promise<string> {
+  const s = await kubectlJson<{ data?: Record<string, string> }>(['get', 'secret', secret], o);
   const value = s.data?.[key];
   if (value === undefined) throw new UserError(`secret ${secret} in namespace ${o.namespace} has no key ${key}`, `its keys: ${Object.keys(s.data ?? {}).join(', ') || 'none'}; give --token-secret-key`);
   return Buffer.from(value, 'base64').toString('utf8').split('\n')[0].trim();
