@@ -30,6 +30,8 @@ export interface ServeOptions {
   ns?: Namespace;
   /** Default 127.0.0.1:0 (any free port). */
   listen?: string;
+  /** The command that runs netcap (default: this Node and bin/netcap). */
+  netcap?: string[];
 }
 
 /** A private temporary directory; the caller removes it. */
@@ -40,7 +42,7 @@ export function tempDir(purpose: string): string {
 /** Starts netcap serve and resolves once it listens; rejects with its stderr if it exits first. */
 export async function startServe(opts: ServeOptions = {}): Promise<Served> {
   const stateDir = opts.stateDir ?? tempDir('state');
-  const argv = [process.execPath, NETCAP, 'serve', '--listen', opts.listen ?? '127.0.0.1:0', '--state-dir', stateDir, ...(opts.args ?? [])];
+  const argv = [...(opts.netcap ?? [process.execPath, NETCAP]), 'serve', '--listen', opts.listen ?? '127.0.0.1:0', '--state-dir', stateDir, ...(opts.args ?? [])];
   const [command, ...rest] = opts.ns ? opts.ns.wrap(argv) : argv;
   const child = spawn(command, rest, {
     stdio: ['ignore', 'ignore', 'pipe'],
