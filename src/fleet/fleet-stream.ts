@@ -110,6 +110,8 @@ export class FleetStream {
   private stopReason: string | undefined;
   private wake: (() => void) | undefined;
   private paused = false;
+  /** When the chunk being read arrived (ms): one clock read per chunk, not per packet. */
+  private arrivedMs = 0;
 
   constructor(
     private readonly fleet: Fleet,
@@ -189,7 +191,8 @@ export class FleetStream {
       l.report.shiftNs,
     );
     l.reader = reader;
-    this.reorder.open(l.index);
+    l.source!.prependListener('data', () => (this.arrivedMs = performance.now()));
+    this.reorder.open(l.index, performance.now());
     l.done = reader.read(l.source!).then(
       () => this.streamEnded(l, undefined),
       (e: Error) => this.streamEnded(l, e),
@@ -197,7 +200,7 @@ export class FleetStream {
     l.source!.on('data', () => {
       l.report.packets = reader.packets;
       l.report.bytes = reader.bytes;
-      this.reorder.release(performance.now());
+      this.reorder.release(this.arrivedMs);
       if (this.options.output.writableNeedDrain) this.pause();
     });
   }
@@ -225,7 +228,7 @@ export class FleetStream {
   private packet(l: Live, merged: number, hi: number, lo: number, block: Buffer): void {
     this.base ??= { hi, lo };
     const key = (hi - this.base.hi) * 4294967296 + (lo - this.base.lo);
-    this.reorder.push({ key, source: l.index, block, arrivedMs: performance.now(), ifIndex: merged });
+    this.reorder.push({ key, source: l.index, block, arrivedMs: this.arrivedMs, ifIndex: merged });
   }
 
   private writePacket(p: HeldPacket): void {

@@ -4,14 +4,16 @@
 // Each stream is in timestamp order, give or take the disorder of one
 // agent's CPUs (STREAM_DISORDER_NS); the streams reach the client with
 // different delays. A packet is held until no open stream can still bring
-// an earlier one, that is until
-//   - every open stream has delivered a packet stamped at least
-//     STREAM_DISORDER_NS after it (the fast path when all streams flow), or
-//   - it has been held for the window (an idle or slow stream holds the
-//     others back this long at most), or
-//   - the packets held reach the memory bound (the oldest go first).
-// Held packets are written earliest first. A packet that arrives stamped
-// before one already written (its stream lagged more than the window) is
+// an earlier one: until every open stream has either
+//   - delivered a packet stamped at least STREAM_DISORDER_NS after it, or
+//   - been silent for the window (an idle agent, or one that went quiet:
+//     it holds the others back this long at most);
+// or until the packets held reach the memory bound (the earliest go first).
+// A stream that delivers, however far behind, is waited for: its packets
+// are on their way (in its socket, its agent's queue), and the memory
+// bound, not the clock, limits that wait. Held packets are written
+// earliest first. A packet stamped before one already written (its stream
+// was silent for longer than the window, or beyond the memory bound) is
 // written at once and counted late: nothing is ever dropped, and a file
 // with no late packet is in timestamp order.
 //
@@ -35,7 +37,7 @@ export interface HeldPacket {
 }
 
 export interface ReorderOptions {
-  /** The longest a packet is held, in ms. */
+  /** How long a silent stream holds the others back, in ms. */
   windowMs: number;
   /** The most bytes held before the oldest packets are written early. */
   maxHeldBytes: number;
@@ -46,7 +48,7 @@ export interface ReorderCounters {
   written: number;
   /** Written out of order: they arrived after a later packet had been written. */
   late: number;
-  /** Written before their window ran out because the memory bound was reached. */
+  /** Written early because the memory bound was reached. */
   forced: number;
   /** The most packets held at once. */
   peakHeld: number;
@@ -56,14 +58,8 @@ export class ReorderWindow {
   readonly counters: ReorderCounters = { written: 0, late: 0, forced: 0, peakHeld: 0 };
   private readonly heap: HeldPacket[] = [];
   private heldBytes = 0;
-  /** Each open stream's newest key; a closed stream's entry is deleted. */
-  private readonly newest = new Map<number, number>();
-  /** Held packets' keys and arrival times in arrival order, for the window's deadline (two arrays of numbers: no object per packet). */
-  private arrivalKeys: number[] = [];
-  private arrivalTimes: number[] = [];
-  private arrivalsHead = 0;
-  /** The newest key any packet past its deadline had: everything up to it goes. */
-  private dueKey = -Infinity;
+  /** Each open stream's newest key and when it last delivered (ms); a closed stream's entry is deleted. */
+  private readonly streams = new Map<number, { newest: number; lastMs: number }>();
   /** The last key written. */
   private writtenKey = -Infinity;
 
@@ -77,20 +73,23 @@ export class ReorderWindow {
   }
 
   /** A stream joins: until it delivers a packet it holds the others back (by the window at most). */
-  open(source: number): void {
-    if (!this.newest.has(source)) this.newest.set(source, -Infinity);
+  open(source: number, nowMs: number): void {
+    if (!this.streams.has(source)) this.streams.set(source, { newest: -Infinity, lastMs: nowMs });
   }
 
   /** A stream ended: it holds nothing back any more. */
   close(source: number, nowMs: number): void {
-    this.newest.delete(source);
+    this.streams.delete(source);
     this.release(nowMs);
   }
 
   /** A packet arrives. */
   push(p: HeldPacket): void {
-    const newest = this.newest.get(p.source);
-    if (newest !== undefined && p.key > newest) this.newest.set(p.source, p.key);
+    const stream = this.streams.get(p.source);
+    if (stream) {
+      if (p.key > stream.newest) stream.newest = p.key;
+      stream.lastMs = p.arrivedMs;
+    }
     if (p.key < this.writtenKey) {
       this.counters.late++;
       this.emit(p);
@@ -98,24 +97,12 @@ export class ReorderWindow {
     }
     this.heapPush(p);
     this.heldBytes += p.block.length;
-    this.arrivalKeys.push(p.key);
-    this.arrivalTimes.push(p.arrivedMs);
     if (this.heap.length > this.counters.peakHeld) this.counters.peakHeld = this.heap.length;
   }
 
   /** Writes every packet that can go now. */
   release(nowMs: number): void {
-    const deadline = nowMs - this.options.windowMs;
-    while (this.arrivalsHead < this.arrivalTimes.length && this.arrivalTimes[this.arrivalsHead] <= deadline) {
-      const key = this.arrivalKeys[this.arrivalsHead++];
-      if (key > this.dueKey) this.dueKey = key;
-    }
-    if (this.arrivalsHead > 4096 && this.arrivalsHead * 2 > this.arrivalTimes.length) {
-      this.arrivalKeys = this.arrivalKeys.slice(this.arrivalsHead);
-      this.arrivalTimes = this.arrivalTimes.slice(this.arrivalsHead);
-      this.arrivalsHead = 0;
-    }
-    const safe = Math.max(this.dueKey, this.everyStreamPast());
+    const safe = this.everyStreamPast(nowMs);
     while (this.heap.length > 0 && this.heap[0].key <= safe) this.emit(this.heapPop());
     while (this.heldBytes > this.options.maxHeldBytes && this.heap.length > 0) {
       this.counters.forced++;
@@ -126,15 +113,13 @@ export class ReorderWindow {
   /** Writes everything held (the end). */
   drain(): void {
     while (this.heap.length > 0) this.emit(this.heapPop());
-    this.arrivalKeys = [];
-    this.arrivalTimes = [];
-    this.arrivalsHead = 0;
   }
 
-  /** The key every open stream has passed (less its own disorder): no earlier packet can come. */
-  private everyStreamPast(): number {
+  /** The key every open stream has passed (less its own disorder), streams silent for the window aside: no earlier packet can come. */
+  private everyStreamPast(nowMs: number): number {
+    const silentSince = nowMs - this.options.windowMs;
     let min = Infinity;
-    for (const k of this.newest.values()) if (k < min) min = k;
+    for (const s of this.streams.values()) if (s.lastMs > silentSince && s.newest < min) min = s.newest;
     return min === Infinity ? Infinity : min - STREAM_DISORDER_NS;
   }
 
