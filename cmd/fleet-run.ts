@@ -163,15 +163,18 @@ export async function runFleet(args: ArgumentsCamelCase): Promise<number> {
       return report(await fleet.checked((a) => a.client.delete(name, Boolean(args.removeDump))), () => 'deleted\n');
     }
     case 'stream':
-      return stream(fleet, args);
+      return stream(fleet, args, 'stream');
+    case 'dump':
+      return stream(fleet, args, 'dump');
   }
   throw new UserError(`unknown verb ${args.verb as string}`, 'netcap fleet --help lists them');
 }
 
-async function stream(fleet: Fleet, args: ArgumentsCamelCase): Promise<number> {
+/** stream: the live streams merged; dump: each agent's dump merged, the same way. */
+async function stream(fleet: Fleet, args: ArgumentsCamelCase, source: 'stream' | 'dump'): Promise<number> {
   const name = needName(args);
   const to = args.w as string | undefined;
-  if (to === undefined) throw new UserError('netcap fleet stream needs -w FILE (or -w - for stdout)', `e.g. netcap fleet ... stream ${name} -w ${name}-all.pcapng`);
+  if (to === undefined) throw new UserError(`netcap fleet ${source} needs -w FILE (or -w - for stdout)`, `e.g. netcap fleet ... ${source} ${name} -w ${name}-all.pcapng`);
   const windowMs = args.window as number;
   if (!(windowMs >= 0 && windowMs <= 600_000)) throw new UserError(`--window ${windowMs}: not a number of ms from 0 to 600000`, 'e.g. --window 500');
   const maxHeld = args.maxHeld as number;
@@ -183,6 +186,7 @@ async function stream(fleet: Fleet, args: ArgumentsCamelCase): Promise<number> {
   const output: Writable = to === '-' ? process.stdout : fs.createWriteStream(to);
   const merged = new FleetStream(fleet, {
     capture: name,
+    source,
     output,
     endOutput: to !== '-',
     windowMs,
@@ -221,7 +225,7 @@ export function streamSummary(r: FleetStreamResult, windowMs: number): string {
     const counters = view ? view.counters.points.reduce((c, p) => ({ seen: c.seen + p.seen, matched: c.matched + p.matched, lost: c.lost + p.lost }), { seen: 0, matched: 0, lost: 0 }) : undefined;
     const missed = view?.stream.clients.reduce((n, c) => n + c.missed, 0) ?? 0;
     const clock = a.clock ? `; clock ${describeClock(a.clock)}${a.shiftNs ? `, shifted ${formatNs(a.shiftNs, true)}` : ''}` : '';
-    const state = a.state === 'failed' ? `failed: ${a.message}` : a.state === 'gone' ? `went away: ${a.message}` : a.state === 'ended' ? 'its capture ended' : 'streamed';
+    const state = a.state === 'failed' ? `failed: ${a.message}` : a.state === 'gone' ? `went away: ${a.message}` : a.state === 'ended' ? (a.message ?? 'ended') : 'streamed';
     lines.push(`  ${a.name}: ${state}; ${a.packets} packets${counters ? ` (the agent saw ${counters.seen}, matched ${counters.matched}, lost ${counters.lost}, its stream queues missed ${missed})` : ''}${clock}`);
   }
   return lines.join('\n') + '\n';

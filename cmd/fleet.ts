@@ -10,7 +10,7 @@ import type { Command } from './command';
 
 export const fleetCommand: Command = {
   command: 'fleet <verb> [name] [fields..]',
-  describe: 'drive many netcap serve agents as one: add, set, stop, del, show a capture on all; stream them merged into one pcapng',
+  describe: 'drive many netcap serve agents as one: add, set, stop, del, show a capture on all; stream them, or their dumps, merged into one pcapng',
   builder: (y: Argv) =>
     y
       .usage(
@@ -19,12 +19,13 @@ export const fleetCommand: Command = {
           'netcap fleet AGENTS set NAME FIELD=VALUE...         change it on every agent while it runs\n' +
           'netcap fleet AGENTS show [NAME] [--json]            each agent\'s captures, or one with its counters\n' +
           'netcap fleet AGENTS stop NAME | del NAME            stop or delete it on every agent\n' +
-          'netcap fleet AGENTS stream NAME -w FILE|-           every agent\'s stream, merged in timestamp order into one pcapng\n\n' +
+          'netcap fleet AGENTS stream NAME -w FILE|-           every agent\'s stream, merged in timestamp order into one pcapng\n' +
+          'netcap fleet AGENTS dump NAME -w FILE|-             every agent\'s dump (mode local), merged the same way\n\n' +
           'AGENTS: --agents URL,NAME=URL,... | --agents-file FILE (NAME URL [FIELD=VALUE...] a line) | --agents-from kubectl[-pods]\n' +
           'Tokens: --token-file FILE (one token, or NAME TOKEN lines), --token-secret NAME (Kubernetes), NETCAP_TOKEN_<NAME>, NETCAP_TOKEN.\n' +
           'Exit status: 0; 2 bad input (or every agent failed); 3 packets lost on an agent; 4 some agents failed or went away.',
       )
-      .positional('verb', { choices: ['agents', 'add', 'set', 'show', 'stop', 'del', 'stream'] as const, describe: 'what to do' })
+      .positional('verb', { choices: ['agents', 'add', 'set', 'show', 'stop', 'del', 'stream', 'dump'] as const, describe: 'what to do' })
       .positional('name', { type: 'string', describe: 'the capture' })
       .positional('fields', { type: 'string', array: true, describe: 'FIELD=VALUE pairs (AGENT:FIELD=VALUE for one agent)' })
       .option('agents', { type: 'string', describe: 'the agents: URL or NAME=URL, comma-separated' })
@@ -51,11 +52,11 @@ export const fleetCommand: Command = {
       .option('s', { alias: 'snaplen', type: 'number', describe: 'add, set: the snap length' })
       .option('mode', { choices: ['local', 'network'] as const, describe: 'add: local (a dump file on each agent) or network (streams only)' })
       .option('dump', { type: 'string', describe: 'add: the dump file name on each agent' })
-      .option('w', { alias: 'write', type: 'string', describe: 'stream: the merged pcapng (- is stdout)' })
-      .option('window', { type: 'number', default: 500, describe: 'stream: the reordering window, ms: a packet is held at most this long for earlier ones from slower agents' })
-      .option('max-held', { type: 'number', default: 256, describe: 'stream: MiB of packets the window may hold' })
-      .option('clock', { choices: ['auto', 'shift', 'keep'] as const, default: 'auto', describe: "stream: move agents' timestamps onto this machine's clock when their offset is beyond its error (auto), always (shift), never (keep)" })
-      .option('c', { alias: 'count', type: 'number', describe: 'stream: stop after this many packets' })
+      .option('w', { alias: 'write', type: 'string', describe: 'stream, dump: the merged pcapng (- is stdout)' })
+      .option('window', { type: 'number', default: 500, describe: 'stream, dump: the reordering window, ms: how long an agent that says nothing holds the others\' packets back (one that delivers is waited for, up to --max-held)' })
+      .option('max-held', { type: 'number', default: 256, describe: 'stream, dump: MiB of packets the window may hold' })
+      .option('clock', { choices: ['auto', 'shift', 'keep'] as const, default: 'auto', describe: "stream, dump: move agents' timestamps onto this machine's clock when their offset is beyond its error (auto), always (shift), never (keep)" })
+      .option('c', { alias: 'count', type: 'number', describe: 'stream, dump: stop after this many packets' })
       .option('duration', { type: 'number', describe: 'stream: stop after this many seconds' })
       .option('remove-dump', { type: 'boolean', default: false, describe: 'del: remove the dump files too' })
       .option('json', { type: 'boolean', default: false, describe: 'show, agents: the API\'s JSON' })

@@ -31,6 +31,13 @@ export type ClockPolicy = 'auto' | 'shift' | 'keep';
 export interface FleetStreamOptions {
   /** The capture's name on every agent. */
   capture: string;
+  /**
+   * stream: the live streams; dump: each agent's dump file (the newest),
+   * merged the same way. Dumps are read as fast as the merge takes them: a
+   * dump ahead of the others waits when the held packets reach half their
+   * bound, so nothing is written early.
+   */
+  source?: 'stream' | 'dump';
   output: Writable;
   /** End the output when done (not for stdout). */
   endOutput: boolean;
@@ -110,6 +117,8 @@ export class FleetStream {
   private stopReason: string | undefined;
   private wake: (() => void) | undefined;
   private paused = false;
+  /** Dumps waiting for the one furthest behind (throttleDumps). */
+  private readonly aheadPaused = new Set<Live>();
   /** When the chunk being read arrived (ms): one clock read per chunk, not per packet. */
   private arrivedMs = 0;
 
@@ -130,7 +139,7 @@ export class FleetStream {
     const { capture } = this.options;
     const started = await this.fleet.checked(async (agent) => {
       const clock = await estimateClock(() => agent.client.info());
-      const source = await agent.client.stream(capture);
+      const source = this.options.source === 'dump' ? await agent.client.dump(capture) : await agent.client.stream(capture);
       return { clock, source };
     });
     for (const o of started) {
@@ -154,7 +163,7 @@ export class FleetStream {
     this.options.output.on('drain', () => this.resume());
     for (const l of streaming) this.startReading(l);
     // The readiness line of capturing commands (scripts wait for it).
-    this.options.note(`listening on ${streaming.length} of ${this.live.length} agents (${streaming.map((l) => l.agent.name).join(', ')}), capture ${capture}`);
+    this.options.note(`${this.options.source === 'dump' ? 'reading the dumps of' : 'listening on'} ${streaming.length} of ${this.live.length} agents (${streaming.map((l) => l.agent.name).join(', ')}), capture ${capture}`);
 
     const tick = setInterval(() => this.reorder.release(performance.now()), Math.max(5, Math.min(50, this.options.windowMs / 4)));
     const poll = setInterval(() => void this.poll(), POLL_MS);
@@ -202,6 +211,7 @@ export class FleetStream {
       l.report.bytes = reader.bytes;
       this.reorder.release(this.arrivedMs);
       if (this.options.output.writableNeedDrain) this.pause();
+      if (this.options.source === 'dump') this.throttleDumps();
     });
   }
 
@@ -267,16 +277,18 @@ export class FleetStream {
 
   private streamEnded(l: Live, error: Error | undefined): void {
     this.reorder.close(l.index, performance.now());
+    this.aheadPaused.delete(l);
+    if (this.options.source === 'dump') this.throttleDumps();
     if (l.closedByUs) {
       if (l.report.state === 'streaming') l.report.state = 'stopped';
     } else if (error) {
       l.report.state = 'gone';
-      l.report.message = error.message;
-      this.options.note(`agent ${l.agent.name} went away: ${error.message}; the others go on`);
+      l.report.message = brokenStream(error);
+      this.options.note(`agent ${l.agent.name} went away: ${l.report.message}; the others go on`);
     } else {
       l.report.state = 'ended';
-      l.report.message = 'its capture ended';
-      this.options.note(`agent ${l.agent.name}: the stream ended (its capture stopped)`);
+      l.report.message = this.options.source === 'dump' ? 'its dump was read' : 'its capture ended';
+      if (this.options.source !== 'dump') this.options.note(`agent ${l.agent.name}: the stream ended (its capture stopped)`);
     }
     l.report.packets = l.reader?.packets ?? 0;
     l.report.bytes = l.reader?.bytes ?? 0;
@@ -326,6 +338,24 @@ export class FleetStream {
     }, reachable.map((l) => l.agent));
   }
 
+  /** Dumps ahead of the one furthest behind wait while the held packets pass half their bound, and go on below a quarter. */
+  private throttleDumps(): void {
+    const held = this.reorder.bytesHeld;
+    if (held > this.options.maxHeldBytes / 2) {
+      const laggard = this.reorder.laggard;
+      for (const l of this.live) {
+        if (l.index === laggard || l.report.state !== 'streaming') continue;
+        this.aheadPaused.add(l);
+        l.source?.pause();
+      }
+      const behind = this.live[laggard ?? -1];
+      if (behind && !this.paused) behind.source?.resume();
+    } else if (held < this.options.maxHeldBytes / 4 && this.aheadPaused.size) {
+      for (const l of this.aheadPaused) if (!this.paused) l.source?.resume();
+      this.aheadPaused.clear();
+    }
+  }
+
   private pause(): void {
     if (this.paused) return;
     this.paused = true;
@@ -344,12 +374,19 @@ export class FleetStream {
   }
 }
 
+/** Why a stream broke off, in words: Node says "aborted" for a response cut short. */
+function brokenStream(e: Error): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (e.message === 'aborted' || code === 'ECONNRESET' || code === 'ECONNABORTED') return 'its connection broke (the agent stopped, or its node is gone)';
+  return e.message;
+}
+
 function describeState(r: AgentReport): string {
   switch (r.state) {
     case 'gone':
       return `went away during the stream (${r.message})`;
     case 'ended':
-      return 'its capture ended';
+      return r.message ?? 'its capture ended';
     case 'failed':
       return `failed: ${r.message}`;
     default:

@@ -72,6 +72,19 @@ export class ReorderWindow {
     return this.heap.length;
   }
 
+  /** The bytes of the packets held. */
+  get bytesHeld(): number {
+    return this.heldBytes;
+  }
+
+  /** The open stream furthest behind (the smallest newest key): the one the others wait for. */
+  get laggard(): number | undefined {
+    let min = Infinity;
+    let source: number | undefined;
+    for (const [s, v] of this.streams) if (v.newest < min) [min, source] = [v.newest, s];
+    return source;
+  }
+
   /** A stream joins: until it delivers a packet it holds the others back (by the window at most). */
   open(source: number, nowMs: number): void {
     if (!this.streams.has(source)) this.streams.set(source, { newest: -Infinity, lastMs: nowMs });
