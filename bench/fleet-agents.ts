@@ -58,7 +58,7 @@ function serveOne(index: number, job: SourcesJob): Promise<string> {
     } else if (url === '/captures/bench') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(view()));
-    } else if (url === '/captures/bench/stream') {
+    } else if (url === '/captures/bench/stream' || url === '/captures/bench/dump') {
       res.writeHead(200, { 'content-type': 'application/x-pcapng' });
       res.write(Buffer.concat([sectionHeaderBlock({ comment: `bench source ${index}` }), interfaceBlock({ linktype: 1, snaplen: 262144, name: POINT })]));
       const pump = () => {
