@@ -35,11 +35,17 @@ function kubeOptions(args: ArgumentsCamelCase): KubeOptions {
   };
 }
 
-/** The agents, from exactly one of --agents, --agents-file and --agents-from. */
+/**
+ * The agents, from exactly one of --agents, --agents-file and --agents-from;
+ * without them NETCAP_AGENTS (as --agents), else NETCAP_URL (the service
+ * netcap remote speaks to, a fleet of one).
+ */
 async function agentsOf(args: ArgumentsCamelCase): Promise<Agent[]> {
   const given = (['agents', 'agentsFile', 'agentsFrom'] as const).filter((k) => args[k] !== undefined);
+  if (given.length === 0 && process.env.NETCAP_AGENTS) return parseAgentList(process.env.NETCAP_AGENTS, 'NETCAP_AGENTS');
+  if (given.length === 0 && process.env.NETCAP_URL) return parseAgentList(process.env.NETCAP_URL, 'NETCAP_URL');
   if (given.length !== 1) {
-    throw new UserError(given.length ? 'give the agents one way: --agents, --agents-file or --agents-from' : 'which agents?', 'e.g. --agents https://node-a:9000,https://node-b:9000, --agents-file agents.txt or --agents-from kubectl');
+    throw new UserError(given.length ? 'give the agents one way: --agents, --agents-file or --agents-from' : 'which agents?', 'e.g. --agents https://node-a:9000,https://node-b:9000, --agents-file agents.txt or --agents-from kubectl (or set NETCAP_AGENTS)');
   }
   if (args.agents !== undefined) return parseAgentList(args.agents as string);
   if (args.agentsFile !== undefined) return readAgentsFile(args.agentsFile as string);

@@ -22,6 +22,8 @@ export const fleetCommand: Command = {
           'netcap fleet AGENTS stream NAME -w FILE|-           every agent\'s stream, merged in timestamp order into one pcapng\n' +
           'netcap fleet AGENTS dump NAME -w FILE|-             every agent\'s dump (mode local), merged the same way\n\n' +
           'AGENTS: --agents URL,NAME=URL,... | --agents-file FILE (NAME URL [FIELD=VALUE...] a line) | --agents-from kubectl[-pods]\n' +
+          'Without them: NETCAP_AGENTS (as --agents), else NETCAP_URL. On Kubernetes (deploy/kubernetes/README.md):\n' +
+          '  --agents-from kubectl --token-secret netcap-token --ca ca.crt --tls-name netcap.netcap.svc\n' +
           'Tokens: --token-file FILE (one token, or NAME TOKEN lines), --token-secret NAME (Kubernetes), NETCAP_TOKEN_<NAME>, NETCAP_TOKEN.\n' +
           'Exit status: 0; 2 bad input (or every agent failed); 3 packets lost on an agent; 4 some agents failed or went away.',
       )
@@ -59,9 +61,18 @@ export const fleetCommand: Command = {
       .option('c', { alias: 'count', type: 'number', describe: 'stream, dump: stop after this many packets' })
       .option('duration', { type: 'number', describe: 'stream: stop after this many seconds' })
       .option('remove-dump', { type: 'boolean', default: false, describe: 'del: remove the dump files too' })
-      .option('json', { type: 'boolean', default: false, describe: 'show, agents: the API\'s JSON' })
-      .example('netcap fleet --agents https://node-a:9000,https://node-b:9000 add web --iface eth0 -Q inout -e "tcp port 443"', 'one capture on two agents')
-      .example('netcap fleet --agents-from kubectl --token-secret netcap-token --tls-name netcap.netcap.svc stream web -w web-all.pcapng', 'every node of the DaemonSet, merged'),
+      .option('json', { type: 'boolean', default: false, describe: 'show, agents: the API\'s JSON' }),
+  // Run as shown by test/cmd/examples.test.ts, against the agents of NETCAP_AGENTS (or NETCAP_URL).
+  examples: [
+    { command: 'netcap fleet agents', describe: 'the agents of NETCAP_AGENTS (URL or NAME=URL, comma-separated; else NETCAP_URL): version, clock offset, captures' },
+    { command: 'netcap fleet add web --iface v1 --netns nc-demo -Q inout -e "tcp port 443"', describe: 'one capture on every agent (--agents-file gives each its own fields: node-b iface=bond0)' },
+    { command: 'netcap fleet set web -e "tcp port 80"', describe: 'change its filter on every agent while it runs' },
+    { command: 'netcap fleet show web', describe: 'each agent\'s state and counters of it' },
+    { command: 'netcap fleet stream web -w web-all.pcapng', describe: 'every agent\'s stream merged in timestamp order until Ctrl-C, one interface per agent and point (node-a/v1 ingress)' },
+    { command: 'netcap fleet dump web -w web-dumps.pcapng', describe: 'every agent\'s dump merged the same way' },
+    { command: 'netcap fleet stop web', describe: 'stop it on every agent' },
+    { command: 'netcap fleet del web --remove-dump', describe: 'delete it and its dumps on every agent' },
+  ],
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   run: (args) => (require('./fleet-run') as typeof import('./fleet-run')).runFleet(args),
 };

@@ -112,8 +112,13 @@ export async function runRemote(args: ArgumentsCamelCase): Promise<number> {
     case 'del':
       await client.delete(needName(args), Boolean(args.removeDump));
       return 0;
-    case 'stream':
-      return copyOut(await client.stream(needName(args)), args.w as string);
+    case 'stream': {
+      const name = needName(args);
+      const stream = await client.stream(name);
+      // The readiness line of a capture: from now on every packet comes.
+      process.stderr.write(`netcap: listening on capture ${name} of ${client.url}, writing ${args.w === '-' ? 'stdout' : (args.w as string)}\n`);
+      return copyOut(stream, args.w as string);
+    }
     case 'dump':
       return copyOut(await client.dump(needName(args), args.file as string | undefined), args.w as string);
   }

@@ -45,10 +45,16 @@ export const remoteCommand: Command = {
       .option('w', { alias: 'write', type: 'string', default: '-', describe: 'stream, dump: where the pcapng goes (- is stdout)' })
       .option('file', { type: 'string', describe: 'dump: which of the dump files (default the newest)' })
       .option('remove-dump', { type: 'boolean', default: false, describe: 'del: remove the dump files too' })
-      .option('json', { type: 'boolean', default: false, describe: 'show: the API\'s JSON' })
-      .example('netcap remote add web --kind skb -f tracepoint:net:netif_receive_skb --iface eth0 filter="tcp port 80"', 'a capture of received TCP port 80 packets')
-      .example('netcap remote set web filter="tcp port 443" snaplen=96', 'change it while it runs')
-      .example('netcap remote stream web | tcpdump -nr -', 'watch it live'),
+      .option('json', { type: 'boolean', default: false, describe: 'show: the API\'s JSON' }),
+  examples: [
+    { command: 'netcap remote add web --kind iface --iface v1 --netns nc-demo --capture ingress filter="tcp port 80"', describe: 'capture what v1 of namespace nc-demo receives for port 80 (Polycube\'s names work: capture=, networkmode=)' },
+    { command: 'netcap remote set web filter="tcp port 443" snaplen=96 capture=bidirectional', describe: 'change filter, snap length and direction at once while it runs: every packet is judged by the old or the new' },
+    { command: 'netcap remote show web', describe: 'its state, counters per point, dump files and stream clients' },
+    { command: 'netcap remote stream web -w web-live.pcapng', describe: 'its live stream into a file until Ctrl-C (-w -, the default, for tcpdump -r -)' },
+    { command: 'netcap remote dump web -w web.pcapng', describe: 'download its dump: every packet so far' },
+    { command: 'netcap remote stop web', describe: 'stop it: the dump is closed with its statistics, it stays to be downloaded' },
+    { command: 'netcap remote del web --remove-dump', describe: 'delete it and its dump' },
+  ],
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   run: (args) => (require('./remote-run') as typeof import('./remote-run')).runRemote(args),
 };

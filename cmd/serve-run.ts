@@ -106,7 +106,7 @@ export async function runServe(args: ArgumentsCamelCase): Promise<number> {
     const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
     const restored = service.list().filter((c) => c.restored).length;
     process.stderr.write(
-      `netcap: serving on ${tls ? 'https' : 'http'}://${host}:${port} (state ${service.stateDir}, dumps ${service.dumps.root}${token ? ', token required' : ''}${restored ? `; ${restored} capture${restored === 1 ? '' : 's'} restored` : ''})\n`,
+      `netcap: listening on ${tls ? 'https' : 'http'}://${host}:${port} (state ${service.stateDir}, dumps ${service.dumps.root}${token ? ', token required' : ''}${restored ? `; ${restored} capture${restored === 1 ? '' : 's'} restored` : ''})\n`,
     );
     await new Promise<void>((resolve) => app.server.once('close', () => resolve()));
     await stopping;

@@ -15,7 +15,8 @@ export const serveCommand: Command = {
     y
       .usage(
         'netcap serve [--listen HOST:PORT] [--state-dir DIR] [--token-file FILE] [--tls-cert FILE --tls-key FILE] [limits]\n\n' +
-          'Listens on loopback unless told otherwise; any other address needs a token (--token-file or NETCAP_TOKEN).\n' +
+          'Listens on loopback unless told otherwise; any other address needs a token (--token-file or NETCAP_TOKEN),\n' +
+          'and should have TLS: netcap serve --listen 0.0.0.0:9000 --token-file token --tls-cert cert.pem --tls-key key.pem.\n' +
           'Capture definitions are kept in the state directory and come back when the service starts again.',
       )
       .option('listen', { type: 'string', default: DEFAULT_LISTEN, describe: 'address and port: 127.0.0.1:9000, [::1]:9000, 0.0.0.0:9000 (port 0: any free one)' })
@@ -29,9 +30,11 @@ export const serveCommand: Command = {
       .option('max-ring-bytes', { type: 'number', describe: 'the largest ring a capture may ask for (default 256 MiB)' })
       .option('client-queue-bytes', { type: 'number', describe: "each stream client's queue; a client that falls this far behind misses packets and is told (default 4 MiB)" })
       .option('max-clients', { type: 'number', describe: 'stream clients per capture (default 16)' })
-      .option('max-body-bytes', { type: 'number', describe: 'the largest request body (default 64 KiB)' })
-      .example('netcap serve', 'on 127.0.0.1:9000, state and dumps under /var/lib/netcap')
-      .example('NETCAP_TOKEN=$(cat token) netcap serve --listen 0.0.0.0:9000 --tls-cert cert.pem --tls-key key.pem', 'for other machines: HTTPS and a token'),
+      .option('max-body-bytes', { type: 'number', describe: 'the largest request body (default 64 KiB)' }),
+  examples: [
+    { command: 'netcap serve', describe: 'on 127.0.0.1:9000, state and dumps under /var/lib/netcap; the page at http://127.0.0.1:9000/' },
+    { command: 'netcap serve --listen 127.0.0.1:9100 --state-dir netcap-state', describe: 'another port, its state and dumps in ./netcap-state' },
+  ],
   // Loaded on use: Fastify and the service are not loaded by the other commands.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   run: (args) => (require('./serve-run') as typeof import('./serve-run')).runServe(args),

@@ -38,6 +38,9 @@ export interface NativeRingBuffer {
   close(): void;
   ref(): void;
   unref(): void;
+  /** No more wakeups, and consume() stops after the current batch, until resume(). */
+  pause(): void;
+  resume(): void;
 }
 
 /** What native packet.open() learnt about the interface its socket is bound to. */

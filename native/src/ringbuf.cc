@@ -23,7 +23,8 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "RingBuffer",
                        {InstanceMethod("consume", &RingBuffer::Consume), InstanceMethod("close", &RingBuffer::Close),
-                        InstanceMethod("ref", &RingBuffer::RefLoop), InstanceMethod("unref", &RingBuffer::UnrefLoop)});
+                        InstanceMethod("ref", &RingBuffer::RefLoop), InstanceMethod("unref", &RingBuffer::UnrefLoop),
+                        InstanceMethod("pause", &RingBuffer::Pause), InstanceMethod("resume", &RingBuffer::Resume)});
   }
 
   // new RingBuffer(mapFd, onBatch(data: Buffer, ends: Uint32Array), maxBatchBytes?)
@@ -118,12 +119,14 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
   }
 
   // consume() -> records delivered (synchronously, through onBatch): the last
-  // drain before closing, so nothing already in the ring is lost.
+  // drain before closing, so nothing already in the ring is lost (resume()
+  // first if paused: a paused reader stops after the batch that paused it).
   Napi::Value Consume(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     size_t total = 0;
     bool more = true;
-    while (more && rb_ && !env.IsExceptionPending()) total += DrainOnce(env, &more);
+    // A batch's consumer may pause the reader (it is behind): the rest waits in the ring.
+    while (more && rb_ && !paused_ && !env.IsExceptionPending()) total += DrainOnce(env, &more);
     return Napi::Number::New(env, static_cast<double>(total));
   }
 
@@ -138,6 +141,20 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
   }
   Napi::Value UnrefLoop(const Napi::CallbackInfo &info) {
     if (poll_) uv_unref(reinterpret_cast<uv_handle_t *>(poll_));
+    return info.Env().Undefined();
+  }
+
+  // pause(): no more wakeups, and consume() stops, until resume(): a
+  // reader whose consumer is behind lets the ring fill, and the producer
+  // counts what no longer fits, instead of the process's memory growing.
+  Napi::Value Pause(const Napi::CallbackInfo &info) {
+    paused_ = true;
+    if (poll_) uv_poll_stop(poll_);
+    return info.Env().Undefined();
+  }
+  Napi::Value Resume(const Napi::CallbackInfo &info) {
+    paused_ = false;
+    if (poll_) uv_poll_start(poll_, UV_READABLE, &RingBuffer::OnReadable);
     return info.Env().Undefined();
   }
 
@@ -171,6 +188,7 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
   size_t max_batch_ = 1 << 20;
   bool cleanup_hook_ = false;
   bool full_ = false;
+  bool paused_ = false;
 };
 
 }  // namespace

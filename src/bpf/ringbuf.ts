@@ -72,6 +72,7 @@ export class RingReader {
   #ring: NativeRingBuffer | undefined;
   #records = 0;
   #batches = 0;
+  #paused = false;
 
   constructor(
     readonly map: BpfMap,
@@ -116,6 +117,26 @@ export class RingReader {
   drain(): number {
     if (!this.#ring) throw new Error(`ring reader on map ${this.map.name} is closed`);
     return this.#ring.consume();
+  }
+
+  /**
+   * Stops reading until resume(): no wakeups, and a drain() under way stops
+   * after its batch. While the consumer of the batches is behind, the ring
+   * fills and the probes count what does not fit, instead of batches piling
+   * up in memory. The last drain before close() resumes first.
+   */
+  pause(): void {
+    this.#paused = true;
+    this.#ring?.pause();
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#ring?.resume();
+  }
+
+  get paused(): boolean {
+    return this.#paused;
   }
 
   /** Lets the process exit while the reader is open. */

@@ -22,15 +22,15 @@ export interface Agent {
 /** Letters, digits and . _ : - (host:port names), starting with a letter or digit. */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$/;
 
-/** The agents of `--agents`: comma-separated URL or NAME=URL. */
-export function parseAgentList(text: string): Agent[] {
+/** The agents of `--agents` (or NETCAP_AGENTS, `where` says which): comma-separated URL or NAME=URL. */
+export function parseAgentList(text: string, where = '--agents'): Agent[] {
   const entries = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  if (entries.length === 0) throw new UserError('--agents is empty', 'e.g. --agents https://node-a:9000,https://node-b:9000');
+  if (entries.length === 0) throw new UserError(`${where} is empty`, `e.g. ${where === '--agents' ? '--agents ' : `${where}=`}https://node-a:9000,https://node-b:9000`);
   return named(entries.map((e) => {
     const eq = e.indexOf('=');
     const [name, url] = eq > 0 && !e.slice(0, eq).includes('/') ? [e.slice(0, eq), e.slice(eq + 1)] : [undefined, e];
-    return { name, url: checkUrl(url, '--agents'), fields: [] };
-  }), '--agents');
+    return { name, url: checkUrl(url, where), fields: [] };
+  }), where);
 }
 
 /** The agents of a file: one a line, NAME URL or URL, then the agent's own FIELD=VALUE pairs (quoted as in a shell). */

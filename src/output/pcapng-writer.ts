@@ -24,7 +24,7 @@ import {
   encodeBlock,
   stringOption,
   timestampOption,
-  u32Option,
+  pad4,
   u64Option,
   type RawOption,
 } from './pcapng-format';
@@ -119,20 +119,76 @@ export function sectionHeaderBlock(options: Pick<PcapngWriterOptions, 'applicati
 
 /** An Enhanced Packet Block of a packet on an interface of snap length `snaplen` (0: no limit). */
 export function enhancedPacketBlock(pkt: CapturedPacket, snaplen: number): Buffer {
-  const caplen = Math.min(pkt.data.length, snaplen || pkt.data.length);
-  const body = Buffer.alloc(20);
-  body.writeUInt32LE(pkt.ifIndex, 0);
-  // if_tsresol = 9: the timestamp is in nanoseconds, high 32 bits first.
-  body.writeUInt32LE(Number((pkt.tsNs >> 32n) & 0xffffffffn), 4);
-  body.writeUInt32LE(Number(pkt.tsNs & 0xffffffffn), 8);
-  body.writeUInt32LE(caplen, 12);
-  body.writeUInt32LE(pkt.wirelen >>> 0, 16); // as given, even below caplen (a file's value is kept)
-  const options: RawOption[] = [];
-  if (pkt.direction) options.push(u32Option(OPT.epbFlags, pkt.direction === 'in' ? EPB_INBOUND : EPB_OUTBOUND));
-  if (pkt.verdict) options.push(verdictOption(pkt.verdict));
+  const block = Buffer.allocUnsafe(enhancedPacketBlockLength(pkt, snaplen));
+  writeEnhancedPacketBlock(block, 0, pkt, snaplen);
+  return block;
+}
+
+/**
+ * Bytes of the Enhanced Packet Block of `pkt` (pcapng 4.3): 12 framing, 20
+ * fixed, the padded data, and the options (epb_flags, epb_verdict, the
+ * comment, opt_endofopt) — what -C compares with its limit, too.
+ */
+export function enhancedPacketBlockLength(pkt: CapturedPacket, snaplen: number): number {
   const comment = packetComment(pkt);
-  if (comment) options.push(stringOption(OPT.comment, comment));
-  return encodeBlock(BLOCK.enhancedPacket, Buffer.concat([body, pkt.data.subarray(0, caplen)]), options);
+  let options = 0;
+  if (pkt.direction) options += 8;
+  if (pkt.verdict) options += 4 + pad4(VERDICT_BYTES);
+  if (comment) options += 4 + pad4(Buffer.byteLength(comment, 'utf8'));
+  return 32 + pad4(caplenOf(pkt, snaplen)) + (options ? options + 4 : 0);
+}
+
+/**
+ * Writes the Enhanced Packet Block of `pkt` into `target` at `at`, which
+ * has room for enhancedPacketBlockLength() bytes; returns that length. In
+ * place, so a writer to many readers encodes a batch into one buffer.
+ */
+export function writeEnhancedPacketBlock(target: Buffer, at: number, pkt: CapturedPacket, snaplen: number): number {
+  const total = enhancedPacketBlockLength(pkt, snaplen);
+  const caplen = caplenOf(pkt, snaplen);
+  target.writeUInt32LE(BLOCK.enhancedPacket, at);
+  target.writeUInt32LE(total, at + 4);
+  target.writeUInt32LE(pkt.ifIndex, at + 8);
+  // if_tsresol = 9: the timestamp is in nanoseconds, high 32 bits first.
+  target.writeUInt32LE(Number((pkt.tsNs >> 32n) & 0xffffffffn), at + 12);
+  target.writeUInt32LE(Number(pkt.tsNs & 0xffffffffn), at + 16);
+  target.writeUInt32LE(caplen, at + 20);
+  target.writeUInt32LE(pkt.wirelen >>> 0, at + 24); // as given, even below caplen (a file's value is kept)
+  let o = at + 28 + pkt.data.copy(target, at + 28, 0, caplen);
+  o = zeroTo(target, o, at + 28 + pad4(caplen));
+  const option = (code: number, length: number) => {
+    target.writeUInt16LE(code, o);
+    target.writeUInt16LE(length, o + 2);
+    o += 4;
+  };
+  if (pkt.direction) {
+    option(OPT.epbFlags, 4);
+    target.writeUInt32LE(pkt.direction === 'in' ? EPB_INBOUND : EPB_OUTBOUND, o);
+    o += 4;
+  }
+  if (pkt.verdict) {
+    option(OPT.epbVerdict, VERDICT_BYTES);
+    verdictValue(pkt.verdict).copy(target, o);
+    o = zeroTo(target, o + VERDICT_BYTES, o + pad4(VERDICT_BYTES));
+  }
+  const comment = packetComment(pkt);
+  if (comment) {
+    const length = Buffer.byteLength(comment, 'utf8');
+    option(OPT.comment, length);
+    target.write(comment, o, length, 'utf8');
+    o = zeroTo(target, o + length, o + pad4(length));
+  }
+  if (o > at + 28 + pad4(caplen)) option(OPT.endOfOpt, 0);
+  target.writeUInt32LE(total, o);
+  return total;
+}
+
+const caplenOf = (pkt: CapturedPacket, snaplen: number) => Math.min(pkt.data.length, snaplen || pkt.data.length);
+
+/** Zeroes target[from, to) (padding); returns `to`. */
+function zeroTo(target: Buffer, from: number, to: number): number {
+  target.fill(0, from, to);
+  return to;
 }
 
 /** An Interface Statistics Block of interface `ifIndex`, at stats.tsNs (default now). */
@@ -154,11 +210,12 @@ export function statisticsBlock(ifIndex: number, stats: CaptureStatistics): Buff
 }
 
 /** epb_verdict: the verdict type octet, then the program's return value as a 64-bit integer (TC's -1 stays -1). */
-function verdictOption(v: PacketVerdict): RawOption {
-  const value = Buffer.alloc(9);
+const VERDICT_BYTES = 9;
+function verdictValue(v: PacketVerdict): Buffer {
+  const value = Buffer.alloc(VERDICT_BYTES);
   value[0] = VERDICT_TYPE[v.type];
   value.writeBigInt64LE(BigInt(v.value), 1);
-  return { code: OPT.epbVerdict, value };
+  return value;
 }
 
 /** An Interface Description Block: link type, snap length, name, description, ns resolution, the filter. */

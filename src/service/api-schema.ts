@@ -78,6 +78,7 @@ export const INFO_SCHEMA = {
     host: { type: 'string' },
     kinds: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, summary: { type: 'string' }, fields: { type: 'array', items: { type: 'string' } } } } },
     limits: { type: 'object', additionalProperties: { type: 'integer' } },
+    memory: { type: 'object', description: "the service process's memory (Node's process.memoryUsage(), in bytes)", additionalProperties: { type: 'integer' } },
     clock: {
       type: 'object',
       description: 'the clocks when the answer was made, for a client estimating its offset from round trips (packet times are realtime)',

@@ -47,6 +47,11 @@ export class ServiceClient {
     if (this.base.protocol !== 'http:' && this.base.protocol !== 'https:') throw new UserError(`--url ${options.url}: not http or https`, 'e.g. --url https://node-a:9000');
   }
 
+  /** The service's origin: http://127.0.0.1:9000 */
+  get url(): string {
+    return this.base.origin;
+  }
+
   info(): Promise<ServiceInfo> {
     return this.json('GET', '/info');
   }

@@ -37,7 +37,9 @@ export interface CaptureDefinition {
   actions?: string;
   force?: boolean;
   at?: string;
+  /** Polycube's names (tcpdump's in, out, inout are taken and turned into them). */
   direction?: Direction;
+  position?: 'first' | 'last';
   /** The tcpdump expression ('' = every packet). */
   filter: string;
   snaplen: number;
@@ -128,7 +130,12 @@ function aliased<T>(body: Body, name: string, alias: string, fromAlias: (v: neve
   return own ?? other;
 }
 
-const directionOf = (body: Body) => aliased<Direction>(body, 'direction', 'capture', (v: Direction) => v);
+const TCPDUMP_DIRECTIONS: Record<string, Direction> = { in: 'ingress', out: 'egress', inout: 'bidirectional' };
+const polycubeDirection = (v: string): Direction => TCPDUMP_DIRECTIONS[v] ?? (v as Direction);
+const directionOf = (body: Body) => {
+  const own = body.direction === undefined ? undefined : polycubeDirection(body.direction as string);
+  return aliased<Direction>({ ...body, direction: own }, 'direction', 'capture', polycubeDirection);
+};
 const modeOf = (body: Body) => aliased<CaptureMode>(body, 'mode', 'networkmode', (v: boolean) => (v ? 'network' : 'local'));
 
 /** The definition a (schema-valid) POST body asks for: defaults, aliases, kind fields checked. */
@@ -147,7 +154,7 @@ export function definitionFrom(body: Body): CaptureDefinition {
     flush: (body.flush as 'second' | 'each' | undefined) ?? 'second',
   };
   for (const f of KINDS[kind].fields) if (body[f] !== undefined) Object.assign(def, { [f]: body[f] });
-  if (direction !== undefined) def.direction = direction;
+  if (direction !== undefined || takesDirection(kind)) def.direction = direction ?? 'bidirectional';
   for (const f of ['rotation', 'ringBytes', 'count'] as const) if (body[f] !== undefined) Object.assign(def, { [f]: body[f] });
   checkRotation(def.rotation);
   return def;
@@ -173,16 +180,12 @@ function kindOf(body: Body, direction: Direction | undefined): ModeName {
   // Polycube's captures are on interfaces: an interface and no points (or a direction) means kind iface.
   const iface = (body.iface !== undefined && body.points === undefined) || direction !== undefined;
   const known = KIND_NAMES.join(', ');
-  if (iface && !(KIND_NAMES as string[]).includes('iface')) {
-    throw new Problem(400, 'an interface capture (kind iface) was asked for, and this netcap has no iface kind yet', `give kind and the fields of one of: ${known}`, 'kind');
-  }
-  if (iface) return 'iface' as ModeName;
+  if (iface) return 'iface';
   throw new Problem(400, 'kind is missing', `say what to capture: kind ${known}`, 'kind');
 }
 
 function directionRefused(kind: ModeName, field: string): Problem {
-  const why = KIND_NAMES.some(takesDirection) ? `${kind} captures have no direction: their points decide what they see` : 'direction applies to interface captures (kind iface), which this netcap does not have yet';
-  return new Problem(400, `${field}: ${why}`, `leave ${field} out; stop the capture with POST /captures/NAME/stop`, field);
+  return new Problem(400, `${field}: ${kind} captures have no direction, their points decide what they see`, `leave ${field} out (interface captures, kind iface, have one); stop a capture with POST /captures/NAME/stop`, field);
 }
 
 function checkKindFields(kind: ModeName, body: Body, direction: Direction | undefined): void {

@@ -21,7 +21,7 @@ export class EventStreams {
     this.open++;
     reply.hijack();
     const res = reply.raw;
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store' });
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'close' });
     let lastSeq = 0;
     const send = () => {
       // A page that does not read gets no more until it does.

@@ -3,14 +3,20 @@
 // how they become the mode's spec (ModeSpec). Typed by ModeName, so a mode
 // added to the library fails the build until it has its entry here: a few
 // lines naming its fields.
-import { parseDirection, type ModeName, type ModeSpec } from '../index';
+import type { ModeName, ModeSpec } from '../index';
 import type { CaptureDefinition } from './definition';
 
 /** The definition fields that belong to kinds (the others are common to every capture). */
 export const KIND_FIELDS = {
   points: { type: 'string', minLength: 1, maxLength: 4096, description: 'skb, mbuf, raw: the capture points, as netcap -f takes them (comma-separated)' },
-  iface: { type: 'string', minLength: 1, maxLength: 256, description: 'iface: the interfaces captured (netcap iface -i: names or ifindexes, comma-separated, or any); skb: only packets of this device; xdp: the interface whose XDP program is captured directly (fentry)' },
+  iface: {
+    type: 'string',
+    minLength: 1,
+    maxLength: 4096,
+    description: 'iface: the interfaces (names or ifindexes, comma-separated, or any); skb: only packets of this device; xdp: the interface whose XDP program is captured directly (fentry)',
+  },
   netns: { type: 'string', minLength: 1, maxLength: 4096, description: 'iface, skb: the network namespace of iface: a name from `ip netns list` or a path such as /proc/PID/ns/net' },
+  position: { type: 'string', enum: ['first', 'last'], description: 'iface: run before or after the other programs on the TC hook (default: first at ingress, last at egress, where tcpdump sees packets)' },
   stacks: { type: 'boolean', description: 'skb: the kernel stack of each packet, in its pcapng comment (netcap skb -S)' },
   pid: { type: 'integer', minimum: 1, maximum: 4194304, description: 'mbuf, raw: the process to trace' },
   binary: { type: 'string', minLength: 1, maxLength: 4096, description: 'mbuf, raw: the executable or library (every process running it unless pid)' },
@@ -27,8 +33,8 @@ export const KIND_FIELDS = {
   at: { type: 'string', minLength: 1, maxLength: 32, description: 'xdp with iface (kernels with fentry on XDP programs): entry, exit or entry,exit' },
   direction: {
     type: 'string',
-    enum: ['ingress', 'egress', 'bidirectional', 'off'],
-    description: 'iface captures: which direction of the interface is captured; off captures nothing (the programs are detached) until it is set again',
+    enum: ['ingress', 'egress', 'bidirectional', 'off', 'in', 'out', 'inout'],
+    description: "iface: which direction is captured (default bidirectional; tcpdump's in, out, inout too); off captures nothing, the programs stay and count what they see, until it is set again",
   },
 } as const;
 
@@ -52,12 +58,12 @@ const userSpaceBlame = (message: string): KindField => (/\bprocess|\bpid\b/.test
 
 export const KINDS: Record<ModeName, CaptureKind> = {
   iface: {
-    summary: 'packets of network interfaces by direction, at their TC hooks',
-    fields: ['iface', 'netns', 'direction'],
+    summary: 'packets of interfaces by direction, at their TC hooks (as tcpdump -i -Q sees them)',
+    fields: ['iface', 'netns', 'direction', 'position'],
     required: ['iface'],
-    // A direction change starts a new run (service-capture.ts), so the first run attaches only the hooks its direction needs.
-    spec: (d) => ({ mode: 'iface', interfaces: d.iface!, netns: d.netns, ...(d.direction !== undefined ? { direction: parseDirection(d.direction) } : {}) }),
-    blame: (message) => (/namespace/.test(message) ? 'netns' : /direction|-Q/.test(message) ? 'direction' : 'iface'),
+    // Both hooks are attached whatever the first direction, so that any direction, off included, can be chosen later.
+    spec: (d) => ({ mode: 'iface', interfaces: d.iface!, netns: d.netns, position: d.position, directionChanges: true }),
+    blame: (message) => (/namespace/.test(message) && !/^no interface/.test(message) ? 'netns' : /position/.test(message) ? 'position' : 'iface'),
   },
   skb: {
     summary: 'sk_buffs at kernel tracepoints (and fentry/kprobes where the kernel has them)',

@@ -38,6 +38,7 @@ export class LocalDump implements PacketSink {
   private chain: Promise<void> = Promise.resolve();
   private readonly timer: NodeJS.Timeout;
   private closed = false;
+  private syncing = false;
 
   /**
    * Opens `file` (inside `folder`) for the capture's interfaces so far:
@@ -119,7 +120,10 @@ export class LocalDump implements PacketSink {
   }
 
   private async flushAndSync(): Promise<void> {
-    if (this.closed) return;
+    // One at a time: on a busy disk a sync can take longer than the interval,
+    // and syncs piling up would hold libuv's threads the writes need.
+    if (this.closed || this.syncing) return;
+    this.syncing = true;
     const since = this.counters.syncedAtMs;
     try {
       await this.queue(() => this.flushNow());
@@ -127,6 +131,8 @@ export class LocalDump implements PacketSink {
       this.counters.syncedAtMs = Date.now();
     } catch {
       // A failing disk shows in the next write, which ends the capture with the error.
+    } finally {
+      this.syncing = false;
     }
   }
 }

@@ -87,6 +87,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     kinds: KIND_NAMES.map((name) => ({ name, summary: KINDS[name].summary, fields: [...KINDS[name].fields] })),
     limits: { ...service.limits },
     clock: clocks(),
+    memory: memory(),
   }));
 
   app.get('/captures', { schema: { summary: 'every capture', response: { 200: CAPTURE_LIST_SCHEMA } } }, () => ({ captures: service.list().map((c) => c.view()) }));
@@ -152,7 +153,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       if (c.streamClients >= service.limits.maxClientsPerCapture) throw new Problem(429, `capture '${c.name}' has ${c.streamClients} stream clients, the service's limit`, 'close one, or start the service with a higher --max-clients');
       reply.hijack();
       const res = reply.raw;
-      res.writeHead(200, { 'content-type': PCAPNG_TYPE, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+      // One stream per connection: it is closed when the stream ends.
+      res.writeHead(200, { 'content-type': PCAPNG_TYPE, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', connection: 'close' });
       res.flushHeaders();
       c.addStreamClient(res, `${req.ip}:${req.socket.remotePort ?? 0}`);
     },
@@ -201,6 +203,11 @@ function loadWebFiles(): Record<string, Buffer> {
   const out: Record<string, Buffer> = {};
   for (const name of Object.keys(WEB_FILES)) out[name] = fs.readFileSync(path.join(WEB_DIR, name));
   return out;
+}
+
+function memory(): Record<string, number> {
+  const m = process.memoryUsage();
+  return { rssBytes: m.rss, heapUsedBytes: m.heapUsed, heapTotalBytes: m.heapTotal, externalBytes: m.external, arrayBuffersBytes: m.arrayBuffers };
 }
 
 function clocks(): { realtimeNs: string; monotonicNs: string } {

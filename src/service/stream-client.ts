@@ -32,10 +32,9 @@ export interface StreamClientCounters {
 
 export class StreamClient {
   readonly connectedAtMs = Date.now();
-  private readonly chunks: Buffer[] = [];
-  /** The chunk being filled (the last of `chunks`), and how much of it is. */
-  private filling: Buffer | undefined;
-  private filled = 0;
+  /** Queued chunks and how much of each is filled; the last is being filled until the socket takes it. */
+  private readonly chunks: { buf: Buffer; used: number }[] = [];
+  private filling: { buf: Buffer; used: number } | undefined;
   /** Bytes of the chunks held (capacity: what the memory costs). */
   private heldBytes = 0;
   private waitingForDrain = false;
@@ -71,16 +70,16 @@ export class StreamClient {
     return { id: this.id, remote: this.remote, connectedAtMs: this.connectedAtMs, packets: this.packets, missed: this.missedTotal, queuedBytes: this.heldBytes, queueLimit: this.queueLimit };
   }
 
-  /** Queues a packet's block, or counts it missed when the queue is full. */
-  offerPacket(block: Buffer, ifIndex: number): void {
+  /** Queues a packet's block (from[start, end)), or counts it missed when the queue is full. */
+  offerPacket(from: Buffer, start: number, end: number, ifIndex: number): void {
     if (this.closedValue || this.ending) return;
-    if (this.heldBytes + block.length > this.queueLimit && this.heldBytes > 0) {
+    if (this.heldBytes + (end - start) > this.queueLimit && this.heldBytes > 0) {
       this.missedBy[ifIndex] = (this.missedBy[ifIndex] ?? 0) + 1;
       this.missedTotal++;
       return;
     }
     if (this.missedTotal > this.toldMissed && this.heldBytes < this.queueLimit / 2) this.tellMissed();
-    this.append(block);
+    this.append(from, start, end);
     this.packets++;
     this.sentBy[ifIndex] = (this.sentBy[ifIndex] ?? 0) + 1;
   }
@@ -136,15 +135,14 @@ export class StreamClient {
     this.toldMissed = this.missedTotal;
   }
 
-  private append(block: Buffer): void {
-    if (!this.filling || this.filled + block.length > this.filling.length) {
-      this.filling = Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, block.length));
-      this.filled = 0;
+  private append(from: Buffer, start = 0, end = from.length): void {
+    const length = end - start;
+    if (!this.filling || this.filling.used + length > this.filling.buf.length) {
+      this.filling = { buf: Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, length)), used: 0 };
       this.chunks.push(this.filling);
-      this.heldBytes += this.filling.length;
+      this.heldBytes += this.filling.buf.length;
     }
-    block.copy(this.filling, this.filled);
-    this.filled += block.length;
+    this.filling.used += from.copy(this.filling.buf, this.filling.used, start, end);
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => {
@@ -154,16 +152,17 @@ export class StreamClient {
     }
   }
 
-  /** Hands whole chunks to the socket while it takes them; the chunk being filled is sealed first. */
+  /** Hands the queued chunks (their filled part) to the socket while it takes them; the one being filled is sealed first. */
   private pump(): void {
     if (this.closedValue) return;
     while (!this.waitingForDrain && this.chunks.length > 0) {
       const chunk = this.chunks.shift()!;
-      const used = chunk === this.filling ? this.filled : chunk.length;
       if (chunk === this.filling) this.filling = undefined;
-      this.heldBytes -= chunk.length;
-      if (!this.out.write(used === chunk.length ? chunk : chunk.subarray(0, used))) this.waitingForDrain = true;
+      this.heldBytes -= chunk.buf.length;
+      if (!this.out.write(chunk.used === chunk.buf.length ? chunk.buf : chunk.buf.subarray(0, chunk.used))) this.waitingForDrain = true;
     }
+    // Room again after misses: tell the client now, not only with the next packet.
+    if (!this.ending && this.missedTotal > this.toldMissed && this.heldBytes < this.queueLimit / 2) this.tellMissed();
     if (this.ending && this.chunks.length === 0 && !this.waitingForDrain) this.out.end();
   }
 

@@ -9,7 +9,7 @@
 // told so, and nobody else, the local dump included, waits for it.
 import type { Writable } from 'node:stream';
 import type { CaptureInterface, CaptureStatistics, CapturedPacket, PacketSink } from '../index';
-import { enhancedPacketBlock, interfaceBlock, sectionHeaderBlock } from '../output/pcapng-writer';
+import { enhancedPacketBlockLength, interfaceBlock, sectionHeaderBlock, writeEnhancedPacketBlock } from '../output/pcapng-writer';
 import { StreamClient, type StreamClientCounters } from './stream-client';
 
 /** How long a stream may take to send what it holds once its capture is deleted or the service stops. */
@@ -103,9 +103,15 @@ export class StreamHub {
 
   private write(snaplens: readonly number[], batch: readonly CapturedPacket[]): void {
     if (this.clients.size === 0) return;
+    // The batch's blocks encoded once, into one buffer, then copied into each client's queue.
+    let bytes = 0;
+    for (const pkt of batch) bytes += enhancedPacketBlockLength(pkt, snaplens[pkt.ifIndex] ?? 0);
+    const blocks = Buffer.allocUnsafeSlow(bytes);
+    let at = 0;
     for (const pkt of batch) {
-      const block = enhancedPacketBlock(pkt, snaplens[pkt.ifIndex] ?? 0);
-      for (const c of this.clients) c.offerPacket(block, pkt.ifIndex);
+      const end = at + writeEnhancedPacketBlock(blocks, at, pkt, snaplens[pkt.ifIndex] ?? 0);
+      for (const c of this.clients) c.offerPacket(blocks, at, end, pkt.ifIndex);
+      at = end;
     }
   }
 

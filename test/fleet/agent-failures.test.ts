@@ -99,8 +99,10 @@ describe('netcap fleet: agents that fail', () => {
     for (const agent of ['wrong-token', 'unreachable', 'old', 'bare']) assert.match(stream.stderr(), new RegExp(`^netcap: agent ${agent}: `, 'm'));
     assert.match(stream.stderr(), /^ {2}bare: failed: no such resource|^ {2}bare: failed: .*cap/m);
     const merged = readPcapng(fs.readFileSync(file));
-    assert.deepEqual(merged.interfaces.map((i) => i.name), ['good/v1 ingress']);
+    // The agent declares both directions of v1 (its direction can change while it runs); -Q in captures one.
+    assert.deepEqual(merged.interfaces.map((i) => i.name), ['good/v1 ingress', 'good/v1 egress']);
     assert.equal(merged.packets.length, 50);
+    assert.ok(merged.packets.every((p) => p.ifIndex === 0), 'every packet on good/v1 ingress');
     const read = execFileSync('tshark', ['-r', file, '-T', 'fields', '-e', 'frame.interface_name'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     assert.equal(read.trim().split('\n').length, 50);
   });
@@ -111,13 +113,44 @@ describe('netcap fleet: agents that fail', () => {
     assert.match(r.stdout, /^old: \S+ netcap \S+-other \(API 1\), clock agent-client [+-]/m);
   });
 
+  it('takes the agents from NETCAP_AGENTS when none are given, else NETCAP_URL (a fleet of one), else asks', async () => {
+    const saved = { agents: process.env.NETCAP_AGENTS, url: process.env.NETCAP_URL };
+    try {
+      process.env.NETCAP_AGENTS = `old=${otherVersion.url}`;
+      process.env.NETCAP_URL = good.url;
+      const fromList = await fleet(['--token-file', tokens, '--any-version', 'agents']);
+      assert.equal(fromList.code, 0, fromList.stderr);
+      assert.match(fromList.stdout, /^old: \S+ netcap \S+-other /m);
+      assert.equal(fromList.stdout.trim().split('\n').length, 1, fromList.stdout);
+      delete process.env.NETCAP_AGENTS;
+      const fromUrl = await fleet(['--token-file', tokens, 'agents']);
+      assert.equal(fromUrl.code, 0, fromUrl.stderr);
+      assert.match(fromUrl.stdout, /^127\.0\.0\.1: \S+ netcap \S+ \(API 1\)/m);
+      assert.doesNotMatch(fromUrl.stdout, /-other/);
+      process.env.NETCAP_AGENTS = 'node-a';
+      const bad = await fleet(['agents']);
+      assert.equal(bad.code, 2, bad.stderr);
+      assert.match(bad.stderr, /^netcap: NETCAP_AGENTS: 'node-a' is not a URL$/m);
+      delete process.env.NETCAP_AGENTS;
+      delete process.env.NETCAP_URL;
+      const none = await fleet(['agents']);
+      assert.equal(none.code, 2, none.stderr);
+      assert.match(none.stderr, /^netcap: which agents\?$/m);
+    } finally {
+      for (const [key, value] of [['NETCAP_AGENTS', saved.agents], ['NETCAP_URL', saved.url]] as const) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+    }
+  });
+
   it('exits 2 when every agent fails on bad input, and takes no token from the command line', async () => {
     const none = await fleet(['--agents', 'http://127.0.0.1:1', 'add', 'x', '--iface', 'v1']);
     assert.equal(none.code, 2, none.stderr);
     assert.match(none.stderr, /^netcap: every agent failed$/m);
     const arg = await fleet(['--agents', good.url, '--token', token, 'agents']);
     assert.equal(arg.code, 2);
-    assert.match(arg.stderr, /Unknown argument: token/);
+    assert.match(arg.stderr, /^netcap: unknown option --token for netcap fleet$/m);
     assert.doesNotMatch(arg.stderr, new RegExp(token.replace(/[+/]/g, '\\$&')));
   });
 });

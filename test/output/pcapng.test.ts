@@ -273,3 +273,14 @@ void test('a file continued with append: cut after its last whole block, then a 
   fs.symlinkSync(file, link);
   assert.throws(() => openCaptureFile(link, { format: 'pcapng', interfaces: sameSnaplen, noFollow: true }), /symbolic link/);
 });
+
+void test('-C counts what the writer writes: the size of a pcapng file with directions, verdicts and comments is its bytes', async () => {
+  const file = path.join(tmp.dir, 'sized.pcapng');
+  const packets = samplePackets(30, 31).map((p, i) => ({ ...p, ifIndex: 0, ...(i % 3 === 0 ? { verdict: { type: 'xdp' as const, value: i % 5 } } : {}) }));
+  const w = openCaptureFile(file, { format: 'pcapng', interfaces: sameSnaplen });
+  for (const p of packets) await w.writePacket(p);
+  await w.flush();
+  assert.equal(w.size(), fs.statSync(file).size);
+  await w.close();
+  assert.deepEqual(readPcapng(fs.readFileSync(file)).packets.map((p) => p.verdict), packets.map((p) => p.verdict));
+});

@@ -128,7 +128,7 @@ function spawnTo(argv: string[], file: string, input?: NodeJS.ReadableStream): {
 
 void test('the dump equals what tcpdump -i saw; the stream read live by tcpdump -r - equals the dump; a client joining late gets the interfaces first', async () => {
   const ref = path.join(tmp, 'tcpdump-i.pcap');
-  const tcpdump = ns.spawn(['tcpdump', '-i', 'v1', '-Q', 'in', '-U', '-s', '128', '-w', ref, 'udp'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const tcpdump = ns.spawn(['tcpdump', '--immediate-mode', '-i', 'v1', '-Q', 'in', '-U', '-s', '128', '-w', ref, 'udp'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let tcpdumpErr = '';
   tcpdump.stderr!.on('data', (d: Buffer) => (tcpdumpErr += d.toString()));
   while (!/listening on/.test(tcpdumpErr)) await sleep(20);
@@ -171,6 +171,49 @@ void test('the dump equals what tcpdump -i saw; the stream read live by tcpdump 
   assert.match(lateFile.statistics[0].stats.comment ?? "", /this client was sent \d+ and missed 0/);
   const tshark = spawnTo(['tshark', '-r', late], path.join(tmp, 'late.txt'));
   assert.equal(await tshark.done, 0, 'tshark reads the late client\'s stream');
+});
+
+void test('an interface capture (Polycube\'s names): the dump equals tcpdump -i -Q in; the direction changes while frames flow, off included, splitting them at one frame each time', async () => {
+  const ref = path.join(tmp, 'tcpdump-q-in.pcap');
+  const tcpdump = ns.spawn(['tcpdump', '--immediate-mode', '-i', 'v1', '-Q', 'in', '-U', '-s', '262144', '-w', ref, 'udp port 7000'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let tcpdumpErr = '';
+  tcpdump.stderr!.on('data', (d: Buffer) => (tcpdumpErr += d.toString()));
+  while (!/listening on/.test(tcpdumpErr)) await sleep(20);
+  const r = await api<View & { definition: Record<string, unknown> }>(served.url, 'POST', '/captures', { name: 'ifc', iface: 'v1', netns: ns.name, capture: 'ingress', filter: 'udp port 7000', networkmode: false });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  assert.equal(r.body.definition.kind, 'iface', 'an interface and no points is an interface capture, as in Polycube');
+  assert.equal(r.body.definition.direction, 'ingress');
+  await inject(ns, 'v0', numberedFrames(50, 7000, 150));
+  await until('ifc', (v) => v.counters.captured === 50, 'the first frames');
+  tcpdump.kill('SIGINT');
+  await once(tcpdump, 'close');
+  const dumpNow = path.join(tmp, 'ifc-first.pcapng');
+  const download = await fetch(`${served.url}/captures/ifc/dump`);
+  fs.writeFileSync(dumpNow, Buffer.from(await download.arrayBuffer()));
+  assert.deepEqual(packetsByTcpdump(dumpNow).map((b) => b.toString('hex')), packetsByTcpdump(ref).map((b) => b.toString('hex')), 'the dump holds what tcpdump -i v1 -Q in saw');
+  // Frames keep coming into v1; the direction goes ingress -> egress (none of them) -> off -> bidirectional.
+  const sent = 3000;
+  const sending = inject(ns, 'v0', numberedFrames(sent, 7000, 120, 1000), { rate: 3000 });
+  const changeTo = async (capture: string, after: number) => {
+    await until('ifc', (v) => v.counters.captured >= after, `${after} frames before ${capture}`);
+    const c = await api(served.url, 'PATCH', '/captures/ifc', { capture });
+    assert.equal(c.status, 200, JSON.stringify(c.body));
+  };
+  await changeTo('egress', 300);
+  await sleep(300);
+  await changeTo('off', 0);
+  assert.equal((await view('ifc')).status, 'paused', 'off: attached, capturing nothing');
+  await sleep(300);
+  await changeTo('bidirectional', 0);
+  assert.equal(await sending, sent);
+  await until('ifc', (v) => v.counters.points.reduce((n, p) => n + p.seen, 0) >= 50 + sent, 'every frame seen');
+  const numbers = numbersByTcpdump(await stopAndDump('ifc')).filter((n) => n >= 1000).map((n) => n - 1000);
+  // Captured: frames 0..a-1 (ingress), none while egress or off, then b..sent-1 (bidirectional).
+  const a = numbers.findIndex((n, i) => n !== i);
+  assert.ok(a > 0, `ingress frames first (${a})`);
+  const b = numbers[a];
+  assert.ok(b > a + 100, `a gap while the direction was egress or off (frames ${a} to ${b - 1})`);
+  assert.deepEqual(numbers, [...Array.from({ length: a }, (_, i) => i), ...Array.from({ length: sent - b }, (_, i) => b + i)], 'one frame splits each change, none lost around them');
 });
 
 void test('mode network writes nothing on disk; back to local, the dump goes on in a new section', async () => {

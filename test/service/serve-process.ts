@@ -56,7 +56,7 @@ export async function startServe(opts: ServeOptions = {}): Promise<Served> {
   const url = await new Promise<string>((resolve, reject) => {
     const started = Date.now();
     const check = () => {
-      const m = /netcap: serving on (https?:\/\/\S+)/.exec(err);
+      const m = /netcap: listening on (https?:\/\/\S+)/.exec(err);
       if (m) return resolve(m[1]);
       if (child.exitCode !== null || child.signalCode !== null) return reject(new Error(`netcap serve exited (${child.exitCode ?? child.signalCode}) before it listened:\n${err}`));
       if (Date.now() - started > 30_000) return reject(new Error(`netcap serve did not listen within 30 s:\n${err}`));
