@@ -2,17 +2,16 @@
 // and 8 streams on loopback, without loss (every packet sent is written,
 // none late), in this process as `netcap fleet stream` runs it (FleetStream:
 // the streams' parsing, the reordering window, the merged file). The
-// sources (bench/fleet-agents.ts) run in another process and send 64-byte
+// sources (lab/agent-sources.ts) run in another process and send 64-byte
 // packets as fast as TCP takes them, so the figure is the client's merge
 // rate, what the README's design note for 100 and 10,000 nodes rests on.
 // Anchor: Wireshark's mergecap merging the same number of files of the same
 // packets, offline, in timestamp order.
 //
 //   node dist/bench/run.js --only fleet
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseAgentList } from '../src/fleet/agents';
 import { Fleet } from '../src/fleet/fleet';
 import { FleetStream } from '../src/fleet/fleet-stream';
@@ -20,7 +19,7 @@ import { PcapngWriter } from '../src/output/pcapng-writer';
 import type { BenchContext, BenchResult, BenchSection } from './harness/section';
 import { commandsBlock, figureTable, num, type FigureRow } from './harness/format';
 import { pairedRatios, summarize } from './harness/stats';
-import type { SourcesJob } from './fleet-agents';
+import { startAgentSources } from '../lab/agent-sources';
 
 const STREAM_COUNTS = [1, 3, 8];
 
@@ -34,19 +33,9 @@ interface MergeRun {
   lossless: boolean;
 }
 
-async function startSources(job: SourcesJob, ctx: BenchContext): Promise<string[]> {
-  const child = spawn(process.execPath, [path.join(__dirname, 'fleet-agents.js'), JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  ctx.onCleanup(() => void child.kill('SIGKILL'));
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`the stream sources exited (${code})`)));
-  });
-  return (JSON.parse(line) as { urls: string[] }).urls;
-}
-
 async function mergeOnce(streams: number, total: number, ctx: BenchContext, run: number, source: 'stream' | 'dump' = 'stream', maxHeldBytes = 256 << 20): Promise<MergeRun> {
   const packets = Math.floor(total / streams);
-  const urls = await startSources({ streams, packets }, ctx);
+  const urls = await startAgentSources({ streams, packets }, (cleanup) => ctx.onCleanup(cleanup));
   const fleet = new Fleet(parseAgentList(urls.map((u, i) => `s${i}=${u}`).join(',')), { tokens: { byName: new Map(), env: {} } });
   const file = path.join(ctx.workDir, `fleet-${streams}-${run}.pcapng`);
   let startedAt = 0;

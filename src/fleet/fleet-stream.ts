@@ -165,7 +165,10 @@ export class FleetStream {
     // The readiness line of capturing commands (scripts wait for it).
     this.options.note(`${this.options.source === 'dump' ? 'reading the dumps of' : 'listening on'} ${streaming.length} of ${this.live.length} agents (${streaming.map((l) => l.agent.name).join(', ')}), capture ${capture}`);
 
-    const tick = setInterval(() => this.reorder.release(performance.now()), Math.max(5, Math.min(50, this.options.windowMs / 4)));
+    const tick = setInterval(() => {
+      this.reorder.release(performance.now());
+      if (this.options.source === 'dump') this.throttleDumps();
+    }, Math.max(5, Math.min(50, this.options.windowMs / 4)));
     const poll = setInterval(() => void this.poll(), POLL_MS);
     try {
       await this.untilDone(streaming);
@@ -338,34 +341,53 @@ export class FleetStream {
     }, reachable.map((l) => l.agent));
   }
 
-  /** Dumps ahead of the one furthest behind wait while the held packets pass half their bound, and go on below a quarter. */
+  /**
+   * Dumps ahead of the one furthest behind wait while the held packets pass
+   * half their bound, and go on below a quarter. The one furthest behind
+   * never waits, whatever is held: it is what the held packets wait for
+   * (and when a dump ends, another is furthest behind). Called as data
+   * comes, as a dump ends, and as the window's clock releases packets (held
+   * bytes fall then with no data coming).
+   */
   private throttleDumps(): void {
     const held = this.reorder.bytesHeld;
+    const behind = this.live[this.reorder.laggard ?? -1];
     if (held > this.options.maxHeldBytes / 2) {
-      const laggard = this.reorder.laggard;
       for (const l of this.live) {
-        if (l.index === laggard || l.report.state !== 'streaming') continue;
+        if (l === behind || l.report.state !== 'streaming' || this.aheadPaused.has(l)) continue;
         this.aheadPaused.add(l);
-        l.source?.pause();
+        this.pauseSource(l);
       }
-      const behind = this.live[laggard ?? -1];
-      if (behind && !this.paused) behind.source?.resume();
     } else if (held < this.options.maxHeldBytes / 4 && this.aheadPaused.size) {
-      for (const l of this.aheadPaused) if (!this.paused) l.source?.resume();
+      const ahead = [...this.aheadPaused];
       this.aheadPaused.clear();
+      for (const l of ahead) if (!this.paused) this.resumeSource(l);
     }
+    if (behind && this.aheadPaused.delete(behind) && !this.paused) this.resumeSource(behind);
   }
 
+  /** The output is full: every stream waits for its 'drain'. */
   private pause(): void {
     if (this.paused) return;
     this.paused = true;
-    for (const l of this.live) l.source?.pause();
+    for (const l of this.live) this.pauseSource(l);
   }
 
   private resume(): void {
     if (!this.paused) return;
     this.paused = false;
-    for (const l of this.live) if (l.report.state === 'streaming') l.source?.resume();
+    for (const l of this.live) if (l.report.state === 'streaming' && !this.aheadPaused.has(l)) this.resumeSource(l);
+  }
+
+  /** A stream we hold back: the window knows it is not silent. */
+  private pauseSource(l: Live): void {
+    l.source?.pause();
+    this.reorder.setPaused(l.index, true, performance.now());
+  }
+
+  private resumeSource(l: Live): void {
+    this.reorder.setPaused(l.index, false, performance.now());
+    l.source?.resume();
   }
 
   private outputFailed(e: Error): void {

@@ -15,7 +15,9 @@
 // earliest first. A packet stamped before one already written (its stream
 // was silent for longer than the window, or beyond the memory bound) is
 // written at once and counted late: nothing is ever dropped, and a file
-// with no late packet is in timestamp order.
+// with no late packet is in timestamp order. A stream the reader paused
+// (its output is full, or it is a dump ahead of the others) is not silent:
+// it holds the others back until it goes on.
 //
 // Times are numbers of ns relative to the first packet's time (exact for
 // 104 days): the comparisons stay off BigInt.
@@ -58,8 +60,8 @@ export class ReorderWindow {
   readonly counters: ReorderCounters = { written: 0, late: 0, forced: 0, peakHeld: 0 };
   private readonly heap: HeldPacket[] = [];
   private heldBytes = 0;
-  /** Each open stream's newest key and when it last delivered (ms); a closed stream's entry is deleted. */
-  private readonly streams = new Map<number, { newest: number; lastMs: number }>();
+  /** Each open stream's newest key, when it last delivered (ms), whether the reader paused it; a closed stream's entry is deleted. */
+  private readonly streams = new Map<number, { newest: number; lastMs: number; paused: boolean }>();
   /** The last key written. */
   private writtenKey = -Infinity;
 
@@ -87,7 +89,15 @@ export class ReorderWindow {
 
   /** A stream joins: until it delivers a packet it holds the others back (by the window at most). */
   open(source: number, nowMs: number): void {
-    if (!this.streams.has(source)) this.streams.set(source, { newest: -Infinity, lastMs: nowMs });
+    if (!this.streams.has(source)) this.streams.set(source, { newest: -Infinity, lastMs: nowMs, paused: false });
+  }
+
+  /** The reader paused a stream (it is not silent: what it has waits), or let it go on (its silence counts from now). */
+  setPaused(source: number, paused: boolean, nowMs: number): void {
+    const stream = this.streams.get(source);
+    if (!stream || stream.paused === paused) return;
+    stream.paused = paused;
+    stream.lastMs = nowMs;
   }
 
   /** A stream ended: it holds nothing back any more. */
@@ -128,11 +138,11 @@ export class ReorderWindow {
     while (this.heap.length > 0) this.emit(this.heapPop());
   }
 
-  /** The key every open stream has passed (less its own disorder), streams silent for the window aside: no earlier packet can come. */
+  /** The key every open stream has passed (less its own disorder), streams silent for the window aside (not those paused): no earlier packet can come. */
   private everyStreamPast(nowMs: number): number {
     const silentSince = nowMs - this.options.windowMs;
     let min = Infinity;
-    for (const s of this.streams.values()) if (s.lastMs > silentSince && s.newest < min) min = s.newest;
+    for (const s of this.streams.values()) if ((s.paused || s.lastMs > silentSince) && s.newest < min) min = s.newest;
     return min === Infinity ? Infinity : min - STREAM_DISORDER_NS;
   }
 

@@ -55,6 +55,23 @@ describe('ReorderWindow', () => {
     assert.equal(w.counters.late, 0);
   });
 
+  it('does not take a stream the reader paused for a silent one: it holds the others back until it goes on', () => {
+    const { w, written, push } = harness(100);
+    w.open(0, 0);
+    w.open(1, 0);
+    push(0, 10 * MS, 0);
+    push(1, 5 * MS, 0);
+    w.setPaused(1, true, 10);
+    w.release(1_000);
+    assert.deepEqual(written, [], 'stream 1 was paused at 5 ms: what it has may be earlier than 10 ms');
+    w.setPaused(1, false, 1_000);
+    w.release(1_099);
+    assert.deepEqual(written, [], 'going on again, its silence counts from then');
+    w.release(1_100);
+    assert.deepEqual(written, [5 * MS, 10 * MS], 'silent for the window after it went on: it holds nothing back');
+    assert.equal(w.counters.late, 0);
+  });
+
   it('waits for a stream that delivers, however far behind it is: time alone writes nothing', () => {
     const { w, written, push } = harness(100);
     w.open(0, 0);

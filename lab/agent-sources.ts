@@ -1,15 +1,18 @@
-// Stream sources for bench/fleet.ts, in a process of their own: N HTTP
-// servers on loopback, each answering the three requests `netcap fleet
-// stream` makes of an agent (GET /info with its clock, the capture's
-// view, its pcapng stream) with a stream of synthetic 64-byte packets as
-// fast as the socket takes them (TCP's back-pressure: nothing is dropped).
-// The blocks are netcap's own encoders' (src/output/pcapng-writer.ts);
-// each batch's timestamps are the clock's now, so the streams interleave
-// in time like live captures. What is measured is the client's merge, not
-// a capture: the sources cost a copy and two stores per packet.
+// Synthetic netcap serve agents, in a process of their own: N HTTP servers
+// on loopback, each answering the requests `netcap fleet stream` and `dump`
+// make of an agent (GET /info with its clock, the capture's view, its pcapng
+// stream or dump) with synthetic 64-byte packets as fast as the socket takes
+// them (TCP's back-pressure: nothing is dropped). The blocks are netcap's
+// own encoders' (src/output/pcapng-writer.ts); each batch's timestamps are
+// the clock's now, so the sources interleave in time like live captures.
+// They cost a copy and two stores per packet: what bench/fleet.ts measures
+// is the client's merge, and test/fleet/dump-throttle.test.ts drives the
+// merge's memory bound with them.
 //
-//   node dist/bench/fleet-agents.js '{"streams":3,"packets":100000}'
-//   -> one line on stdout: {"urls":["http://127.0.0.1:PORT",...]}
+//   startAgentSources({ streams: 3, packets: 100000 }, onCleanup) -> their URLs
+//   (node dist/lab/agent-sources.js '{"streams":3,"packets":100000}' prints {"urls":[...]})
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import * as http from 'node:http';
 import { realtimeNs } from '../src/capture/clock';
 import { enhancedPacketBlock, interfaceBlock, sectionHeaderBlock, statisticsBlock } from '../src/output/pcapng-writer';
@@ -84,6 +87,17 @@ function serveOne(index: number, job: SourcesJob): Promise<string> {
     }
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as { port: number }).port}`)));
+}
+
+/** Starts the sources in a child process (killed by the cleanup given to `onCleanup`); their URLs. */
+export async function startAgentSources(job: SourcesJob, onCleanup: (cleanup: () => void) => void): Promise<string[]> {
+  const child = spawn(process.execPath, [__filename, JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  onCleanup(() => void child.kill('SIGKILL'));
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`the agent sources exited (${code})`)));
+  });
+  return (JSON.parse(line) as { urls: string[] }).urls;
 }
 
 if (require.main === module) {
