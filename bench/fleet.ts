@@ -49,7 +49,7 @@ async function mergeOnce(streams: number, total: number, ctx: BenchContext, run:
     maxHeldBytes,
     clock: 'auto',
     note: (line) => {
-      if (line.startsWith('listening on')) {
+      if (/^(listening on|reading the dumps of) /.test(line)) {
         startedAt = performance.now();
         cpuAtStart = process.cpuUsage();
       }
