@@ -6,10 +6,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-/** The nearest folder at or above `from` that holds a package.json. */
+/** The nearest folder at or above `from` that holds netcap's package.json. */
 function packageRoot(from: string): string {
   for (let dir = from; ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    const pkg = path.join(dir, 'package.json');
+    if (fs.existsSync(pkg) && (JSON.parse(fs.readFileSync(pkg, 'utf8')) as { name?: string }).name === 'netcap') return dir;
     if (path.dirname(dir) === dir) throw new Error(`netcap's package.json is in no folder above ${from}`);
   }
 }
