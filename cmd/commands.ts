@@ -10,5 +10,6 @@ import { xdpCommand } from './xdp';
 import { ifaceCommand } from './iface';
 import { serveCommand } from './serve';
 import { remoteCommand } from './remote';
+import { fleetCommand } from './fleet';
 
-export const commands: Command[] = [mbufCommand, rawCommand, skbCommand, ifaceCommand, xdpCommand, compileCommand, readCommand, replayCommand, serveCommand, remoteCommand];
+export const commands: Command[] = [mbufCommand, rawCommand, skbCommand, ifaceCommand, xdpCommand, compileCommand, readCommand, replayCommand, serveCommand, remoteCommand, fleetCommand];

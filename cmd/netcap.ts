@@ -1,15 +1,14 @@
 // netcap's command line: one module per subcommand, one exit path for errors.
 // yargs 17, CommonJS: yargs 18 is ESM only and, loaded through require(),
 // cost ~50 ms of every start against ~13 ms here (measured on this machine).
-import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import yargs from 'yargs/yargs';
 import type { Argv } from 'yargs';
 import { UserError, closeNames } from '../src/errors';
 import { commands } from './commands';
 import { formatExamples, type Command } from './command';
 import { startupMark } from '../src/capture/startup-trace';
+import { NETCAP_VERSION } from '../src/service/version';
 import { prepareArgv, unknownOptions } from './argv';
 
 startupMark('command line modules loaded');
@@ -77,9 +76,7 @@ function asksForHelp(words: string[]): boolean {
 
 /** --version: netcap's, and the kernel it runs on. */
 function printVersion(): number {
-  // dist/cmd/netcap.js -> the package's package.json.
-  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
-  process.stdout.write(`netcap version ${pkg.version}\nnode ${process.version}, Linux ${os.release()}\n`);
+  process.stdout.write(`netcap version ${NETCAP_VERSION}\nnode ${process.version}, Linux ${os.release()}\n`);
   return 0;
 }
 

@@ -142,13 +142,13 @@ async function copyOut(from: Readable, to: string): Promise<number> {
   return 0;
 }
 
-function summary(v: CaptureView): string {
+export function summary(v: CaptureView): string {
   const d = v.definition;
   const where = d.points ?? d.iface ?? '';
   return `${v.name}  ${d.kind} ${where}${d.iface && d.points ? ` on ${d.iface}` : ''}  ${v.status}${v.restored ? ' (restored)' : ''}  filter ${d.filter ? `"${d.filter}"` : 'all'}  snaplen ${d.snaplen}  mode ${d.mode}  captured ${v.counters.captured}${v.message ? `  (${v.message})` : ''}\n`;
 }
 
-function details(v: CaptureView): string {
+export function details(v: CaptureView): string {
   const lines = [summary(v).trimEnd()];
   for (const p of v.counters.points) lines.push(`  ${p.name}: seen ${p.seen}, matched ${p.matched}, lost ${p.lost}, captured ${p.captured}, ${p.bytes} bytes`);
   const dump = v.dump as CaptureView['dump'] & { flushed?: number };

@@ -315,15 +315,32 @@ export class World {
     for (const ns of this.namespaces) {
       // A namespace with a process still in it stays alive after `del` until
       // that process exits; the SIGKILLs above make that brief.
-      try {
-        runCommand(['ip', 'netns', 'del', ns.name]);
-      } catch {
-        // already gone
-      }
+      deleteNamespace(ns.name);
     }
     this.namespaces.length = 0;
     this.rootLinks.length = 0;
     liveWorlds.delete(this);
+  }
+}
+
+/**
+ * `ip netns del`, tried again for a second: it can fail for a moment (EBUSY)
+ * while another process on the machine holds a copy of the mount of the
+ * namespace's file. A namespace still there after that is said on stderr.
+ */
+function deleteNamespace(name: string): void {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      runCommand(['ip', 'netns', 'del', name]);
+      return;
+    } catch (e) {
+      if (!fs.existsSync(`/run/netns/${name}`)) return;
+      if (attempt === 10) {
+        process.stderr.write(`lab: namespace ${name} could not be deleted: ${(e as Error).message}\n`);
+        return;
+      }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+    }
   }
 }
 

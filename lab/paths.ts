@@ -1,19 +1,11 @@
 // Where the repository and the build folders are, found from this file's
 // location, which differs between the sources (lab) and the compiled
 // output (dist/lab).
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-
-function findRepoRoot(): string {
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    const pkg = path.join(dir, 'package.json');
-    if (fs.existsSync(pkg) && (JSON.parse(fs.readFileSync(pkg, 'utf8')) as { name?: string }).name === 'netcap') return dir;
-    if (path.dirname(dir) === dir) throw new Error(`netcap's package.json not found above ${__dirname}`);
-  }
-}
+import { PROJECT_ROOT } from '../src/project-root';
 
 /** The repository root (holds package.json). */
-export const repoRoot = findRepoRoot();
+export const repoRoot = PROJECT_ROOT;
 /** Sources of the test-world tools (C files). */
 export const labSourceDir = path.join(repoRoot, 'lab');
 /** Built test tools (gitignored). */

@@ -2,7 +2,7 @@
 // src/filter/libpcap.ts (libpcap) and src/net/ (AF_PACKET sending) import
 // this module; everything else goes through them, so the addon stays an
 // implementation detail.
-import * as path from 'node:path';
+import { projectFile } from './project-root';
 
 /** An error thrown by the addon: `code` is an errno name ("EPERM") or "EFILTER". */
 export interface NativeError extends Error {
@@ -158,7 +158,7 @@ let loaded: Native | undefined;
 /** The addon, loaded on first use (so `netcap --help` works without it). */
 export function native(): Native {
   if (!loaded) {
-    const file = path.join(__dirname, '..', '..', 'native', 'build', 'Release', 'netcap.node');
+    const file = projectFile('native', 'build', 'Release', 'netcap.node');
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       loaded = require(file) as Native;

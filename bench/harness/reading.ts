@@ -56,6 +56,20 @@ function dataplane(f: Figures, rate: string): string | undefined {
   return `- **Dataplane, ${rate} pps.** ${parts.join('; ')}.${tail}`;
 }
 
+/** netcap serve's stream against tcpdump -w - | cat, and what a client costs it. */
+function serveReading(f: Figures): string | undefined {
+  if (!has(f, 'serve.stream.lossless_pps', 'serve.tcpdump.lossless_pps')) return undefined;
+  const parts = [
+    `A netcap serve stream client over loopback received every frame up to ${num(f['serve.stream.lossless_pps'])} frames/s, ` +
+      `tcpdump -w - | cat on the same frames up to ${num(f['serve.tcpdump.lossless_pps'])}; above that it lost packets in its ring or in ` +
+      "the client's queue (both counted and told to the client): the per-packet user-space path of any capture, plus one copy per client.",
+  ];
+  if (has(f, 'serve.memory.stalled_4.queued_kib')) {
+    parts.push(`A client that reads nothing holds its queue, ${num(f['serve.memory.stalled_4.queued_kib'])} KiB each at the end (the service's count), and misses the rest; it is told so.`);
+  }
+  return `- **The service.** ${parts.join(' ')}`;
+}
+
 /** Kernel time per run of the capture programs (bpf_stats, and BPF_PROG_TEST_RUN for xdp), against the goal of 300 ns (issue 18). */
 function kernelPerPacket(f: Figures): string | undefined {
   const parts: string[] = [];
@@ -135,6 +149,8 @@ export function readingMarkdown(f: Figures): string {
     );
   }
   if (user.length) lines.push(`- **User space.** ${user.join(' ')}`);
+  const serve = serveReading(f);
+  if (serve) lines.push(serve);
   const kernel = kernelPerPacket(f);
   if (kernel) lines.push(kernel);
   const read = readFiles(f);

@@ -3,7 +3,8 @@
 // killed by its World if anything goes wrong. It records when each output
 // pattern first appeared (milliseconds since spawn: start-up times), and
 // samples its peak RSS and CPU time while it runs.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import type { Writable } from 'node:stream';
 import type { Namespace, World } from '../../lab';
 import { watchUsage, type Usage, type UsageWatcher } from './process-usage';
 
@@ -40,13 +41,16 @@ export interface StartToolOptions {
   world: World;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** Where its standard output goes instead of a pipe read here (a file descriptor, or another process's stdin): `tool | cat`. */
+  stdout?: number | Writable;
 }
 
 export function startTool(argv: string[], opts: StartToolOptions): ToolProcess {
   const spawnedAt = Date.now();
+  const stdio: StdioOptions = ['ignore', opts.stdout ?? 'pipe', 'pipe'];
   const child: ChildProcess = opts.ns
-    ? opts.ns.spawn(argv, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env, cwd: opts.cwd })
-    : opts.world.track(spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env, cwd: opts.cwd }));
+    ? opts.ns.spawn(argv, { stdio, env: opts.env ?? process.env, cwd: opts.cwd })
+    : opts.world.track(spawn(argv[0], argv.slice(1), { stdio, env: opts.env ?? process.env, cwd: opts.cwd }));
   if (child.pid === undefined) throw new Error(`could not start ${argv[0]}`);
   const pid = child.pid;
   let out = '';

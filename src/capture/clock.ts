@@ -12,13 +12,18 @@ export class WallClock {
     // Sample the monotonic clock on both sides of the realtime read and take
     // the middle: the error is at most half the gap (a few microseconds).
     const before = process.hrtime.bigint();
-    const realtimeNs = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
+    const realtime = realtimeNs();
     const after = process.hrtime.bigint();
-    this.offsetNs = realtimeNs - (before + after) / 2n;
+    this.offsetNs = realtime - (before + after) / 2n;
   }
 
   /** Wall-clock ns since the epoch for a bpf_ktime_get_ns() value. */
   toRealtime(monotonicNs: bigint): bigint {
     return monotonicNs + this.offsetNs;
   }
+}
+
+/** The wall clock in ns since the epoch, to the microsecond (Date.now() has milliseconds only): the time packets are stamped with. */
+export function realtimeNs(): bigint {
+  return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
 }

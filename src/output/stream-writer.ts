@@ -22,6 +22,9 @@ export class StreamWriter {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private scheduled = false;
+  /** The wait for 'drain' while the sink is full, and the chunks written meanwhile, in order. */
+  private draining: Promise<void> | undefined;
+  private waiting: Buffer[] = [];
 
   constructor(readonly sink: Writable) {
     sink.on('error', (e: Error) => {
@@ -31,13 +34,40 @@ export class StreamWriter {
 
   /**
    * Queues a chunk (which must not be modified afterwards); resolves when
-   * the stream is ready for more, not necessarily flushed.
+   * the stream is ready for more, not necessarily flushed. Chunks go out in
+   * the order of the calls, also when callers do not wait for each write.
    */
   async write(chunk: Buffer): Promise<void> {
     if (this.closed) throw new Error('write after close');
     if (this.failure) throw this.failure;
     // Back-pressure: a slow reader (tcpdump, a pipe) holds the producer here.
-    if (this.sink.writableNeedDrain) await waitForDrain(this.sink);
+    // A chunk written while the sink is full joins the waiting ones, and
+    // 'drain' queues them all at once, in order: a write made just after it
+    // (from a stream it resumed, or any promise continuation) cannot
+    // overtake them.
+    if (this.draining || this.sink.writableNeedDrain) {
+      this.waiting.push(chunk);
+      this.draining ??= waitForDrain(this.sink).then(() => {
+        this.draining = undefined;
+        const waiting = this.waiting;
+        this.waiting = [];
+        for (const c of waiting) this.queue(c);
+      });
+      await this.draining;
+    } else this.queue(chunk);
+    if (this.failure) throw this.failure;
+  }
+
+  /** Resolves when everything written so far has been handed to the OS. */
+  async flush(): Promise<void> {
+    await this.draining;
+    this.handOver();
+    await this.lastWrite;
+    if (this.failure) throw this.failure;
+  }
+
+  /** Adds a chunk to what is pending, handed over on the next turn of the event loop or at once when that much is pending. */
+  private queue(chunk: Buffer): void {
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
     if (this.pendingBytes >= COALESCE_BYTES) this.handOver();
@@ -48,14 +78,6 @@ export class StreamWriter {
         this.handOver();
       });
     }
-    if (this.failure) throw this.failure;
-  }
-
-  /** Resolves when everything written so far has been handed to the OS. */
-  async flush(): Promise<void> {
-    this.handOver();
-    await this.lastWrite;
-    if (this.failure) throw this.failure;
   }
 
   /** Writes what is pending as one chunk. */
@@ -82,6 +104,7 @@ export class StreamWriter {
   async close(endSink = true): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.draining;
     this.handOver();
     await this.lastWrite.catch(() => undefined);
     // fs.WriteStream keeps its descriptor in .fd (documented, absent from the typings).

@@ -4,6 +4,7 @@
 // readable streams. Node's http/https modules, so a private CA can be given.
 import * as http from 'node:http';
 import * as https from 'node:https';
+import * as tls from 'node:tls';
 import type { Readable } from 'node:stream';
 import { UserError } from '../errors';
 import type { ProblemBody } from './problem';
@@ -15,6 +16,12 @@ export interface ClientOptions {
   token?: string;
   /** PEM certificates to trust (an agent's own CA). */
   ca?: Buffer;
+  /**
+   * The name the service's certificate must carry, when it is not the
+   * URL's host: the agents of a DaemonSet share one certificate (made out
+   * to their Service's name) and are reached by their nodes' addresses.
+   */
+  tlsName?: string;
   /** Per request, in ms (not for streams). */
   timeoutMs?: number;
 }
@@ -107,11 +114,19 @@ export class ServiceClient {
     }
     const lib = url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
-      const req = lib.request(url, { method, headers, ...(this.options.ca ? { ca: this.options.ca } : {}) }, resolve);
+      const req = lib.request(url, { method, headers, ...this.tlsOptions() }, resolve);
       if (timeoutMs !== undefined) req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
       req.on('error', (e: NodeJS.ErrnoException) => reject(connectionError(this.base, e)));
       req.end(payload);
     });
+  }
+
+  private tlsOptions(): https.RequestOptions {
+    const { ca, tlsName } = this.options;
+    return {
+      ...(ca ? { ca } : {}),
+      ...(tlsName ? { servername: tlsName, checkServerIdentity: (_host: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(tlsName, cert) } : {}),
+    };
   }
 }
 

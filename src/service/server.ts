@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
+import { projectFile } from '../project-root';
 import { CaptureService } from './service';
 import { CHANGE_SCHEMA, DEFINITION_SCHEMA, changeFrom } from './definition';
 import { CAPTURE_LIST_SCHEMA, CAPTURE_VIEW_SCHEMA, DECODED_PACKETS_SCHEMA, INFO_SCHEMA, NAME_PARAMS, PROBLEM_SCHEMA } from './api-schema';
@@ -16,7 +17,6 @@ import { problemFor } from './http-errors';
 import { Problem } from './problem';
 import { TokenCheck, isPublic } from './auth';
 import { API_VERSION, NETCAP_VERSION } from './version';
-import { PACKAGE_ROOT } from '../package-root';
 import { EventStreams } from './events';
 
 export interface ServerOptions {
@@ -26,8 +26,8 @@ export interface ServerOptions {
   tls?: { cert: Buffer; key: Buffer };
 }
 
-/** The page's files, from the source tree (src/service/web). */
-const WEB_DIR = path.join(PACKAGE_ROOT, 'src', 'service', 'web');
+/** The page's files, from the source tree. */
+const WEB_DIR = projectFile('src', 'service', 'web');
 const WEB_FILES: Record<string, string> = { 'index.html': 'text/html; charset=utf-8', 'app.js': 'text/javascript; charset=utf-8', 'style.css': 'text/css; charset=utf-8' };
 const PCAPNG_TYPE = 'application/x-pcapng';
 

@@ -2,9 +2,8 @@
 // checks its agents run the same netcap), and the API's own version, raised
 // when a change would break a client.
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { PACKAGE_ROOT } from '../package-root';
+import { projectFile } from '../project-root';
 
-export const NETCAP_VERSION: string = (JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+export const NETCAP_VERSION: string = (JSON.parse(fs.readFileSync(projectFile('package.json'), 'utf8')) as { version: string }).version;
 
 export const API_VERSION = 1;

@@ -165,7 +165,7 @@ void test('the OpenAPI document describes every route, and the service answers e
   const info = await api<{ netcap: string; api: number; kinds: { name: string }[]; clock: { realtimeNs: string } }>(served.url, 'GET', '/info');
   assert.equal(info.body.netcap, doc.body.info.version);
   assert.equal(info.body.api, 1);
-  assert.deepEqual(info.body.kinds.map((k) => k.name).sort(), ['mbuf', 'raw', 'skb', 'xdp']);
+  assert.deepEqual(info.body.kinds.map((k) => k.name).sort(), ['iface', 'mbuf', 'raw', 'skb', 'xdp']);
   const skew = Number(BigInt(info.body.clock.realtimeNs) / 1_000_000n) - Date.now();
   assert.ok(Math.abs(skew) < 2000, `the service's realtime clock is this machine's (${skew} ms)`);
 });

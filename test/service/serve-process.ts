@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { World } from '../../lab/netns';
+import type { Namespace, World } from '../../lab/netns';
 import { NETCAP } from '../capture/netcap-child';
 
 export interface Served {
@@ -26,6 +26,12 @@ export interface ServeOptions {
   args?: string[];
   env?: NodeJS.ProcessEnv;
   world?: World;
+  /** Run it inside this network namespace (the world tracks it), listening on `listen`. */
+  ns?: Namespace;
+  /** Default 127.0.0.1:0 (any free port). */
+  listen?: string;
+  /** The command that runs netcap (default: this Node and bin/netcap). */
+  netcap?: string[];
 }
 
 /** A private temporary directory; the caller removes it. */
@@ -36,11 +42,13 @@ export function tempDir(purpose: string): string {
 /** Starts netcap serve and resolves once it listens; rejects with its stderr if it exits first. */
 export async function startServe(opts: ServeOptions = {}): Promise<Served> {
   const stateDir = opts.stateDir ?? tempDir('state');
-  const child = spawn(process.execPath, [NETCAP, 'serve', '--listen', '127.0.0.1:0', '--state-dir', stateDir, ...(opts.args ?? [])], {
+  const argv = [...(opts.netcap ?? [process.execPath, NETCAP]), 'serve', '--listen', opts.listen ?? '127.0.0.1:0', '--state-dir', stateDir, ...(opts.args ?? [])];
+  const [command, ...rest] = opts.ns ? opts.ns.wrap(argv) : argv;
+  const child = spawn(command, rest, {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, NETCAP_TOKEN: '', ...opts.env },
   });
-  opts.world?.track(child);
+  (opts.world ?? opts.ns?.world)?.track(child);
   let err = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (s: string) => (err += s));

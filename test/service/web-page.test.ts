@@ -3,8 +3,9 @@
 // with the form, watch its counters move while frames are injected, change
 // the filter (a refused one shows libpcap's message next to the field),
 // look at the last packets decoded, download the dump and read it with
-// tcpdump, stop and delete it. The screenshot stays in the test's
-// temporary directory (its path is printed).
+// tcpdump, stop and delete it. The screenshot is kept beside the compiled
+// test (dist/test/service/netcap-serve-page.png, its path is printed), the
+// last run's only.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -33,8 +34,7 @@ after(async () => {
   await browser?.close();
   await served?.stop();
   if (served) fs.rmSync(served.stateDir, { recursive: true, force: true });
-  // Everything but the screenshot goes.
-  if (tmp) for (const f of fs.readdirSync(tmp)) if (!f.endsWith('.png')) fs.rmSync(path.join(tmp, f), { recursive: true, force: true });
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   await world.destroy();
 });
 
@@ -102,7 +102,7 @@ void test('the page in headless chromium: create, live counters, a refused and a
   await sleep(1200);
   const captured = await cell(page, 'web', 'captured');
 
-  const shot = path.join(tmp, 'netcap-serve-page.png');
+  const shot = path.join(__dirname, 'netcap-serve-page.png');
   await page.screenshot({ path: shot, fullPage: true });
   console.log(`screenshot: ${shot}`);
 

@@ -20,8 +20,8 @@
 // while the old one may still be there), and the watchdog answers each
 // line with WATCHDOG_READY once it knows them.
 import { spawn, type ChildProcess } from 'node:child_process';
-import * as path from 'node:path';
 import { UserError } from '../../errors';
+import { projectFile } from '../../project-root';
 import type { BpfMap } from '../../bpf/map';
 import type { Program } from '../../bpf/program';
 
@@ -88,7 +88,7 @@ export class SlotWatchdog {
     const plan: WatchdogPlan = {
       hooks: hooks.map((h) => ({ path: h.path, mapFd: fd(h.map.fd), slots: h.slots.map((s) => ({ key: s.key, ...(s.previous ? { previousFd: fd(s.previous.fd) } : {}) })) })),
     };
-    const child = spawn(process.execPath, [path.join(__dirname, 'watchdog-main.js'), JSON.stringify(plan)], {
+    const child = spawn(process.execPath, [projectFile('dist', 'src', 'modes', 'xdp', 'watchdog-main.js'), JSON.stringify(plan)], {
       stdio: ['pipe', 'pipe', 'inherit', ...fds],
       detached: true,
     });
