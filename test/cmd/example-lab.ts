@@ -127,6 +127,8 @@ export interface WhereToRun {
   host?: boolean;
   /** With a /var/lib of its own (an empty tmpfs in a mount namespace), for the defaults that live there. */
   ownVarLib?: boolean;
+  /** Variables the example's text sets before it (the README's `export NETCAP_AGENTS=...`). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface ExampleLab {
@@ -232,7 +234,7 @@ export async function setUpExampleLab(world: World, dir: string): Promise<Exampl
     stopDpdk,
     commandLine(text: string, where: WhereToRun = {}): ExampleRun {
       const line = exampleText(text);
-      const env = { ...process.env, PATH: `${bin}:${path.dirname(process.execPath)}:${process.env.PATH ?? '/usr/bin:/bin'}` };
+      const env = { ...process.env, ...where.env, PATH: `${bin}:${path.dirname(process.execPath)}:${process.env.PATH ?? '/usr/bin:/bin'}` };
       const place = (argv: string[]): string[] => {
         const placed = where.host ? argv : inNetns(ns, argv);
         // The mount namespace dies with the command, and the tmpfs with it.

@@ -21,17 +21,20 @@ import { dpdkOf, exampleText, setUpExampleLab, type ExampleLab, type WhereToRun 
 const world = new World('examples');
 const dir = tempDir('examples');
 let lab: ExampleLab;
-/** The service netcap remote's examples speak to (NETCAP_URL), on a port of its own. */
+/** The service netcap remote's examples speak to (NETCAP_URL), on a port of its own; with `second`, the fleet's agents. */
 let served: Served;
+let second: Served;
 
 before(async () => {
   lab = await setUpExampleLab(world, dir);
   served = await startServe({ stateDir: path.join(dir, 'remote-state'), world });
+  second = await startServe({ stateDir: path.join(dir, 'second-state'), world });
   process.env.NETCAP_URL = served.url;
 });
 
 after(async () => {
   await served?.stop();
+  await second?.stop();
   await world.destroy();
   fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -136,8 +139,7 @@ function rxOf(ifname: string): () => number {
 /** The listing's lines a reader is told to use, for the test app (README's transcript for pid 4242). */
 function appListing(r: Ran): void {
   ok(r);
-  for (const line of ['void app_process_one(struct rte_mbuf *m)', '-f app_process_one@1', 'uint16_t app_rx_burst(uint16_t port, struct rte_mbuf **pkts, uint16_t n)', '-f app_rx_burst@2@3  or  app_rx_burst@2@ret', '-f app_process_burst@1@2', 'void rte_pktmbuf_free_bulk(struct rte_mbuf **mbufs, unsigned int count)', '-f librte_mbuf:rte_pktmbuf_free_bulk@1@2'])
-    assert.ok(r.stdout.includes(line), `the listing has "${line}":\n${r.stdout}`);
+  says(r, ['void app_process_one(struct rte_mbuf *m)', '-f app_process_one@1', 'uint16_t app_rx_burst(uint16_t port, struct rte_mbuf **pkts, uint16_t n)', '-f app_rx_burst@2@3  or  app_rx_burst@2@ret', '-f app_process_burst@1@2', 'void rte_pktmbuf_free_bulk(struct rte_mbuf **mbufs, unsigned int count)', '-f librte_mbuf:rte_pktmbuf_free_bulk@1@2']);
 }
 
 const l2fwdPort80: Plan = {
@@ -246,18 +248,56 @@ const serving = (url: string, stateDir: string): Plan => {
   };
 };
 
-/** A netcap remote line (run beside the test's service), and what the service then holds of the capture "web" (undefined: none). */
-function remoteThen(holds: (web: { status: string; filter?: string } | undefined) => void): Plan {
+interface ServiceCapture {
+  status: string;
+  filter?: string;
+}
+
+/** What `service` holds of the capture "web" (undefined: none). */
+async function webOn(service: Served): Promise<ServiceCapture | undefined> {
+  const answer = (await (await fetch(`${service.url}/captures`)).json()) as { captures: { name: string; status: string; definition: { filter?: string } }[] };
+  const web = answer.captures.find((c) => c.name === 'web');
+  return web && { status: web.status, filter: web.definition.filter };
+}
+
+/** A netcap remote line (run beside the test's service), and what the service then holds of the capture "web". */
+function remoteThen(holds: (web: ServiceCapture | undefined) => void): Plan {
   return {
     host: true,
     check: async (r) => {
       ok(r);
-      const answer = (await (await fetch(`${served.url}/captures`)).json()) as { captures: { name: string; status: string; definition: { filter?: string } }[] };
-      const web = answer.captures.find((c) => c.name === 'web');
-      holds(web && { status: web.status, filter: web.definition.filter });
+      holds(await webOn(served));
     },
   };
 }
+
+/** A netcap fleet line, with the README's `export NETCAP_AGENTS=node-a=...,node-b=...` naming the test's two services. */
+function fleet(plan: { interrupt?: Plan['interrupt']; check?: (r: Ran) => void; holds?: (web: ServiceCapture | undefined) => void }): Plan {
+  return {
+    host: true,
+    env: { NETCAP_AGENTS: `node-a=${served.url},node-b=${second.url}` },
+    interrupt: plan.interrupt,
+    check: async (r) => {
+      ok(r);
+      plan.check?.(r);
+      if (plan.holds) for (const service of [served, second]) plan.holds(await webOn(service));
+    },
+  };
+}
+
+/** A merged pcapng of the fleet: packets of `filter` only, from both agents' v1 (interfaces "node-a/v1 ingress"...). */
+function mergedHolds(file: string, filter: string): void {
+  fileHolds(file, filter);
+  const names = new Set(tshark(file, ['frame.interface_name']).map(([name]) => name.replace(/ .*/, '')));
+  assert.deepEqual([...names].sort(), ['node-a/v1', 'node-b/v1'], `the agents' interfaces in ${file}`);
+}
+
+/** Each of `words` is in what the example printed. */
+function says(r: Ran, words: string[]): void {
+  for (const word of words) assert.ok(r.stdout.includes(word), `it says ${word}:\n${r.stdout}`);
+}
+
+const fleetAgents = (): Plan => fleet({ check: (r) => assert.match(r.stdout, /^node-a: .*netcap [\d.]+ \(API \d+\).*\nnode-b: .*netcap [\d.]+ \(API \d+\)/m) });
 
 /** What each example must do, by its words (spaces between words as one). */
 const EXPECTED: Record<string, () => Plan> = {
@@ -508,7 +548,7 @@ const EXPECTED: Record<string, () => Plan> = {
     check: (r) => {
       ok(r);
       // Bidirectional: both of v1's directions are points.
-      for (const word of ['filter "tcp port 443"', 'snaplen 96', 'v1 ingress: seen', 'v1 egress: seen']) assert.ok(r.stdout.includes(word), `show tells ${word}:\n${r.stdout}`);
+      says(r, ['filter "tcp port 443"', 'snaplen 96', 'v1 ingress: seen', 'v1 egress: seen']);
     },
   }),
   'netcap remote stream web -w web-live.pcapng': () => ({
@@ -529,6 +569,15 @@ const EXPECTED: Record<string, () => Plan> = {
   }),
   'netcap remote stop web': () => remoteThen((web) => assert.equal(web?.status, 'stopped')),
   'netcap remote del web --remove-dump': () => remoteThen((web) => assert.equal(web, undefined)),
+  'netcap fleet agents': fleetAgents,
+  'netcap fleet add web --iface v1 --netns nc-demo -Q inout -e "tcp port 443"': () => fleet({ holds: (web) => assert.equal(web?.filter, 'tcp port 443') }),
+  'netcap fleet set web -e "tcp port 80"': () => fleet({ holds: (web) => assert.equal(web?.filter, 'tcp port 80') }),
+  'netcap fleet show web': () => fleet({ check: (r) => says(r, ['node-a', 'node-b', 'tcp port 80']) }),
+  'netcap fleet stream web -w web-all.pcapng': () => fleet({ interrupt: afterListening(1500), check: () => mergedHolds('web-all.pcapng', 'tcp port 80') }),
+  'netcap fleet dump web -w web-dumps.pcapng': () => fleet({ check: () => mergedHolds('web-dumps.pcapng', 'tcp port 80 or tcp port 443') }),
+  'netcap fleet stop web': () => fleet({ holds: (web) => assert.equal(web?.status, 'stopped') }),
+  'netcap fleet del web --remove-dump': () => fleet({ holds: (web) => assert.equal(web, undefined) }),
+  'netcap fleet show': () => fleet({ check: (r) => says(r, ['node-a', 'node-b']) }),
 };
 
 /** An eBPF listing of `expr`: as many instructions as its first line says, the last one an exit. */
