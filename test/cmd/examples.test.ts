@@ -33,10 +33,17 @@ before(async () => {
 });
 
 after(async () => {
-  await served?.stop();
-  await second?.stop();
-  await world.destroy();
-  fs.rmSync(dir, { recursive: true, force: true });
+  // Node must not leave before the lab is gone: when no test ran (a failed before()), only the
+  // lab's unref'd timers are left while it stops, and Node would exit in the middle.
+  const alive = setInterval(() => {}, 1000);
+  try {
+    await served?.stop();
+    await second?.stop();
+    await world.destroy();
+    fs.rmSync(dir, { recursive: true, force: true });
+  } finally {
+    clearInterval(alive);
+  }
 });
 
 interface Ran {
