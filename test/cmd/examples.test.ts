@@ -458,18 +458,8 @@ const EXPECTED: Record<string, () => Plan> = {
   'netcap compile -e "tcp port 80" --emit c': () => ({ check: compilesAsC }),
   'netcap compile udp --linktype raw --emit c': () => ({ check: compilesAsC }),
   'netcap compile -e "ip6" --linktype raw': () => ({ check: (r) => ebpfListing(r, 'ip6', 'RAW') }),
-  'netcap read -r in.pcap -e "tcp port 80" -w out.pcap': () => ({
-    check: (r) => {
-      ok(r);
-      assert.deepEqual(tcpdump('out.pcap'), tcpdump('in.pcap', 'tcp port 80'));
-    },
-  }),
-  'netcap read -r in.pcap udp and port 53 --engine kernel': () => ({
-    check: (r) => {
-      ok(r);
-      assert.deepEqual(packetLines(r.stdout), tcpdump('in.pcap', 'udp and port 53'));
-    },
-  }),
+  'netcap read -r in.pcap -e "tcp port 80" -w out.pcap': () => writesAsTcpdump('out.pcap', 'in.pcap', 'tcp port 80'),
+  'netcap read -r in.pcap udp and port 53 --engine kernel': () => printsAsTcpdump('in.pcap', 'udp and port 53'),
   'netcap read -r in.pcap icmp --no-tcpdump -t "-e -X"': () => ({
     check: (r) => {
       ok(r);
@@ -478,18 +468,8 @@ const EXPECTED: Record<string, () => Plan> = {
       assert.match(r.stdout, /^\s+0x0000: /m, 'the bytes in hex and ASCII (-X)');
     },
   }),
-  'netcap read -r web.pcap -e "tcp[tcpflags] & (tcp-syn|tcp-fin) != 0"': () => ({
-    check: (r) => {
-      ok(r);
-      assert.deepEqual(packetLines(r.stdout), tcpdump('web.pcap', 'tcp[tcpflags] & (tcp-syn|tcp-fin) != 0'));
-    },
-  }),
-  'netcap read -r web.pcap -w web-udp.pcapng --format pcapng --engine kernel udp': () => ({
-    check: (r) => {
-      ok(r);
-      assert.deepEqual(tcpdump('web-udp.pcapng'), tcpdump('web.pcap', 'udp'));
-    },
-  }),
+  'netcap read -r web.pcap -e "tcp[tcpflags] & (tcp-syn|tcp-fin) != 0"': () => printsAsTcpdump('web.pcap', 'tcp[tcpflags] & (tcp-syn|tcp-fin) != 0'),
+  'netcap read -r web.pcap -w web-udp.pcapng --format pcapng --engine kernel udp': () => writesAsTcpdump('web-udp.pcapng', 'web.pcap', 'udp'),
   'netcap read -r web-udp.pcapng --no-tcpdump -t "-e -X"': () => ({
     check: (r) => {
       ok(r);
@@ -586,6 +566,26 @@ const EXPECTED: Record<string, () => Plan> = {
   'netcap fleet del web --remove-dump': () => fleet({ holds: (web) => assert.equal(web, undefined) }),
   'netcap fleet show': () => fleet({ check: (r) => says(r, ['node-a', 'node-b']) }),
 };
+
+/** A read that prints what `tcpdump -r file filter` prints. */
+function printsAsTcpdump(file: string, filter: string): Plan {
+  return {
+    check: (r) => {
+      ok(r);
+      assert.deepEqual(packetLines(r.stdout), tcpdump(file, filter));
+    },
+  };
+}
+
+/** A read that writes to `out` the packets `tcpdump -r file filter` shows. */
+function writesAsTcpdump(out: string, file: string, filter: string): Plan {
+  return {
+    check: (r) => {
+      ok(r);
+      assert.deepEqual(tcpdump(out), tcpdump(file, filter));
+    },
+  };
+}
 
 /** An eBPF listing of `expr`: as many instructions as its first line says, the last one an exit. */
 function ebpfListing(r: Ran, expr: string, linktype: string): void {
