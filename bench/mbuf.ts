@@ -131,8 +131,9 @@ async function waitFor(tool: Tool, pattern: RegExp, timeoutMs = 30_000): Promise
 }
 
 const bpftraceCount = (bin: string, fn: string) => ['bpftrace', '-e', `uprobe:${bin}:${fn} { @c = count(); }`];
-const netcapMbuf = (pid: number, point: string, expr: string) => [
-  process.execPath, NETCAP, 'mbuf', '-f', point, '--pid', String(pid), '--dpdk-version', '22.11', '-e', expr, '-w', '/dev/null', '--loss-ok',
+/** netcap mbuf on the bench target, writing to /dev/null unless told what to do with the packets. */
+const netcapMbuf = (pid: number, point: string, expr: string, output = ['-w', '/dev/null', '--loss-ok']) => [
+  process.execPath, NETCAP, 'mbuf', '-f', point, '--pid', String(pid), '--dpdk-version', '22.11', '-e', expr, ...output,
 ];
 
 /** Median ns per call of `target` with `argv` attached (null: bare). */
@@ -232,7 +233,7 @@ export async function runMbufBench(ctx?: Pick<BenchContext, 'repeats' | 'log' | 
         s.bpftrace.push((await tracedRound(t, bpftraceCount(binary, 'bench_one'), btReady, take)).ns);
         s.matched.push((await tracedRound(t, netcapMbuf(t.pid, 'bench_one@1', 'tcp port 80'), ready, take)).ns);
         first.netcap.push(
-          await timeToFirst([...netcapMbuf(t.pid, 'bench_one@1', 'tcp port 80').slice(0, -4), '-c', '1', '-w', '-'], (out) => out.length >= 24 + 16, { NETCAP_TRACE_STARTUP: '1' }, (e) => phases.push(startupPhases(e))),
+          await timeToFirst(netcapMbuf(t.pid, 'bench_one@1', 'tcp port 80', ['-c', '1', '-w', '-']), (out) => out.length >= 24 + 16, { NETCAP_TRACE_STARTUP: '1' }, (e) => phases.push(startupPhases(e))),
         );
         first.bpftrace.push(await timeToFirst(['bpftrace', '-e', `uprobe:${binary}:bench_one { printf("hit\\n"); exit(); }`], (out) => out.includes('hit')));
       });
