@@ -48,18 +48,23 @@ export function runNetcap(args: string[], world?: World): NetcapRun {
         };
         check();
       }),
-    stop: async (signal: NodeJS.Signals = 'SIGINT') => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill(signal);
-        const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-        const r = await exited;
-        clearTimeout(killer);
-        return r;
-      }
-      return exited;
-    },
+    stop: (signal: NodeJS.Signals = 'SIGINT') => stopChild(child, exited, signal),
   };
   return run;
+}
+
+/** Sends `signal` to a child still running (SIGKILL if it is still there 15 s later) and resolves with its exit. */
+export async function stopChild<T>(child: ChildProcess, exited: Promise<T>, signal: NodeJS.Signals): Promise<T> {
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill(signal);
+    const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    try {
+      return await exited;
+    } finally {
+      clearTimeout(killer);
+    }
+  }
+  return exited;
 }
 
 /** A private temporary directory removed by the caller. */

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Namespace, World } from '../../lab/netns';
-import { NETCAP } from '../capture/netcap-child';
+import { NETCAP, stopChild } from '../capture/netcap-child';
 
 export interface Served {
   child: ChildProcess;
@@ -71,16 +71,7 @@ export async function startServe(opts: ServeOptions = {}): Promise<Served> {
     stateDir,
     stderr: () => err,
     exited,
-    stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill(signal);
-        const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-        const r = await exited;
-        clearTimeout(killer);
-        return r;
-      }
-      return exited;
-    },
+    stop: (signal: NodeJS.Signals = 'SIGTERM') => stopChild(child, exited, signal),
   };
 }
 
