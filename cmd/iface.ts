@@ -5,7 +5,7 @@ import type { Command } from './command';
 import { captureOptions } from './capture-options';
 
 export const ifaceCommand: Command = {
-  command: 'iface',
+  command: 'iface [filter..]',
   describe: 'capture on network interfaces by direction, at TC (tcx or cls_bpf), like tcpdump -i -Q',
   builder: (y: Argv) =>
     captureOptions(y, { points: false })

@@ -7,7 +7,7 @@ import type { Command } from './command';
 import { captureOptions } from './capture-options';
 
 export const xdpCommand: Command = {
-  command: 'xdp',
+  command: 'xdp [filter..]',
   describe: 'capture the packets of XDP programs with their verdicts (xdpcap hooks; fentry/fexit where the kernel allows it)',
   builder: (y: Argv) =>
     captureOptions(y, { points: false })

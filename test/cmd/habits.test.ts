@@ -177,6 +177,8 @@ const ROWS: Row[] = [
   { args: [...SKB, '-nne'], endsItself: true, code: 2, stderr: [/-nne: in netcap -e takes the filter expression/, /-t '-nne'/] },
   { args: [...SKB, '-e', 'udp', 'tcp'], endsItself: true, code: 2, stderr: [/two filters: -e "udp" and "tcp"/] },
   { args: [...SKB, '-t', '-e', '-c', '1', 'tcp port 22'], send: 'skb', endsItself: true, code: 0, stdout: [/02:00:00:00:11:01 > 02:00:00:00:11:02, ethertype IPv4 \(0x0800\)/] },
+  { args: ['iface', '-i', 'v1', '--netns', '{ns}', '-Q', 'in', '-c', '1', '-t', '-e', 'tcp', 'port', '22'], send: 'skb', endsItself: true, code: 0, stdout: [/02:00:00:00:11:01 > 02:00:00:00:11:02, ethertype IPv4 \(0x0800\).*\.22: /] },
+  { args: ['xdp', '--hook', '{dir}/no-hook', 'udp', 'port', '53'], endsItself: true, code: 2, stderr: [/no-hook: no such file/] },
   // --- discovery
   { args: ['skb', '--list'], endsItself: true, code: 0, stdout: [/^ {2}tracepoint:net:netif_receive_skb +receive path \(-Q in\)$/m, /^ {2}tracepoint:skb:kfree_skb +drop reason, frees the skb$/m, /^ {2}raw_tp:netif_receive_skb /m, /Kernel functions \(FUNC@N/] },
   { args: ['skb', '-D'], endsItself: true, code: 0, stdout: [/tracepoint:net:net_dev_queue +transmit path \(-Q out\)/] },
