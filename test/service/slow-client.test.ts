@@ -128,16 +128,15 @@ void test(`a client that reads nothing at ${RATE / 1000}k packets/s for ${SECOND
   console.log(report);
   assert.equal(p.seen, sent, report);
   // The bound: the ring (mapped into the service), the two clients' queues, and 192 MiB for the packets read
-  // but not yet written (the library pauses its reader past 16 MiB of records: a few times that as decoded
+  // but not yet written (the library pauses its reader past 4 MiB of records: a few times that as decoded
   // packets) and the headroom V8 takes before it collects. Without the queue's bound the slow client alone
-  // would hold every packet it missed (some 130 MB here). And it does not grow: the last quarter of the
-  // run is no higher than the second.
+  // would hold every packet it missed (some 130 MB here): what bounds it is the queue, whose bytes the
+  // service counts (RSS itself swings by tens of MiB with V8's collections: 247 -> 284 MiB between two
+  // quarters of one run, 198-206 MiB in the next, so a growth check on it fails on noise).
   const boundKiB = rssBefore + (RING_BYTES + 2 * QUEUE_BYTES) / 1024 + 192 * 1024;
   assert.ok(rssMax < boundKiB, `RSS stays under ${Math.round(boundKiB / 1024)} MiB: ${report}`);
-  const quarter = Math.floor(rssAt.length / 4);
-  const second = Math.max(...rssAt.slice(quarter, 2 * quarter));
-  const last = Math.max(...rssAt.slice(3 * quarter));
-  assert.ok(last <= second + 32 * 1024, `RSS does not grow: ${Math.round(second / 1024)} MiB in the second quarter, ${Math.round(last / 1024)} MiB in the last`);
+  assert.ok(slowCounters.queuedBytes <= QUEUE_BYTES, `the slow client's queue holds ${slowCounters.queuedBytes} bytes, at most its bound ${QUEUE_BYTES}`);
+  assert.ok(slowCounters.queuedBytes > QUEUE_BYTES / 2, `the slow client's queue filled up (${slowCounters.queuedBytes} bytes) before it missed packets`);
   assert.ok(slowCounters.missed > 0, `the slow client missed packets: ${report}`);
   assert.equal(slowCounters.packets + slowCounters.missed, p.captured, 'every captured packet was queued for the slow client or counted missed');
   assert.equal(normalCounters.missed, 0, 'the normal client missed nothing');
