@@ -6,11 +6,10 @@
 // document describing every route the service answers.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import { World, type Namespace } from '../../lab/netns';
 import { inject } from '../../lab/inject';
 import { numberedFrames, RECEIVER_MAC, SENDER_MAC, sleep } from '../capture/numbered-frames';
-import { api, bpfDescriptors, startServe, type Served } from './serve-process';
+import { api, bpfDescriptors, senderNamespace, startServe, type Served } from './serve-process';
 
 const world = new World('srvapi');
 let ns: Namespace;
@@ -18,15 +17,13 @@ let served: Served;
 const POINT = 'tracepoint:net:netif_receive_skb';
 
 before(async () => {
-  ns = world.addNamespace();
-  ns.addVeth('v0', 'v1', { local: { mac: SENDER_MAC }, peer: { mac: RECEIVER_MAC, address: '192.0.2.2/24' } });
+  ns = senderNamespace(world);
   ns.addVeth('w0', 'w1', { local: { mac: SENDER_MAC }, peer: { mac: RECEIVER_MAC, address: '198.51.100.2/24' } });
   served = await startServe({ world });
 });
 
 after(async () => {
-  await served?.stop();
-  if (served) fs.rmSync(served.stateDir, { recursive: true, force: true });
+  await served?.discard();
   await world.destroy();
 });
 

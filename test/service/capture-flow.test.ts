@@ -16,7 +16,7 @@ import { tcpFrame } from '../../lab/frames';
 import { frameNumber, numberedFrames, numbersByTcpdump, packetsByTcpdump, RECEIVER_MAC, SENDER_MAC, sleep } from '../capture/numbered-frames';
 import { NETCAP } from '../capture/netcap-child';
 import { readPcapng } from '../../src/output/pcapng-reader';
-import { api, startServe, tempDir, type Served } from './serve-process';
+import { api, senderNamespace, startServe, tempDir, type Served } from './serve-process';
 
 const world = new World('srvflow');
 let ns: Namespace;
@@ -25,15 +25,13 @@ let tmp: string;
 const POINT = 'tracepoint:net:netif_receive_skb';
 
 before(async () => {
-  ns = world.addNamespace();
-  ns.addVeth('v0', 'v1', { local: { mac: SENDER_MAC }, peer: { mac: RECEIVER_MAC, address: '192.0.2.2/24' } });
+  ns = senderNamespace(world);
   tmp = tempDir('flow');
   served = await startServe({ world });
 });
 
 after(async () => {
-  await served?.stop();
-  if (served) fs.rmSync(served.stateDir, { recursive: true, force: true });
+  await served?.discard();
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   await world.destroy();
 });

@@ -10,14 +10,14 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { World, type Namespace } from '../../lab/netns';
 import { inject } from '../../lab/inject';
-import { numberedFrames, RECEIVER_MAC, SENDER_MAC, sleep } from '../capture/numbered-frames';
+import { numberedFrames, sleep } from '../capture/numbered-frames';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import type { FastifyInstance } from 'fastify';
 import { bpfObjectsOf, stillLoaded } from '../capture/netcap-child';
 import { CaptureService } from '../../src/service/service';
 import { buildServer } from '../../src/service/server';
-import { api, bpfDescriptors, tempDir } from './serve-process';
+import { api, bpfDescriptors, senderNamespace, tempDir } from './serve-process';
 
 const world = new World('srvcyc');
 let ns: Namespace;
@@ -29,8 +29,7 @@ const CYCLES = 200;
 const WARM_UP = 50;
 
 before(async () => {
-  ns = world.addNamespace();
-  ns.addVeth('v0', 'v1', { local: { mac: SENDER_MAC }, peer: { mac: RECEIVER_MAC, address: '192.0.2.2/24' } });
+  ns = senderNamespace(world);
   stateDir = tempDir('cycles');
   service = new CaptureService({ stateDir });
   app = await buildServer({ service });

@@ -8,8 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { World, type Namespace } from '../../lab/netns';
 import { inject } from '../../lab/inject';
-import { numberedFrames, numbersByTcpdump, RECEIVER_MAC, SENDER_MAC, sleep } from '../capture/numbered-frames';
-import { api, startServe, type Served } from './serve-process';
+import { numberedFrames, numbersByTcpdump, sleep } from '../capture/numbered-frames';
+import { api, senderNamespace, startServe, type Served } from './serve-process';
 
 const world = new World('srvrot');
 let ns: Namespace;
@@ -17,14 +17,12 @@ let served: Served;
 const POINT = 'tracepoint:net:netif_receive_skb';
 
 before(async () => {
-  ns = world.addNamespace();
-  ns.addVeth('v0', 'v1', { local: { mac: SENDER_MAC }, peer: { mac: RECEIVER_MAC, address: '192.0.2.2/24' } });
+  ns = senderNamespace(world);
   served = await startServe({ world });
 });
 
 after(async () => {
-  await served?.stop();
-  if (served) fs.rmSync(served.stateDir, { recursive: true, force: true });
+  await served?.discard();
   await world.destroy();
 });
 

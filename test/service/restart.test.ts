@@ -11,10 +11,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { World, type Namespace } from '../../lab/netns';
 import { inject } from '../../lab/inject';
-import { numberedFrames, numbersByTcpdump, RECEIVER_MAC, SENDER_MAC, sleep } from '../capture/numbered-frames';
+import { numberedFrames, numbersByTcpdump, sleep } from '../capture/numbered-frames';
 import { bpfObjectsOf, stillLoaded } from '../capture/netcap-child';
 import { readPcapng } from '../../src/output/pcapng-reader';
-import { api, startServe, tempDir, type Served } from './serve-process';
+import { api, senderNamespace, startServe, tempDir, type Served } from './serve-process';
 
 const world = new World('srvkill');
 let ns: Namespace;
@@ -23,8 +23,7 @@ const running: Served[] = [];
 const POINT = 'tracepoint:net:netif_receive_skb';
 
 before(() => {
-  ns = world.addNamespace();
-  ns.addVeth('v0', 'v1', { local: { mac: SENDER_MAC }, peer: { mac: RECEIVER_MAC, address: '192.0.2.2/24' } });
+  ns = senderNamespace(world);
   stateDir = tempDir('kill');
 });
 

@@ -11,9 +11,8 @@ import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { World, type Namespace } from '../../lab/netns';
-import { RECEIVER_MAC, SENDER_MAC } from '../capture/numbered-frames';
 import { NETCAP } from '../capture/netcap-child';
-import { api, startServe, tempDir, type Served } from './serve-process';
+import { api, senderNamespace, startServe, tempDir, type Served } from './serve-process';
 
 const world = new World('srvsec');
 let ns: Namespace;
@@ -23,8 +22,7 @@ const TOKEN = 'k6JvYw2nQ9s4Tf8bX1pL0aZc';
 const POINT = 'tracepoint:net:netif_receive_skb';
 
 before(() => {
-  ns = world.addNamespace();
-  ns.addVeth('v0', 'v1', { local: { mac: SENDER_MAC }, peer: { mac: RECEIVER_MAC, address: '192.0.2.2/24' } });
+  ns = senderNamespace(world);
   tmp = tempDir('sec');
 });
 

@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Namespace, World } from '../../lab/netns';
 import { NETCAP, stopChild } from '../capture/netcap-child';
+import { RECEIVER_MAC, SENDER_MAC } from '../capture/numbered-frames';
 
 export interface Served {
   child: ChildProcess;
@@ -19,6 +20,8 @@ export interface Served {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Stops it with a signal (SIGKILL after 15 s). */
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Stops it (SIGTERM) and removes its state directory: a test's end. */
+  discard(): Promise<void>;
 }
 
 export interface ServeOptions {
@@ -32,6 +35,16 @@ export interface ServeOptions {
   listen?: string;
   /** The command that runs netcap (default: this Node and bin/netcap). */
   netcap?: string[];
+}
+
+/**
+ * A namespace of `world` with the veth pair the service tests send through:
+ * frames injected into v0 (SENDER_MAC) arrive at v1 (RECEIVER_MAC, 192.0.2.2/24).
+ */
+export function senderNamespace(world: World): Namespace {
+  const ns = world.addNamespace();
+  ns.addVeth('v0', 'v1', { local: { mac: SENDER_MAC }, peer: { mac: RECEIVER_MAC, address: '192.0.2.2/24' } });
+  return ns;
 }
 
 /** A private temporary directory; the caller removes it. */
@@ -72,6 +85,10 @@ export async function startServe(opts: ServeOptions = {}): Promise<Served> {
     stderr: () => err,
     exited,
     stop: (signal: NodeJS.Signals = 'SIGTERM') => stopChild(child, exited, signal),
+    discard: async () => {
+      await stopChild(child, exited, 'SIGTERM');
+      fs.rmSync(stateDir, { recursive: true, force: true });
+    },
   };
 }
 

@@ -12,9 +12,9 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { World, type Namespace } from '../../lab/netns';
 import { inject } from '../../lab/inject';
-import { frameNumber, numberedFrames, RECEIVER_MAC, SENDER_MAC, sleep } from '../capture/numbered-frames';
+import { frameNumber, numberedFrames, sleep } from '../capture/numbered-frames';
 import { readPcapng } from '../../src/output/pcapng-reader';
-import { api, rssKiB, startServe, tempDir, type Served } from './serve-process';
+import { api, rssKiB, senderNamespace, startServe, tempDir, type Served } from './serve-process';
 
 const world = new World('srvslow');
 let ns: Namespace;
@@ -29,15 +29,13 @@ const RING_BYTES = 32 << 20;
 const DISTINCT = 1000;
 
 before(async () => {
-  ns = world.addNamespace();
-  ns.addVeth('v0', 'v1', { local: { mac: SENDER_MAC }, peer: { mac: RECEIVER_MAC, address: '192.0.2.2/24' } });
+  ns = senderNamespace(world);
   tmp = tempDir('slow');
   served = await startServe({ world, args: ['--client-queue-bytes', String(QUEUE_BYTES)] });
 });
 
 after(async () => {
-  await served?.stop();
-  if (served) fs.rmSync(served.stateDir, { recursive: true, force: true });
+  await served?.discard();
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   await world.destroy();
 });

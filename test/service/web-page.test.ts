@@ -13,8 +13,8 @@ import * as path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { World, type Namespace } from '../../lab/netns';
 import { inject } from '../../lab/inject';
-import { numberedFrames, numbersByTcpdump, RECEIVER_MAC, SENDER_MAC, sleep } from '../capture/numbered-frames';
-import { api, startServe, tempDir, type Served } from './serve-process';
+import { numberedFrames, numbersByTcpdump, sleep } from '../capture/numbered-frames';
+import { api, senderNamespace, startServe, tempDir, type Served } from './serve-process';
 
 const CHROMIUM = '/usr/bin/chromium';
 const world = new World('srvweb');
@@ -24,16 +24,14 @@ let tmp: string;
 let browser: BrowserContext | undefined;
 
 before(async () => {
-  ns = world.addNamespace();
-  ns.addVeth('v0', 'v1', { local: { mac: SENDER_MAC }, peer: { mac: RECEIVER_MAC, address: '192.0.2.2/24' } });
+  ns = senderNamespace(world);
   tmp = tempDir('web');
   served = await startServe({ world });
 });
 
 after(async () => {
   await browser?.close();
-  await served?.stop();
-  if (served) fs.rmSync(served.stateDir, { recursive: true, force: true });
+  await served?.discard();
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   await world.destroy();
 });
