@@ -71,6 +71,8 @@ export interface NativeSenderStats {
   cancelled: number;
   /** The thread got SCHED_FIFO for its waits. */
   realtime: boolean;
+  /** A PM QoS request kept idle CPUs polling (0 us wake-up latency) from the start. */
+  idlePoll: boolean;
   /** The spin window now (fixed, or learnt from the wake-ups so far). */
   spinNs: number;
   /** CLOCK_MONOTONIC ns that dues count from: when the first frame went out (0n before). */
@@ -147,7 +149,7 @@ export interface Native {
     /** An AF_PACKET socket bound to ifname, created in the network namespace at netnsPath ("" = ours). */
     open(netnsPath: string, ifname: string): NativePacketSocket;
     /** A sender thread owning fd; onWake runs when the queue drained to lowWater or emptied. */
-    Sender: new (fd: number, onWake: () => void, options: { spinNs?: number; lowWater?: number; realtime?: boolean }) => NativeSender;
+    Sender: new (fd: number, onWake: () => void, options: { spinNs?: number; lowWater?: number; realtime?: boolean; idlePoll?: boolean }) => NativeSender;
   };
   /** maxBatchBytes (default 1 MiB) bounds one delivered batch; consume() still drains everything. */
   RingBuffer: new (mapFd: number, onBatch: (data: Buffer, ends: Uint32Array) => void, maxBatchBytes?: number) => NativeRingBuffer;

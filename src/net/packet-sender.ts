@@ -38,6 +38,8 @@ export interface SenderOptions {
   lowWater?: number;
   /** Wait for deadlines at real-time priority (SCHED_FIFO) when permitted (default true). */
   realtime?: boolean;
+  /** Hold a PM QoS request for 0 us CPU wake-up latency while the sender is open, so idle CPUs poll instead of sleeping (default true; root only). */
+  idlePoll?: boolean;
 }
 
 /** One frame for push(): its bytes and when it is due, in ns after the anchor (the first frame's send). */
@@ -56,7 +58,7 @@ export class PacketSender {
     fd: number,
     options: SenderOptions,
   ) {
-    this.sender = new (native().packet.Sender)(fd, () => this.woken(), { spinNs: options.spinNs, lowWater: options.lowWater, realtime: options.realtime });
+    this.sender = new (native().packet.Sender)(fd, () => this.woken(), { spinNs: options.spinNs, lowWater: options.lowWater, realtime: options.realtime, idlePoll: options.idlePoll });
   }
 
   /**

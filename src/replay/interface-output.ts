@@ -95,7 +95,7 @@ export class InterfaceOutput implements ReplayOutput {
     const notDone: Record<string, number> = { ...s.errors };
     if (s.tooBig) notDone['larger than the MTU'] = s.tooBig;
     if (s.cancelled + this.unsent) notDone['stopped before their time'] = s.cancelled + this.unsent;
-    return { done: s.sent, notDone, retried: s.retried, lateness: this.lateness.summary(), clock: `the sender thread's CLOCK_MONOTONIC at the send() call; ${s.realtime ? 'SCHED_FIFO' : 'normal priority'}, spin window ${formatNs(s.spinNs)}` };
+    return { done: s.sent, notDone, retried: s.retried, lateness: this.lateness.summary(), clock: `the sender thread's CLOCK_MONOTONIC at the send() call; ${s.realtime ? 'SCHED_FIFO' : 'normal priority'}, ${s.idlePoll ? 'idle CPUs polling' : 'idle CPUs sleeping'}, spin window ${formatNs(s.spinNs)}` };
   }
 
   private flush(): void {
