@@ -1,45 +1,96 @@
 // Promise-based writing to a Node Writable (a file, a pipe to tcpdump,
 // stdout): honours back-pressure, and `flush()` resolves only once every
-// chunk written so far has been handed to the OS (for files: the fs.write
-// calls have completed), so "flushed" means the bytes survive our exit —
-// like tcpdump -U's fflush, cheap enough per packet. `close()` of a file
-// also fsyncs, so a closed capture file survives a power cut too.
+// chunk written so far has been handed to the OS (for files: written), so
+// "flushed" means the bytes survive our exit — like tcpdump -U's fflush,
+// cheap enough per packet. `close()` of a file also fsyncs, so a closed
+// capture file survives a power cut too.
 //
-// Small chunks written in one turn of the event loop (a ring-buffer batch,
-// a file's packets) are coalesced into one write of up to COALESCE_BYTES,
-// handed over on the next turn (setImmediate) or at once when that much is
-// pending: one syscall per batch instead of one per packet, while a live
-// display still sees each batch as soon as it was written.
+// What is written in one turn of the event loop (a ring-buffer batch, a
+// file's packets) collects in one pending buffer, handed over as one write
+// of up to COALESCE_BYTES on the next turn (setImmediate) or at once when
+// that much is pending: one syscall per batch instead of one per packet,
+// while a live display still sees each batch as soon as it was written.
+// Writers of many small records fill the pending buffer in place
+// (`reserve`), so a batch costs no Buffer per record.
+//
+// A regular file is written with write(2) from the event loop itself, as
+// tcpdump writes its file: handing each batch to libuv's thread pool cost
+// two thread switches per write, more than the write (bench/RESULTS.md,
+// "User space"); a write to the page cache does not wait for the disk.
+// Other streams (pipes, stdout, sockets) are written through the stream.
 import * as fs from 'node:fs';
 import type { Writable } from 'node:stream';
 
 const COALESCE_BYTES = 256 * 1024;
+/** The pending buffer's first size; it grows to what a turn writes, and is kept while nothing holds it. */
+const INITIAL_BYTES = 64 * 1024;
 
 export class StreamWriter {
   private lastWrite: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
   private closed = false;
-  private pending: Buffer[] = [];
+  /** Bytes written but not handed over yet: pending[0, pendingBytes). */
+  private pending: Buffer = Buffer.alloc(0);
   private pendingBytes = 0;
   private scheduled = false;
+  /** The descriptor of a regular file written with write(2) directly (see the top). */
+  private readonly fd: number | undefined;
 
   constructor(readonly sink: Writable) {
     sink.on('error', (e: Error) => {
       this.failure ??= e;
     });
+    this.fd = regularFileFd(sink);
   }
 
   /**
-   * Queues a chunk (which must not be modified afterwards); resolves when
-   * the stream is ready for more, not necessarily flushed.
+   * Queues a chunk (copied: the caller may reuse it); resolves when the
+   * stream is ready for more, not necessarily flushed.
    */
   async write(chunk: Buffer): Promise<void> {
+    await this.ready();
+    this.append(chunk);
+    if (this.failure) throw this.failure;
+  }
+
+  /** Queues a chunk (copied) now, whatever the back-pressure. */
+  append(chunk: Buffer): void {
+    const at = this.reserve(chunk.length);
+    chunk.copy(this.pending, at);
+    this.commit(chunk.length);
+  }
+
+  /** Resolves when the stream can take more (back-pressure: a slow reader such as tcpdump or a pipe holds the producer here). */
+  async ready(): Promise<void> {
     if (this.closed) throw new Error('write after close');
     if (this.failure) throw this.failure;
-    // Back-pressure: a slow reader (tcpdump, a pipe) holds the producer here.
-    if (this.sink.writableNeedDrain) await waitForDrain(this.sink);
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
+    if (this.fd === undefined && this.sink.writableNeedDrain) await waitForDrain(this.sink);
+  }
+
+  /**
+   * Room for `bytes` more at the end of what is pending: returns the offset
+   * in `buffer` to fill them from, then call commit(bytes). The buffer may
+   * change with each reserve().
+   */
+  reserve(bytes: number): number {
+    if (this.closed) throw new Error('write after close');
+    const needed = this.pendingBytes + bytes;
+    if (needed > this.pending.length) {
+      const grown = Buffer.allocUnsafe(Math.max(needed, INITIAL_BYTES, 2 * this.pending.length));
+      this.pending.copy(grown, 0, 0, this.pendingBytes);
+      this.pending = grown;
+    }
+    return this.pendingBytes;
+  }
+
+  /** The buffer reserve() made room in. */
+  get buffer(): Buffer {
+    return this.pending;
+  }
+
+  /** Queues the `bytes` filled in after reserve(). */
+  commit(bytes: number): void {
+    this.pendingBytes += bytes;
     if (this.pendingBytes >= COALESCE_BYTES) this.handOver();
     else if (!this.scheduled) {
       this.scheduled = true;
@@ -48,7 +99,11 @@ export class StreamWriter {
         this.handOver();
       });
     }
-    if (this.failure) throw this.failure;
+  }
+
+  /** The failure of an earlier write, if one failed (thrown by the next write or flush). */
+  get failed(): Error | undefined {
+    return this.failure;
   }
 
   /** Resolves when everything written so far has been handed to the OS. */
@@ -60,9 +115,12 @@ export class StreamWriter {
 
   /** Writes what is pending as one chunk. */
   private handOver(): void {
-    if (this.pending.length === 0 || this.sink.writableEnded || this.sink.destroyed) return;
-    const chunk = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [];
+    if (this.pendingBytes === 0) return;
+    if (this.fd !== undefined) return this.writeFile(this.fd);
+    if (this.sink.writableEnded || this.sink.destroyed) return;
+    // The stream keeps the chunk until it is written: the next turn's bytes go to a new buffer.
+    const chunk = this.pending.subarray(0, this.pendingBytes);
+    this.pending = Buffer.alloc(0);
     this.pendingBytes = 0;
     this.lastWrite = new Promise<void>((resolve, reject) => {
       this.sink.write(chunk, (e) => (e ? reject(e) : resolve()));
@@ -72,6 +130,17 @@ export class StreamWriter {
     this.lastWrite.catch((e: Error) => {
       this.failure ??= e;
     });
+  }
+
+  private writeFile(fd: number): void {
+    const bytes = this.pendingBytes;
+    this.pendingBytes = 0;
+    if (this.failure) return;
+    try {
+      for (let done = 0; done < bytes; ) done += fs.writeSync(fd, this.pending, done, bytes - done);
+    } catch (e) {
+      this.failure ??= e as Error;
+    }
   }
 
   /**
@@ -84,8 +153,7 @@ export class StreamWriter {
     this.closed = true;
     this.handOver();
     await this.lastWrite.catch(() => undefined);
-    // fs.WriteStream keeps its descriptor in .fd (documented, absent from the typings).
-    const fd = this.sink instanceof fs.WriteStream ? (this.sink as fs.WriteStream & { fd?: number | null }).fd : undefined;
+    const fd = this.fd ?? writeStreamFd(this.sink);
     if (endSink && typeof fd === 'number' && !this.failure) {
       await new Promise<void>((resolve) => fs.fsync(fd, (e) => {
         if (e && e.code !== 'EINVAL') this.failure ??= e; // EINVAL: a FIFO or device, nothing to sync
@@ -120,4 +188,21 @@ function waitForDrain(sink: Writable): Promise<void> {
     sink.on('error', done);
     sink.on('close', done);
   });
+}
+
+/** fs.WriteStream keeps its descriptor in .fd (documented, absent from the typings). */
+function writeStreamFd(sink: Writable): number | undefined {
+  const fd = sink instanceof fs.WriteStream ? (sink as fs.WriteStream & { fd?: number | null }).fd : undefined;
+  return typeof fd === 'number' ? fd : undefined;
+}
+
+/** The descriptor of a file stream on a regular file (not a FIFO, device or socket), open and not yet written through the stream. */
+function regularFileFd(sink: Writable): number | undefined {
+  const fd = writeStreamFd(sink);
+  if (fd === undefined || sink.writableLength > 0 || sink.writableEnded) return undefined;
+  try {
+    return fs.fstatSync(fd).isFile() ? fd : undefined;
+  } catch {
+    return undefined;
+  }
 }
