@@ -12,8 +12,9 @@ import * as fs from 'node:fs';
 import { Writable } from 'node:stream';
 import { UserError } from '../errors';
 import { packetComment, type CaptureInterface, type CaptureStatistics, type CapturedPacket } from './packet';
+import type { PacketBatch } from './packet-batch';
 import { PCAP_FILE_HEADER_SIZE, PCAP_RECORD_HEADER_SIZE, PcapWriter } from './pcap-writer';
-import { PcapngWriter } from './pcapng-writer';
+import { enhancedPacketBlockBytes, PcapngWriter } from './pcapng-writer';
 
 export interface FileFormat {
   format: 'pcap' | 'pcapng';
@@ -30,6 +31,13 @@ export interface CaptureFileWriter {
   /** Bytes written so far, buffered ones included (what tcpdump's -C compares: pcap_dump_ftell). */
   size(): number;
   writePacket(pkt: CapturedPacket): Promise<void>;
+  /**
+   * Writes a batch's packets at once (no object per packet), as writePacket
+   * would one by one; a pcap file writes the packets of interfaces
+   * `behindEthernet(ifIndex)` names behind a synthesised Ethernet header.
+   * Resolves when the file can take more.
+   */
+  writeBatch(batch: PacketBatch, behindEthernet?: (ifIndex: number) => boolean): Promise<void>;
   /** Declares one more interface (pcapng: an IDB before its first packet; pcap: nothing to write). */
   addInterface(iface: CaptureInterface): void;
   flush(): Promise<void>;
@@ -50,17 +58,10 @@ export function openFileStream(path: string): fs.WriteStream {
   return fs.createWriteStream('', { fd, autoClose: true });
 }
 
-const pad4 = (n: number) => (n + 3) & ~3;
-
-/** Bytes of an Enhanced Packet Block (pcapng spec 4.3): 12 framing + 20 fixed + padded data + options. */
+/** Bytes of the Enhanced Packet Block of a packet. */
 export function enhancedPacketBlockSize(pkt: CapturedPacket, snaplen: number): number {
-  const caplen = Math.min(pkt.data.length, snaplen || pkt.data.length);
-  const options: number[] = [];
-  if (pkt.direction) options.push(4); // epb_flags
   const comment = packetComment(pkt);
-  if (comment) options.push(Buffer.byteLength(comment, 'utf8'));
-  const optionBytes = options.reduce((sum, len) => sum + 4 + pad4(len), 0) + (options.length ? 4 : 0); // + opt_endofopt
-  return 12 + 20 + pad4(caplen) + optionBytes;
+  return enhancedPacketBlockBytes(Math.min(pkt.data.length, snaplen || pkt.data.length), pkt.direction !== undefined, comment ? Buffer.byteLength(comment, 'utf8') : 0);
 }
 
 /** Bytes of the section header and interface blocks PcapngWriter writes for these, measured by writing them to a counter. */
@@ -100,6 +101,12 @@ export function captureFileOn(stream: Writable, path: string, format: FileFormat
         bytes += enhancedPacketBlockSize(pkt, interfaces[pkt.ifIndex]?.snaplen ?? 0);
         await w.writePacket(pkt);
       },
+      writeBatch: (batch) => {
+        const written = w.writeBatch(batch);
+        bytes += written.bytes;
+        counted = interfaces.length;
+        return written.ready;
+      },
       addInterface: (iface) => {
         interfaces.push(iface);
         w.addInterface(iface);
@@ -123,6 +130,11 @@ export function captureFileOn(stream: Writable, path: string, format: FileFormat
     writePacket: (pkt) => {
       bytes += PCAP_RECORD_HEADER_SIZE + Math.min(pkt.data.length, snaplen);
       return w.writePacket(pkt);
+    },
+    writeBatch: (batch, behindEthernet) => {
+      const written = w.writeBatch(batch, behindEthernet);
+      bytes += written.bytes;
+      return written.ready;
     },
     // One link type per pcap file: the caller has turned every packet into it.
     addInterface: () => undefined,

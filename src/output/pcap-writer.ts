@@ -6,6 +6,8 @@
 // Format: https://www.ietf.org/archive/id/draft-ietf-opsawg-pcap-01.html
 import type { Writable } from 'node:stream';
 import type { CapturedPacket } from './packet';
+import { splitNanoseconds, type PacketBatch } from './packet-batch';
+import { SYNTHETIC_ETHERNET_BYTES, syntheticEtherType } from './linktypes';
 import { StreamWriter } from './stream-writer';
 
 export const PCAP_MAGIC_MICRO = 0xa1b2c3d4;
@@ -25,6 +27,9 @@ export interface PcapWriterOptions {
 export class PcapWriter {
   private readonly out: StreamWriter;
   private headerWritten = false;
+  private readonly time = new Float64Array(2);
+  /** The synthesised Ethernet header of a raw-IP packet: zero MACs, then its EtherType. */
+  private readonly ethernet = Buffer.alloc(SYNTHETIC_ETHERNET_BYTES);
 
   constructor(
     sink: Writable,
@@ -36,8 +41,14 @@ export class PcapWriter {
   /** Writes the file header now (otherwise it goes out with the first packet). */
   async writeHeader(): Promise<void> {
     if (this.headerWritten) return;
+    this.queueHeader();
+    await this.out.ready();
+  }
+
+  private queueHeader(): void {
+    if (this.headerWritten) return;
     this.headerWritten = true;
-    await this.out.write(pcapFileHeader(this.options));
+    this.out.append(pcapFileHeader(this.options));
   }
 
   /** Appends one packet; `ifIndex`, `comment` and `direction` have no place in pcap and are dropped. */
@@ -60,6 +71,46 @@ export class PcapWriter {
     // The wire length as given, even below caplen (tcpdump -r keeps a file's).
     h.writeUInt32LE(pkt.wirelen >>> 0, 12);
     await this.out.write(Buffer.concat([h, pkt.data.subarray(0, caplen)]));
+  }
+
+  /**
+   * Appends every packet of a batch at once, as writePacket would one by
+   * one, into the pending buffer (no Buffer or promise per packet). The
+   * packets of interfaces `behindEthernet(ifIndex)` names go behind a
+   * synthesised Ethernet header (outputs.ts). Returns the bytes of the
+   * records; resolves `ready` when the stream can take more.
+   */
+  writeBatch(batch: PacketBatch, behindEthernet?: (ifIndex: number) => boolean): { bytes: number; ready: Promise<void> } {
+    this.queueHeader();
+    const { snaplen } = this.options;
+    const nanosecond = this.options.nanosecond === true;
+    const { count, bytes: src, dataStart, caplen, wirelen, ifIndex, tsHigh, tsLow } = batch;
+    let total = 0;
+    for (let i = 0; i < count; i++) {
+      const front = behindEthernet?.(ifIndex[i]) ? SYNTHETIC_ETHERNET_BYTES : 0;
+      total += PCAP_RECORD_HEADER_SIZE + Math.min(caplen[i] + front, snaplen);
+    }
+    let at = this.out.reserve(total);
+    const out = this.out.buffer;
+    const time = this.time;
+    for (let i = 0; i < count; i++) {
+      const start = dataStart[i];
+      const front = behindEthernet?.(ifIndex[i]) ? SYNTHETIC_ETHERNET_BYTES : 0;
+      const kept = Math.min(caplen[i] + front, snaplen);
+      splitNanoseconds(tsHigh[i], tsLow[i], time);
+      out.writeUInt32LE(time[0] >>> 0, at);
+      out.writeUInt32LE(nanosecond ? time[1] : Math.floor(time[1] / 1000), at + 4);
+      out.writeUInt32LE(kept, at + 8);
+      out.writeUInt32LE((wirelen[i] + front) >>> 0, at + 12);
+      at += PCAP_RECORD_HEADER_SIZE;
+      if (front) {
+        this.ethernet.writeUInt16BE(syntheticEtherType(batch.etherType[i], caplen[i] > 0 ? src[start] : undefined), 12);
+        at += this.ethernet.copy(out, at, 0, Math.min(front, kept));
+      }
+      at += src.copy(out, at, start, start + kept - Math.min(front, kept));
+    }
+    this.out.commit(total);
+    return { bytes: total, ready: this.out.ready() };
   }
 
   /** Resolves when everything written so far has reached the OS. */

@@ -20,12 +20,14 @@ import {
   EPB_OUTBOUND,
   OPT,
   encodeBlock,
+  pad4,
   stringOption,
   timestampOption,
   u32Option,
   u64Option,
   type RawOption,
 } from './pcapng-format';
+import { DIRECTION_IN, DIRECTION_UNKNOWN, type PacketBatch } from './packet-batch';
 import { StreamWriter } from './stream-writer';
 
 export interface PcapngWriterOptions {
@@ -81,6 +83,68 @@ export class PcapngWriter {
     await this.out.write(encodeBlock(BLOCK.enhancedPacket, Buffer.concat([body, pkt.data.subarray(0, caplen)]), options));
   }
 
+  /**
+   * Appends every packet of a batch at once, as writePacket would one by
+   * one, into the pending buffer: no Buffer or promise per packet; a
+   * comment is made only for a packet that has one. Returns the bytes of
+   * the blocks (the section header and interface blocks written first
+   * included); resolves `ready` when the stream can take more.
+   */
+  writeBatch(batch: PacketBatch): { bytes: number; ready: Promise<void> } {
+    const header = this.queuePending();
+    const { count, bytes: src, dataStart, caplen, wirelen, ifIndex, tsHigh, tsLow, direction } = batch;
+    const comments: (string | undefined)[] = [];
+    const commentBytes: number[] = [];
+    const keptLength = (i: number): number => {
+      const iface = this.interfaces[ifIndex[i]];
+      if (!iface) throw new RangeError(`packet names interface ${ifIndex[i]}, but only ${this.interfaces.length} were added`);
+      return Math.min(caplen[i], iface.snaplen || caplen[i]);
+    };
+    let total = 0;
+    for (let i = 0; i < count; i++) {
+      const comment = batch.comment(i);
+      comments.push(comment);
+      commentBytes.push(comment ? Buffer.byteLength(comment, 'utf8') : 0);
+      total += enhancedPacketBlockBytes(keptLength(i), direction[i] !== DIRECTION_UNKNOWN, commentBytes[i]);
+    }
+    let at = this.out.reserve(total);
+    const out = this.out.buffer;
+    for (let i = 0; i < count; i++) {
+      const length = keptLength(i);
+      const comment = comments[i];
+      const block = enhancedPacketBlockBytes(length, direction[i] !== DIRECTION_UNKNOWN, commentBytes[i]);
+      const end = at + block;
+      out.writeUInt32LE(BLOCK.enhancedPacket, at);
+      out.writeUInt32LE(block, at + 4);
+      out.writeUInt32LE(ifIndex[i], at + 8);
+      out.writeUInt32LE(tsHigh[i], at + 12);
+      out.writeUInt32LE(tsLow[i], at + 16);
+      out.writeUInt32LE(length, at + 20);
+      out.writeUInt32LE(wirelen[i] >>> 0, at + 24);
+      at += 28;
+      at += src.copy(out, at, dataStart[i], dataStart[i] + length);
+      at = zeroTo(out, at, pad4(length) - length);
+      if (direction[i] !== DIRECTION_UNKNOWN) {
+        out.writeUInt16LE(OPT.epbFlags, at);
+        out.writeUInt16LE(4, at + 2);
+        out.writeUInt32LE(direction[i] === DIRECTION_IN ? EPB_INBOUND : EPB_OUTBOUND, at + 4);
+        at += 8;
+      }
+      if (comment) {
+        out.writeUInt16LE(OPT.comment, at);
+        out.writeUInt16LE(commentBytes[i], at + 2);
+        at += 4;
+        at += out.write(comment, at, 'utf8');
+        at = zeroTo(out, at, pad4(commentBytes[i]) - commentBytes[i]);
+      }
+      if (at + 4 < end) at = zeroTo(out, at, 4); // opt_endofopt
+      out.writeUInt32LE(block, at);
+      at += 4;
+    }
+    this.out.commit(total);
+    return { bytes: header + total, ready: this.out.ready() };
+  }
+
   /** Writes an Interface Statistics Block for one interface. */
   async writeStatistics(ifIndex: number, stats: CaptureStatistics): Promise<void> {
     await this.writePending();
@@ -113,13 +177,19 @@ export class PcapngWriter {
   }
 
   private async writePending(): Promise<void> {
+    if (this.queuePending() > 0) await this.out.ready();
+  }
+
+  /** The section header and the interfaces added since the last block, queued now; returns their bytes. */
+  private queuePending(): number {
+    const blocks: Buffer[] = [];
     if (!this.headerWritten) {
       this.headerWritten = true;
-      await this.out.write(this.sectionHeader());
+      blocks.push(this.sectionHeader());
     }
-    while (this.queuedInterfaces.length) {
-      await this.out.write(interfaceBlock(this.queuedInterfaces.shift()!));
-    }
+    while (this.queuedInterfaces.length) blocks.push(interfaceBlock(this.queuedInterfaces.shift()!));
+    for (const b of blocks) this.out.append(b);
+    return blocks.reduce((sum, b) => sum + b.length, 0);
   }
 
   private sectionHeader(): Buffer {
@@ -134,6 +204,17 @@ export class PcapngWriter {
     options.push(stringOption(OPT.shbUserAppl, this.options.application ?? 'netcap'));
     return encodeBlock(BLOCK.sectionHeader, body, options);
   }
+}
+
+/** Bytes of an Enhanced Packet Block (pcapng spec 4.3): 12 framing + 20 fixed + padded data + options (epb_flags, a comment, opt_endofopt). */
+export function enhancedPacketBlockBytes(caplen: number, flags: boolean, commentBytes: number): number {
+  const options = (flags ? 8 : 0) + (commentBytes ? 4 + pad4(commentBytes) : 0);
+  return 12 + 20 + pad4(caplen) + (options ? options + 4 : 0);
+}
+
+function zeroTo(out: Buffer, at: number, bytes: number): number {
+  for (let i = 0; i < bytes; i++) out[at + i] = 0;
+  return at + bytes;
 }
 
 function interfaceBlock(desc: CaptureInterface): Buffer {
