@@ -29,7 +29,8 @@ import { WallClock } from './clock';
 import { CaptureMaps } from './maps';
 import type { Generation, JudgeSettings, PrepareMode, PreparedMode } from './mode';
 import { readPointStats, type PointStats } from './stats';
-import { decodeRecord } from './record';
+import { decodeRecord, type PacketRecord } from './record';
+import { RecordPackets } from './record-packets';
 import { startupMark } from './startup-trace';
 import { MAX_SNAPLEN } from '../limits';
 
@@ -95,6 +96,8 @@ export class Capture extends EventEmitter<CaptureEvents> {
   private readonly clock = new WallClock();
   private stateValue: CaptureState = 'loaded';
   private firstBatch = true;
+  /** The fast path's columns, reused from batch to batch. */
+  private columns: RecordPackets | undefined;
 
   /**
    * Prepares the mode and loads its first generation of programs; nothing
@@ -298,36 +301,78 @@ export class Capture extends EventEmitter<CaptureEvents> {
     if (this.firstBatch) startupMark('first records read from the ring');
     this.firstBatch = false;
     const limit = this.options.count;
-    const packets: CapturedPacket[] = [];
-    for (const raw of batch) {
-      if (limit !== undefined && this.written >= limit) break;
-      const rec = decodeRecord(raw);
-      const p = this.mode.packet(rec);
-      const ifIndex = this.interfaceFor(rec.point, p.linktype);
-      packets.push({
-        ifIndex,
-        tsNs: this.clock.toRealtime(rec.tsNs),
-        data: p.data,
-        wirelen: p.wirelen,
-        meta: p.meta,
-        ...(p.direction ? { direction: p.direction } : {}),
-        ...(p.linktype === LINKTYPE_RAW && rec.protocol ? { etherType: rec.protocol } : {}),
-      });
-      this.written++;
-      if (rec.point < this.captured.length) this.captured[rec.point]++;
+    const count = limit === undefined ? batch.count : Math.min(batch.count, Math.max(0, limit - this.written));
+    if (count === 0) return;
+    if (this.mode.plainPackets) this.deliverColumns(batch, count);
+    else {
+      const packets: CapturedPacket[] = [];
+      for (let i = 0; i < count; i++) {
+        const rec = decodeRecord(batch.record(i));
+        packets.push(this.packetOf(rec));
+        if (rec.point < this.captured.length) this.captured[rec.point]++;
+      }
+      this.written += count;
+      this.emit('packets', packets);
+      this.writeOut(this.sinks, packets, []);
     }
-    if (packets.length === 0) return;
-    this.emit('packets', packets);
-    // One chained task per ring batch: at 100k packets/s a promise per
-    // packet spent most of the time in GC and let the ring overflow.
-    // Order and back-pressure are kept.
+    if (limit !== undefined && this.written >= limit) this.finish?.('count');
+  }
+
+  /**
+   * The fast path (PreparedMode plainPackets): outputs that take batches
+   * write the records from the ring batch now; CapturedPackets are made
+   * only for listeners and the other outputs.
+   */
+  private deliverColumns(batch: RecordBatch, count: number): void {
+    this.columns ??= new RecordPackets(this.mode.plainPackets!, this.mode.points.length, this.clock, (point, linktype) => this.interfaceFor(point, linktype), (rec) => this.packetOf(rec));
+    const columns = this.columns.fill(batch, count);
+    for (let i = 0; i < count; i++) if (columns.point[i] < this.captured.length) this.captured[columns.point[i]]++;
+    this.written += count;
+    if (this.listenerCount('packets') > 0) this.emit('packets', columns.all());
+    const ready: Promise<void>[] = [];
+    const takers: PacketSink[] = [];
+    for (const s of this.sinks) {
+      if (!s.writeBatch) takers.push(s);
+      else {
+        try {
+          ready.push(s.writeBatch(columns));
+        } catch (e) {
+          ready.push(Promise.reject(e));
+        }
+      }
+    }
+    this.writeOut(takers, takers.length ? columns.all() : [], ready);
+  }
+
+  /** A record as the packet outputs write: the mode's packet on its output interface, with wall-clock time. */
+  private packetOf(rec: PacketRecord): CapturedPacket {
+    const p = this.mode.packet(rec);
+    return {
+      ifIndex: this.interfaceFor(rec.point, p.linktype),
+      tsNs: this.clock.toRealtime(rec.tsNs),
+      data: p.data,
+      wirelen: p.wirelen,
+      meta: p.meta,
+      ...(p.direction ? { direction: p.direction } : {}),
+      ...(p.linktype === LINKTYPE_RAW && rec.protocol ? { etherType: rec.protocol } : {}),
+    };
+  }
+
+  /**
+   * Hands `packets` to `takers` and waits for `ready` (the outputs that
+   * took the batch already). One chained task per ring batch: at 100k
+   * packets/s a promise per packet spent most of the time in GC and let the
+   * ring overflow. Order and back-pressure are kept.
+   */
+  private writeOut(takers: readonly PacketSink[], packets: readonly CapturedPacket[], ready: Promise<void>[]): void {
     const sinks = [...this.sinks];
+    const writers = [...takers];
+    for (const r of ready) r.catch(() => undefined); // failures are seen through the chain below
     this.writing = this.writing.then(async () => {
-      await Promise.all(sinks.map((s) => s.write(packets)));
+      await Promise.all([...ready, ...writers.map((s) => s.write(packets))]);
       if (this.options.flushEachBatch) await Promise.all(sinks.map((s) => s.flush()));
     });
     this.writing.catch((e: unknown) => this.fail(e));
-    if (limit !== undefined && this.written >= limit) this.finish?.('count');
   }
 
   private fail(e: unknown): void {
