@@ -77,7 +77,9 @@ export interface ModePacket {
  * A mode whose packet(rec) is the record as it is: its bytes, wire length
  * and link type as decodeRecord reads them, the direction `direction(point)`
  * gives or else the record's own (its flags), and no side effect beyond
- * the metadata it returns. The library then writes such records to the
+ * the metadata it returns, which depends on the record's header only (not
+ * on its time, lengths or bytes: records of a batch with the same header
+ * share one comment). The library then writes such records to the
  * outputs that take PacketBatches without calling packet() for each
  * (record-packets.ts); packet() runs only where an output or listener wants
  * the metadata or a CapturedPacket.

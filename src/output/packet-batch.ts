@@ -33,8 +33,8 @@ export interface PacketBatch {
   readonly direction: Uint8Array;
   /** A raw-IP packet's EtherType (CapturedPacket.etherType; 0 when none is known). */
   readonly etherType: Uint16Array;
-  /** Packet i's comment (packetComment of its metadata), made now. */
-  comment(i: number): string | undefined;
+  /** The UTF-8 bytes of packet i's comment (packetComment of its metadata), or undefined; shared between packets: not to be modified. */
+  comment(i: number): Buffer | undefined;
   /** Packet i as a CapturedPacket (its own copy of the bytes), made now. */
   packet(i: number): CapturedPacket;
 }
@@ -60,6 +60,16 @@ export function splitNanoseconds(high: number, low: number, out: Float64Array): 
   const fraction = rest % NS_PER_S;
   out[0] = h1 * P48_S + h0 * P32_S + (rest - fraction) / NS_PER_S;
   out[1] = fraction;
+}
+
+/**
+ * Copies `length` bytes of `src` from `start` into `out` at `at`; returns
+ * the offset after them. One view per call and no Buffer getters: what
+ * Buffer.copy costs per call was most of writing a small packet.
+ */
+export function copyBytes(src: Buffer, start: number, length: number, out: Uint8Array, at: number): number {
+  out.set(new Uint8Array(src.buffer, src.byteOffset + start, length), at);
+  return at + length;
 }
 
 /** The u64 `high` * 2^32 + `low` as a BigInt. */

@@ -6,7 +6,7 @@
 // Format: https://www.ietf.org/archive/id/draft-ietf-opsawg-pcap-01.html
 import type { Writable } from 'node:stream';
 import type { CapturedPacket } from './packet';
-import { splitNanoseconds, type PacketBatch } from './packet-batch';
+import { copyBytes, splitNanoseconds, type PacketBatch } from './packet-batch';
 import { SYNTHETIC_ETHERNET_BYTES, syntheticEtherType } from './linktypes';
 import { StreamWriter } from './stream-writer';
 
@@ -92,22 +92,23 @@ export class PcapWriter {
     }
     let at = this.out.reserve(total);
     const out = this.out.buffer;
+    const fields = new DataView(out.buffer, out.byteOffset, out.byteLength);
     const time = this.time;
     for (let i = 0; i < count; i++) {
       const start = dataStart[i];
       const front = behindEthernet?.(ifIndex[i]) ? SYNTHETIC_ETHERNET_BYTES : 0;
       const kept = Math.min(caplen[i] + front, snaplen);
       splitNanoseconds(tsHigh[i], tsLow[i], time);
-      out.writeUInt32LE(time[0] >>> 0, at);
-      out.writeUInt32LE(nanosecond ? time[1] : Math.floor(time[1] / 1000), at + 4);
-      out.writeUInt32LE(kept, at + 8);
-      out.writeUInt32LE((wirelen[i] + front) >>> 0, at + 12);
+      fields.setUint32(at, time[0] >>> 0, true);
+      fields.setUint32(at + 4, nanosecond ? time[1] : Math.floor(time[1] / 1000), true);
+      fields.setUint32(at + 8, kept, true);
+      fields.setUint32(at + 12, (wirelen[i] + front) >>> 0, true);
       at += PCAP_RECORD_HEADER_SIZE;
       if (front) {
         this.ethernet.writeUInt16BE(syntheticEtherType(batch.etherType[i], caplen[i] > 0 ? src[start] : undefined), 12);
         at += this.ethernet.copy(out, at, 0, Math.min(front, kept));
       }
-      at += src.copy(out, at, start, start + kept - Math.min(front, kept));
+      at = copyBytes(src, start, kept - Math.min(front, kept), out, at);
     }
     this.out.commit(total);
     return { bytes: total, ready: this.out.ready() };

@@ -27,7 +27,7 @@ import {
   u64Option,
   type RawOption,
 } from './pcapng-format';
-import { DIRECTION_IN, DIRECTION_UNKNOWN, type PacketBatch } from './packet-batch';
+import { copyBytes, DIRECTION_IN, DIRECTION_UNKNOWN, type PacketBatch } from './packet-batch';
 import { StreamWriter } from './stream-writer';
 
 export interface PcapngWriterOptions {
@@ -93,8 +93,7 @@ export class PcapngWriter {
   writeBatch(batch: PacketBatch): { bytes: number; ready: Promise<void> } {
     const header = this.queuePending();
     const { count, bytes: src, dataStart, caplen, wirelen, ifIndex, tsHigh, tsLow, direction } = batch;
-    const comments: (string | undefined)[] = [];
-    const commentBytes: number[] = [];
+    const comments: (Buffer | undefined)[] = [];
     const keptLength = (i: number): number => {
       const iface = this.interfaces[ifIndex[i]];
       if (!iface) throw new RangeError(`packet names interface ${ifIndex[i]}, but only ${this.interfaces.length} were added`);
@@ -104,41 +103,39 @@ export class PcapngWriter {
     for (let i = 0; i < count; i++) {
       const comment = batch.comment(i);
       comments.push(comment);
-      commentBytes.push(comment ? Buffer.byteLength(comment, 'utf8') : 0);
-      total += enhancedPacketBlockBytes(keptLength(i), direction[i] !== DIRECTION_UNKNOWN, commentBytes[i]);
+      total += enhancedPacketBlockBytes(keptLength(i), direction[i] !== DIRECTION_UNKNOWN, comment?.length ?? 0);
     }
     let at = this.out.reserve(total);
     const out = this.out.buffer;
+    const fields = new DataView(out.buffer, out.byteOffset, out.byteLength);
     for (let i = 0; i < count; i++) {
       const length = keptLength(i);
       const comment = comments[i];
-      const block = enhancedPacketBlockBytes(length, direction[i] !== DIRECTION_UNKNOWN, commentBytes[i]);
+      const block = enhancedPacketBlockBytes(length, direction[i] !== DIRECTION_UNKNOWN, comment?.length ?? 0);
       const end = at + block;
-      out.writeUInt32LE(BLOCK.enhancedPacket, at);
-      out.writeUInt32LE(block, at + 4);
-      out.writeUInt32LE(ifIndex[i], at + 8);
-      out.writeUInt32LE(tsHigh[i], at + 12);
-      out.writeUInt32LE(tsLow[i], at + 16);
-      out.writeUInt32LE(length, at + 20);
-      out.writeUInt32LE(wirelen[i] >>> 0, at + 24);
-      at += 28;
-      at += src.copy(out, at, dataStart[i], dataStart[i] + length);
+      fields.setUint32(at, BLOCK.enhancedPacket, true);
+      fields.setUint32(at + 4, block, true);
+      fields.setUint32(at + 8, ifIndex[i], true);
+      fields.setUint32(at + 12, tsHigh[i], true);
+      fields.setUint32(at + 16, tsLow[i], true);
+      fields.setUint32(at + 20, length, true);
+      fields.setUint32(at + 24, wirelen[i] >>> 0, true);
+      at = copyBytes(src, dataStart[i], length, out, at + 28);
       at = zeroTo(out, at, pad4(length) - length);
       if (direction[i] !== DIRECTION_UNKNOWN) {
-        out.writeUInt16LE(OPT.epbFlags, at);
-        out.writeUInt16LE(4, at + 2);
-        out.writeUInt32LE(direction[i] === DIRECTION_IN ? EPB_INBOUND : EPB_OUTBOUND, at + 4);
+        fields.setUint16(at, OPT.epbFlags, true);
+        fields.setUint16(at + 2, 4, true);
+        fields.setUint32(at + 4, direction[i] === DIRECTION_IN ? EPB_INBOUND : EPB_OUTBOUND, true);
         at += 8;
       }
-      if (comment) {
-        out.writeUInt16LE(OPT.comment, at);
-        out.writeUInt16LE(commentBytes[i], at + 2);
-        at += 4;
-        at += out.write(comment, at, 'utf8');
-        at = zeroTo(out, at, pad4(commentBytes[i]) - commentBytes[i]);
+      if (comment?.length) {
+        fields.setUint16(at, OPT.comment, true);
+        fields.setUint16(at + 2, comment.length, true);
+        out.set(comment, at + 4);
+        at = zeroTo(out, at + 4 + comment.length, pad4(comment.length) - comment.length);
       }
       if (at + 4 < end) at = zeroTo(out, at, 4); // opt_endofopt
-      out.writeUInt32LE(block, at);
+      fields.setUint32(at, block, true);
       at += 4;
     }
     this.out.commit(total);
