@@ -78,6 +78,35 @@ void test('small batches split the ring without losing or repeating a record', (
   ring.close();
 });
 
+void test('reuseBatch: batches are views of one staging buffer, grown for long batches, every record in order; no drain from inside onBatch', (t) => {
+  if (skip) return t.skip(skip);
+  const ring = createMap({ type: 'ringbuf', name: 'nc_t_rb7', keySize: 0, valueSize: 0, maxEntries: 1 << 22 });
+  const small = loadSequenceProducer(ring.fd, 'nc_t_rb7');
+  const seen: bigint[] = [];
+  const buffers = new Set<ArrayBufferLike>();
+  let nested = -1;
+  const reader = new RingReader(
+    ring,
+    (b) => {
+      buffers.add(b.data.buffer);
+      b.forEachRecord((data, start) => seen.push(data.readBigUInt64LE(start)));
+      nested = reader.drain(); // would overwrite this batch: refused
+    },
+    { reuseBatch: true },
+  );
+  // 20,000 records: two batches (1 MiB each at most), more end offsets than the staging starts with (4096).
+  small.prog.testRun(PACKET, { repeat: 20_000 });
+  assert.equal(reader.drain(), 20_000);
+  assert.equal(reader.batches, 2);
+  assert.equal(nested, 0);
+  assert.deepEqual(seen, Array.from({ length: 20_000 }, (_, i) => BigInt(i + 1)));
+  // Views of one buffer: the next batch overwrites this one (a copying reader's batches stay as they were).
+  assert.equal(buffers.size, 1);
+  reader.close();
+  small.close();
+  ring.close();
+});
+
 void test('the event loop delivers records without drain()', async (t) => {
   if (skip) return t.skip(skip);
   const ring = createMap({ type: 'ringbuf', name: 'nc_t_rb2', keySize: 0, valueSize: 0, maxEntries: 1 << 16 });
