@@ -172,7 +172,8 @@ export class Capture extends EventEmitter<CaptureEvents> {
     });
     try {
       await this.generation.ready?.();
-      this.reader = new RingReader(this.maps.ring, (batch) => this.deliver(batch), { onError: (e) => this.fail(e) });
+      // Every batch is taken before deliver() returns (decoded copies, or written by the outputs): the reader may reuse its buffer.
+      this.reader = new RingReader(this.maps.ring, (batch) => this.deliver(batch), { onError: (e) => this.fail(e), reuseBatch: true });
       this.generation.install();
       this.links = this.mode.attach();
       startupMark('probes attached');

@@ -70,7 +70,7 @@ export class RecordPackets implements PacketBatch {
     this.packets = undefined;
     this.comments.clear();
     const { data, ends } = batch;
-    const view = (this.view = new DataView(data.buffer, data.byteOffset, data.byteLength));
+    const view = (this.view = batch.view);
     const { offsetHigh, offsetLow } = this.clock;
     let lastPoint = -1;
     let lastLinktype = -1;
