@@ -52,6 +52,8 @@ export interface PacketSink {
   abort?(): void;
   /** Resolves (with the reason) when the sink wants the capture to end: -G with -W wrote its last file. */
   ended?: Promise<string>;
+  /** A file nobody reads before it is flushed or closed (not stdout): the capture need not hand it packets promptly. */
+  readonly buffered?: boolean;
 }
 
 export interface OutputOptions {
@@ -242,6 +244,7 @@ function fileSink(opts: OutputOptions, interfaces: readonly CaptureInterface[], 
       write: async (batch) => {
         for (const pkt of batch) w.add(one ? one.convert(pkt) : pkt);
       },
+      buffered: true,
       addInterface: addInterface(w),
       // Nothing is on disk until the end: -U has nothing to flush.
       flush: () => Promise.resolve(),
@@ -252,6 +255,7 @@ function fileSink(opts: OutputOptions, interfaces: readonly CaptureInterface[], 
     const w = new RotatingFileWriter(file, opts.rotation, fileFormatOf);
     return {
       write: writePacket(w),
+      buffered: true,
       addInterface: addInterface(w),
       flush: () => w.flush(),
       close: (stats) => w.close(denseStats(statistics(stats))),
@@ -264,6 +268,7 @@ function fileSink(opts: OutputOptions, interfaces: readonly CaptureInterface[], 
   return {
     write: writePacket(w),
     writeBatch: (batch) => w.writeBatch(batch, behindEthernet),
+    buffered: !toStdout,
     addInterface: addInterface(w),
     flush: () => w.flush(),
     close: (stats) => w.close(denseStats(statistics(stats))),
