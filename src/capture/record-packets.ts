@@ -113,9 +113,9 @@ export class RecordPackets implements PacketBatch {
     const { view } = this;
     const start = this.recordStart[i];
     let hash = 0x811c9dc5;
-    for (const o of COMMENT_KEY) hash = Math.imul(hash ^ view.getUint32(start + o, true), 0x01000193);
+    for (let k = 0; k < COMMENT_KEY.length; k++) hash = Math.imul(hash ^ view.getUint32(start + COMMENT_KEY[k], true), 0x01000193);
     const known = this.comments.get(hash);
-    if (known && COMMENT_KEY.every((o, k) => known.key[k] === view.getUint32(start + o, true))) return known.bytes;
+    if (known && sameKey(known.key, view, start)) return known.bytes;
     const text = packetComment(this.packet(i));
     const bytes = text ? Buffer.from(text, 'utf8') : undefined;
     if (!known) this.comments.set(hash, { key: Uint32Array.from(COMMENT_KEY, (o) => view.getUint32(start + o, true)), bytes });
@@ -146,6 +146,12 @@ export class RecordPackets implements PacketBatch {
     this.point = new Uint32Array(n);
     this.recordStart = new Uint32Array(n);
   }
+}
+
+/** Whether the header at `start` has the words `key` holds (COMMENT_KEY). */
+function sameKey(key: Uint32Array, view: DataView, start: number): boolean {
+  for (let k = 0; k < COMMENT_KEY.length; k++) if (key[k] !== view.getUint32(start + COMMENT_KEY[k], true)) return false;
+  return true;
 }
 
 function directionCode(d: 'in' | 'out' | undefined): number {

@@ -93,16 +93,17 @@ export class PcapngWriter {
   writeBatch(batch: PacketBatch): { bytes: number; ready: Promise<void> } {
     const header = this.queuePending();
     const { count, bytes: src, dataStart, caplen, wirelen, ifIndex, tsHigh, tsLow, direction } = batch;
-    const comments: (Buffer | undefined)[] = [];
+    const comments: (Buffer | undefined)[] = new Array<Buffer | undefined>(count);
+    // Each interface's snap length, looked up once per batch.
+    const snaplens = this.interfaces.map((iface) => iface.snaplen);
     const keptLength = (i: number): number => {
-      const iface = this.interfaces[ifIndex[i]];
-      if (!iface) throw new RangeError(`packet names interface ${ifIndex[i]}, but only ${this.interfaces.length} were added`);
-      return Math.min(caplen[i], iface.snaplen || caplen[i]);
+      const snaplen = snaplens[ifIndex[i]];
+      if (snaplen === undefined) throw new RangeError(`packet names interface ${ifIndex[i]}, but only ${this.interfaces.length} were added`);
+      return Math.min(caplen[i], snaplen || caplen[i]);
     };
     let total = 0;
     for (let i = 0; i < count; i++) {
-      const comment = batch.comment(i);
-      comments.push(comment);
+      const comment = (comments[i] = batch.comment(i));
       total += enhancedPacketBlockBytes(keptLength(i), direction[i] !== DIRECTION_UNKNOWN, comment?.length ?? 0);
     }
     let at = this.out.reserve(total);
