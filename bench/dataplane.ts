@@ -7,6 +7,10 @@
 //   netcap_all     netcap mbuf -f l2fwd_simple_forward@1, filter matching every frame sent
 //   netcap_none    the same with a filter of the same shape matching none of them
 //   netcap_burst   netcap mbuf -f l2fwd_forward_burst@1@2 (one hit per burst), matching every frame
+//   netcap_port0_rx     netcap mbuf -f port:0:rx: port 0's rx burst function from rte_eth_fp_ops (entry + return
+//                       probe on every poll, idle ones included), matching every frame
+//   netcap_port1_tx     netcap mbuf -f port:1:tx: port 1's tx burst function (one hit per burst sent)
+//   netcap_port0_inout  netcap mbuf -f port:0 (-Q inout, the default): both of port 0's burst functions
 //   dumpcap        dpdk-dumpcap on port 0 (l2fwd calls rte_pdump_init; see bench/dumpcap.ts)
 //
 // Each run: tool started and ready, then UDP frames paced at the rate for a
@@ -103,6 +107,9 @@ const VARIANTS: Variant[] = [
   netcapVariant('netcap_all', `netcap mbuf on ${L2FWD_BENCH_POINTS.single}, filter matches all`, L2FWD_BENCH_POINTS.single, FILTER_ALL),
   netcapVariant('netcap_none', `netcap mbuf on ${L2FWD_BENCH_POINTS.single}, filter matches none`, L2FWD_BENCH_POINTS.single, FILTER_NONE),
   netcapVariant('netcap_burst', `netcap mbuf on ${L2FWD_BENCH_POINTS.burst} (burst), filter matches all`, L2FWD_BENCH_POINTS.burst, FILTER_ALL),
+  netcapVariant('netcap_port0_rx', 'netcap mbuf -f port:0:rx (rx burst return), filter matches all', 'port:0:rx', FILTER_ALL),
+  netcapVariant('netcap_port1_tx', 'netcap mbuf -f port:1:tx (tx burst entry), filter matches all', 'port:1:tx', FILTER_ALL),
+  netcapVariant('netcap_port0_inout', 'netcap mbuf -f port:0 -Q inout (the traffic is one way: rx only has packets)', 'port:0', FILTER_ALL),
   {
     id: 'dumpcap',
     label: 'dpdk-dumpcap on port 0 (pdump)',
@@ -123,7 +130,7 @@ const VARIANTS: Variant[] = [
 function availability(ctx: BenchContext): Map<string, string> {
   const skip = new Map<string, string>();
   const netcapMissing = netcapSubcommandMissing(ctx.repoRoot, 'mbuf');
-  if (netcapMissing) for (const v of ['netcap_all', 'netcap_none', 'netcap_burst']) skip.set(v, netcapMissing);
+  if (netcapMissing) for (const v of VARIANTS.filter((x) => x.id.startsWith('netcap_'))) skip.set(v.id, netcapMissing);
   if (!dumpcapAvailable()) skip.set('dumpcap', 'dpdk-dumpcap is not installed (Debian package dpdk-dev)');
   return skip;
 }
@@ -139,7 +146,7 @@ function pct(x: number): string {
 export const section: BenchSection = {
   id: 'dataplane',
   title: 'Dataplane cost in DPDK: l2fwd forwarding with and without capture',
-  budgetMs: 360_000,
+  budgetMs: 480_000,
   async run(ctx): Promise<BenchResult> {
     const skip = availability(ctx);
     const world = new World('bench-dataplane');

@@ -1,4 +1,4 @@
-// The run() every capturing command shares (mbuf, raw, skb), loaded only
+// The run() every capturing command shares (mbuf, raw, skb, iface), loaded only
 // when one runs: options -> a capture from the library (src/index.ts) ->
 // --dry-run listing, or outputs, signals, the readiness line, the status
 // line, the summary and the exit status. The library does the capturing;
@@ -8,7 +8,7 @@
 // matched packets (so scripts notice), unless --loss-ok; 2 for bad input
 // (UserError, thrown before anything is attached); 1 for an internal error.
 import type { ArgumentsCamelCase } from 'yargs';
-import { openCapture, openOutputs, type Capture, type CaptureResult, type ModeSpec } from '../src/index';
+import { openCapture, openOutputs, type Capture, type CaptureDirection, type CaptureResult, type ModeSpec } from '../src/index';
 import { UserError } from '../src/errors';
 import { startupMark } from '../src/capture/startup-trace';
 import { parseCaptureArgs, type CaptureArgs } from './capture-args';
@@ -18,8 +18,8 @@ import { StatusLine } from './status-line';
 export const EXIT_PACKETS_LOST = 3;
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
-/** Runs one capturing command: `modeOf` turns the parsed arguments into the mode's options. */
-export async function runCaptureCommand(args: ArgumentsCamelCase, modeOf: (c: CaptureArgs) => ModeSpec): Promise<number> {
+/** Runs one capturing command: `modeOf` turns the parsed arguments into the mode's options (and the first direction, for a mode that has one). */
+export async function runCaptureCommand(args: ArgumentsCamelCase, modeOf: (c: CaptureArgs) => ModeSpec & { direction?: CaptureDirection }): Promise<number> {
   // yargs may render the command's help text (to cache it) right after the
   // handler returns its promise, synchronously: ~8 ms of string-width work
   // (cmd/netcap.ts avoids it when the command is the first word). Let it
@@ -32,6 +32,8 @@ export async function runCaptureCommand(args: ArgumentsCamelCase, modeOf: (c: Ca
   const capture = openCapture({ ...modeOf(c), filter: c.expression, snaplen: c.snaplen, ringBytes: c.ringBytes, count: c.count, flushEachBatch: c.flushEachBatch });
   startupMark('programs loaded');
   for (const note of capture.mode.notes) process.stderr.write(`netcap: note: ${note}\n`);
+  capture.mode.onMessage?.((line) => void process.stderr.write(`netcap: ${line}\n`));
+  capture.on('note', (note) => process.stderr.write(`netcap: note: ${note}\n`));
   if (c.dryRun) {
     try {
       process.stdout.write(capture.describe());
@@ -69,7 +71,7 @@ async function runToEnd(capture: Capture, c: CaptureArgs): Promise<number> {
     if (c.durationMs !== undefined) duration = setTimeout(() => void capture.stop('duration'), c.durationMs);
     if (StatusLine.wanted(process.stderr)) {
       const text = capture.mode.statusText?.bind(capture.mode);
-      status = new StatusLine(process.stderr, capture.mode.points.map((p) => p.name), () => capture.stats(), { captured: () => capture.stats().reduce((n, p) => n + Number(p.captured), 0), ...(text ? { text } : {}) }).start();
+      status = new StatusLine(process.stderr, () => capture.mode.points.map((p) => p.name), () => capture.stats(), { captured: () => capture.stats().reduce((n, p) => n + Number(p.captured), 0), ...(text ? { text } : {}) }).start();
     }
     const result = await capture.ended;
     status?.stop();
@@ -85,8 +87,10 @@ function finish(capture: Capture, c: CaptureArgs, result: CaptureResult): number
   if (result.reason === 'vanished') process.stderr.write(`netcap: ${result.message}; capture ended\n`);
   if (result.reason === 'file-limit') process.stderr.write('netcap: maximum file limit reached (--rotate-seconds with -W)\n');
   process.stderr.write(formatSummary(capture.mode.points.map((p) => p.name), result.perPoint, result.captured));
-  const report = capture.mode.report?.();
-  if (report) (c.output.writeFile === '-' ? process.stderr : process.stdout).write(report.map((l) => `${l}\n`).join(''));
+  const lines = (l: readonly string[]) => l.map((x) => `${x}\n`).join('');
+  process.stderr.write(lines(capture.mode.report?.(result.perPoint) ?? []));
+  const results = capture.mode.results?.();
+  if (results) (c.output.writeFile === '-' ? process.stderr : process.stdout).write(lines(results));
   if (result.failure !== undefined) return reportFailure(result.failure);
   const lost = result.perPoint.some((p) => p.lost > 0n);
   return lost && !c.lossOk ? EXIT_PACKETS_LOST : 0;

@@ -1,13 +1,19 @@
-// The options every capturing subcommand (mbuf, raw, skb) shares, in
+// The options every capturing subcommand (mbuf, raw, skb, iface) shares, in
 // tcpdump's spelling where tcpdump has one (their meaning is checked by
 // capture-args.ts when the command runs: this module only describes them,
 // and is loaded on every start).
 import type { Argv } from 'yargs';
 import { DEFAULT_SNAPLEN } from '../src/limits';
 
-export function captureOptions(y: Argv): Argv {
-  return y
-    .option('f', { alias: 'function', type: 'string', demandOption: true, describe: 'capture points, comma-separated (see the command\'s forms)' })
+/**
+ * The shared options. `points`: 'required' (default), 'optional' (mbuf's
+ * --list needs none; the command checks it itself), or 'none' for a command
+ * whose points are not given with -f (xdp: --hook; iface: -i and -Q).
+ */
+export function captureOptions(y: Argv, opts: { points?: 'required' | 'optional' | 'none' } = {}): Argv {
+  const points = opts.points ?? 'required';
+  const withPoints = points === 'none' ? y : y.option('f', { alias: 'function', type: 'string', demandOption: points === 'required', describe: 'capture points, comma-separated (see the command\'s forms)' });
+  return withPoints
     .option('e', { alias: 'expression', type: 'string', default: '', describe: 'tcpdump filter expression (man 7 pcap-filter), run in the kernel' })
     .option('t', { alias: 'tcpdump-flags', type: 'string', default: '-nn', describe: 'flags for decoding with `tcpdump -r -` (split without a shell)' })
     .option('w', { alias: 'write', type: 'string', describe: 'write packets to FILE (.pcap or .pcapng), or - for stdout' })

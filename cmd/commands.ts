@@ -5,5 +5,8 @@ import { rawCommand } from './raw';
 import { compileCommand } from './compile';
 import { readCommand } from './read';
 import { skbCommand } from './skb';
+import { replayCommand } from './replay';
+import { xdpCommand } from './xdp';
+import { ifaceCommand } from './iface';
 
-export const commands: Command[] = [mbufCommand, rawCommand, skbCommand, compileCommand, readCommand];
+export const commands: Command[] = [mbufCommand, rawCommand, skbCommand, ifaceCommand, xdpCommand, compileCommand, readCommand, replayCommand];

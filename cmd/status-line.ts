@@ -32,7 +32,8 @@ export class StatusLine {
 
   constructor(
     private readonly stream: NodeJS.WritableStream,
-    private readonly names: readonly string[],
+    /** The points' names now (a capture may add points while it runs). */
+    private readonly names: () => readonly string[],
     private readonly read: () => PointStats[],
     private readonly options: StatusLineOptions = {},
   ) {}
@@ -58,7 +59,7 @@ export class StatusLine {
       return; // the maps are being closed: the summary will tell
     }
     const columns = (this.stream as NodeJS.WriteStream).columns;
-    this.stream.write(`\r${formatStatusLine(this.names, counts, this.options.captured?.(), columns, this.options.text)}\x1b[K`);
+    this.stream.write(`\r${formatStatusLine(this.names(), counts, this.options.captured?.(), columns, this.options.text)}\x1b[K`);
     this.drawn = true;
   }
 

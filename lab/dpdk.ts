@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { waitForwarding } from './forwarding';
 import { runCommand, type Namespace, type World } from './netns';
+import { containedPid, containerRunPath, makeContainerRoot, type ContainerRoot } from './container';
 import { examplesBuildDir, repoRoot } from './paths';
 
 /** Where dpdk-doc installs DPDK's examples (their source is not ours to commit). */
@@ -121,9 +122,10 @@ function ealArgs(ns: Namespace, lcore: number): string[] {
   ];
 }
 
-async function startDpdk(world: World, purpose: string, binary: string, appArgs: string[], opts: DpdkStartOptions): Promise<DpdkApp> {
+async function startDpdk(world: World, purpose: string, binary: string, appArgs: string[], opts: DpdkStartOptions, container?: ContainerRoot): Promise<DpdkApp> {
   const ns = addDpdkNamespace(world, purpose);
-  const child: ChildProcess = ns.spawn([binary, ...ealArgs(ns, opts.lcore ?? 1), '--', ...appArgs]);
+  const argv = [container ? container.binary : binary, ...ealArgs(ns, opts.lcore ?? 1), '--', ...appArgs];
+  const child: ChildProcess = ns.spawn(container ? [containerRunPath(), container.dir, ...argv] : argv);
   let log = '';
   child.stdout?.setEncoding('utf8');
   child.stderr?.setEncoding('utf8');
@@ -159,10 +161,12 @@ async function startDpdk(world: World, purpose: string, binary: string, appArgs:
     if (e instanceof Error && !e.message.includes('exited')) e.message += `\n${path.basename(binary)} output:\n${log.trim()}`;
     throw e;
   }
-  if (child.pid === undefined) throw new Error(`${binary} did not start`);
+  // In a container the application is container-run's child, with a pid of its own.
+  const pid = container ? containedPid(log) : child.pid;
+  if (pid === undefined) throw new Error(`${binary} did not start`);
   return {
     ns,
-    pid: child.pid,
+    pid,
     binary,
     links: { a0: 'a0', a1: 'a1', b0: 'b0', b1: 'b1' },
     startMs,
@@ -179,6 +183,29 @@ async function startDpdk(world: World, purpose: string, binary: string, appArgs:
 export async function startL2fwd(world: World, opts: DpdkStartOptions = {}): Promise<DpdkApp> {
   const binary = buildL2fwd();
   return startDpdk(world, 'l2fwd', binary, ['-p', '0x3', '-q', '2', '-T', '0', '--no-mac-updating', ...(opts.appArgs ?? [])], opts);
+}
+
+/**
+ * Starts l2fwd as startL2fwd does, but in a container (lab/container.ts):
+ * its own mount and PID namespaces, a root holding only its binary, its
+ * libraries and the DPDK drivers it loads (af_packet, the vdev bus, the ring
+ * mempool). `pid` is its pid as the host sees it; it is 1 in its namespace.
+ */
+export async function startL2fwdInContainer(world: World, opts: DpdkStartOptions = {}): Promise<DpdkApp & { root: string }> {
+  const binary = buildL2fwd();
+  const pmds = fs.readdirSync('/usr/lib/x86_64-linux-gnu/dpdk').find((d) => d.startsWith('pmds-'));
+  if (!pmds) throw new Error('the DPDK driver plugins (/usr/lib/x86_64-linux-gnu/dpdk/pmds-*) are not installed');
+  const plugins = ['net_af_packet', 'bus_vdev', 'mempool_ring'].map((d) => {
+    const dir = `/usr/lib/x86_64-linux-gnu/dpdk/${pmds}`;
+    const file = fs.readdirSync(dir).find((f) => f.startsWith(`librte_${d}.so.`) && /\.so\.\d+\.\d+$/.test(f));
+    if (!file) throw new Error(`${dir}: no librte_${d}.so.X.Y`);
+    return `${dir}/${file}`;
+  });
+  const root = makeContainerRoot(binary, plugins);
+  // Destroy runs its steps newest first: the app stops before its root goes.
+  world.onDestroy(() => root.remove());
+  const app = await startDpdk(world, 'l2fwdct', binary, ['-p', '0x3', '-q', '2', '-T', '0', '--no-mac-updating', ...(opts.appArgs ?? [])], opts, root);
+  return { ...app, binary: root.binary, root: root.dir };
 }
 
 /**

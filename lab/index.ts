@@ -26,7 +26,12 @@
 //   // Frames injected on a1 come out of b1 (and b1 -> a1). Resolves once forwarding works.
 //   const app = await startTestApp(world);      // examples/dpdk-app: probe points TEST_APP_FUNCTIONS
 //   const l2 = await startL2fwd(world);         // DPDK's l2fwd: probe point l2fwd_simple_forward@1
+//   const ct = await startL2fwdInContainer(world); // the same in a container (own mount + PID namespaces): ct.pid is the host pid
 //   app.pid; app.binary; app.ns; app.startMs; await app.stop();   // stop() returns the app's output
+//
+//   // Debian's dpdk-testpmd (io forwarding, same namespace shape), driven through its prompt:
+//   const pmd = await startTestpmd(world, { queues: 2 });   // hugeDir: a primary dpdk-dumpcap can join
+//   await pmd.command('port stop 0'); (await pmd.xstats(0)).rx_q1_packets;
 //
 //   // bpftrace as an independent reference at the same probe points (maps of scalars):
 //   const bt = await startBpftrace(world, `uprobe:${app.binary}:app_process_one { @n = count(); }`, { pid: app.pid });
@@ -35,6 +40,10 @@
 // The readiness check leaves marker frames (EtherType 0x88b5, isProbeFrame())
 // behind it; they never reach a receiver started after startX() resolved,
 // but filter them out when comparing whole captures to be safe.
+//
+// XDP: the example firewall attached in a namespace, its xdpcap hook pinned under bpffs:
+//   const fw = attachXdpFirewall(ns, 'v1', { drop: [53], bounce: [7] });   // fw.hookPath, fw.counts()
+//   hookSlots(fw.hookPath);                     // program ids in the hook's slots, from bpftool
 //
 // Test-app probe points (examples/dpdk-app/main.c), for `netcap mbuf -f`:
 //   app_rx_burst(port, pkts, n): pkts (arg 2) is filled only when it returns, and the
@@ -50,3 +59,5 @@ export * from './dpdk';
 export * from './bpftrace';
 export { buildTool, injectorPath } from './tools';
 export { repoRoot, examplesBuildDir, labBuildDir } from './paths';
+export * from './testpmd';
+export * from './xdp';

@@ -28,7 +28,7 @@
 // address and after points that free the skb (kfree_skb, consume_skb):
 // the slab hands the same address to the next packet at once.
 import { Label,
-  Add, Call, Exit, Ja, JEq, JGE, JGT, JLE, JLT, JNE, JSGE, LoadMapPtr, LoadMem, Mov, Mul, StoreImm, StoreMem, Sub, ToBE, Xor,
+  Add, And, Call, Exit, Ja, JEq, JGE, JGT, JLE, JLT, JNE, JSGE, LoadMapPtr, LoadMem, Mov, Mul, RSh, StoreImm, StoreMem, Sub, ToBE, Xor,
 } from '../src/ebpf/builders';
 import { Helper } from '../src/ebpf/helpers';
 import { UserError } from '../src/errors';
@@ -38,11 +38,13 @@ import type { Width } from '../src/ebpf/opcodes';
 import { AttachType, ProgType } from '../src/bpf/constants';
 import { COUNTER, COUNTERS_PER_POINT, RECORD } from '../src/capture/record';
 import { LINKTYPE_ETHERNET, LINKTYPE_RAW } from '../src/output/linktypes';
-import { compileToEbpf } from '../src/filter/compiler';
+import { compileToEbpf, type AncillaryLoads } from '../src/filter/compiler';
 import type { CbpfInsn } from '../src/filter/cbpf';
 import type { SkbLayout } from '../src/kernel/skb-layout';
 import { emitCounterAdd, emitRecordHeader, emitRingOutput, emitScratchLookup, Labels } from './common';
 
+/** PACKET_OUTGOING (include/uapi/linux/if_packet.h). */
+const PACKET_OUTGOING = 4;
 /** ETH_HLEN (include/uapi/linux/if_ether.h): the hard_header_len of Ethernet-like devices. */
 const ETH_HLEN = 14;
 /** skb->mac_header when no MAC header was set ((u16)~0U). */
@@ -131,6 +133,8 @@ export interface SkbHook {
   reason?: ContextSlot;
   /** tp_btf and fentry: the BTF id the program is loaded against. */
   btfId?: number;
+  /** Receive or transmit path, where the point's name says (pcapng epb_flags, and the packet type inbound/outbound test). */
+  direction?: 'in' | 'out';
 }
 
 export interface SkbProgramOptions {
@@ -323,6 +327,7 @@ export function buildSkbProgram(o: SkbProgramOptions): SkbProgramSpec {
         model: { kind: 'buffer', data: R2, caplen: R3, bufferSize: o.snaplen },
         a: R0, x: R1, tmp: R5, wirelen: R4, result: R0,
         stackBase: STACK_FILTER_MEM, match: L.match, noMatch: L.noMatch, prefix,
+        ancillary: skbAncillary(point, layout),
       }),
     ];
     emit(LoadMem(R1, R6, META.linktype, 4), JNE.imm(R1, LINKTYPE_ETHERNET, L.raw));
@@ -397,6 +402,20 @@ export function buildSkbProgram(o: SkbProgramOptions): SkbProgramSpec {
   emit(Label(L.readError), ...counter(COUNTER.readErrors));
   emit(Label(L.out), Mov.imm(R0, 0), Exit());
   return { ...programType(point), name: programName(point), insns };
+}
+
+/**
+ * The socket filter's packet type (libpcap's inbound/outbound) where a point
+ * knows its direction: at transmit points PACKET_OUTGOING, as AF_PACKET marks
+ * what a device sends; at receive points skb->pkt_type from the copy in the
+ * meta scratch (r6), which is never PACKET_OUTGOING there. Other points have
+ * no packet type to give, and such a filter is refused.
+ */
+function skbAncillary(point: SkbHook, layout: SkbLayout): AncillaryLoads {
+  if (point.direction === 'out') return { pkttype: (dst) => [Mov.imm32(dst, PACKET_OUTGOING)] };
+  if (point.direction !== 'in') return {};
+  const t = layout.pktType;
+  return { pkttype: (dst) => [LoadMem(dst, R6, META.skb + t.offset - layout.skbSpan.start, 1), RSh.imm(dst, t.shift), And.imm(dst, (1 << t.bits) - 1)] };
 }
 
 /** A program name bpftool can show: "ncskb_" + the event, cut to 15 characters. */

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(libpcap-dev libbpf-dev libelf-dev zlib1g-dev pkg-config tcpdump tshark iproute2 bpftool bpftrace
+debs=(libpcap-dev libbpf-dev libelf-dev zlib1g-dev pkg-config tcpdump tshark tcpreplay iproute2 bpftool bpftrace
       dpdk libdpdk-dev dpdk-doc dpdk-dev make gcc g++ python3
       golang-github-gopacket-gopacket-dev python3-dpkt pcapfix python3-libtrace)
 # dpdk-dev holds dpdk-dumpcap, the anchor `npm run bench` compares netcap mbuf with.

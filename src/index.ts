@@ -29,14 +29,16 @@ export function openCapture(spec: CaptureSpec): Capture {
     count: spec.count,
     flushEachBatch: spec.flushEachBatch,
     interfaceSnaplen: spec.interfaceSnaplen,
+    direction: spec.direction,
   });
 }
 
 export { DEFAULT_SNAPLEN, MAX_SNAPLEN } from './limits';
 export { Capture, type CaptureOptions, type CaptureResult, type CaptureState } from './capture/capture';
 export type { JudgeSettings, PreparedMode, ModePoint } from './capture/mode';
+export { parseDirection, type CaptureDirection } from './capture/direction';
 export type { PointStats } from './capture/stats';
 export type { ModeSpec, ModeName } from './modes';
 export { openOutputs, checkOutputOptions, fileFormat, type OutputOptions, type PacketSink } from './output/outputs';
-export type { CapturedPacket, CaptureInterface, CaptureStatistics, PacketMeta } from './output/packet';
+export type { CapturedPacket, CaptureInterface, CaptureStatistics, PacketMeta, PacketVerdict } from './output/packet';
 export { UserError } from './errors';

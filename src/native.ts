@@ -1,6 +1,7 @@
-// The one place that loads the native addon. Only src/bpf/ (the kernel) and
-// src/filter/libpcap.ts (libpcap) import this module; everything else goes
-// through them, so the addon stays an implementation detail.
+// The one place that loads the native addon. Only src/bpf/ (the kernel),
+// src/filter/libpcap.ts (libpcap) and src/net/ (AF_PACKET sending) import
+// this module; everything else goes through them, so the addon stays an
+// implementation detail.
 import * as path from 'node:path';
 
 /** An error thrown by the addon: `code` is an errno name ("EPERM") or "EFILTER". */
@@ -39,9 +40,58 @@ export interface NativeRingBuffer {
   unref(): void;
 }
 
+/** What native packet.open() learnt about the interface its socket is bound to. */
+export interface NativePacketSocket {
+  fd: number;
+  ifindex: number;
+  mtu: number;
+  up: boolean;
+  /** IFF_RUNNING: the link has carrier (a veth whose peer is up). */
+  running: boolean;
+  /** ARPHRD_ value: 1 Ethernet, 772 loopback, 65534 none (tun)... */
+  arphrd: number;
+  mac: Buffer;
+}
+
+export interface NativeSenderStats {
+  queued: number;
+  /** A frame is between the queue and the socket. */
+  sending: boolean;
+  sent: number;
+  bytes: number;
+  /** ENOBUFS retries (each frame is retried until it goes out or 2 s pass). */
+  retried: number;
+  /** EMSGSIZE: larger than the interface's MTU. */
+  tooBig: number;
+  failed: number;
+  /** Dropped from the queue by cancel() or close(). */
+  cancelled: number;
+  /** The thread got SCHED_FIFO for its waits. */
+  realtime: boolean;
+  /** The spin window now (fixed, or learnt from the wake-ups so far). */
+  spinNs: number;
+  /** CLOCK_MONOTONIC ns that dues count from: when the first frame went out (0n before). */
+  anchorNs: bigint;
+  /** Failures by errno name. */
+  errors: Record<string, number>;
+}
+
+export interface NativeSender {
+  /** Frame i is data[ends[i-1], ends[i]), due dueNs[i] after the anchor (the first frame's send); returns the frames queued. */
+  push(data: Buffer, ends: Uint32Array, dueNs: Float64Array): number;
+  stats(): NativeSenderStats;
+  /** Lateness (ns after the deadline) of each frame sent since the last call. */
+  takeLateness(): Float64Array;
+  /** Drops what is queued; returns how many. */
+  cancel(): number;
+  /** Idempotent: cancels, joins the thread, closes the socket. */
+  close(): void;
+}
+
 export interface Native {
   pcap: {
     compile(linktype: number, snaplen: number, expression: string, optimize: boolean, handle?: { savefile?: boolean; netmask?: number }): Buffer;
+    compileLive(device: string, snaplen: number, expression: string, optimize: boolean, handle?: { netmask?: number }): { code: Buffer; linktype: number; snaplen: number };
     filter(program: Buffer, packet: Buffer, wirelen: number): number;
     validate(program: Buffer): boolean;
     linktype(name: string): number;
@@ -63,17 +113,38 @@ export interface Native {
     address(buffer: Buffer): bigint;
     linkCreate(progFd: number, target: number, attachType: number, opts: { flags?: number; cookie?: bigint; targetBtfId?: number }): number;
     rawTracepointOpen(name: string | null, progFd: number): number;
-    tcAttach(ifindex: number, egress: 0 | 1, progFd: number): { handle: number; priority: number };
+    tcAttach(ifindex: number, egress: 0 | 1, progFd: number, priority?: number): { handle: number; priority: number; createdQdisc: boolean };
     tcDetach(ifindex: number, egress: 0 | 1, handle: number, priority: number): void;
+    tcDeleteQdisc(ifindex: number): void;
+    tcPriorities(ifindex: number, egress: 0 | 1): number[];
     progInfo(fd: number): { id: number; type: number; name: string; xlatedLen: number; jitedLen: number };
     linkInfo(fd: number): { id: number; type: number; progId: number };
+    objPin(fd: number, path: string): void;
+    objGet(path: string): number;
+    mapInfo(fd: number): { id: number; type: number; keySize: number; valueSize: number; maxEntries: number; flags: number; name: string };
+    progGetFdById(id: number): number;
+    progFuncInfo(fd: number): { btfId: number; funcTypeIds: number[] };
     close(fd: number): void;
     numPossibleCpus(): number;
+  };
+  netns: {
+    /** Runs fn with the calling thread in the network namespace netnsFd names, and back. */
+    run<T>(netnsFd: number, fn: () => T): T;
+    /** A non-blocking NETLINK_ROUTE socket fd subscribed to link changes in the calling thread's namespace. */
+    linkEvents(): number;
+    /** Reads and discards what waits on a linkEvents socket; the number of notifications (an overrun counts as one). */
+    linkEventsPending(fd: number): number;
   };
   perf: {
     open(attr: PerfEventAttr): number;
     enable(fd: number): void;
     disable(fd: number): void;
+  };
+  packet: {
+    /** An AF_PACKET socket bound to ifname, created in the network namespace at netnsPath ("" = ours). */
+    open(netnsPath: string, ifname: string): NativePacketSocket;
+    /** A sender thread owning fd; onWake runs when the queue drained to lowWater or emptied. */
+    Sender: new (fd: number, onWake: () => void, options: { spinNs?: number; lowWater?: number; realtime?: boolean }) => NativeSender;
   };
   /** maxBatchBytes (default 1 MiB) bounds one delivered batch; consume() still drains everything. */
   /** onBatch gets the staging buffers (reused by the next batch): `bytes` of records back to back, and `count` end offsets. */

@@ -4,8 +4,8 @@
 // cannot open, and EAL then fails with "Cannot get hugepage information").
 //
 // We reserve extra 2 MiB pages on top of whatever the machine already had,
-// mount a private hugetlbfs, and undo both afterwards: the number of pages
-// goes back to what it was and the mount goes away, even on failure.
+// mount a private hugetlbfs, and undo both afterwards: the pages we added are
+// given back and the mount goes away, even on failure.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -61,7 +61,9 @@ export function reserveHugepages(pages: number): Hugepages {
     }
     fs.rmSync(dir, { recursive: true, force: true });
     try {
-      fs.writeFileSync(NR_HUGEPAGES, String(before));
+      // Take back what we added, not the count we found: another reservation
+      // made meanwhile (a parallel test) keeps its pages.
+      fs.writeFileSync(NR_HUGEPAGES, String(Math.max(0, readPages() - pagesAdded)));
     } catch {
       // pages in use by a straggler: the kernel frees them as surplus later
     }

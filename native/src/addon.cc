@@ -1,5 +1,5 @@
 // netcap's native addon: a thin layer over libpcap, libbpf and a few
-// syscalls. Everything that decides anything lives in TypeScript (src/).
+// syscalls (perf events, AF_PACKET sending). Everything that decides anything lives in TypeScript (src/).
 #include <napi.h>
 
 namespace netcap {
@@ -7,6 +7,8 @@ void InitPcap(Napi::Env env, Napi::Object exports);
 void InitBpf(Napi::Env env, Napi::Object exports);
 void InitPerf(Napi::Env env, Napi::Object exports);
 void InitRingBuffer(Napi::Env env, Napi::Object exports);
+void InitPacket(Napi::Env env, Napi::Object exports);
+void InitNetns(Napi::Env env, Napi::Object exports);
 }  // namespace netcap
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -14,6 +16,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   netcap::InitBpf(env, exports);
   netcap::InitPerf(env, exports);
   netcap::InitRingBuffer(env, exports);
+  netcap::InitPacket(env, exports);
+  netcap::InitNetns(env, exports);
   return exports;
 }
 

@@ -5,7 +5,11 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <linux/netlink.h>
+#include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <string>
@@ -224,25 +228,107 @@ void TcHook(const Napi::CallbackInfo &info, struct bpf_tc_hook *hook) {
   hook->attach_point = info[1].As<Napi::Number>().Uint32Value() == 1 ? BPF_TC_EGRESS : BPF_TC_INGRESS;
 }
 
-// tcAttach(ifindex, egress(0|1), progFd) -> { handle, priority }: classic
-// cls_bpf in direct-action mode on the clsact qdisc (created when missing).
+// tcAttach(ifindex, egress(0|1), progFd[, priority]) -> { handle, priority, createdQdisc }:
+// classic cls_bpf in direct-action mode on the clsact qdisc (created when
+// missing; createdQdisc says whether this call did). Priority 0 or absent:
+// the kernel picks one below the lowest in use, so the filter runs first.
 // Used only on kernels without tcx.
 Napi::Value TcAttach(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber())
-    return ThrowCode(env, "EINVAL", "tcAttach(ifindex, egress, progFd)");
+    return ThrowCode(env, "EINVAL", "tcAttach(ifindex, egress, progFd[, priority])");
   LIBBPF_OPTS(bpf_tc_hook, hook);
   TcHook(info, &hook);
   int err = bpf_tc_hook_create(&hook);
   if (err && err != -EEXIST) return ThrowErrno(env, err, "tc qdisc clsact");
+  bool created = err == 0;
   LIBBPF_OPTS(bpf_tc_opts, opts);
   opts.prog_fd = info[2].As<Napi::Number>().Int32Value();
+  opts.priority = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Uint32Value() : 0;
   err = bpf_tc_attach(&hook, &opts);
-  if (err) return ThrowErrno(env, err, "tc filter add bpf");
+  if (err) {
+    if (created) bpf_tc_hook_destroy(&hook);
+    return ThrowErrno(env, err, "tc filter add bpf");
+  }
   Napi::Object r = Napi::Object::New(env);
   r.Set("handle", Napi::Number::New(env, opts.handle));
   r.Set("priority", Napi::Number::New(env, opts.priority));
+  r.Set("createdQdisc", Napi::Boolean::New(env, created));
   return r;
+}
+
+// tcPriorities(ifindex, egress) -> the priorities (tc "pref") of the tc
+// filters on the device's clsact ingress or egress hook, in the order the
+// kernel runs them (lowest first); empty without a clsact qdisc. One
+// RTM_GETTFILTER dump on a NETLINK_ROUTE socket: libbpf can attach and detach
+// filters but not list them.
+Napi::Value TcPriorities(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) return ThrowCode(env, "EINVAL", "tcPriorities(ifindex, egress)");
+  int sock = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (sock < 0) return ThrowErrno(env, errno, "socket(NETLINK_ROUTE)");
+  struct {
+    struct nlmsghdr n;
+    struct tcmsg t;
+  } req;
+  memset(&req, 0, sizeof(req));
+  req.n.nlmsg_len = NLMSG_LENGTH(sizeof(struct tcmsg));
+  req.n.nlmsg_type = RTM_GETTFILTER;
+  req.n.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  req.n.nlmsg_seq = 1;
+  req.t.tcm_family = AF_UNSPEC;
+  req.t.tcm_ifindex = info[0].As<Napi::Number>().Int32Value();
+  req.t.tcm_parent = TC_H_MAKE(TC_H_CLSACT, info[1].As<Napi::Number>().Uint32Value() == 1 ? TC_H_MIN_EGRESS : TC_H_MIN_INGRESS);
+  if (send(sock, &req, req.n.nlmsg_len, 0) < 0) {
+    int err = errno;
+    close(sock);
+    return ThrowErrno(env, err, "RTM_GETTFILTER");
+  }
+  std::vector<uint32_t> prios;
+  std::vector<char> buf(1 << 16);
+  for (bool done = false; !done;) {
+    ssize_t n = recv(sock, buf.data(), buf.size(), 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      close(sock);
+      return ThrowErrno(env, err, "RTM_GETTFILTER recv");
+    }
+    int left = static_cast<int>(n);
+    for (struct nlmsghdr *h = reinterpret_cast<struct nlmsghdr *>(buf.data()); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+      if (h->nlmsg_type == NLMSG_DONE) {
+        done = true;
+        break;
+      }
+      if (h->nlmsg_type == NLMSG_ERROR) {
+        int err = reinterpret_cast<struct nlmsgerr *>(NLMSG_DATA(h))->error;
+        close(sock);
+        return ThrowErrno(env, err, "RTM_GETTFILTER");
+      }
+      if (h->nlmsg_type != RTM_NEWTFILTER) continue;
+      uint32_t prio = TC_H_MAJ(reinterpret_cast<struct tcmsg *>(NLMSG_DATA(h))->tcm_info) >> 16;
+      if (prios.empty() || prios.back() != prio) prios.push_back(prio);
+    }
+    if (n == 0) done = true;
+  }
+  close(sock);
+  Napi::Array out = Napi::Array::New(env, prios.size());
+  for (size_t i = 0; i < prios.size(); i++) out.Set(i, Napi::Number::New(env, prios[i]));
+  return out;
+}
+
+// tcDeleteQdisc(ifindex): deletes the device's clsact qdisc, and with it
+// every tc filter on its ingress and egress hooks (callers check both are
+// empty first).
+Napi::Value TcDeleteQdisc(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) return ThrowCode(env, "EINVAL", "tcDeleteQdisc(ifindex)");
+  LIBBPF_OPTS(bpf_tc_hook, hook);
+  hook.ifindex = info[0].As<Napi::Number>().Int32Value();
+  hook.attach_point = static_cast<enum bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
+  int err = bpf_tc_hook_destroy(&hook);
+  if (err) return ThrowErrno(env, err, "tc qdisc del clsact");
+  return env.Undefined();
 }
 
 // tcDetach(ifindex, egress, handle, priority)
@@ -293,6 +379,90 @@ Napi::Value LinkInfo(const Napi::CallbackInfo &info) {
   return r;
 }
 
+// objPin(fd, path): BPF_OBJ_PIN, a name in bpffs that keeps the object alive
+// after its last fd closes (the XDP example pins its hook map and link).
+Napi::Value ObjPin(const Napi::CallbackInfo &info) {
+  int fd;
+  if (!ArgFd(info, 0, &fd)) return info.Env().Undefined();
+  if (info.Length() < 2 || !info[1].IsString()) return ThrowCode(info.Env(), "EINVAL", "objPin(fd, path)");
+  std::string path = info[1].As<Napi::String>();
+  if (bpf_obj_pin(fd, path.c_str()) != 0) return ThrowErrno(info.Env(), errno, "BPF_OBJ_PIN " + path);
+  return info.Env().Undefined();
+}
+
+// objGet(path) -> fd of the pinned map, program or link (BPF_OBJ_GET).
+Napi::Value ObjGet(const Napi::CallbackInfo &info) {
+  if (info.Length() < 1 || !info[0].IsString()) return ThrowCode(info.Env(), "EINVAL", "objGet(path)");
+  std::string path = info[0].As<Napi::String>();
+  int fd = bpf_obj_get(path.c_str());
+  if (fd < 0) return ThrowErrno(info.Env(), errno, "BPF_OBJ_GET " + path);
+  return Napi::Number::New(info.Env(), fd);
+}
+
+// mapInfo(fd) -> { id, type, keySize, valueSize, maxEntries, flags, name }
+Napi::Value MapInfo(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!ArgFd(info, 0, &fd)) return env.Undefined();
+  struct bpf_map_info mi;
+  memset(&mi, 0, sizeof(mi));
+  __u32 len = sizeof(mi);
+  if (bpf_obj_get_info_by_fd(fd, &mi, &len) != 0) return ThrowErrno(env, errno, "BPF_OBJ_GET_INFO_BY_FD");
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("id", Napi::Number::New(env, mi.id));
+  r.Set("type", Napi::Number::New(env, mi.type));
+  r.Set("keySize", Napi::Number::New(env, mi.key_size));
+  r.Set("valueSize", Napi::Number::New(env, mi.value_size));
+  r.Set("maxEntries", Napi::Number::New(env, mi.max_entries));
+  r.Set("flags", Napi::Number::New(env, mi.map_flags));
+  r.Set("name", Napi::String::New(env, mi.name));
+  return r;
+}
+
+// progGetFdById(id) -> fd (BPF_PROG_GET_FD_BY_ID: a prog array lookup gives ids).
+Napi::Value ProgGetFdById(const Napi::CallbackInfo &info) {
+  if (info.Length() < 1 || !info[0].IsNumber()) return ThrowCode(info.Env(), "EINVAL", "progGetFdById(id)");
+  int fd = bpf_prog_get_fd_by_id(info[0].As<Napi::Number>().Uint32Value());
+  if (fd < 0) return ThrowErrno(info.Env(), errno, "BPF_PROG_GET_FD_BY_ID");
+  return Napi::Number::New(info.Env(), fd);
+}
+
+// progFuncInfo(fd) -> { btfId, funcTypeIds }: the program's BTF object and
+// the BTF type id of each of its functions (the first is the entry point,
+// what an fentry/fexit program on it names as attach_btf_id).
+Napi::Value ProgFuncInfo(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!ArgFd(info, 0, &fd)) return env.Undefined();
+  struct bpf_prog_info pi;
+  memset(&pi, 0, sizeof(pi));
+  __u32 len = sizeof(pi);
+  if (bpf_obj_get_info_by_fd(fd, &pi, &len) != 0) return ThrowErrno(env, errno, "BPF_OBJ_GET_INFO_BY_FD");
+  __u32 count = pi.nr_func_info;
+  __u32 recSize = pi.func_info_rec_size;
+  std::vector<uint8_t> recs(static_cast<size_t>(count) * (recSize ? recSize : sizeof(struct bpf_func_info)));
+  if (count > 0) {
+    __u32 btfId = pi.btf_id;
+    memset(&pi, 0, sizeof(pi));
+    pi.nr_func_info = count;
+    pi.func_info_rec_size = recSize;
+    pi.func_info = reinterpret_cast<__u64>(recs.data());
+    len = sizeof(pi);
+    if (bpf_obj_get_info_by_fd(fd, &pi, &len) != 0) return ThrowErrno(env, errno, "BPF_OBJ_GET_INFO_BY_FD func_info");
+    pi.btf_id = btfId;
+  }
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("btfId", Napi::Number::New(env, pi.btf_id));
+  Napi::Array ids = Napi::Array::New(env, count);
+  for (__u32 i = 0; i < count; i++) {
+    struct bpf_func_info fi;
+    memcpy(&fi, recs.data() + static_cast<size_t>(i) * recSize, sizeof(fi));
+    ids.Set(i, Napi::Number::New(env, fi.type_id));
+  }
+  r.Set("funcTypeIds", ids);
+  return r;
+}
+
 // close(fd): closing a link or program fd detaches it (nothing is pinned).
 Napi::Value Close(const Napi::CallbackInfo &info) {
   int fd;
@@ -323,8 +493,15 @@ void InitBpf(Napi::Env env, Napi::Object exports) {
   o.Set("rawTracepointOpen", Napi::Function::New(env, RawTracepointOpen));
   o.Set("tcAttach", Napi::Function::New(env, TcAttach));
   o.Set("tcDetach", Napi::Function::New(env, TcDetach));
+  o.Set("tcDeleteQdisc", Napi::Function::New(env, TcDeleteQdisc));
+  o.Set("tcPriorities", Napi::Function::New(env, TcPriorities));
   o.Set("progInfo", Napi::Function::New(env, ProgInfo));
   o.Set("linkInfo", Napi::Function::New(env, LinkInfo));
+  o.Set("objPin", Napi::Function::New(env, ObjPin));
+  o.Set("objGet", Napi::Function::New(env, ObjGet));
+  o.Set("mapInfo", Napi::Function::New(env, MapInfo));
+  o.Set("progGetFdById", Napi::Function::New(env, ProgGetFdById));
+  o.Set("progFuncInfo", Napi::Function::New(env, ProgFuncInfo));
   o.Set("close", Napi::Function::New(env, Close));
   o.Set("numPossibleCpus", Napi::Function::New(env, NumPossibleCpus));
   exports.Set("bpf", o);

@@ -26,6 +26,14 @@ export class OwnedFd {
     return this.#fd < 0;
   }
 
+  /** Gives the fd up without closing it (its new owner, e.g. a BpfMap, tracks it from now on). */
+  release(): number {
+    const fd = this.value;
+    this.#fd = -1;
+    untrack(this);
+    return fd;
+  }
+
   /** Idempotent. */
   close(): void {
     if (this.#fd < 0) return;

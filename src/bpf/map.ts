@@ -249,6 +249,39 @@ export function u64(n: bigint | number): Buffer {
   return b;
 }
 
+/** What the kernel says about a map (BPF_OBJ_GET_INFO_BY_FD). */
+export interface MapInfo {
+  id: number;
+  /** enum bpf_map_type */
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  name: string;
+}
+
+export function mapInfo(fd: number): MapInfo {
+  return native().bpf.mapInfo(fd);
+}
+
+/** "BPF_MAP_TYPE_PROG_ARRAY" for 3: the kernel's name of a map type, for messages. */
+export function mapTypeName(type: number): string {
+  const kind = (Object.keys(MAP_TYPE_IDS) as MapKind[]).find((k) => MAP_TYPE_IDS[k] === type);
+  return kind ? `BPF_MAP_TYPE_${kind.toUpperCase()}` : `map type ${type}`;
+}
+
+/**
+ * A BpfMap over an fd of an existing map (opened from a pin, or inherited
+ * from a parent process), described by the kernel's own info. Takes
+ * ownership of `fd`. Throws for a map type netcap has no name for.
+ */
+export function adoptMap(fd: number, info: MapInfo = mapInfo(fd)): BpfMap {
+  const kind = (Object.keys(MAP_TYPE_IDS) as MapKind[]).find((k) => MAP_TYPE_IDS[k] === info.type);
+  if (!kind) throw new Error(`map ${info.name} (id ${info.id}) has ${mapTypeName(info.type)}, which netcap does not handle`);
+  return new BpfMap({ type: kind, name: info.name, keySize: info.keySize, valueSize: info.valueSize, maxEntries: info.maxEntries, flags: info.flags }, fd);
+}
+
 /** Creates a map; its fd is owned by the returned object. */
 export function createMap(spec: MapSpec): BpfMap {
   checkSpec(spec);

@@ -103,6 +103,11 @@ export class Program {
     return native().bpf.testRun(this.fd, data, opts);
   }
 
+  /** Its BTF object id and the BTF type id of each of its functions (entry point first); none without BTF (no clang -g). */
+  functions(): { btfId: number; funcTypeIds: number[] } {
+    return native().bpf.progFuncInfo(this.fd);
+  }
+
   /** Idempotent. Attached links keep the program alive in the kernel until they close too. */
   close(): void {
     this.#fd.close();
@@ -117,6 +122,33 @@ export class Program {
  */
 export function bufferAddress(buf: Buffer): bigint {
   return native().bpf.address(buf);
+}
+
+/** BPF_F_XDP_HAS_FRAGS (include/uapi/linux/bpf.h, Linux 5.18): the XDP program handles multi-buffer packets. */
+export const BPF_F_XDP_HAS_FRAGS = 1 << 5;
+
+/**
+ * A program someone else loaded, by its id (BPF_PROG_GET_FD_BY_ID): a prog
+ * array lookup gives ids, and holding an fd keeps the program alive until
+ * it can be put back. Throws a UserError when the id no longer exists.
+ */
+export function openProgramById(id: number): Program {
+  let fd: number;
+  try {
+    fd = native().bpf.progGetFdById(id);
+  } catch (e) {
+    if (isNativeError(e) && e.code === 'ENOENT') throw new UserError(`BPF program ${id} no longer exists`, 'it was unloaded meanwhile: try again');
+    throw e;
+  }
+  const owned = new OwnedFd(fd, `program ${id}`);
+  let info: { name: string; type: number; xlatedLen: number };
+  try {
+    info = native().bpf.progInfo(fd);
+  } catch (e) {
+    owned.close();
+    throw e;
+  }
+  return new Program(owned.release(), info.name || `prog_${id}`, info.type, info.xlatedLen / 8);
 }
 
 export function loadProgram(spec: ProgramSpec): Program {

@@ -21,6 +21,12 @@ export class Owned implements Closer {
     return x;
   }
 
+  /** Takes `x` into the list to be closed after everything else (a safety net for what the rest puts back); returns it. */
+  addFirst<T extends Closer>(x: T): T {
+    this.list.unshift(x);
+    return x;
+  }
+
   /** Closes everything, newest first, going on past a failure; idempotent. */
   close(): void {
     for (const c of this.list.splice(0).reverse()) {

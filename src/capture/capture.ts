@@ -28,6 +28,7 @@ import type { PacketSink } from '../output/outputs';
 import { WallClock } from './clock';
 import { CaptureMaps } from './maps';
 import type { Generation, JudgeSettings, PrepareMode, PreparedMode } from './mode';
+import { parseDirection, type CaptureDirection } from './direction';
 import { readPointStats, type PointStats } from './stats';
 import { decodeRecord, type PacketRecord } from './record';
 import { RecordPackets } from './record-packets';
@@ -78,6 +79,8 @@ interface CaptureEvents {
   packets: [batch: CapturedPacket[]];
   interface: [iface: CaptureInterface, index: number];
   settings: [settings: JudgeSettings];
+  /** What the mode tells the user while the capture runs (its notes before the start are mode.notes). */
+  note: [message: string];
   error: [error: unknown];
   end: [result: CaptureResult];
 }
@@ -120,14 +123,17 @@ export class Capture extends EventEmitter<CaptureEvents> {
     super();
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
     checkSnaplen(options.snaplen);
-    const settings: JudgeSettings = { expression: options.expression, snaplen: options.snaplen };
+    const settings: JudgeSettings = { expression: options.expression, snaplen: options.snaplen, ...(options.direction !== undefined ? { direction: parseDirection(options.direction) } : {}) };
     let maps: CaptureMaps | undefined;
     let mode: PreparedMode | undefined;
     try {
       mode = prepare({
         settings,
         maps: (points) => (maps ??= CaptureMaps.create({ points, ringBytes: options.ringBytes })),
+        pointsAdded: () => this.pointsAdded(),
+        note: (message) => this.emit('note', message),
       });
+      checkDirection(mode, settings);
       mode.check(settings);
       maps ??= CaptureMaps.create({ points: mode.points.length, ringBytes: options.ringBytes });
       this.maps = maps;
@@ -247,18 +253,36 @@ export class Capture extends EventEmitter<CaptureEvents> {
    * packet is judged by the old filter or the new one, and none is lost.
    */
   setFilter(expression: string): Promise<void> {
-    return this.change({ expression: expression.trim(), snaplen: this.generation.settings.snaplen });
+    return this.change({ expression: expression.trim() });
   }
 
   /** Changes the snap length while the capture runs, the same way as setFilter. */
   setSnaplen(snaplen: number): Promise<void> {
-    return this.change({ expression: this.generation.settings.expression, snaplen });
+    return this.change({ snaplen });
   }
 
-  private change(settings: JudgeSettings): Promise<void> {
+  /**
+   * Changes the direction while the capture runs (a directional mode only),
+   * the same way as setFilter: 'off' keeps the programs loaded and the
+   * counters counting what the hooks see, and captures nothing until the
+   * direction changes again. A direction whose hooks the capture did not
+   * attach is refused by the mode.
+   */
+  setDirection(direction: CaptureDirection): Promise<void> {
+    return this.change({ direction });
+  }
+
+  /**
+   * One change after the other: each applies `patch` to the settings the
+   * one before it left (two changes asked at once both take effect).
+   */
+  private change(patch: Partial<JudgeSettings>): Promise<void> {
     const next = this.changing.then(async () => {
       if (this.stateValue === 'stopping' || this.stateValue === 'ended') throw new UserError('the capture has ended', 'start a new capture');
+      const settings: JudgeSettings = { ...this.generation.settings, ...patch };
+      if (patch.direction !== undefined) settings.direction = parseDirection(patch.direction);
       checkSnaplen(settings.snaplen);
+      checkDirection(this.mode, settings);
       this.mode.check(settings);
       const gen = this.mode.load(settings, this.generationMaps(settings.snaplen));
       const old = this.generation;
@@ -289,6 +313,16 @@ export class Capture extends EventEmitter<CaptureEvents> {
   private drainInterval(): number {
     const waited = this.options.flushEachBatch === true || this.options.count !== undefined || this.listenerCount('packets') > 0 || !this.sinks.every((s) => s.buffered);
     return waited || this.sinks.length === 0 ? DRAIN_INTERVAL_MS : BUFFERED_DRAIN_INTERVAL_MS;
+  }
+
+  /** Points the mode appended while running: counters (within the room the maps have), an output interface each. */
+  private pointsAdded(): void {
+    const count = this.mode.points.length;
+    if (count > this.maps.pointCapacity) throw new Error(`the mode has ${count} points; the counters have room for ${this.maps.pointCapacity}`);
+    for (let point = this.captured.length; point < count; point++) {
+      this.captured.push(0);
+      this.interfaceFor(point, LINKTYPE_ETHERNET);
+    }
   }
 
   private generationMaps(snaplen: number) {
@@ -345,7 +379,7 @@ export class Capture extends EventEmitter<CaptureEvents> {
    * only for listeners and the other outputs.
    */
   private deliverColumns(batch: RecordBatch, count: number): void {
-    this.columns ??= new RecordPackets(this.mode.plainPackets!, this.mode.points.length, this.clock, (point, linktype) => this.interfaceFor(point, linktype), (rec) => this.packetOf(rec));
+    this.columns ??= new RecordPackets(this.mode.plainPackets!, this.clock, (point, linktype) => this.interfaceFor(point, linktype), (rec) => this.packetOf(rec));
     const columns = this.columns.fill(batch, count);
     for (let i = 0; i < count; i++) if (columns.point[i] < this.captured.length) this.captured[columns.point[i]]++;
     this.written += count;
@@ -375,6 +409,7 @@ export class Capture extends EventEmitter<CaptureEvents> {
       wirelen: p.wirelen,
       meta: p.meta,
       ...(p.direction ? { direction: p.direction } : {}),
+      ...(p.verdict ? { verdict: p.verdict } : {}),
       ...(p.linktype === LINKTYPE_RAW && rec.protocol ? { etherType: rec.protocol } : {}),
     };
   }
@@ -464,6 +499,12 @@ export class Capture extends EventEmitter<CaptureEvents> {
     } catch (e) {
       this.failure ??= e;
     }
+  }
+}
+
+function checkDirection(mode: PreparedMode, settings: JudgeSettings): void {
+  if (settings.direction !== undefined && !mode.directional) {
+    throw new UserError(`direction ${settings.direction}: this capture's points have no direction to choose`, 'only captures whose points have directions (netcap iface) take one; leave it out');
   }
 }
 

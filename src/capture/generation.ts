@@ -3,6 +3,7 @@
 // program of a set loads before any is used; on a failure the ones loaded
 // so far are closed and the error goes on.
 import { loadProgram, type Program, type ProgramSpec } from '../bpf/program';
+import type { Link } from '../bpf/link/link';
 import type { BuiltProgram, Generation, JudgeSettings } from './mode';
 import type { ProgramSlots } from './slots';
 
@@ -20,6 +21,11 @@ export interface LoadedProgram extends BuiltProgram {
   program: Program;
 }
 
+/** A generation as loaded here: its programs with their kernel objects. */
+export interface LoadedGeneration extends Generation {
+  readonly programs: readonly LoadedProgram[];
+}
+
 /** Loads every program (all or nothing). */
 export function loadPrograms(list: readonly ProgramToLoad[]): LoadedProgram[] {
   const loaded: LoadedProgram[] = [];
@@ -33,7 +39,7 @@ export function loadPrograms(list: readonly ProgramToLoad[]): LoadedProgram[] {
 }
 
 /** A generation of judging programs, each installed into its slot by install(). */
-export function loadGeneration(settings: JudgeSettings, list: readonly ProgramToLoad[]): Generation {
+export function loadGeneration(settings: JudgeSettings, list: readonly ProgramToLoad[]): LoadedGeneration {
   const loaded = loadPrograms(list);
   let closed = false;
   return {
@@ -50,4 +56,16 @@ export function loadGeneration(settings: JudgeSettings, list: readonly ProgramTo
       for (const l of [...loaded].reverse()) l.program.close();
     },
   };
+}
+
+/** Attaches each item with `attachOne` (all or none: on a failure the links made so far are closed and the error goes on). */
+export function attachEach<T>(items: readonly T[], attachOne: (item: T) => Link): Link[] {
+  const links: Link[] = [];
+  try {
+    for (const item of items) links.push(attachOne(item));
+  } catch (e) {
+    for (const l of links.reverse()) l.close();
+    throw e;
+  }
+  return links;
 }

@@ -48,6 +48,8 @@ export class CaptureMaps {
     readonly ring: BpfMap,
     readonly counters: BpfMap,
     readonly ringBytes: number,
+    /** The points the counters have room for (a mode whose points grow asks for room up front). */
+    readonly pointCapacity: number,
   ) {}
 
   /** The ring (`ringBytes`, a power of two) and counters for `points` capture points. */
@@ -55,8 +57,9 @@ export class CaptureMaps {
     const ringBytes = opts.ringBytes ?? DEFAULT_RING_BYTES;
     const ring = createMap({ type: 'ringbuf', name: 'netcap_ring', keySize: 0, valueSize: 0, maxEntries: ringBytes });
     try {
-      const counters = createMap({ type: 'percpu_array', name: 'netcap_counts', keySize: 4, valueSize: 8, maxEntries: Math.max(1, opts.points) * COUNTERS_PER_POINT });
-      return new CaptureMaps(ring, counters, ringBytes);
+      const points = Math.max(1, opts.points);
+      const counters = createMap({ type: 'percpu_array', name: 'netcap_counts', keySize: 4, valueSize: 8, maxEntries: points * COUNTERS_PER_POINT });
+      return new CaptureMaps(ring, counters, ringBytes, points);
     } catch (e) {
       ring.close();
       throw e;

@@ -11,10 +11,11 @@
 import type { Insn } from '../ebpf/instruction';
 import type { Link } from '../bpf/link/link';
 import type { BpfMap } from '../bpf/map';
-import type { PacketMeta } from '../output/packet';
+import type { PacketMeta, PacketVerdict } from '../output/packet';
 import type { PacketRecord } from './record';
 import type { CaptureMaps } from './maps';
 import type { PointStats } from './stats';
+import type { CaptureDirection } from './direction';
 
 /** One capture point as the library, the summary and the outputs see it. */
 export interface ModePoint {
@@ -27,6 +28,15 @@ export interface JudgeSettings {
   /** The tcpdump expression ('' = every packet). */
   expression: string;
   snaplen: number;
+  /**
+   * Which points judge packets, for a mode whose points have directions
+   * (`directional`): a point of the other direction, or every point when
+   * 'off', runs a program that only counts what its hook sees (seen grows,
+   * nothing is matched or captured), so its programs stay loaded, its
+   * counters keep counting and switching back resumes it. Absent: every
+   * point judges.
+   */
+  direction?: CaptureDirection;
 }
 
 /** The maps a generation's programs write to (the library's). */
@@ -71,12 +81,14 @@ export interface ModePacket {
   linktype: number;
   direction?: 'in' | 'out';
   meta: PacketMeta;
+  /** What the hook's program decided for the packet (an XDP action), where the mode knows it (pcapng epb_verdict). */
+  verdict?: PacketVerdict;
 }
 
 /**
  * A mode whose packet(rec) is the record as it is: its bytes, wire length
  * and link type as decodeRecord reads them, the direction `direction(point)`
- * gives or else the record's own (its flags), and no side effect beyond
+ * gives or else the record's own (its flags), no verdict, and no side effect beyond
  * the metadata it returns, which depends on the record's header only (not
  * on its time, lengths or bytes: records of a batch with the same header
  * share one comment). The library then writes such records to the
@@ -90,6 +102,12 @@ export interface PlainPackets {
 
 /** A mode prepared for a capture: points resolved, stable maps made, nothing loaded into slots, nothing attached. */
 export interface PreparedMode {
+  /**
+   * The capture points, numbered by their place here (record.point). A mode
+   * may append points while the capture runs (`-i any`: an interface that
+   * appears), never remove or renumber one, and tells the library with
+   * ModeContext.pointsAdded().
+   */
   readonly points: readonly ModePoint[];
   /** What follows "listening on " in the readiness line. */
   readonly readiness: string;
@@ -97,6 +115,8 @@ export interface PreparedMode {
   readonly notes: readonly string[];
   /** Packets carry metadata that tcpdump's decoding cannot show (stacks, drop reasons): decoded text should show it. */
   readonly metadataOnStdout: boolean;
+  /** Its points have directions and its generations follow JudgeSettings.direction (iface); else a direction is refused. */
+  readonly directional?: boolean;
   /**
    * Checks settings before anything is loaded: compiles the expression for
    * every link type the mode's points see (UserError with libpcap's message
@@ -117,8 +137,12 @@ export interface PreparedMode {
   describe(gen: Generation): string;
   /** Why the capture cannot go on (the traced process exited...), checked a few times a second. */
   vanished?(): string | undefined;
-  /** Lines for the end of the capture (gather mode's report, xdp's counters per action). */
-  report?(): string[];
+  /** Things to tell the user while the capture runs (mbuf port points: a port stopped, started again); called as they happen. */
+  onMessage?(listener: (line: string) => void): void;
+  /** Lines shown with the summary when the capture ends (xdp's counters per action, port gaps), given the final counters per point. */
+  report?(perPoint: readonly PointStats[]): string[];
+  /** What the capture found, shown on stdout when it ends (gather mode's packets and latencies). */
+  results?(): string[];
   /** The live status text of the counters, when the mode has its own shape (xdpcap's `drop: R/M`); else per point. */
   statusText?(stats: readonly PointStats[]): string;
   /** Closes the mode's own maps and programs (after the links and the last generation). */
@@ -135,6 +159,16 @@ export interface ModeContext {
    * points; the library makes them afterwards otherwise).
    */
   maps(points: number): CaptureMaps;
+  /**
+   * The mode appended points to `points` while the capture runs (after
+   * attach()), their programs loaded and in their slots: the library gives
+   * each its counters' place (within the room asked of maps()), its output
+   * interface (the 'interface' event, outputs learn it) and its place in the
+   * statistics.
+   */
+  pointsAdded(): void;
+  /** Something to tell the user while the capture runs (an interface that appeared, or one it cannot capture on): the 'note' event. */
+  note(message: string): void;
 }
 
 /** Resolves a mode's points and options. Throws UserError on bad input, with nothing of the mode's left open. */

@@ -44,23 +44,21 @@ export class RecordPackets implements PacketBatch {
   /** The capture point of each record (for the per-point counts). */
   point = new Uint32Array(0);
   private recordStart = new Uint32Array(0);
-  private readonly pointDirection: number[];
+  /** Each point's direction code, asked of the mode on first use (points may be added while capturing). */
+  private readonly pointDirection: number[] = [];
   private packets: CapturedPacket[] | undefined;
   private view: DataView = new DataView(new ArrayBuffer(0));
   /** This batch's comments by a hash of the header words they depend on. */
   private readonly comments = new Map<number, CommentEntry>();
 
   constructor(
-    plain: PlainPackets,
-    points: number,
+    private readonly plain: PlainPackets,
     private readonly clock: WallClock,
     /** The output interface of a point's packets of a link type (made on first use). */
     private readonly interfaceOf: (point: number, linktype: number) => number,
     /** A record as the packet the general path writes. */
     private readonly packetOf: (rec: PacketRecord) => CapturedPacket,
-  ) {
-    this.pointDirection = Array.from({ length: points }, (_, p) => directionCode(plain.direction(p)));
-  }
+  ) {}
 
   /** Takes the first `count` records of `batch` (this object is the batch until the next fill). */
   fill(batch: RecordBatch, count: number): this {
@@ -84,6 +82,7 @@ export class RecordPackets implements PacketBatch {
         lastIndex = this.interfaceOf(point, linktype);
         lastPoint = point;
         lastLinktype = linktype;
+        this.pointDirection[point] ??= directionCode(this.plain.direction(point));
       }
       const low = view.getUint32(start + RECORD.tsNs, true) + offsetLow;
       const carry = low >= TWO_32 ? 1 : 0;

@@ -15,6 +15,8 @@
 import * as path from 'node:path';
 import { openElf, type ElfFile } from '../elf/elf-file';
 import { mappedObjects, exePath } from '../proc/process';
+import { UserError } from '../errors';
+import { parseDpdkVersion } from './mbuf-layout';
 
 export interface DpdkRelease {
   /** 'YY.MM' */
@@ -100,4 +102,18 @@ export function detectDpdkRelease(target: number | string): DpdkRelease | null {
   const exe = exePath(target);
   const main = objects.find((o) => o.path === exe) ?? objects[0];
   return main ? releaseFromElf(main.openPath, `pid ${target} (${main.path})`) ?? null : null;
+}
+
+/** The release to use: --dpdk-version when given, else detected from the process (or binary); UserError when nothing says. */
+export function requireDpdkRelease(o: { pid?: number; binary?: string; dpdkVersion?: string }): DpdkRelease {
+  if (o.dpdkVersion !== undefined) return { release: parseDpdkVersion(o.dpdkVersion), evidence: '--dpdk-version' };
+  const found = detectDpdkRelease(o.pid ?? o.binary!);
+  if (!found) {
+    const what = o.pid !== undefined ? `process ${o.pid}` : o.binary;
+    throw new UserError(
+      `${what} does not look like a DPDK program: looked for librte_*.so libraries (mapped or in DT_NEEDED) and a DPDK version in the executable, found none`,
+      'point --pid at the DPDK application, or give its release with --dpdk-version YY.MM (a statically linked, stripped build says nothing)',
+    );
+  }
+  return found;
 }

@@ -257,6 +257,16 @@ export class ElfFile {
     return candidates.find((s) => s.defaultVersion !== false) ?? candidates[0];
   }
 
+  /**
+   * The defined data object called `name` (a global array such as
+   * rte_eth_fp_ops), .symtab first then .dynsym; undefined when absent. Its
+   * vaddr is relative to the load bias; it may live in .bss (no file bytes).
+   */
+  findDataObject(name: string): ElfSymbol | undefined {
+    const isObject = (s: ElfSymbol) => s.type === 'OBJECT' && s.sectionIndex !== F.SHN_UNDEF && s.name === name;
+    return this.symbols('.symtab').find(isObject) ?? this.symbols('.dynsym').find(isObject);
+  }
+
   /** The file offset of a virtual address, through the PT_LOAD segment that maps it. */
   fileOffsetOf(vaddr: number): number {
     const seg = this.segments.find((p) => p.type === F.PT_LOAD && vaddr >= p.vaddr && vaddr < p.vaddr + p.filesz);
@@ -264,6 +274,12 @@ export class ElfFile {
       throw new UserError(`${this.path}: address 0x${vaddr.toString(16)} is in no loadable segment`, 'the symbol is not backed by file contents (corrupt or unusual ELF)');
     }
     return vaddr - seg.vaddr + seg.offset;
+  }
+
+  /** The virtual address of a file offset, through the PT_LOAD segment holding it; undefined when none does. */
+  vaddrOf(fileOffset: number): number | undefined {
+    const seg = this.segments.find((p) => p.type === F.PT_LOAD && fileOffset >= p.offset && fileOffset < p.offset + p.filesz);
+    return seg ? fileOffset - seg.offset + seg.vaddr : undefined;
   }
 
   /** The GNU build-id (hex), from the NT_GNU_BUILD_ID note, or undefined. */

@@ -17,6 +17,11 @@
 //   compared as u32, so constants >= 2^31 need no register (kernel 5.1+);
 // - `ret #0` / `ret a` with A == 0 are "no match"; other values are the snap
 //   length, left in the caller's result register.
+// - `ld [SKF_AD_OFF + n]` (the Linux socket filter's metadata loads, which
+//   libpcap emits on a live handle for inbound/outbound, vlan and ifindex)
+//   load what the caller's context says (`ancillary`), whatever the load's
+//   width, as the kernel does (convert_bpf_extensions, net/core/filter.c);
+//   a field the context lacks is refused, never silently "no match";
 // The verifier refuses unreachable code, so unreachable cBPF instructions are
 // dropped. Backward jumps (libpcap's `protochain` walks IPv6 extension
 // headers in a loop) are either a bounded loop (`boundedLoops`, kernel 6.9+):
@@ -85,6 +90,44 @@ export interface BufferModel {
 
 export type MemoryModel = PacketModel | BufferModel;
 
+/** SKF_AD_OFF (include/uapi/linux/filter.h): metadata loads are `ld [SKF_AD_OFF + n]`. */
+export const SKF_AD_OFF = 0xfffff000;
+/** SKF_AD_MAX: offsets from SKF_AD_OFF up to it name kernel extensions. */
+const SKF_AD_MAX = 64;
+
+/** The socket filter's metadata fields (SKF_AD_* offsets) a context may have. */
+export const ANCILLARY_FIELDS = {
+  protocol: { offset: 0, name: 'SKF_AD_PROTOCOL', what: 'the protocol the kernel gave the packet (skb->protocol)' },
+  pkttype: { offset: 4, name: 'SKF_AD_PKTTYPE', what: 'the packet type (inbound/outbound)' },
+  ifindex: { offset: 8, name: 'SKF_AD_IFINDEX', what: 'the interface index (ifindex)' },
+  mark: { offset: 20, name: 'SKF_AD_MARK', what: 'the packet mark (skb->mark)' },
+  queue: { offset: 24, name: 'SKF_AD_QUEUE', what: 'the queue mapping (skb->queue_mapping)' },
+  hatype: { offset: 28, name: 'SKF_AD_HATYPE', what: 'the device type (dev->type)' },
+  rxhash: { offset: 32, name: 'SKF_AD_RXHASH', what: 'the packet hash (skb->hash)' },
+  vlanTag: { offset: 44, name: 'SKF_AD_VLAN_TAG', what: 'the VLAN tag the kernel took out of the packet (vlan)' },
+  vlanTagPresent: { offset: 48, name: 'SKF_AD_VLAN_TAG_PRESENT', what: 'whether the kernel took a VLAN tag out of the packet (vlan)' },
+  vlanTpid: { offset: 60, name: 'SKF_AD_VLAN_TPID', what: 'the protocol of the VLAN tag the kernel took out of the packet' },
+} as const;
+
+export type AncillaryField = keyof typeof ANCILLARY_FIELDS;
+
+/**
+ * Emitters for the metadata a context has: each puts the field's value (a
+ * zero-extended u32, in host order as the kernel's cBPF gives it) in `dst`
+ * and uses no other register.
+ */
+export type AncillaryLoads = Partial<Record<AncillaryField, (dst: Register) => Insn[]>>;
+
+/** Kernel extensions that are operations, not packet metadata: netcap never translates them (libpcap does not emit them). */
+const UNSUPPORTED_EXTENSIONS: Record<number, string> = {
+  12: 'SKF_AD_NLATTR',
+  16: 'SKF_AD_NLATTR_NEST',
+  36: 'SKF_AD_CPU',
+  40: 'SKF_AD_ALU_XOR_X',
+  52: 'SKF_AD_PAY_OFFSET',
+  56: 'SKF_AD_RANDOM',
+};
+
 export interface FragmentOptions {
   model: MemoryModel;
   /** The accumulator A and index X (clobbered). */
@@ -115,6 +158,11 @@ export interface FragmentOptions {
    * converge. A packet still walking after the kernel's 8M passes is no match.
    */
   boundedLoops?: boolean;
+  /**
+   * The packet metadata the context has, for `ld [SKF_AD_OFF + n]` (see
+   * AncillaryLoads). A load of a field missing here is a CompileError.
+   */
+  ancillary?: AncillaryLoads;
 }
 
 export const DEFAULT_MAX_LOOP_ITERATIONS = 8;
@@ -312,6 +360,7 @@ class FragmentBuilder {
           case c.BPF_LD | c.BPF_W | c.BPF_ABS:
           case c.BPF_LD | c.BPF_H | c.BPF_ABS:
           case c.BPF_LD | c.BPF_B | c.BPF_ABS:
+            if (k >= SKF_AD_OFF && k < SKF_AD_OFF + SKF_AD_MAX) return this.loadAncillary(k - SKF_AD_OFF, i);
             return this.loadAbs(a, k, widthOf(code));
           case c.BPF_LD | c.BPF_W | c.BPF_IND:
           case c.BPF_LD | c.BPF_H | c.BPF_IND:
@@ -369,6 +418,23 @@ class FragmentBuilder {
       return this.emit(JEq.imm32(result, 0, noMatch), Ja(match));
     }
     throw new CompileError(`instruction ${_i}: ret with opcode 0x${insn.code.toString(16)} is not one libpcap runs`, 'the cBPF program is invalid');
+  }
+
+  /** A = the metadata field at SKF_AD_OFF + offset, from the context's emitter; refused when the context has none. */
+  private loadAncillary(offset: number, i: number): void {
+    const unsupported = UNSUPPORTED_EXTENSIONS[offset];
+    if (unsupported) throw new CompileError(`instruction ${i} uses the Linux socket filter extension ${unsupported}, which netcap does not translate`, 'libpcap never emits it: the cBPF program was written by hand');
+    const entry = Object.entries(ANCILLARY_FIELDS).find(([, f]) => f.offset === offset);
+    if (!entry) throw new CompileError(`instruction ${i} loads SKF_AD_OFF + ${offset}, which is no Linux socket filter extension`, 'the cBPF program is invalid');
+    const [field, f] = entry as [AncillaryField, (typeof ANCILLARY_FIELDS)[AncillaryField]];
+    const emit = this.o.ancillary?.[field];
+    if (!emit) {
+      throw new CompileError(
+        `the filter tests ${f.what}, which this capture point does not know (libpcap's ${f.name} load, cBPF instruction ${i})`,
+        'the kernel gives this to filters at network interfaces (netcap iface); elsewhere, filter on what the packet bytes hold',
+      );
+    }
+    this.emit(...emit(this.o.a));
   }
 
   /** dst = big-endian value of `width` bytes at packet offset k, or no match when beyond the captured bytes. */

@@ -5,6 +5,6 @@ export { compileCbpf, libpcapFilter, libpcapValidate, linktypeValue, linktypeNam
 export type { CbpfProgram, CompileOptions } from './libpcap';
 export { decodeCbpf, encodeCbpf, formatCbpf, formatCbpfInsn } from './cbpf';
 export type { CbpfInsn } from './cbpf';
-export { compileToEbpf, reachable, CompileError } from './compiler';
-export type { FragmentOptions, MemoryModel, PacketModel, BufferModel } from './compiler';
+export { compileToEbpf, reachable, CompileError, ANCILLARY_FIELDS, SKF_AD_OFF } from './compiler';
+export type { FragmentOptions, MemoryModel, PacketModel, BufferModel, AncillaryField, AncillaryLoads } from './compiler';
 export { emitC, C_PRELUDE } from './c-emit';

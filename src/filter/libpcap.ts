@@ -1,7 +1,9 @@
 // libpcap, our reference: tcpdump expressions -> classic BPF via
-// pcap_compile on a dead handle (a live capture's meaning) or a savefile
-// handle (what tcpdump -r compiles on), and libpcap's own bpf_filter() to run
-// a program on a packet (the verdict every other engine must reproduce).
+// pcap_compile on a dead handle (a live capture's meaning), a savefile
+// handle (what tcpdump -r compiles on) or a live handle on a device (a live
+// capture's meaning with the Linux socket filter's metadata), and libpcap's
+// own bpf_filter() to run a program on a packet (the verdict every other
+// engine must reproduce).
 import { DEFAULT_SNAPLEN } from '../limits';
 import { UserError, closeNames } from '../errors';
 import { isNativeError, native } from '../native';
@@ -25,7 +27,7 @@ export interface CbpfProgram {
 }
 
 export interface CompileOptions {
-  /** A DLT name ("EN10MB", "RAW", case-insensitive) or number. Default EN10MB. */
+  /** A DLT name ("EN10MB", "RAW", case-insensitive) or number. Default EN10MB; a live handle has its own. */
   linktype?: string | number;
   /** The match length a `ret` gives (tcpdump's -s). Default 262144. */
   snaplen?: number;
@@ -35,10 +37,21 @@ export interface CompileOptions {
    * pcap_open_dead, the meaning for a live capture. 'savefile': a savefile of
    * this link type and snap length, as `tcpdump -r` compiles; libpcap then
    * refuses inbound/outbound and ifindex on most link types and matches the
-   * BSD address families of IPv6 on DLT_NULL.
+   * BSD address families of IPv6 on DLT_NULL. `{ live: device }`: an
+   * activated capture handle for that device (opened and closed here, never
+   * capturing). On Linux a live handle's code reads the socket filter's
+   * metadata (SKF_AD_* loads: the packet type for inbound/outbound, the VLAN
+   * tag the kernel took out of the packet for `vlan`, the ifindex), which
+   * only a context that has that metadata can run (src/filter/compiler.ts
+   * `ancillary`); its link type and snap length are the device's.
    */
-  handle?: 'dead' | 'savefile';
-  /** pcap_compile's netmask, which `ip broadcast` needs; default unknown (refused). tcpdump -r passes 0. */
+  handle?: 'dead' | 'savefile' | { live: string };
+  /**
+   * pcap_compile's netmask, which `ip broadcast` needs, as a number in host
+   * order (0xffffff00 for a /24): what gencode compares the loaded address
+   * with. Default unknown, and `ip broadcast` is refused with libpcap's
+   * message. tcpdump -r passes 0.
+   */
   netmask?: number;
 }
 
@@ -72,8 +85,8 @@ export function linktypeName(value: number): string {
 
 /** Compiles a tcpdump expression with libpcap. libpcap's refusals become UserErrors carrying its message. */
 export function compileCbpf(expression: string, opts: CompileOptions = {}): CbpfProgram {
-  const linktype = linktypeValue(opts.linktype ?? 'EN10MB');
-  const snaplen = opts.snaplen ?? DEFAULT_SNAPLEN;
+  let linktype = linktypeValue(opts.linktype ?? 'EN10MB');
+  let snaplen = opts.snaplen ?? DEFAULT_SNAPLEN;
   if (!Number.isInteger(snaplen) || snaplen < 1 || snaplen > 0x7fffffff) {
     throw new UserError(`bad snap length ${snaplen}`, 'give a positive number of bytes, e.g. --snaplen 262144');
   }
@@ -81,9 +94,16 @@ export function compileCbpf(expression: string, opts: CompileOptions = {}): Cbpf
   if (netmask !== undefined && (!Number.isInteger(netmask) || netmask < 0 || netmask > 0xffffffff)) throw new Error(`compileCbpf: bad netmask ${netmask}`);
   let code: Buffer;
   try {
-    const handle = { savefile: opts.handle === 'savefile', ...(netmask === undefined ? {} : { netmask }) };
-    code = native().pcap.compile(linktype, snaplen, expression, opts.optimize ?? true, handle);
+    const handle = opts.handle;
+    if (typeof handle === 'object') {
+      ({ code, linktype, snaplen } = native().pcap.compileLive(handle.live, snaplen, expression, opts.optimize ?? true, netmask === undefined ? {} : { netmask }));
+    } else {
+      code = native().pcap.compile(linktype, snaplen, expression, opts.optimize ?? true, { savefile: handle === 'savefile', ...(netmask === undefined ? {} : { netmask }) });
+    }
   } catch (e) {
+    if (isNativeError(e) && e.code === 'EPCAP' && typeof opts.handle === 'object') {
+      throw new UserError(`cannot open a live libpcap handle on ${opts.handle.live} to compile the filter: ${e.message}`, 'the filter of a live capture is compiled on a capture handle; check the device exists and is up', e.stack);
+    }
     if (isNativeError(e) && e.code === 'EFILTER' && REJECTS_ALL.test(e.message)) {
       // libpcap's optimizer reports a filter that can never match as an
       // error; the program that keeps nothing stands for it, and the caller

@@ -60,30 +60,66 @@ function listNamedNetns(): string[] {
   }
 }
 
-/** Every interface of a namespace: ifindex -> name (through iproute2's netlink, entered with nsenter, no shell). */
-export function listInterfaces(netns: NetnsRef = currentNetns()): Map<number, string> {
-  const argv = netns.label === 'current' ? ['ip', '-j', 'link', 'show'] : ['nsenter', `--net=${netns.path}`, 'ip', '-j', 'link', 'show'];
+/** `ip -j ARGS` in a namespace (iproute2's netlink, entered with nsenter, no shell), parsed. */
+function ipJson<T>(netns: NetnsRef, args: string[]): T {
+  const argv = netns.label === 'current' ? ['ip', '-j', ...args] : ['nsenter', `--net=${netns.path}`, 'ip', '-j', ...args];
   let out: string;
   try {
     out = execFileSync(argv[0], argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
   } catch (e) {
     const err = e as { stderr?: string; message: string };
+    if (/Operation not permitted|Permission denied/.test(err.stderr ?? '')) {
+      throw new UserError(`cannot enter network namespace ${netns.label}: permission denied`, 'run as root (CAP_SYS_ADMIN to enter a namespace)', err.stderr);
+    }
     throw new UserError(`cannot list the interfaces of network namespace ${netns.label}`, 'check that iproute2 (ip) and nsenter are installed', err.stderr || err.message);
   }
-  const links = JSON.parse(out) as { ifindex: number; ifname: string }[];
+  return JSON.parse(out) as T;
+}
+
+/** Every interface of a namespace: ifindex -> name. */
+export function listInterfaces(netns: NetnsRef = currentNetns()): Map<number, string> {
+  const links = ipJson<{ ifindex: number; ifname: string }[]>(netns, ['link', 'show']);
   return new Map(links.map((l) => [l.ifindex, l.ifname]));
+}
+
+/** An interface with what a capture on it needs to know. */
+export interface InterfaceInfo extends InterfaceRef {
+  /** iproute2's name for the device type (ARPHRD_*): "ether", "loopback", "none", ... */
+  linkType: string;
+  /** IFF_UP. */
+  up: boolean;
+  /** Prefix length of its first IPv4 address (the one SIOCGIFNETMASK, and so pcap_lookupnet, reports), if any. */
+  ipv4Prefix?: number;
+}
+
+/** Every interface of a namespace with its type, state and IPv4 prefix (`ip -j addr show`). */
+export function listInterfaceInfo(netns: NetnsRef = currentNetns()): InterfaceInfo[] {
+  type Addr = { family: string; prefixlen: number; label?: string };
+  const links = ipJson<{ ifindex: number; ifname: string; flags: string[]; link_type: string; addr_info?: Addr[] }[]>(netns, ['addr', 'show']);
+  return links.map((l) => ({
+    name: l.ifname,
+    ifindex: l.ifindex,
+    netns,
+    linkType: l.link_type,
+    up: l.flags.includes('UP'),
+    ipv4Prefix: (l.addr_info ?? []).find((a) => a.family === 'inet' && (a.label === undefined || a.label === l.ifname))?.prefixlen,
+  }));
+}
+
+/** The UserError for an interface that is not there, listing the ones that are. */
+export function noSuchInterface(name: string, names: string[], netns: NetnsRef): UserError {
+  const near = closeNames(name, names);
+  return new UserError(
+    `no interface ${name} in network namespace ${netns.label}`,
+    `${near.length ? `did you mean ${near.join(', ')}? ` : ''}interfaces there: ${names.join(', ')}${netns.label === 'current' ? ' (use --netns for another namespace)' : ''}`,
+  );
 }
 
 /** `-i IF` in a namespace; an unknown name is a UserError with the names that exist. */
 export function resolveInterface(name: string, netns: NetnsRef = currentNetns()): InterfaceRef {
   const all = listInterfaces(netns);
   for (const [ifindex, ifname] of all) if (ifname === name) return { name, ifindex, netns };
-  const names = [...all.values()];
-  const near = closeNames(name, names);
-  throw new UserError(
-    `no interface ${name} in network namespace ${netns.label}`,
-    `${near.length ? `did you mean ${near.join(', ')}? ` : ''}interfaces there: ${names.join(', ')}${netns.label === 'current' ? ' (use --netns for another namespace)' : ''}`,
-  );
+  throw noSuchInterface(name, [...all.values()], netns);
 }
 
 /**

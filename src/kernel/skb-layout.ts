@@ -1,7 +1,7 @@
 // Where the fields netcap reads live in this kernel's struct sk_buff,
 // struct net_device and struct net, taken from BTF at run time (no kernel
 // headers, no offsets hard-coded for one build). A probe copies two spans
-// (the part of sk_buff that holds every field it needs, the same for
+// (the part of sk_buff that holds every field it needs, pkt_type included, the same for
 // net_device) with one bpf_probe_read_kernel each, then loads the fields
 // at these offsets from the copy.
 import { UserError } from '../errors';
@@ -20,7 +20,16 @@ export interface Span {
   length: number;
 }
 
+/** A bitfield: the byte it lies in, its shift from that byte's least significant bit, its width. */
+export interface BitFieldAt {
+  offset: number;
+  shift: number;
+  bits: number;
+}
+
 export interface SkbLayout {
+  /** skb->pkt_type (a 3-bit field: PACKET_HOST, BROADCAST, MULTICAST, OTHERHOST...). */
+  pktType: BitFieldAt;
   skb: {
     head: FieldAt;
     data: FieldAt;
@@ -62,6 +71,15 @@ function field(btf: Btf, struct: string, path: string, expectBytes?: number[]): 
   return { offset: m.offsetBits / 8, size };
 }
 
+/** A bitfield within one byte (little-endian BTF bit offsets count from the byte's least significant bit). */
+function bitfield(btf: Btf, struct: string, path: string): BitFieldAt {
+  const m = btf.structMember(struct, path);
+  const offset = Math.floor(m.offsetBits / 8);
+  const shift = m.offsetBits % 8;
+  if (shift + m.sizeBits > 8) throw new UserError(`${struct}.${path} spans two bytes in this kernel's BTF`, 'netcap reads it as one byte; report the kernel version');
+  return { offset, shift, bits: m.sizeBits };
+}
+
 function spanOf(fields: FieldAt[]): Span {
   const start = Math.min(...fields.map((f) => f.offset));
   const end = Math.max(...fields.map((f) => f.offset + f.size));
@@ -94,5 +112,6 @@ export function skbLayoutFrom(btf: Btf): SkbLayout {
     ndNet: field(btf, 'struct net_device', 'nd_net', [8]),
   };
   const netnsInum = field(btf, 'struct net', 'ns.inum', [4]);
-  return { skb, dev, netnsInum, skbSpan: spanOf(Object.values(skb)), devSpan: spanOf(Object.values(dev)) };
+  const pktType = bitfield(btf, 'struct sk_buff', 'pkt_type');
+  return { pktType, skb, dev, netnsInum, skbSpan: spanOf([...Object.values(skb), { offset: pktType.offset, size: 1 }]), devSpan: spanOf(Object.values(dev)) };
 }

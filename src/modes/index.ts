@@ -5,8 +5,10 @@ import type { ModeContext, PrepareMode, PreparedMode } from '../capture/mode';
 import type { MbufOptions } from './mbuf';
 import type { RawOptions } from './raw';
 import type { SkbOptions } from './skb';
+import type { XdpOptions } from './xdp';
+import type { IfaceOptions } from './iface';
 
-export type ModeSpec = ({ mode: 'mbuf' } & MbufOptions) | ({ mode: 'raw' } & RawOptions) | ({ mode: 'skb' } & SkbOptions);
+export type ModeSpec = ({ mode: 'mbuf' } & MbufOptions) | ({ mode: 'raw' } & RawOptions) | ({ mode: 'skb' } & SkbOptions) | ({ mode: 'xdp' } & XdpOptions) | ({ mode: 'iface' } & IfaceOptions);
 export type ModeName = ModeSpec['mode'];
 
 /* eslint-disable @typescript-eslint/no-require-imports */
@@ -19,6 +21,10 @@ export function modePreparer(spec: ModeSpec): PrepareMode {
       return (ctx: ModeContext): PreparedMode => (require('./raw') as typeof import('./raw')).prepareRawMode(spec, ctx);
     case 'skb':
       return (ctx: ModeContext): PreparedMode => (require('./skb') as typeof import('./skb')).prepareSkbMode(spec, ctx);
+    case 'xdp':
+      return (ctx: ModeContext): PreparedMode => (require('./xdp') as typeof import('./xdp')).prepareXdpMode(spec, ctx);
+    case 'iface':
+      return (ctx: ModeContext): PreparedMode => (require('./iface') as typeof import('./iface')).prepareIfaceMode(spec, ctx);
   }
 }
 /* eslint-enable @typescript-eslint/no-require-imports */

@@ -20,7 +20,7 @@ import { resolveUserPoint, type ResolvedUserPoint } from '../targets/resolve';
 import { LINKTYPE_ETHERNET } from '../output/linktypes';
 import type { PacketRecord } from '../capture/record';
 import { ProgramSlots } from '../capture/slots';
-import { loadGeneration, loadPrograms, type LoadedProgram, type ProgramToLoad } from '../capture/generation';
+import { attachEach, loadGeneration, loadPrograms, type LoadedProgram, type ProgramToLoad } from '../capture/generation';
 import type { Generation, GenerationMaps, JudgeSettings, ModeContext, ModePacket, ModePoint, PreparedMode } from '../capture/mode';
 import type { CaptureMaps } from '../capture/maps';
 import { startupMark } from '../capture/startup-trace';
@@ -142,20 +142,12 @@ export function prepareUprobeMode(
         startupMark('programs built and loaded');
         return gen;
       },
-      attach: (): Link[] => {
-        const links: Link[] = [];
-        try {
-          attachedPrograms.forEach((a) => {
-            const r = points[a.point].resolved;
-            const at = { path: r.objectPath, offset: r.fileOffset, pid: target.pid };
-            links.push(a.role === 'uretprobe' ? attachUretprobe(a.program, at) : attachUprobe(a.program, at));
-          });
-        } catch (e) {
-          for (const l of links.reverse()) l.close();
-          throw e;
-        }
-        return links;
-      },
+      attach: (): Link[] =>
+        attachEach(attachedPrograms, (a) => {
+          const r = points[a.point].resolved;
+          const at = { path: r.objectPath, offset: r.fileOffset, pid: target.pid };
+          return a.role === 'uretprobe' ? attachUretprobe(a.program, at) : attachUprobe(a.program, at);
+        }),
       packet: (rec: PacketRecord): ModePacket => ({
         data: rec.data,
         wirelen: rec.wirelen,

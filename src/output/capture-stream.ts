@@ -12,6 +12,12 @@ import { PCAP_FILE_HEADER_SIZE } from './pcap-writer';
 
 const CHUNK_BYTES = 1 << 20;
 
+/** Where a capture's bytes come from: a file, or any stream read in order (stdin, a pipe). */
+export interface ByteSource {
+  /** Like FileHandle.read at the current position: resolves with 0 bytes at the end. */
+  read(buffer: Buffer, offset: number, length: number, position: null): Promise<{ bytesRead: number }>;
+}
+
 /** Sequential reads of exact sizes from a file, through 1 MiB chunks. */
 class ChunkedFile {
   private chunk = Buffer.alloc(0);
@@ -21,7 +27,7 @@ class ChunkedFile {
   offset = 0;
 
   constructor(
-    private readonly handle: fs.FileHandle,
+    private readonly handle: ByteSource,
     private readonly chunkBytes = CHUNK_BYTES,
   ) {}
 
@@ -83,8 +89,15 @@ export async function openCaptureStream(file: string, chunkBytes = CHUNK_BYTES):
     const err = e as NodeJS.ErrnoException;
     throw new UserError(`cannot read ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`, 'give the path of a pcap or pcapng file (-r FILE)', err.stack);
   }
-  const reader = new ChunkedFile(handle, chunkBytes);
-  const close = () => handle.close().catch(() => undefined);
+  return openCaptureSource(file, handle, () => handle.close().catch(() => undefined), chunkBytes);
+}
+
+/**
+ * A capture read from any byte source (a pipe's bytes after a sniff of its
+ * first bytes, say); `file` names it in errors. Closes the source on a bad header.
+ */
+export async function openCaptureSource(file: string, source: ByteSource, close: () => Promise<void>, chunkBytes = CHUNK_BYTES): Promise<CaptureStream> {
+  const reader = new ChunkedFile(source, chunkBytes);
   try {
     const head = await reader.read(PCAP_FILE_HEADER_SIZE);
     if (isPcapng(head)) return pcapngStream(file, reader, head, close);

@@ -61,7 +61,7 @@ export function openFileStream(path: string): fs.WriteStream {
 /** Bytes of the Enhanced Packet Block of a packet. */
 export function enhancedPacketBlockSize(pkt: CapturedPacket, snaplen: number): number {
   const comment = packetComment(pkt);
-  return enhancedPacketBlockBytes(Math.min(pkt.data.length, snaplen || pkt.data.length), pkt.direction !== undefined, comment ? Buffer.byteLength(comment, 'utf8') : 0);
+  return enhancedPacketBlockBytes(Math.min(pkt.data.length, snaplen || pkt.data.length), pkt.direction !== undefined, comment ? Buffer.byteLength(comment, 'utf8') : 0, pkt.verdict !== undefined);
 }
 
 /** Bytes of the section header and interface blocks PcapngWriter writes for these, measured by writing them to a counter. */

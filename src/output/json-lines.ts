@@ -1,9 +1,10 @@
 // One JSON object per packet, one per line (for jq and log pipelines):
-// time, capture point, lengths, direction, the capture's metadata as fields
-// (and as the comment text pcapng would hold), the decoder's summary line
-// and the bytes in hex.
+// time, capture point, lengths, direction, the hook's verdict, the capture's
+// metadata as fields (and as the comment text pcapng would hold), the
+// decoder's summary line and the bytes in hex.
 import { packetComment, type CaptureInterface, type CapturedPacket, type PacketMeta } from './packet';
 import { summarize } from './text-decoder';
+import { verdictName } from './verdict';
 
 export interface JsonPacket {
   time: string;
@@ -13,6 +14,8 @@ export interface JsonPacket {
   caplen: number;
   wirelen: number;
   direction?: 'in' | 'out';
+  /** { type: 'xdp', value: 1, name: 'XDP_DROP' } */
+  verdict?: { type: 'xdp' | 'tc'; value: number; name: string };
   comment?: string;
   /** The metadata fields of a captured packet (addresses as hex strings). */
   meta?: Omit<PacketMeta, 'object'> & { object?: { kind: string; address: string } };
@@ -33,6 +36,7 @@ export function formatJsonLine(pkt: CapturedPacket, iface: CaptureInterface): st
     caplen: pkt.data.length,
     wirelen: pkt.wirelen,
     ...(pkt.direction ? { direction: pkt.direction } : {}),
+    ...(pkt.verdict ? { verdict: { ...pkt.verdict, name: verdictName(pkt.verdict) } } : {}),
     ...(comment !== undefined ? { comment } : {}),
     ...(pkt.meta ? { meta: jsonMeta(pkt.meta) } : {}),
     summary: summarize(pkt.data, pkt.wirelen, iface.linktype, false).summary,

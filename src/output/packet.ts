@@ -28,6 +28,18 @@ export interface CapturedPacket {
   direction?: 'in' | 'out';
   /** A raw-IP packet's EtherType (skb->protocol), for a synthesised Ethernet header (ethernetFallback). */
   etherType?: number;
+  /** The verdict the hook's program returned for the packet (pcapng epb_verdict). */
+  verdict?: PacketVerdict;
+}
+
+/**
+ * What an eBPF hook decided for a packet, as its program returned it: an
+ * XDP action (enum xdp_action: 0 aborted .. 4 redirect) or a TC action
+ * (TC_ACT_*, -1 = unspec). pcapng keeps it as a 64-bit value with its type.
+ */
+export interface PacketVerdict {
+  type: 'xdp' | 'tc';
+  value: number;
 }
 
 /**

@@ -27,6 +27,7 @@ export const OPT = {
   ifOs: 12,
   epbFlags: 2,
   epbDropcount: 4,
+  epbVerdict: 7,
   isbStartTime: 2,
   isbEndTime: 3,
   isbIfRecv: 4,
@@ -39,6 +40,9 @@ export const OPT = {
 /** epb_flags bits 0-1: 01 inbound, 10 outbound. */
 export const EPB_INBOUND = 1;
 export const EPB_OUTBOUND = 2;
+
+/** epb_verdict's first octet: who decided (then, for TC and XDP, the program's 64-bit return value). */
+export const VERDICT_TYPE = { hardware: 0, tc: 1, xdp: 2 } as const;
 
 export interface RawOption {
   code: number;

@@ -1,13 +1,14 @@
 // Reads pcapng: any number of sections, each in its own byte order (the SHB's
 // byte-order magic says which), interfaces with their if_tsresol and
 // if_tsoffset, Enhanced, Simple and (obsolete) Packet Blocks with their
-// comments and direction flags, and Interface Statistics Blocks. Unknown
+// comments, direction flags and eBPF verdicts, and Interface Statistics
+// Blocks. Unknown
 // blocks are skipped, as the specification asks.
 import { CaptureFormatError, type CaptureFile } from './capture-file';
 import type { CaptureInterface, CaptureStatistics, CapturedPacket } from './packet';
 import { dltForLinktype } from './linktypes';
 import { adjustSnaplen } from './savefile-rules';
-import { BLOCK, BYTE_ORDER_MAGIC, EPB_INBOUND, EPB_OUTBOUND, OPT, decodeOptions, pad4, type RawOption } from './pcapng-format';
+import { BLOCK, BYTE_ORDER_MAGIC, EPB_INBOUND, EPB_OUTBOUND, OPT, VERDICT_TYPE, decodeOptions, pad4, type RawOption } from './pcapng-format';
 
 const IF_TSOFFSET = 14;
 /** libpcap's BT_SHB_INSANE_MAX. */
@@ -131,6 +132,12 @@ export class PcapngParser {
           const dir = (littleEndian ? flags.value.readUInt32LE(0) : flags.value.readUInt32BE(0)) & 3;
           if (dir === EPB_INBOUND) pkt.direction = 'in';
           else if (dir === EPB_OUTBOUND) pkt.direction = 'out';
+        }
+        // epb_verdict (EPB only): an eBPF TC or XDP return value; hardware verdicts are opaque bytes and skipped.
+        const verdict = enhanced ? opts.find((o) => o.code === OPT.epbVerdict && o.value.length === 9) : undefined;
+        if (verdict && (verdict.value[0] === VERDICT_TYPE.tc || verdict.value[0] === VERDICT_TYPE.xdp)) {
+          const value = littleEndian ? verdict.value.readBigInt64LE(1) : verdict.value.readBigInt64BE(1);
+          pkt.verdict = { type: verdict.value[0] === VERDICT_TYPE.xdp ? 'xdp' : 'tc', value: Number(value) };
         }
         return pkt;
       }

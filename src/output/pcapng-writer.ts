@@ -2,7 +2,8 @@
 // command line, one Interface Description Block per capture point (name,
 // description such as the filter, nanosecond resolution, snaplen, link
 // type), an Enhanced Packet Block per packet (interface id, ns timestamp,
-// lengths, direction flags, a comment with the packet's metadata), and
+// lengths, direction flags, the hook's verdict, a comment with the
+// packet's metadata), and
 // Interface Statistics Blocks with the capture's counters at the end.
 //
 // Caveat: libpcap 1.10 (so tcpdump) reads a pcapng only if every interface
@@ -12,13 +13,14 @@
 // is meant for tcpdump.
 import * as os from 'node:os';
 import type { Writable } from 'node:stream';
-import { packetComment, type CaptureInterface, type CaptureStatistics, type CapturedPacket } from './packet';
+import { packetComment, type CaptureInterface, type CaptureStatistics, type CapturedPacket, type PacketVerdict } from './packet';
 import {
   BLOCK,
   BYTE_ORDER_MAGIC,
   EPB_INBOUND,
   EPB_OUTBOUND,
   OPT,
+  VERDICT_TYPE,
   encodeBlock,
   pad4,
   stringOption,
@@ -78,6 +80,7 @@ export class PcapngWriter {
     body.writeUInt32LE(pkt.wirelen >>> 0, 16); // as given, even below caplen (a file's value is kept)
     const options: RawOption[] = [];
     if (pkt.direction) options.push(u32Option(OPT.epbFlags, pkt.direction === 'in' ? EPB_INBOUND : EPB_OUTBOUND));
+    if (pkt.verdict) options.push(verdictOption(pkt.verdict));
     const comment = packetComment(pkt);
     if (comment) options.push(stringOption(OPT.comment, comment));
     await this.out.write(encodeBlock(BLOCK.enhancedPacket, Buffer.concat([body, pkt.data.subarray(0, caplen)]), options));
@@ -204,15 +207,23 @@ export class PcapngWriter {
   }
 }
 
-/** Bytes of an Enhanced Packet Block (pcapng spec 4.3): 12 framing + 20 fixed + padded data + options (epb_flags, a comment, opt_endofopt). */
-export function enhancedPacketBlockBytes(caplen: number, flags: boolean, commentBytes: number): number {
-  const options = (flags ? 8 : 0) + (commentBytes ? 4 + pad4(commentBytes) : 0);
+/** Bytes of an Enhanced Packet Block (pcapng spec 4.3): 12 framing + 20 fixed + padded data + options (epb_flags, epb_verdict, a comment, opt_endofopt). */
+export function enhancedPacketBlockBytes(caplen: number, flags: boolean, commentBytes: number, verdict = false): number {
+  const options = (flags ? 8 : 0) + (verdict ? 4 + pad4(9) : 0) + (commentBytes ? 4 + pad4(commentBytes) : 0);
   return 12 + 20 + pad4(caplen) + (options ? options + 4 : 0);
 }
 
 function zeroTo(out: Buffer, at: number, bytes: number): number {
   for (let i = 0; i < bytes; i++) out[at + i] = 0;
   return at + bytes;
+}
+
+/** epb_verdict: the verdict type octet, then the program's return value as a 64-bit integer (TC's -1 stays -1). */
+function verdictOption(v: PacketVerdict): RawOption {
+  const value = Buffer.alloc(9);
+  value[0] = VERDICT_TYPE[v.type];
+  value.writeBigInt64LE(BigInt(v.value), 1);
+  return { code: OPT.epbVerdict, value };
 }
 
 function interfaceBlock(desc: CaptureInterface): Buffer {

@@ -5,11 +5,12 @@
 //     func@N         argument N (1-6) is one struct rte_mbuf *
 //     func@N@M       argument N is an array of mbuf pointers, argument M its count
 //     func@N@ret     the array in argument N is read when the function returns,
-//                    the count is the return value (rte_eth_rx_burst: entry
+//                    the count is the return value (an rx burst function: entry
 //                    probes see an empty array, the packets arrive during the call)
 //     lib:func@...   look only in a mapped object whose file name starts with
 //                    `lib` (librte_ethdev, librte_ethdev.so.23)
 //     /path/x.so:func@...  look only in that object
+//     port:ID|NAME[:rx|tx][/qN]  a DPDK port's burst functions (src/targets/port-point.ts)
 //   raw mode (AF_XDP and other apps that hand out plain buffers):
 //     func@N@M       argument N points to the packet bytes, argument M is their length
 //   skb mode (kernel):
@@ -23,6 +24,7 @@
 // `func@N@M@ret` is refused on purpose: at return the count is the return
 // value, which is what every burst function returns; there is no second count.
 import { UserError } from '../errors';
+import { isPortPointText, parsePortPoint, PORT_POINT_FORM, type PortPoint } from './port-point';
 
 export type CaptureMode = 'mbuf' | 'raw' | 'skb';
 
@@ -70,7 +72,7 @@ export interface RawTracepointPoint {
 export type PointSpec = UserFunctionPoint | KernelFunctionPoint | TracepointPoint | RawTracepointPoint;
 
 const FORMS: Record<CaptureMode, string> = {
-  mbuf: 'func@N (one mbuf in argument N), func@N@M (array in N, count in M), func@N@ret (array in N, count returned), optionally prefixed by lib: or /path/to/object:',
+  mbuf: `func@N (one mbuf in argument N), func@N@M (array in N, count in M), func@N@ret (array in N, count returned), optionally prefixed by lib: or /path/to/object:; ${PORT_POINT_FORM}`,
   raw: 'func@N@M (argument N points to the packet, argument M is its length), optionally prefixed by lib: or /path/to/object:',
   skb: 'tracepoint:CAT:NAME (or tp:CAT:NAME), raw_tp:NAME[@N], tp_btf:NAME[@N], func@N (kernel function, skb in argument N)',
 };
@@ -98,11 +100,20 @@ function identifier(text: string, name: string, what: string, mode: CaptureMode)
 
 /** Parses the whole -f list for `mode`. */
 export function parsePoints(list: string, mode: CaptureMode): PointSpec[] {
+  return listItems(list, mode).map((p) => parsePoint(p, mode));
+}
+
+/** mbuf mode's -f list: function points and DPDK port points (port:0:rx, src/targets/port-point.ts). */
+export function parseMbufPoints(list: string): (PointSpec | PortPoint)[] {
+  return listItems(list, 'mbuf').map((p) => (isPortPointText(p) ? parsePortPoint(p) : parsePoint(p, 'mbuf')));
+}
+
+function listItems(list: string, mode: CaptureMode): string[] {
   const parts = list.split(',').map((p) => p.trim());
   if (!list.trim() || parts.some((p) => p === '')) {
     throw new UserError(`empty point in -f '${list}'`, `accepted forms in ${mode} mode: ${FORMS[mode]}; separate several points with commas`);
   }
-  return parts.map((p) => parsePoint(p, mode));
+  return parts;
 }
 
 export function parsePoint(text: string, mode: CaptureMode): PointSpec {

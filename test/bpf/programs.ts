@@ -69,12 +69,13 @@ export function AtomicAdd(dst: Register, src: Register): Insn {
 
 /**
  * A program that counts its runs in slot 0 of an array map and returns
- * `verdict`. hits() reads the count; close() frees both.
+ * `verdict`; `prelude` runs first, with the context in r1 (it must leave r1
+ * alone). hits() reads the count; close() frees both.
  */
 export function counterProgram(
   name: string,
   type: number = ProgType.KPROBE,
-  extra: Partial<Pick<ProgramSpec, 'expectedAttachType' | 'attachBtfId'>> & { verdict?: number } = {},
+  extra: Partial<Pick<ProgramSpec, 'expectedAttachType' | 'attachBtfId'>> & { verdict?: number; prelude?: Insn[] } = {},
 ): { prog: Program; hits: () => bigint; close: () => void } {
   const counts = createMap({ type: 'array', name: `${name.slice(0, 13)}_c`, keySize: 4, valueSize: 8, maxEntries: 1 });
   const prog = loadProgram({
@@ -83,6 +84,7 @@ export function counterProgram(
     expectedAttachType: extra.expectedAttachType,
     attachBtfId: extra.attachBtfId,
     insns: [
+      ...(extra.prelude ?? []),
       StoreImm(R10, -4, 0, 4),
       LoadMapPtr(R1, counts.fd),
       Mov.reg(R2, R10),

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { openCapture, UserError, type Capture, type CapturedPacket } from '../../src/index';
 import { World, type Namespace } from '../../lab/netns';
 import { inject } from '../../lab/inject';
-import { frameNumber, numberedFrames, RECEIVER_MAC, SENDER_MAC, sleep, waitFor } from './numbered-frames';
+import { frameNumber, numberedFrames, RECEIVER_MAC, SENDER_MAC, sleep, splitPoint, waitFor } from './numbered-frames';
 
 const world = new World('lib');
 let ns: Namespace;
@@ -43,20 +43,6 @@ function mixedNumbered(n: number, size = 300): Buffer[] {
 }
 
 const portOf = (i: number) => 1000 + 1000 * (i % 3);
-
-/**
- * The split point of a change from `before` to `after` (predicates on the
- * frame number): the K for which the captured numbers are exactly the frames
- * `before` selects below K and `after` selects from K on. Fails when no K fits.
- */
-function splitPoint(captured: number[], sent: number, wanted: { before: (i: number) => boolean; after: (i: number) => boolean }): number {
-  for (let k = 0; k <= sent; k++) {
-    const expected: number[] = [];
-    for (let i = 0; i < sent; i++) if (i < k ? wanted.before(i) : wanted.after(i)) expected.push(i);
-    if (expected.length === captured.length && expected.every((n, j) => n === captured[j])) return k;
-  }
-  assert.fail(`no frame splits the capture into old and new settings: captured ${captured.join(',')}`);
-}
 
 void test('two captures in one process: each its own filter and counters; stopping one leaves the other running', async () => {
   const a = await skbCapture('v1', 'udp port 1000');

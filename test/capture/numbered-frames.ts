@@ -2,6 +2,7 @@
 // carries its sequence number right after the UDP header, so a capture read
 // back by tcpdump tells exactly which frames it holds, in which order, and
 // whether any is missing or repeated.
+import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { udpFrame } from '../../lab/frames';
@@ -56,4 +57,43 @@ export async function waitFor(check: () => boolean, timeoutMs: number, what: str
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);
   }
+}
+
+/**
+ * The split point of a run-time change from `before` to `after` (predicates
+ * on the frame number): the K for which the captured numbers are exactly the
+ * frames `before` selects below K and `after` selects from K on (none judged
+ * by both, none by neither). Fails when no K fits.
+ */
+export function splitPoint(captured: number[], sent: number, wanted: { before: (i: number) => boolean; after: (i: number) => boolean }): number {
+  const starts = phaseStarts(captured, sent, [wanted.before, wanted.after]);
+  if (!starts) assert.fail(`no frame splits the capture into old and new settings: captured ${captured.join(',')}`);
+  return starts[1];
+}
+
+/**
+ * Where each of a run of settings took over, for a capture whose settings
+ * changed while frames 0..sent-1 flowed in order: the first frame of each
+ * phase. `phases[j](i)` says whether phase j's settings capture frame i. The
+ * captured numbers must be exactly what the phases select, in order and none
+ * twice, each phase judging a non-empty run of frames and every frame judged
+ * by exactly one phase; undefined when no such split exists.
+ */
+export function phaseStarts(captured: readonly number[], sent: number, phases: readonly ((i: number) => boolean)[]): number[] | undefined {
+  if (captured.some((n, j) => n < 0 || n >= sent || (j > 0 && n <= captured[j - 1]))) return undefined;
+  const got = new Set(captured);
+  const fits = (i: number, j: number) => phases[j](i) === got.has(i);
+  // reach[i][j]: frames 0..i fit with frame i judged by phase j.
+  const reach: boolean[][] = [phases.map((_, j) => j === 0 && fits(0, 0))];
+  for (let i = 1; i < sent; i++) reach.push(phases.map((_, j) => fits(i, j) && (reach[i - 1][j] || (j > 0 && reach[i - 1][j - 1]))));
+  let j = phases.length - 1;
+  if (sent === 0 || !reach[sent - 1][j]) return undefined;
+  const starts = new Array<number>(phases.length).fill(0);
+  for (let i = sent - 1; i > 0; i--) {
+    if (!reach[i - 1][j]) {
+      starts[j] = i;
+      j--;
+    }
+  }
+  return starts;
 }

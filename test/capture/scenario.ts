@@ -42,6 +42,9 @@ export interface ScenarioResult {
   injected: Buffer[];
   /** Frames that came out of the other side of the DPDK app. */
   forwarded: Buffer[];
+  /** `reverse` frames libpcap's filter accepts, and those of them that came out of a1. */
+  expectedReverse: Buffer[];
+  reverseForwarded: Buffer[];
   exit: { code: number | null; signal: NodeJS.Signals | null };
   stderr: string;
   /** Program and link ids netcap held while running, and which of them exist after it exited. */
@@ -61,6 +64,8 @@ export interface ScenarioOptions {
   file?: string;
   /** Name the traced program by --binary (every process running it) instead of --pid. */
   byBinary?: boolean;
+  /** Frames injected on b1 after `frames` (they come out of a1: port 1 rx, port 0 tx). */
+  reverse?: Buffer[];
 }
 
 export async function runScenario(world: World, app: DpdkApp, o: ScenarioOptions): Promise<ScenarioResult> {
@@ -75,15 +80,20 @@ export async function runScenario(world: World, app: DpdkApp, o: ScenarioOptions
     const run = runNetcap(args, world);
     await run.ready();
     const held = bpfObjectsOf(run.child.pid!);
+    const reverse = o.reverse ?? [];
     const rx = await receive(app.ns, app.links.b1, { durationMs: 30_000 });
+    const back = reverse.length ? await receive(app.ns, app.links.a1, { durationMs: 30_000 }) : undefined;
     await inject(app.ns, app.links.a1, o.frames, { rate: 2000 });
-    // Wait until everything came out of the far side (or a second passed).
+    if (reverse.length) await inject(app.ns, app.links.b1, reverse, { rate: 2000 });
+    const arrived = (got: readonly Buffer[], sent: readonly Buffer[]) => got.filter((f) => sent.some((g) => g.equals(f)));
+    // Wait until everything came out of the far side (or three seconds passed).
     const until = Date.now() + 3000;
-    while (Date.now() < until && rx.frames.filter((f) => o.frames.some((g) => g.equals(f))).length < o.frames.length) {
+    while (Date.now() < until && (arrived(rx.frames, o.frames).length < o.frames.length || (back && arrived(back.frames, reverse).length < reverse.length))) {
       await new Promise((r) => setTimeout(r, 50));
     }
     await new Promise((r) => setTimeout(r, 200));
     const received = await rx.stop();
+    const receivedBack = back ? await back.stop() : { frames: [] };
     const exit = o.count !== undefined ? await Promise.race([run.exited, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`netcap did not stop after -c ${o.count}:\n${run.stderr()}`)), 10_000))]) : await run.stop('SIGINT');
     // The kernel frees some objects from a workqueue after the last fd
     // closes: allow it a moment before calling anything left over.
@@ -93,11 +103,24 @@ export async function runScenario(world: World, app: DpdkApp, o: ScenarioOptions
       leftover = stillLoaded(held);
     }
     const cbpf = compileCbpf(o.expression, { linktype: 'EN10MB', snaplen: o.snaplen ?? 262144 });
-    let selected = o.frames.filter((f) => libpcapFilter(cbpf, f, f.length) > 0);
+    const accepts = (f: Buffer) => libpcapFilter(cbpf, f, f.length) > 0;
+    let selected = o.frames.filter(accepts);
     if (o.count !== undefined) selected = selected.slice(0, o.count);
     const expected = selected.map((f) => f.subarray(0, o.snaplen ?? f.length));
     const file = await readCaptureFile(out);
-    return { file, expected, expectedWirelen: selected.map((f) => f.length), injected: o.frames, forwarded: received.frames.filter((f) => o.frames.some((g) => g.equals(f))), exit, stderr: run.stderr(), held, leftover };
+    return {
+      file,
+      expected,
+      expectedWirelen: selected.map((f) => f.length),
+      injected: o.frames,
+      forwarded: arrived(received.frames, o.frames),
+      expectedReverse: reverse.filter(accepts).map((f) => f.subarray(0, o.snaplen ?? f.length)),
+      reverseForwarded: arrived(receivedBack.frames, reverse),
+      exit,
+      stderr: run.stderr(),
+      held,
+      leftover,
+    };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

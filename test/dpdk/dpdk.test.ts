@@ -10,23 +10,14 @@ import { detectDpdkRelease, releaseFromLibraryName } from '../../src/dpdk/releas
 import { UserError } from '../../src/errors';
 import { cProgramDir, type BuiltProgram } from '../elf/c-program';
 import { buildL2fwd } from '../../lab/dpdk';
+import { noDpdk, pkgConfig } from './installed';
 
 const FIELDS = ['buf_addr', 'buf_iova', 'buf_len', 'data_off', 'refcnt', 'nb_segs', 'port', 'ol_flags', 'packet_type', 'pkt_len', 'data_len', 'vlan_tci', 'hash', 'vlan_tci_outer', 'pool', 'next'] as const;
-const hasDpdk = (() => {
-  try {
-    execFileSync('pkg-config', ['--exists', 'libdpdk']);
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const noDpdk = !hasDpdk && 'libdpdk-dev is not installed';
+
 let programs: BuiltProgram;
 const children: ChildProcess[] = [];
 
-function cflags(): string[] {
-  return execFileSync('pkg-config', ['--cflags', 'libdpdk']).toString().trim().split(/\s+/).filter(Boolean);
-}
+const cflags = (): string[] => pkgConfig('--cflags');
 
 const VERSION_PROGRAM = `
 #include <stdio.h>

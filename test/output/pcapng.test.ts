@@ -9,6 +9,7 @@ import { PcapngWriter } from '../../src/output/pcapng-writer';
 import { readPcapng } from '../../src/output/pcapng-reader';
 import { encodeBlock } from '../../src/output/pcapng-format';
 import type { CaptureInterface, CapturedPacket } from '../../src/output/packet';
+import { formatJsonLine } from '../../src/output/json-lines';
 import { generatePackets } from '../filter/packets';
 import { epochText, run, tcpdumpDump, tempDir } from './reference-tools';
 
@@ -208,4 +209,38 @@ void test('concatenated pcapng files (several sections) read as one, interfaces 
   const cut = readPcapng(both.subarray(0, both.length - 10));
   assert.ok(cut.packets.length >= first.length + second.length - 1);
   assert.match(cut.damage ?? '', /truncated pcapng file/);
+});
+
+void test('epb_verdict: tshark shows each XDP and TC verdict; readPcapng and --json give them back', async () => {
+  const verdicts: CapturedPacket['verdict'][] = [
+    { type: 'xdp', value: 0 },
+    { type: 'xdp', value: 1 },
+    { type: 'xdp', value: 2 },
+    { type: 'xdp', value: 3 },
+    { type: 'xdp', value: 4 },
+    { type: 'tc', value: -1 },
+    { type: 'tc', value: 2 },
+    undefined,
+  ];
+  const base = samplePackets(verdicts.length, 5);
+  const withVerdicts = base.map((p, i) => ({ ...p, ifIndex: 0, verdict: verdicts[i] }));
+  const verdictFile = path.join(tmp.dir, 'verdicts.pcapng');
+  await writeSample(verdictFile, withVerdicts);
+  const rows = run(['tshark', '-r', verdictFile, '-T', 'fields', '-E', 'separator=|', '-e', 'frame.verdict.ebpf_xdp', '-e', 'frame.verdict.ebpf_tc', '-e', 'frame.comment'])
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => l.split('|'));
+  assert.deepEqual(
+    rows.map(([xdp, tc]) => [xdp, tc]),
+    verdicts.map((v) => [v?.type === 'xdp' ? String(v.value) : '', v?.type === 'tc' ? String(v.value) : '']),
+  );
+  // The comment after the verdict option is still read: the option is padded right.
+  assert.deepEqual(rows.map((r) => r[2]), withVerdicts.map((p) => p.comment ?? ''));
+  // Wireshark's own words for the verdict (4.0 prints "Verdict: , eBPF_XDP (2)" after the first frame).
+  const text = run(['tshark', '-r', verdictFile, '-V', '-c', '2']);
+  assert.match(text, /Verdict: eBPF_XDP \(2\)\s+eBPF XDP: XDP_ABORTED \(0\)/);
+  assert.match(text, /eBPF XDP: XDP_DROP \(1\)/);
+  assert.deepEqual(readPcapng(fs.readFileSync(verdictFile)).packets.map((p) => p.verdict), verdicts);
+  const json = JSON.parse(formatJsonLine(withVerdicts[1], interfaces[0])) as { verdict: unknown };
+  assert.deepEqual(json.verdict, { type: 'xdp', value: 1, name: 'XDP_DROP' });
 });

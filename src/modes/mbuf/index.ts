@@ -1,43 +1,37 @@
 // netcap mbuf: packets inside a running DPDK process, read from the
 // struct rte_mbuf arguments of its functions through uprobes. The points
 // are resolved and probed as every user-space mode does (../uprobe-mode.ts);
-// this mode adds the DPDK release and its rte_mbuf layout (src/dpdk), and
-// the maps burst and return points need (probes/mbuf.ts).
+// this mode adds the DPDK release and its rte_mbuf layout (src/dpdk), the
+// maps burst and return points need (probes/mbuf.ts), and port points
+// (port:ID[:rx|tx][/qN], ./ports.ts), numbered after the function points.
 import { UserError } from '../../errors';
 import { createMap, type BpfMap } from '../../bpf/map';
-import { detectDpdkRelease, type DpdkRelease } from '../../dpdk/release';
-import { mbufLayout, parseDpdkVersion, type MbufLayout } from '../../dpdk/mbuf-layout';
+import { requireDpdkRelease, type DpdkRelease } from '../../dpdk/release';
+import { mbufLayout, type MbufLayout } from '../../dpdk/mbuf-layout';
 import { processExists } from '../../proc/process';
 import { argRegOffset, retRegOffset } from '../../targets/registers';
-import type { UserCapture } from '../../targets/spec';
+import type { UserCapture, UserFunctionPoint } from '../../targets/spec';
 import type { ModeContext, PreparedMode } from '../../capture/mode';
 import { startupMark } from '../../capture/startup-trace';
 import { BURST_STATE_SIZE, buildMbufAttached, buildMbufJudge, type MbufOffsets, type MbufPointKind, type MbufPointSpec } from '../../../probes/mbuf';
 import { cbpfFilter } from '../../../probes/filter';
 import { checkUserTarget, parseUserPoints, prepareUprobeMode, type UserPoint, type UserTarget } from '../uprobe-mode';
+import { withNamespaceIds } from './namespace-ids';
+import { PortCapture } from './ports';
+import { splitPortPoints, withPorts } from './with-ports';
+import type { CaptureDirection } from './port-plan';
 
 export interface MbufOptions extends UserTarget {
-  /** -f: comma-separated points (func@N, func@N@M, func@N@ret, with lib: or /path: before). */
+  /** -f: comma-separated points (func@N, func@N@M, func@N@ret, with lib: or /path: before; port:ID|NAME[:rx|tx][/qN]). */
   points: string;
   /** --dpdk-version YY.MM: overrides detection. */
   dpdkVersion?: string;
+  /** -Q: the directions of port points without :rx/:tx (default inout). */
+  direction?: CaptureDirection;
 }
 
 function layoutOffsets(l: MbufLayout): MbufOffsets {
   return { bufAddr: l.buf_addr.offset, dataOff: l.data_off.offset, port: l.port.offset, pktLen: l.pkt_len.offset, dataLen: l.data_len.offset, next: l.next.offset };
-}
-
-function resolveRelease(o: MbufOptions): DpdkRelease {
-  if (o.dpdkVersion !== undefined) return { release: parseDpdkVersion(o.dpdkVersion), evidence: '--dpdk-version' };
-  const found = detectDpdkRelease(o.pid ?? o.binary!);
-  if (!found) {
-    const what = o.pid !== undefined ? `process ${o.pid}` : o.binary;
-    throw new UserError(
-      `${what} does not look like a DPDK program: looked for librte_*.so libraries (mapped or in DT_NEEDED) and a DPDK version in the executable, found none`,
-      'point --pid at the DPDK application, or give its release with --dpdk-version YY.MM (a statically linked, stripped build says nothing)',
-    );
-  }
-  return found;
 }
 
 function kindOf(c: UserCapture): MbufPointKind {
@@ -46,12 +40,37 @@ function kindOf(c: UserCapture): MbufPointKind {
 
 export function prepareMbufMode(o: MbufOptions, ctx: ModeContext): PreparedMode {
   checkUserTarget('mbuf', o);
-  const specs = parseUserPoints('mbuf', o.points);
+  const { functions, ports: portPoints } = splitPortPoints(o.points);
+  if (o.direction !== undefined && portPoints.length === 0) throw new UserError('-Q applies to port points only', 'add a point such as port:0, or leave -Q out');
+  const specs = functions.length ? parseUserPoints('mbuf', functions.join(',')) : [];
   // The process first (is it there, is it DPDK), then its functions.
   if (o.pid !== undefined && !processExists(o.pid)) throw new UserError(`no process with pid ${o.pid}`, 'check the pid (ps -e or pidof); the process may have exited');
-  const release = resolveRelease(o);
+  const release = requireDpdkRelease(o);
   const layout = mbufLayout(release.release);
   startupMark('DPDK release known');
+  // Port points read the process's ethdev tables: checked before anything is made.
+  const ports = portPoints.length ? PortCapture.plan({ pid: o.pid, release: release.release, points: portPoints, direction: o.direction }) : undefined;
+  let functionMode: PreparedMode | undefined;
+  try {
+    // The counters for every point, the port points' included (the first call makes them).
+    const maps = ctx.maps(specs.length + (ports?.selections.length ?? 0));
+    functionMode = specs.length ? prepareFunctionPoints(o, specs, ctx, layout, release) : undefined;
+    if (!ports) return withNamespaceIds(functionMode!);
+    ports.prepare(specs.length, maps.counters.fd);
+    return withNamespaceIds(withPorts(functionMode, ports, layoutOffsets(layout), o.pid!, describeRelease(release, layout)));
+  } catch (e) {
+    functionMode?.close();
+    ports?.close();
+    throw e;
+  }
+}
+
+function describeRelease(release: DpdkRelease, layout: MbufLayout): string {
+  return `DPDK ${release.release} (${release.evidence}); rte_mbuf layout of ${layout.since}+: buf_addr ${layout.buf_addr.offset}, data_off ${layout.data_off.offset}, port ${layout.port.offset}, pkt_len ${layout.pkt_len.offset}, data_len ${layout.data_len.offset}, next ${layout.next.offset}`;
+}
+
+/** The function points (func@N...) as every user-space mode prepares them. */
+function prepareFunctionPoints(o: MbufOptions, specs: UserFunctionPoint[], ctx: ModeContext, layout: MbufLayout, release: DpdkRelease): PreparedMode {
   return prepareUprobeMode('mbuf', o, specs, ctx, (points, captureMaps) => {
     const resources: BpfMap[] = [];
     const shapes = points.map((p) => p.resolved.point.capture.shape);
@@ -89,9 +108,7 @@ export function prepareMbufMode(o: MbufOptions, ctx: ModeContext): PreparedMode 
           wakeupAt: maps.wakeupAt,
         }),
       judgeRole: (p) => (kindOf(p.resolved.point.capture) === 'single' ? 'uprobe' : 'tail-called worker'),
-      describe: () => [
-        `DPDK ${release.release} (${release.evidence}); rte_mbuf layout of ${layout.since}+: buf_addr ${layout.buf_addr.offset}, data_off ${layout.data_off.offset}, port ${layout.port.offset}, pkt_len ${layout.pkt_len.offset}, data_len ${layout.data_len.offset}, next ${layout.next.offset}`,
-      ],
+      describe: () => [describeRelease(release, layout)],
     };
   });
 }

@@ -36,7 +36,7 @@ import type { PacketMeta } from '../../output/packet';
 import { LINKTYPE_ETHERNET } from '../../output/linktypes';
 import type { PacketRecord } from '../../capture/record';
 import { ProgramSlots } from '../../capture/slots';
-import { loadGeneration, loadPrograms, type LoadedProgram } from '../../capture/generation';
+import { attachEach, loadGeneration, loadPrograms, type LoadedProgram } from '../../capture/generation';
 import type { GenerationMaps, JudgeSettings, ModeContext, ModePacket, PreparedMode } from '../../capture/mode';
 import { buildDispatcher } from '../../../probes/dispatch';
 import { buildSkbProgram, META, programName, programType, type SkbFilterPrograms } from '../../../probes/skb';
@@ -179,16 +179,7 @@ export function prepareSkbMode(o: SkbOptions, ctx: ModeContext): PreparedMode {
       attachedPrograms,
       check: (settings) => void compileSkbFilters(settings.expression, settings.snaplen),
       load,
-      attach: (): Link[] => {
-        const links: Link[] = [];
-        try {
-          attachedPrograms.forEach((a) => links.push(attachPoint(points[a.point], a.program)));
-        } catch (e) {
-          for (const l of links.reverse()) l.close();
-          throw e;
-        }
-        return links;
-      },
+      attach: (): Link[] => attachEach(attachedPrograms, (a) => attachPoint(points[a.point], a.program)),
       packet: (rec: PacketRecord): ModePacket => ({
         data: rec.data,
         wirelen: rec.wirelen,
@@ -215,7 +206,7 @@ export function prepareSkbMode(o: SkbOptions, ctx: ModeContext): PreparedMode {
         });
         return lines.join('\n') + '\n';
       },
-      report: gather
+      results: gather
         ? () => {
             const lines = gather.lines();
             return [`gather: ${lines.length} packet${lines.length === 1 ? '' : 's'}`, ...lines.map((l) => `  ${l}`)];

@@ -33,8 +33,6 @@ export interface SkbPoint extends SkbHook {
   label: string;
   /** The skb ends its life here (kfree_skb, consume_skb): gather mode forgets its address after this point. */
   freesSkb: boolean;
-  /** Receive or transmit path, where the point's name says (pcapng epb_flags). */
-  direction?: 'in' | 'out';
 }
 
 // Events of the receive and transmit paths (include/trace/events/net.h).

@@ -1,0 +1,41 @@
+// What a measured process costs, read from the kernel: its CPU time so far
+// (/proc/PID/stat) and the run-time statistics of the BPF programs it holds
+// (kernel.bpf_stats_enabled: run_time_ns and run_cnt per program, off by
+// default because it costs two clock reads per run).
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { bpfObjectsOf } from '../../test/capture/netcap-child';
+
+/** utime + stime of a live process, in seconds (USER_HZ = 100). */
+export function cpuSecondsOf(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+const BPF_STATS = '/proc/sys/kernel/bpf_stats_enabled';
+
+/** Turns the kernel's BPF run-time statistics on; returns the undo (or nothing to undo). */
+export function enableBpfStats(): () => void {
+  const before = fs.readFileSync(BPF_STATS, 'utf8').trim();
+  if (before !== '0') return () => undefined;
+  fs.writeFileSync(BPF_STATS, '1');
+  return () => fs.writeFileSync(BPF_STATS, before);
+}
+
+/** Summed run time and run count of the programs process `pid` holds whose name matches. */
+export function programStats(pid: number, name: RegExp): { runTimeNs: number; runCount: number } {
+  let runTimeNs = 0;
+  let runCount = 0;
+  for (const id of bpfObjectsOf(pid).programs) {
+    const info = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show', 'id', String(id)]).toString()) as { name?: string; run_time_ns?: number; run_cnt?: number };
+    if (!name.test(info.name ?? '')) continue;
+    runTimeNs += info.run_time_ns ?? 0;
+    runCount += info.run_cnt ?? 0;
+  }
+  return { runTimeNs, runCount };
+}
