@@ -63,12 +63,13 @@ export function splitNanoseconds(high: number, low: number, out: Float64Array): 
 }
 
 /**
- * Copies `length` bytes of `src` from `start` into `out` at `at`; returns
- * the offset after them. One view per call and no Buffer getters: what
- * Buffer.copy costs per call was most of writing a small packet.
+ * Copies `length` bytes at `offset` of `source` (a batch's bytes.buffer,
+ * read once per batch, with bytes.byteOffset added) into `out` at `at`;
+ * returns the offset after them. One view per call and no Buffer getters:
+ * what Buffer.copy costs per call was most of writing a small packet.
  */
-export function copyBytes(src: Buffer, start: number, length: number, out: Uint8Array, at: number): number {
-  out.set(new Uint8Array(src.buffer, src.byteOffset + start, length), at);
+export function copyBytes(source: ArrayBufferLike, offset: number, length: number, out: Uint8Array, at: number): number {
+  out.set(new Uint8Array(source, offset, length), at);
   return at + length;
 }
 

@@ -85,18 +85,20 @@ export class PcapWriter {
     const { snaplen } = this.options;
     const nanosecond = this.options.nanosecond === true;
     const { count, bytes: src, dataStart, caplen, wirelen, ifIndex, tsHigh, tsLow } = batch;
+    // Per interface: the bytes of synthesised Ethernet header its packets go behind (0 or 14), looked up once per batch.
+    const fronts: number[] = [];
+    const frontOf = (ifx: number): number => (fronts[ifx] ??= behindEthernet?.(ifx) ? SYNTHETIC_ETHERNET_BYTES : 0);
     let total = 0;
-    for (let i = 0; i < count; i++) {
-      const front = behindEthernet?.(ifIndex[i]) ? SYNTHETIC_ETHERNET_BYTES : 0;
-      total += PCAP_RECORD_HEADER_SIZE + Math.min(caplen[i] + front, snaplen);
-    }
+    for (let i = 0; i < count; i++) total += PCAP_RECORD_HEADER_SIZE + Math.min(caplen[i] + frontOf(ifIndex[i]), snaplen);
     let at = this.out.reserve(total);
     const out = this.out.buffer;
     const fields = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    const source = src.buffer;
+    const sourceOffset = src.byteOffset;
     const time = this.time;
     for (let i = 0; i < count; i++) {
       const start = dataStart[i];
-      const front = behindEthernet?.(ifIndex[i]) ? SYNTHETIC_ETHERNET_BYTES : 0;
+      const front = frontOf(ifIndex[i]);
       const kept = Math.min(caplen[i] + front, snaplen);
       splitNanoseconds(tsHigh[i], tsLow[i], time);
       fields.setUint32(at, time[0] >>> 0, true);
@@ -108,7 +110,7 @@ export class PcapWriter {
         this.ethernet.writeUInt16BE(syntheticEtherType(batch.etherType[i], caplen[i] > 0 ? src[start] : undefined), 12);
         at += this.ethernet.copy(out, at, 0, Math.min(front, kept));
       }
-      at = copyBytes(src, start, kept - Math.min(front, kept), out, at);
+      at = copyBytes(source, sourceOffset + start, kept - Math.min(front, kept), out, at);
     }
     this.out.commit(total);
     return { bytes: total, ready: this.out.ready() };

@@ -112,6 +112,8 @@ export class PcapngWriter {
     let at = this.out.reserve(total);
     const out = this.out.buffer;
     const fields = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    const source = src.buffer;
+    const sourceOffset = src.byteOffset;
     for (let i = 0; i < count; i++) {
       const length = keptLength(i);
       const comment = comments[i];
@@ -124,7 +126,7 @@ export class PcapngWriter {
       fields.setUint32(at + 16, tsLow[i], true);
       fields.setUint32(at + 20, length, true);
       fields.setUint32(at + 24, wirelen[i] >>> 0, true);
-      at = copyBytes(src, dataStart[i], length, out, at + 28);
+      at = copyBytes(source, sourceOffset + dataStart[i], length, out, at + 28);
       at = zeroTo(out, at, pad4(length) - length);
       if (direction[i] !== DIRECTION_UNKNOWN) {
         fields.setUint16(at, OPT.epbFlags, true);
