@@ -8,7 +8,7 @@ import type { Writable } from 'node:stream';
 import type { CapturedPacket } from './packet';
 import { copyBytes, splitNanoseconds, type PacketBatch } from './packet-batch';
 import { SYNTHETIC_ETHERNET_BYTES, syntheticEtherType } from './linktypes';
-import { StreamWriter } from './stream-writer';
+import { COALESCE_BYTES, StreamWriter } from './stream-writer';
 
 export const PCAP_MAGIC_MICRO = 0xa1b2c3d4;
 export const PCAP_MAGIC_NANO = 0xa1b23c4d;
@@ -88,31 +88,38 @@ export class PcapWriter {
     // Per interface: the bytes of synthesised Ethernet header its packets go behind (0 or 14), looked up once per batch.
     const fronts: number[] = [];
     const frontOf = (ifx: number): number => (fronts[ifx] ??= behindEthernet?.(ifx) ? SYNTHETIC_ETHERNET_BYTES : 0);
-    let total = 0;
-    for (let i = 0; i < count; i++) total += PCAP_RECORD_HEADER_SIZE + Math.min(caplen[i] + frontOf(ifIndex[i]), snaplen);
-    let at = this.out.reserve(total);
-    const out = this.out.buffer;
-    const fields = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    const recordBytes = (i: number): number => PCAP_RECORD_HEADER_SIZE + Math.min(caplen[i] + frontOf(ifIndex[i]), snaplen);
     const source = src.buffer;
     const sourceOffset = src.byteOffset;
     const time = this.time;
-    for (let i = 0; i < count; i++) {
-      const start = dataStart[i];
-      const front = frontOf(ifIndex[i]);
-      const kept = Math.min(caplen[i] + front, snaplen);
-      splitNanoseconds(tsHigh[i], tsLow[i], time);
-      fields.setUint32(at, time[0] >>> 0, true);
-      fields.setUint32(at + 4, nanosecond ? time[1] : Math.floor(time[1] / 1000), true);
-      fields.setUint32(at + 8, kept, true);
-      fields.setUint32(at + 12, (wirelen[i] + front) >>> 0, true);
-      at += PCAP_RECORD_HEADER_SIZE;
-      if (front) {
-        this.ethernet.writeUInt16BE(syntheticEtherType(batch.etherType[i], caplen[i] > 0 ? src[start] : undefined), 12);
-        at += this.ethernet.copy(out, at, 0, Math.min(front, kept));
+    let total = 0;
+    // In slices of about COALESCE_BYTES: a batch of megabytes never needs a pending buffer its size.
+    for (let i = 0; i < count; ) {
+      let bytes = 0;
+      let end = i;
+      while (end < count && bytes < COALESCE_BYTES) bytes += recordBytes(end++);
+      let at = this.out.reserve(bytes);
+      const out = this.out.buffer;
+      const fields = new DataView(out.buffer, out.byteOffset, out.byteLength);
+      for (; i < end; i++) {
+        const start = dataStart[i];
+        const front = frontOf(ifIndex[i]);
+        const kept = Math.min(caplen[i] + front, snaplen);
+        splitNanoseconds(tsHigh[i], tsLow[i], time);
+        fields.setUint32(at, time[0] >>> 0, true);
+        fields.setUint32(at + 4, nanosecond ? time[1] : Math.floor(time[1] / 1000), true);
+        fields.setUint32(at + 8, kept, true);
+        fields.setUint32(at + 12, (wirelen[i] + front) >>> 0, true);
+        at += PCAP_RECORD_HEADER_SIZE;
+        if (front) {
+          this.ethernet.writeUInt16BE(syntheticEtherType(batch.etherType[i], caplen[i] > 0 ? src[start] : undefined), 12);
+          at += this.ethernet.copy(out, at, 0, Math.min(front, kept));
+        }
+        at = copyBytes(source, sourceOffset + start, kept - Math.min(front, kept), out, at);
       }
-      at = copyBytes(source, sourceOffset + start, kept - Math.min(front, kept), out, at);
+      this.out.commit(bytes);
+      total += bytes;
     }
-    this.out.commit(total);
     return { bytes: total, ready: this.out.ready() };
   }
 

@@ -30,7 +30,7 @@ import {
   type RawOption,
 } from './pcapng-format';
 import { copyBytes, DIRECTION_IN, DIRECTION_UNKNOWN, type PacketBatch } from './packet-batch';
-import { StreamWriter } from './stream-writer';
+import { COALESCE_BYTES, StreamWriter } from './stream-writer';
 
 export interface PcapngWriterOptions {
   /** shb_userappl; default "netcap". */
@@ -104,47 +104,55 @@ export class PcapngWriter {
       if (snaplen === undefined) throw new RangeError(`packet names interface ${ifIndex[i]}, but only ${this.interfaces.length} were added`);
       return Math.min(caplen[i], snaplen || caplen[i]);
     };
-    let total = 0;
+    const blocks = new Uint32Array(count);
     for (let i = 0; i < count; i++) {
       const comment = (comments[i] = batch.comment(i));
-      total += enhancedPacketBlockBytes(keptLength(i), direction[i] !== DIRECTION_UNKNOWN, comment?.length ?? 0);
+      blocks[i] = enhancedPacketBlockBytes(keptLength(i), direction[i] !== DIRECTION_UNKNOWN, comment?.length ?? 0);
     }
-    let at = this.out.reserve(total);
-    const out = this.out.buffer;
-    const fields = new DataView(out.buffer, out.byteOffset, out.byteLength);
     const source = src.buffer;
     const sourceOffset = src.byteOffset;
-    for (let i = 0; i < count; i++) {
-      const length = keptLength(i);
-      const comment = comments[i];
-      const block = enhancedPacketBlockBytes(length, direction[i] !== DIRECTION_UNKNOWN, comment?.length ?? 0);
-      const end = at + block;
-      fields.setUint32(at, BLOCK.enhancedPacket, true);
-      fields.setUint32(at + 4, block, true);
-      fields.setUint32(at + 8, ifIndex[i], true);
-      fields.setUint32(at + 12, tsHigh[i], true);
-      fields.setUint32(at + 16, tsLow[i], true);
-      fields.setUint32(at + 20, length, true);
-      fields.setUint32(at + 24, wirelen[i] >>> 0, true);
-      at = copyBytes(source, sourceOffset + dataStart[i], length, out, at + 28);
-      at = zeroTo(out, at, pad4(length) - length);
-      if (direction[i] !== DIRECTION_UNKNOWN) {
-        fields.setUint16(at, OPT.epbFlags, true);
-        fields.setUint16(at + 2, 4, true);
-        fields.setUint32(at + 4, direction[i] === DIRECTION_IN ? EPB_INBOUND : EPB_OUTBOUND, true);
-        at += 8;
+    let total = 0;
+    // In slices of about COALESCE_BYTES: a batch of megabytes never needs a pending buffer its size.
+    for (let i = 0; i < count; ) {
+      let bytes = 0;
+      let last = i;
+      while (last < count && bytes < COALESCE_BYTES) bytes += blocks[last++];
+      let at = this.out.reserve(bytes);
+      const out = this.out.buffer;
+      const fields = new DataView(out.buffer, out.byteOffset, out.byteLength);
+      for (; i < last; i++) {
+        const length = keptLength(i);
+        const comment = comments[i];
+        const block = blocks[i];
+        const end = at + block;
+        fields.setUint32(at, BLOCK.enhancedPacket, true);
+        fields.setUint32(at + 4, block, true);
+        fields.setUint32(at + 8, ifIndex[i], true);
+        fields.setUint32(at + 12, tsHigh[i], true);
+        fields.setUint32(at + 16, tsLow[i], true);
+        fields.setUint32(at + 20, length, true);
+        fields.setUint32(at + 24, wirelen[i] >>> 0, true);
+        at = copyBytes(source, sourceOffset + dataStart[i], length, out, at + 28);
+        at = zeroTo(out, at, pad4(length) - length);
+        if (direction[i] !== DIRECTION_UNKNOWN) {
+          fields.setUint16(at, OPT.epbFlags, true);
+          fields.setUint16(at + 2, 4, true);
+          fields.setUint32(at + 4, direction[i] === DIRECTION_IN ? EPB_INBOUND : EPB_OUTBOUND, true);
+          at += 8;
+        }
+        if (comment?.length) {
+          fields.setUint16(at, OPT.comment, true);
+          fields.setUint16(at + 2, comment.length, true);
+          out.set(comment, at + 4);
+          at = zeroTo(out, at + 4 + comment.length, pad4(comment.length) - comment.length);
+        }
+        if (at + 4 < end) at = zeroTo(out, at, 4); // opt_endofopt
+        fields.setUint32(at, block, true);
+        at += 4;
       }
-      if (comment?.length) {
-        fields.setUint16(at, OPT.comment, true);
-        fields.setUint16(at + 2, comment.length, true);
-        out.set(comment, at + 4);
-        at = zeroTo(out, at + 4 + comment.length, pad4(comment.length) - comment.length);
-      }
-      if (at + 4 < end) at = zeroTo(out, at, 4); // opt_endofopt
-      fields.setUint32(at, block, true);
-      at += 4;
+      this.out.commit(bytes);
+      total += bytes;
     }
-    this.out.commit(total);
     return { bytes: header + total, ready: this.out.ready() };
   }
 

@@ -21,7 +21,8 @@
 import * as fs from 'node:fs';
 import type { Writable } from 'node:stream';
 
-const COALESCE_BYTES = 256 * 1024;
+/** Pending bytes at which they are handed over at once; writers of big batches fill the buffer in slices of about this much. */
+export const COALESCE_BYTES = 256 * 1024;
 /** The pending buffer's first size; it grows to what a turn writes, and is kept while nothing holds it. */
 const INITIAL_BYTES = 64 * 1024;
 

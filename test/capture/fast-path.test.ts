@@ -182,6 +182,12 @@ void test('crafted records: the fast path writes the same pcap and pcapng bytes 
       same(f.pcapngNew, f.pcapngOld, `pcapng, snaplen ${snaplen}`);
     }
   }
+  // A batch of megabytes, written in slices.
+  const many = Array.from({ length: 6000 }, (_, i) => ({ ...crafted[i % crafted.length], tsNs: 7_000_000_000n + 1000n * BigInt(i) }));
+  const big = await writeBoth('big', [many], { snaplen: 262144 });
+  assert.ok(fs.statSync(big.pcapngNew).size > 1 << 20, 'more than 1 MiB in one batch');
+  same(big.pcapNew, big.pcapOld, 'pcap, 6000 packets in one batch');
+  same(big.pcapngNew, big.pcapngOld, 'pcapng, 6000 packets in one batch');
   // And against a mode that does not declare plain packets (every record decoded, as before the fast path).
   const plain = await writeBoth('plain', [crafted], { snaplen: 262144 });
   const decoded = await writeBoth('decoded', [crafted], { snaplen: 262144, plain: false });
