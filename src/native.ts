@@ -36,6 +36,9 @@ export interface NativeRingBuffer {
   consume(): number;
   /** Idempotent. */
   close(): void;
+  /** Stops polling the ring (consume() still reads it); resume() starts again. */
+  pause(): void;
+  resume(): void;
   ref(): void;
   unref(): void;
 }

@@ -28,6 +28,7 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "RingBuffer",
                        {InstanceMethod("consume", &RingBuffer::Consume), InstanceMethod("close", &RingBuffer::Close),
+                        InstanceMethod("pause", &RingBuffer::Pause), InstanceMethod("resume", &RingBuffer::Resume),
                         InstanceMethod("ref", &RingBuffer::RefLoop), InstanceMethod("unref", &RingBuffer::UnrefLoop)});
   }
 
@@ -177,6 +178,16 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
 
   Napi::Value Close(const Napi::CallbackInfo &info) {
     Shutdown();
+    return info.Env().Undefined();
+  }
+
+  // pause()/resume(): stop and start polling (records wait in the ring; consume() still reads them).
+  Napi::Value Pause(const Napi::CallbackInfo &info) {
+    if (poll_) uv_poll_stop(poll_);
+    return info.Env().Undefined();
+  }
+  Napi::Value Resume(const Napi::CallbackInfo &info) {
+    if (poll_) uv_poll_start(poll_, UV_READABLE, &RingBuffer::OnReadable);
     return info.Env().Undefined();
   }
 

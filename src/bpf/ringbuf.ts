@@ -85,6 +85,7 @@ export class RingReader {
   #records = 0;
   #batches = 0;
   #delivering = false;
+  #paused = false;
 
   constructor(
     readonly map: BpfMap,
@@ -138,6 +139,27 @@ export class RingReader {
     // From inside onBatch, a drain would overwrite the staging buffer the batch is in.
     if (this.#delivering) return 0;
     return this.#ring.consume();
+  }
+
+  /**
+   * Stops reading the ring when it has records (a consumer that falls
+   * behind): they wait there, and what the ring cannot take the producer
+   * counts as lost. drain() still reads. Idempotent; resume() undoes it.
+   */
+  pause(): void {
+    if (!this.#ring || this.#paused) return;
+    this.#ring.pause();
+    this.#paused = true;
+  }
+
+  resume(): void {
+    if (!this.#ring || !this.#paused) return;
+    this.#ring.resume();
+    this.#paused = false;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
   }
 
   /** Lets the process exit while the reader is open. */

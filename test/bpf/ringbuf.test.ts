@@ -129,6 +129,32 @@ void test('the event loop delivers records without drain()', async (t) => {
   ring.close();
 });
 
+void test('pause() stops the event loop delivering (drain() still reads); resume() starts it again', async (t) => {
+  if (skip) return t.skip(skip);
+  const ring = createMap({ type: 'ringbuf', name: 'nc_t_rb8', keySize: 0, valueSize: 0, maxEntries: 1 << 16 });
+  const producer = loadSequenceProducer(ring.fd, 'nc_t_rb8');
+  const got: bigint[] = [];
+  const reader = new RingReader(ring, (b) => b.forEachRecord((data, start) => got.push(data.readBigUInt64LE(start))));
+  reader.pause();
+  reader.pause(); // idempotent
+  assert.equal(reader.paused, true);
+  producer.prog.testRun(PACKET, { repeat: 20 });
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(got.length, 0, 'nothing delivered while paused');
+  producer.prog.testRun(PACKET, { repeat: 5 });
+  reader.resume();
+  assert.equal(reader.paused, false);
+  const deadline = Date.now() + 3000;
+  while (got.length < 25 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(got, Array.from({ length: 25 }, (_, i) => BigInt(i + 1)));
+  reader.pause();
+  producer.prog.testRun(PACKET, { repeat: 3 });
+  assert.equal(reader.drain(), 3, 'drain() reads a paused ring');
+  reader.close();
+  producer.close();
+  ring.close();
+});
+
 void test('a full ring counts every record it could not take', (t) => {
   if (skip) return t.skip(skip);
   // 4096 bytes of ring hold 4096 / (8-byte header + 64) = 56 records.
