@@ -46,6 +46,16 @@ export const DRAIN_INTERVAL_MS = 10;
  * as tcpdump's whole capture).
  */
 export const BUFFERED_DRAIN_INTERVAL_MS = 200;
+/**
+ * Ring batches handed to the outputs and not yet taken by all of them: from
+ * PAUSE_AT on the ring is not read until they are down to RESUME_AT, so an
+ * output that cannot keep up (tcpdump decoding on a pipe) holds a bounded
+ * number of batches, and the records the ring then cannot take are counted
+ * as lost (the summary, the pcapng statistics and exit status 3 say so)
+ * instead of piling up in memory.
+ */
+const PAUSE_AT = 8;
+const RESUME_AT = 2;
 /** How often a mode is asked whether its points are still there (the traced process...). */
 const VANISH_CHECK_MS = 200;
 
@@ -99,6 +109,8 @@ export class Capture extends EventEmitter<CaptureEvents> {
   private readonly captured: number[];
   private written = 0;
   private writing: Promise<void> = Promise.resolve();
+  /** Batches in `writing` not yet taken by every output (PAUSE_AT). */
+  private writesInFlight = 0;
   private changing: Promise<void> = Promise.resolve();
   private failure: unknown;
   private reader: RingReader | undefined;
@@ -204,7 +216,7 @@ export class Capture extends EventEmitter<CaptureEvents> {
     for (const s of this.sinks) void s.ended?.then((r) => this.finish?.(r));
     const drain = () => {
       try {
-        if (this.reader && !this.reader.closed) this.reader.drain();
+        if (this.reader && !this.reader.closed && !this.reader.paused) this.reader.drain();
       } catch (e) {
         this.fail(e);
       }
@@ -429,6 +441,12 @@ export class Capture extends EventEmitter<CaptureEvents> {
       if (this.options.flushEachBatch) await Promise.all(sinks.map((s) => s.flush()));
     });
     this.writing.catch((e: unknown) => this.fail(e));
+    if (++this.writesInFlight >= PAUSE_AT) this.reader?.pause();
+    void this.writing
+      .finally(() => {
+        if (--this.writesInFlight <= RESUME_AT && this.stateValue === 'running') this.reader?.resume();
+      })
+      .catch(() => undefined);
   }
 
   private fail(e: unknown): void {
