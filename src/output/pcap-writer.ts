@@ -30,6 +30,9 @@ export class PcapWriter {
   private readonly time = new Float64Array(2);
   /** The synthesised Ethernet header of a raw-IP packet: zero MACs, then its EtherType. */
   private readonly ethernet = Buffer.alloc(SYNTHETIC_ETHERNET_BYTES);
+  /** writeBatch's kept length and Ethernet header bytes of each packet (reused). */
+  private kept = new Uint32Array(0);
+  private front = new Uint8Array(0);
 
   constructor(
     sink: Writable,
@@ -85,10 +88,19 @@ export class PcapWriter {
     const { snaplen } = this.options;
     const nanosecond = this.options.nanosecond === true;
     const { count, bytes: src, dataStart, caplen, wirelen, ifIndex, tsHigh, tsLow } = batch;
-    // Per interface: the bytes of synthesised Ethernet header its packets go behind (0 or 14), looked up once per batch.
+    // First each packet's synthesised Ethernet header (0 or 14 bytes, looked up once per interface) and kept length.
+    if (this.kept.length < count) {
+      this.kept = new Uint32Array(Math.max(count, 2 * this.kept.length));
+      this.front = new Uint8Array(this.kept.length);
+    }
+    const { kept, front } = this;
     const fronts: number[] = [];
-    const frontOf = (ifx: number): number => (fronts[ifx] ??= behindEthernet?.(ifx) ? SYNTHETIC_ETHERNET_BYTES : 0);
-    const recordBytes = (i: number): number => PCAP_RECORD_HEADER_SIZE + Math.min(caplen[i] + frontOf(ifIndex[i]), snaplen);
+    for (let i = 0; i < count; i++) {
+      const ifx = ifIndex[i];
+      const f = (fronts[ifx] ??= behindEthernet?.(ifx) ? SYNTHETIC_ETHERNET_BYTES : 0);
+      front[i] = f;
+      kept[i] = Math.min(caplen[i] + f, snaplen);
+    }
     const source = src.buffer;
     const sourceOffset = src.byteOffset;
     const time = this.time;
@@ -97,25 +109,24 @@ export class PcapWriter {
     for (let i = 0; i < count; ) {
       let bytes = 0;
       let end = i;
-      while (end < count && bytes < COALESCE_BYTES) bytes += recordBytes(end++);
+      while (end < count && bytes < COALESCE_BYTES) bytes += PCAP_RECORD_HEADER_SIZE + kept[end++];
       let at = this.out.reserve(bytes);
       const out = this.out.buffer;
       const fields = new DataView(out.buffer, out.byteOffset, out.byteLength);
       for (; i < end; i++) {
         const start = dataStart[i];
-        const front = frontOf(ifIndex[i]);
-        const kept = Math.min(caplen[i] + front, snaplen);
         splitNanoseconds(tsHigh[i], tsLow[i], time);
         fields.setUint32(at, time[0] >>> 0, true);
         fields.setUint32(at + 4, nanosecond ? time[1] : Math.floor(time[1] / 1000), true);
-        fields.setUint32(at + 8, kept, true);
-        fields.setUint32(at + 12, (wirelen[i] + front) >>> 0, true);
+        fields.setUint32(at + 8, kept[i], true);
+        fields.setUint32(at + 12, (wirelen[i] + front[i]) >>> 0, true);
         at += PCAP_RECORD_HEADER_SIZE;
-        if (front) {
+        const header = Math.min(front[i], kept[i]);
+        if (header) {
           this.ethernet.writeUInt16BE(syntheticEtherType(batch.etherType[i], caplen[i] > 0 ? src[start] : undefined), 12);
-          at += this.ethernet.copy(out, at, 0, Math.min(front, kept));
+          at += this.ethernet.copy(out, at, 0, header);
         }
-        at = copyBytes(source, sourceOffset + start, kept - Math.min(front, kept), out, at);
+        at = copyBytes(source, sourceOffset + start, kept[i] - header, out, at);
       }
       this.out.commit(bytes);
       total += bytes;

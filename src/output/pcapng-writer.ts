@@ -96,18 +96,17 @@ export class PcapngWriter {
   writeBatch(batch: PacketBatch): { bytes: number; ready: Promise<void> } {
     const header = this.queuePending();
     const { count, bytes: src, dataStart, caplen, wirelen, ifIndex, tsHigh, tsLow, direction } = batch;
+    // First each packet's comment, kept length (each interface's snap length looked up once per batch) and block size.
     const comments: (Buffer | undefined)[] = new Array<Buffer | undefined>(count);
-    // Each interface's snap length, looked up once per batch.
     const snaplens = this.interfaces.map((iface) => iface.snaplen);
-    const keptLength = (i: number): number => {
-      const snaplen = snaplens[ifIndex[i]];
-      if (snaplen === undefined) throw new RangeError(`packet names interface ${ifIndex[i]}, but only ${this.interfaces.length} were added`);
-      return Math.min(caplen[i], snaplen || caplen[i]);
-    };
+    const kept = new Uint32Array(count);
     const blocks = new Uint32Array(count);
     for (let i = 0; i < count; i++) {
+      const snaplen = snaplens[ifIndex[i]];
+      if (snaplen === undefined) throw new RangeError(`packet names interface ${ifIndex[i]}, but only ${this.interfaces.length} were added`);
+      kept[i] = Math.min(caplen[i], snaplen || caplen[i]);
       const comment = (comments[i] = batch.comment(i));
-      blocks[i] = enhancedPacketBlockBytes(keptLength(i), direction[i] !== DIRECTION_UNKNOWN, comment?.length ?? 0);
+      blocks[i] = enhancedPacketBlockBytes(kept[i], direction[i] !== DIRECTION_UNKNOWN, comment?.length ?? 0);
     }
     const source = src.buffer;
     const sourceOffset = src.byteOffset;
@@ -121,7 +120,7 @@ export class PcapngWriter {
       const out = this.out.buffer;
       const fields = new DataView(out.buffer, out.byteOffset, out.byteLength);
       for (; i < last; i++) {
-        const length = keptLength(i);
+        const length = kept[i];
         const comment = comments[i];
         const block = blocks[i];
         const end = at + block;
