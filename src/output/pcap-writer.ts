@@ -8,7 +8,7 @@ import type { Writable } from 'node:stream';
 import type { CapturedPacket } from './packet';
 import { copyBytes, splitNanoseconds, type PacketBatch } from './packet-batch';
 import { SYNTHETIC_ETHERNET_BYTES, syntheticEtherType } from './linktypes';
-import { COALESCE_BYTES, StreamWriter } from './stream-writer';
+import { StreamWriter } from './stream-writer';
 
 export const PCAP_MAGIC_MICRO = 0xa1b2c3d4;
 export const PCAP_MAGIC_NANO = 0xa1b23c4d;
@@ -30,8 +30,9 @@ export class PcapWriter {
   private readonly time = new Float64Array(2);
   /** The synthesised Ethernet header of a raw-IP packet: zero MACs, then its EtherType. */
   private readonly ethernet = Buffer.alloc(SYNTHETIC_ETHERNET_BYTES);
-  /** writeBatch's kept length and Ethernet header bytes of each packet (reused). */
+  /** writeBatch's kept length, record size and Ethernet header bytes of each packet (reused). */
   private kept = new Uint32Array(0);
+  private sizes = new Uint32Array(0);
   private front = new Uint8Array(0);
 
   constructor(
@@ -88,32 +89,27 @@ export class PcapWriter {
     const { snaplen } = this.options;
     const nanosecond = this.options.nanosecond === true;
     const { count, bytes: src, dataStart, caplen, wirelen, ifIndex, tsHigh, tsLow } = batch;
-    // First each packet's synthesised Ethernet header (0 or 14 bytes, looked up once per interface) and kept length.
+    // First each packet's synthesised Ethernet header (0 or 14 bytes, looked up once per interface), kept length and record size.
     if (this.kept.length < count) {
       this.kept = new Uint32Array(Math.max(count, 2 * this.kept.length));
+      this.sizes = new Uint32Array(this.kept.length);
       this.front = new Uint8Array(this.kept.length);
     }
-    const { kept, front } = this;
+    const { kept, sizes, front } = this;
     const fronts: number[] = [];
     for (let i = 0; i < count; i++) {
       const ifx = ifIndex[i];
       const f = (fronts[ifx] ??= behindEthernet?.(ifx) ? SYNTHETIC_ETHERNET_BYTES : 0);
       front[i] = f;
       kept[i] = Math.min(caplen[i] + f, snaplen);
+      sizes[i] = PCAP_RECORD_HEADER_SIZE + kept[i];
     }
     const source = src.buffer;
     const sourceOffset = src.byteOffset;
     const time = this.time;
-    let total = 0;
-    // In slices of about COALESCE_BYTES: a batch of megabytes never needs a pending buffer its size.
-    for (let i = 0; i < count; ) {
-      let bytes = 0;
-      let end = i;
-      while (end < count && bytes < COALESCE_BYTES) bytes += PCAP_RECORD_HEADER_SIZE + kept[end++];
-      let at = this.out.reserve(bytes);
-      const out = this.out.buffer;
+    const total = this.out.appendSlices(sizes, count, (first, end, out, at) => {
       const fields = new DataView(out.buffer, out.byteOffset, out.byteLength);
-      for (; i < end; i++) {
+      for (let i = first; i < end; i++) {
         const start = dataStart[i];
         splitNanoseconds(tsHigh[i], tsLow[i], time);
         fields.setUint32(at, time[0] >>> 0, true);
@@ -128,9 +124,7 @@ export class PcapWriter {
         }
         at = copyBytes(source, sourceOffset + start, kept[i] - header, out, at);
       }
-      this.out.commit(bytes);
-      total += bytes;
-    }
+    });
     return { bytes: total, ready: this.out.ready() };
   }
 

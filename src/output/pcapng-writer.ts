@@ -30,7 +30,7 @@ import {
   type RawOption,
 } from './pcapng-format';
 import { copyBytes, DIRECTION_IN, DIRECTION_UNKNOWN, type PacketBatch } from './packet-batch';
-import { COALESCE_BYTES, StreamWriter } from './stream-writer';
+import { StreamWriter } from './stream-writer';
 
 export interface PcapngWriterOptions {
   /** shb_userappl; default "netcap". */
@@ -110,16 +110,9 @@ export class PcapngWriter {
     }
     const source = src.buffer;
     const sourceOffset = src.byteOffset;
-    let total = 0;
-    // In slices of about COALESCE_BYTES: a batch of megabytes never needs a pending buffer its size.
-    for (let i = 0; i < count; ) {
-      let bytes = 0;
-      let last = i;
-      while (last < count && bytes < COALESCE_BYTES) bytes += blocks[last++];
-      let at = this.out.reserve(bytes);
-      const out = this.out.buffer;
+    const total = this.out.appendSlices(blocks, count, (first, last, out, at) => {
       const fields = new DataView(out.buffer, out.byteOffset, out.byteLength);
-      for (; i < last; i++) {
+      for (let i = first; i < last; i++) {
         const length = kept[i];
         const comment = comments[i];
         const block = blocks[i];
@@ -149,9 +142,7 @@ export class PcapngWriter {
         fields.setUint32(at, block, true);
         at += 4;
       }
-      this.out.commit(bytes);
-      total += bytes;
-    }
+    });
     return { bytes: header + total, ready: this.out.ready() };
   }
 

@@ -21,8 +21,8 @@
 import * as fs from 'node:fs';
 import type { Writable } from 'node:stream';
 
-/** Pending bytes at which they are handed over at once; writers of big batches fill the buffer in slices of about this much. */
-export const COALESCE_BYTES = 256 * 1024;
+/** Pending bytes at which they are handed over at once; appendSlices fills the buffer in slices of about this much. */
+const COALESCE_BYTES = 256 * 1024;
 /** The pending buffer's first size; it grows to what a turn writes, and is kept while nothing holds it. */
 const INITIAL_BYTES = 64 * 1024;
 
@@ -82,6 +82,27 @@ export class StreamWriter {
       this.pending = grown;
     }
     return this.pendingBytes;
+  }
+
+  /**
+   * Appends `count` records of `sizes[i]` bytes in slices of about
+   * COALESCE_BYTES, so a batch of megabytes never needs a pending buffer
+   * its size: for each slice, `fill(first, end, buffer, at)` writes records
+   * first..end-1 from `at` on. Returns the bytes appended.
+   */
+  appendSlices(sizes: Uint32Array, count: number, fill: (first: number, end: number, buffer: Buffer, at: number) => void): number {
+    let total = 0;
+    for (let first = 0; first < count; ) {
+      let bytes = 0;
+      let end = first;
+      while (end < count && bytes < COALESCE_BYTES) bytes += sizes[end++];
+      const at = this.reserve(bytes);
+      fill(first, end, this.pending, at);
+      this.commit(bytes);
+      total += bytes;
+      first = end;
+    }
+    return total;
   }
 
   /** The buffer reserve() made room in. */
