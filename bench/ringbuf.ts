@@ -59,28 +59,37 @@ function newRing(): BpfMap {
   return createMap({ type: 'ringbuf', name: 'nc_bench_ring', keySize: 0, valueSize: 0, maxEntries: RING_BYTES });
 }
 
-async function runJs(total: number, rate: number): Promise<Run> {
-  const ring = newRing();
-  let count = 0;
+/** What the JS consumer does with each record: reads its sequence number and checks the order. */
+class SequenceCheck {
+  count = 0;
+  outOfOrder = 0;
   // The low 32 bits of the u64 sequence number: runs stay far below 2^32
   // records, and Numbers spare a BigInt allocation per record.
-  let expected = 1;
-  let outOfOrder = 0;
+  private expected = 1;
+
+  take(batch: RecordBatch): void {
+    const view = batch.view;
+    batch.forEachRecord((_data, start) => {
+      const seq = view.getUint32(start, true);
+      if (seq !== this.expected) this.outOfOrder++;
+      this.expected = seq + 1;
+    });
+    this.count += batch.count;
+  }
+}
+
+async function runJs(total: number, rate: number): Promise<Run> {
+  const ring = newRing();
+  const check = new SequenceCheck();
   let first = 0n;
   let last = 0n;
   let finished: () => void = () => undefined;
   const all = new Promise<void>((r) => (finished = r));
   const reader = new RingReader(ring, onBatch, { reuseBatch: true });
   function onBatch(batch: RecordBatch): void {
-    if (count === 0) first = process.hrtime.bigint();
-    const view = batch.view;
-    batch.forEachRecord((_data, start) => {
-      const seq = view.getUint32(start, true);
-      if (seq !== expected) outOfOrder++;
-      expected = seq + 1;
-    });
-    count += batch.count;
-    if (count >= total) {
+    if (check.count === 0) first = process.hrtime.bigint();
+    check.take(batch);
+    if (check.count >= total) {
       last = process.hrtime.bigint();
       finished();
     }
@@ -95,10 +104,10 @@ async function runJs(total: number, rate: number): Promise<Run> {
     if (last === 0n) last = process.hrtime.bigint();
     const seconds = Number(last - first) / 1e9;
     return {
-      records: count,
+      records: check.count,
       lost: report.lost,
-      outOfOrder,
-      rate: report.lost === 0 && count === total ? (count - 1) / seconds : NaN,
+      outOfOrder: check.outOfOrder,
+      rate: report.lost === 0 && check.count === total ? (check.count - 1) / seconds : NaN,
       producerRate: report.offered / (report.elapsedNs / 1e9),
     };
   } finally {
@@ -194,33 +203,17 @@ const DRAIN_RECORDS = 1_500_000;
 /** `reuse`: batches are views of the reader's staging buffer (RingReader reuseBatch), as the capture library reads; else each batch is its own copy. */
 async function drainJs(reuse: boolean): Promise<number> {
   const ring = createMap({ type: 'ringbuf', name: 'nc_bench_drain', keySize: 0, valueSize: 0, maxEntries: DRAIN_RING_BYTES });
-  let count = 0;
-  // The low 32 bits of the u64 sequence number: runs stay far below 2^32
-  // records, and Numbers spare a BigInt allocation per record.
-  let expected = 1;
-  let outOfOrder = 0;
+  const check = new SequenceCheck();
   let reader: RingReader | undefined;
   try {
     const report = await produce(ring.fd, DRAIN_RECORDS, 0);
     if (report.lost !== 0) throw new Error(`drain ring lost ${report.lost} records while filling`);
     // The reader starts after the fill, so the event loop can't take records early.
-    reader = new RingReader(
-      ring,
-      (batch) => {
-        const view = batch.view;
-        batch.forEachRecord((_data, start) => {
-          const seq = view.getUint32(start, true);
-          if (seq !== expected) outOfOrder++;
-          expected = seq + 1;
-        });
-        count += batch.count;
-      },
-      { reuseBatch: reuse },
-    );
+    reader = new RingReader(ring, (batch) => check.take(batch), { reuseBatch: reuse });
     const start = process.hrtime.bigint();
     reader.drain();
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-    return outOfOrder === 0 && count === DRAIN_RECORDS ? count / seconds : NaN;
+    return check.outOfOrder === 0 && check.count === DRAIN_RECORDS ? check.count / seconds : NaN;
   } finally {
     reader?.close();
     ring.close();
