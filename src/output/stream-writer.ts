@@ -11,7 +11,7 @@
 // that much is pending: one syscall per batch instead of one per packet,
 // while a live display still sees each batch as soon as it was written.
 // Writers of many small records fill the pending buffer in place
-// (`reserve`), so a batch costs no Buffer per record.
+// (`appendSlices`), so a batch costs no Buffer per record.
 //
 // A regular file is written with write(2) from the event loop itself, as
 // tcpdump writes its file: handing each batch to libuv's thread pool cost
@@ -23,7 +23,7 @@ import type { Writable } from 'node:stream';
 
 /** Pending bytes at which they are handed over at once; appendSlices fills the buffer in slices of about this much. */
 const COALESCE_BYTES = 256 * 1024;
-/** The pending buffer's first size; it grows to what a turn writes, and is kept while nothing holds it. */
+/** A file's pending buffer's first size; it grows to what a turn writes, and is kept. */
 const INITIAL_BYTES = 64 * 1024;
 
 export class StreamWriter {
@@ -68,16 +68,13 @@ export class StreamWriter {
     if (this.fd === undefined && this.sink.writableNeedDrain) await waitForDrain(this.sink);
   }
 
-  /**
-   * Room for `bytes` more at the end of what is pending: returns the offset
-   * in `buffer` to fill them from, then call commit(bytes). The buffer may
-   * change with each reserve().
-   */
-  reserve(bytes: number): number {
+  /** Room for `bytes` more at the end of what is pending: the offset in `pending` to fill them from (then commit them). */
+  private reserve(bytes: number): number {
     if (this.closed) throw new Error('write after close');
     const needed = this.pendingBytes + bytes;
     if (needed > this.pending.length) {
-      const grown = Buffer.allocUnsafe(Math.max(needed, INITIAL_BYTES, 2 * this.pending.length));
+      // A file's buffer is kept from turn to turn; a stream keeps each chunk handed over, so the next starts small.
+      const grown = Buffer.allocUnsafe(Math.max(needed, 2 * this.pending.length, this.fd !== undefined ? INITIAL_BYTES : 4096));
       this.pending.copy(grown, 0, 0, this.pendingBytes);
       this.pending = grown;
     }
@@ -105,13 +102,8 @@ export class StreamWriter {
     return total;
   }
 
-  /** The buffer reserve() made room in. */
-  get buffer(): Buffer {
-    return this.pending;
-  }
-
   /** Queues the `bytes` filled in after reserve(). */
-  commit(bytes: number): void {
+  private commit(bytes: number): void {
     this.pendingBytes += bytes;
     if (this.pendingBytes >= COALESCE_BYTES) this.handOver();
     else if (!this.scheduled) {
@@ -121,11 +113,6 @@ export class StreamWriter {
         this.handOver();
       });
     }
-  }
-
-  /** The failure of an earlier write, if one failed (thrown by the next write or flush). */
-  get failed(): Error | undefined {
-    return this.failure;
   }
 
   /** Resolves when everything written so far has been handed to the OS. */
