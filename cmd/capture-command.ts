@@ -4,9 +4,12 @@
 // line, the summary and the exit status. The library does the capturing;
 // everything a person at a terminal sees is decided here.
 //
-// Exit status: 0; EXIT_PACKETS_LOST (3) when the ring was full for some
-// matched packets (so scripts notice), unless --loss-ok; 2 for bad input
-// (UserError, thrown before anything is attached); 1 for an internal error.
+// Exit status: 0 (also when the reader of stdout went away: `| head` ends
+// the capture with its summary, as tcpdump stops quietly on SIGPIPE);
+// EXIT_PACKETS_LOST (3) when the ring was full for some matched packets (so
+// scripts notice), unless --loss-ok; 2 for bad input (UserError, thrown
+// before anything is attached) and for an output that failed (a full disk,
+// tcpdump gone), after the summary; 1 for an internal error.
 import type { ArgumentsCamelCase } from 'yargs';
 import { openCapture, openOutputs, type Capture, type CaptureDirection, type CaptureResult, type ModeSpec } from '../src/index';
 import { UserError } from '../src/errors';
@@ -18,8 +21,8 @@ import { StatusLine } from './status-line';
 export const EXIT_PACKETS_LOST = 3;
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
-/** Runs one capturing command: `modeOf` turns the parsed arguments into the mode's options (and the first direction, for a mode that has one). */
-export async function runCaptureCommand(args: ArgumentsCamelCase, modeOf: (c: CaptureArgs) => ModeSpec & { direction?: CaptureDirection }): Promise<number> {
+/** Runs one capturing command (`command`: its name, for messages): `modeOf` turns the parsed arguments into the mode's options (and the first direction, for a mode that has one). */
+export async function runCaptureCommand(args: ArgumentsCamelCase, command: string, modeOf: (c: CaptureArgs) => ModeSpec & { direction?: CaptureDirection }, opts: { ownPoints?: boolean } = {}): Promise<number> {
   // yargs may render the command's help text (to cache it) right after the
   // handler returns its promise, synchronously: ~8 ms of string-width work
   // (cmd/netcap.ts avoids it when the command is the first word). Let it
@@ -28,7 +31,7 @@ export async function runCaptureCommand(args: ArgumentsCamelCase, modeOf: (c: Ca
   startupMark('arguments parsed, capture modules loaded');
   await new Promise<void>((resolve) => setImmediate(resolve));
   startupMark('yargs finished');
-  const c = parseCaptureArgs(args);
+  const c = parseCaptureArgs(args, command, opts);
   const capture = openCapture({ ...modeOf(c), filter: c.expression, snaplen: c.snaplen, ringBytes: c.ringBytes, count: c.count, flushEachBatch: c.flushEachBatch });
   startupMark('programs loaded');
   for (const note of capture.mode.notes) process.stderr.write(`netcap: note: ${note}\n`);
@@ -85,6 +88,7 @@ async function runToEnd(capture: Capture, c: CaptureArgs): Promise<number> {
 
 function finish(capture: Capture, c: CaptureArgs, result: CaptureResult): number {
   if (result.reason === 'vanished') process.stderr.write(`netcap: ${result.message}; capture ended\n`);
+  if (result.reason === 'output-closed') process.stderr.write('netcap: the reader of stdout went away; capture ended\n');
   if (result.reason === 'file-limit') process.stderr.write('netcap: maximum file limit reached (--rotate-seconds with -W)\n');
   process.stderr.write(formatSummary(capture.mode.points.map((p) => p.name), result.perPoint, result.captured));
   const lines = (l: readonly string[]) => l.map((x) => `${x}\n`).join('');

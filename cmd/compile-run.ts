@@ -6,14 +6,16 @@ import { compileCbpf, emitC, formatCbpf, linktypeName } from '../src/filter';
 import { xdpPacketProgram } from '../probes/filter-programs';
 import { disassemble, link } from '../src/ebpf';
 import type { Emit } from './compile';
+import { filterExpression, oneOf, refuseRepeated, snaplenOption } from './capture-args';
 
 /** The command's run(): compiles -e and prints it in the --emit form. */
 export function runCompile(args: ArgumentsCamelCase): number {
-  const expression = String(args.e ?? '');
-  if (expression.trim() === '') throw new UserError('the filter expression is empty', 'give one with -e, e.g. -e "tcp port 80"');
-  const snaplen = Number(args.snaplen);
-  const emit = args.emit as Emit;
-  const prog = compileCbpf(expression, { linktype: String(args.linktype), snaplen, optimize: !args.O });
+  refuseRepeated(args);
+  const expression = filterExpression(args);
+  if (expression === '') throw new UserError('the filter expression is empty', 'give it after the options or with -e, e.g. netcap compile tcp port 80');
+  const snaplen = snaplenOption(args.s);
+  const emit: Emit = oneOf(args.emit, '--emit', ['cbpf', 'ebpf', 'c'] as const) ?? 'ebpf';
+  const prog = compileCbpf(expression, { linktype: args.linktype === undefined ? 'en10mb' : String(args.linktype), snaplen, optimize: args.O !== true });
   const where = `link type ${linktypeName(prog.linktype)}, snaplen ${prog.snaplen}`;
   let text: string;
   if (emit === 'cbpf') {

@@ -7,11 +7,13 @@ import { UserError } from '../src/errors';
 import { openCaptureStream } from '../src/output/capture-stream';
 import type { CaptureFile } from '../src/output/capture-file';
 import type { CaptureInterface, CapturedPacket } from '../src/output/packet';
-import { checkOutputOptions, openOutputs, type OutputOptions, type PacketSink } from '../src/output/outputs';
+import { openOutputs, type OutputOptions, type PacketSink } from '../src/output/outputs';
 import { tcpdumpFlags } from '../src/output/tcpdump-sink';
+import { requireCaptureCapabilities } from '../src/proc/capabilities';
 import type { EngineName } from '../src/read/engines';
 import { filterCapture, type FilterCounts } from '../src/read/filter-capture';
-import { parseFileOptions, positiveInteger } from './capture-args';
+import { filterExpression, oneOf, parseOutputArgs } from './capture-args';
+import { packets } from './summary';
 
 /** Kept packets handed to the outputs at a time. */
 const BATCH = 256;
@@ -21,6 +23,10 @@ export interface ReadOptions {
   expression: string;
   engine: EngineName;
   count?: number;
+  /** -s: kept packets are cut to this many bytes (their wire length is kept). */
+  snaplen?: number;
+  /** -U: flush the outputs after every batch. */
+  flushEachBatch?: boolean;
   output: OutputOptions;
   /** Where the warnings and the summary line go (default stderr). */
   log?: (line: string) => void;
@@ -28,85 +34,96 @@ export interface ReadOptions {
 
 /** The command's run(): yargs' arguments to a finished read. */
 export async function runReadCommand(args: ArgumentsCamelCase): Promise<number> {
-  return runRead(readOptions(args));
+  const opts = readOptions(args);
+  if (opts.engine === 'kernel') requireCaptureCapabilities();
+  return runRead(opts);
 }
 
 function readOptions(args: ArgumentsCamelCase): ReadOptions {
-  const positional = ((args.expression as string[] | undefined) ?? []).join(' ').trim();
-  const flag = args.e === undefined ? undefined : String(args.e);
-  if (flag !== undefined && positional !== '') {
-    throw new UserError(`two filter expressions: -e "${flag}" and "${positional}"`, 'give the filter once, either with -e or after the options');
-  }
+  if (args.r === undefined || String(args.r) === '') throw new UserError('netcap read needs the file to read: -r FILE', 'e.g. netcap read -r in.pcap udp, or -r - for standard input');
   const file = String(args.r);
-  const expression = flag ?? positional;
-  const engine = args.engine as EngineName;
-  const output: OutputOptions = {
-    writeFile: args.w === undefined ? undefined : String(args.w),
-    format: args.format as 'pcap' | 'pcapng' | undefined,
-    tcpdumpFlags: String(args.t ?? '-nn'),
-    noTcpdump: args.tcpdump === false,
-    json: args.json === true,
-    comment: `netcap read -r ${file}${expression ? ` -e ${JSON.stringify(expression)}` : ''} --engine ${engine}`,
-    ...parseFileOptions(args),
-  };
-  checkOutputOptions(output);
+  const expression = filterExpression(args);
+  const engine = oneOf(args.engine, '--engine', ['interp', 'kernel'] as const) ?? 'interp';
+  const out = parseOutputArgs(args, `netcap read -r ${file}${expression ? ` -e ${JSON.stringify(expression)}` : ''} --engine ${engine}`);
   return {
     file,
     expression,
     engine,
-    count: args.c === undefined ? undefined : positiveInteger(args.c, '-c'),
-    output,
+    count: out.count,
+    snaplen: args.s === undefined ? undefined : out.snaplen,
+    flushEachBatch: out.flushEachBatch,
+    output: out.output,
   };
 }
 
 /**
  * The outputs for a file's packets, opened at its first kept packet (or at
- * the end): its interfaces with the filter noted on them; a pcap output
- * keeps the input's timestamp precision.
+ * the end): its interfaces with the filter (and -s) noted on them; a pcap
+ * output keeps the input's timestamp precision unless told otherwise.
  */
-function openReadOutputs(opts: ReadOptions, capture: CaptureFile): { sinks: PacketSink[]; interfaces: number } {
-  const decorate = (iface: CaptureInterface): CaptureInterface => ({
+function openReadOutputs(opts: ReadOptions, capture: CaptureFile, first: CapturedPacket | undefined): { sinks: PacketSink[]; interfaces: number } {
+  const nanosecond = opts.output.nanosecond ?? (capture.format === 'pcapng' || capture.nanosecond);
+  // --rotate-seconds cuts the file's own time into intervals, from its first kept packet.
+  const rotationStart = first ? () => Number(first.tsNs / 1_000_000n) : undefined;
+  return { sinks: openOutputs({ ...opts.output, nanosecond, rotationStart }, capture.interfaces.map((i) => decorate(opts, i))), interfaces: capture.interfaces.length };
+}
+
+function decorate(opts: ReadOptions, iface: CaptureInterface): CaptureInterface {
+  return {
     ...iface,
+    ...(opts.snaplen !== undefined ? { snaplen: Math.min(iface.snaplen || opts.snaplen, opts.snaplen) } : {}),
     ...(opts.expression ? { filter: opts.expression } : {}),
     ...(iface.description === undefined && opts.expression ? { description: opts.expression } : {}),
-  });
-  const nanosecond = capture.format === 'pcapng' || capture.nanosecond;
-  return { sinks: openOutputs({ ...opts.output, nanosecond }, capture.interfaces.map(decorate)), interfaces: capture.interfaces.length };
+  };
 }
+
+/** Thrown from the filtering loop when an output has ended the read (| head, -W reached). */
+class OutputEnded extends Error {}
 
 export async function runRead(opts: ReadOptions): Promise<number> {
   // Check -t before reading anything: a refused flag should fail fast.
-  tcpdumpFlags(opts.output.tcpdumpFlags ?? '-nn');
+  tcpdumpFlags(opts.output.tcpdumpFlags ?? '');
+  const name = opts.file === '-' ? 'standard input' : opts.file;
   // Streamed: files of any size in constant memory. Interfaces become known
   // as their blocks are read (pcapng: before their first packet).
   const stream = await openCaptureStream(opts.file);
   const capture = stream.info;
   let output: { sinks: PacketSink[]; interfaces: number } | undefined;
+  let ended: string | undefined;
   let batch: CapturedPacket[] = [];
   const writeBatch = async () => {
-    output ??= openReadOutputs(opts, capture);
+    if (!output) {
+      output = openReadOutputs(opts, capture, batch[0]);
+      for (const s of output.sinks) void s.ended?.then((why) => (ended ??= why));
+    }
     // Interfaces described after the outputs were opened (a later IDB or section).
-    for (; output.interfaces < capture.interfaces.length; output.interfaces++) for (const s of output.sinks) s.addInterface(capture.interfaces[output.interfaces]);
+    for (; output.interfaces < capture.interfaces.length; output.interfaces++) for (const s of output.sinks) s.addInterface(decorate(opts, capture.interfaces[output.interfaces]));
     const written = batch;
     batch = [];
     for (const s of output.sinks) await s.write(written);
+    if (opts.flushEachBatch) for (const s of output.sinks) await s.flush();
   };
-  let counts: FilterCounts;
+  const cut = opts.snaplen;
+  let counts: FilterCounts = { read: 0, kept: 0 };
   try {
     counts = await filterCapture(stream, opts, async (pkt) => {
-      batch.push(pkt);
+      if (ended !== undefined) throw new OutputEnded();
+      batch.push(cut !== undefined && pkt.data.length > cut ? { ...pkt, data: pkt.data.subarray(0, cut) } : pkt);
       if (batch.length >= BATCH) await writeBatch();
+    }).catch((e: unknown) => {
+      if (e instanceof OutputEnded) return { read: NaN, kept: NaN };
+      throw e;
     });
     if (capture.interfaces.length === 0) {
-      if (capture.damage) throw new UserError(`${opts.file} is not a capture file netcap can read: ${capture.damage}`, 'netcap reads pcap and pcapng files as libpcap reads them');
-      throw new UserError(`${opts.file} describes no interface`, 'the file may be damaged; tcpdump -r shows what it can read');
+      if (capture.damage) throw new UserError(`${name} is not a capture netcap can read: ${capture.damage}`, 'netcap reads pcap and pcapng files as libpcap reads them');
+      throw new UserError(`${name} describes no interface`, 'the file may be damaged; tcpdump -r shows what it can read');
     }
     // Nothing kept still writes a valid (empty) file, as tcpdump does.
-    await writeBatch();
+    if (ended === undefined) await writeBatch();
     const closing = output!;
     output = undefined;
-    for (const s of closing.sinks) await s.close([]);
     batch = [];
+    for (const s of closing.sinks) await s.close([]);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EPIPE') return 0; // stdout closed early (| head): not an error
     throw e;
@@ -119,14 +136,14 @@ export async function runRead(opts: ReadOptions): Promise<number> {
     await stream.close();
   }
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  for (const w of capture.warnings) log(`netcap: ${opts.file}: ${w}`);
-  if (opts.output.writeFile !== undefined && opts.output.writeFile !== '-') log(`netcap: kept ${counts.kept} of ${counts.read} packets read from ${opts.file} (engine ${opts.engine})`);
-  if (capture.damage) {
+  for (const w of capture.warnings) log(`netcap: ${name}: ${w}`);
+  if (ended === 'file-limit') log('netcap: maximum file limit reached (--rotate-seconds with -W)');
+  if (ended === undefined && opts.output.writeFile !== undefined && opts.output.writeFile !== '-') log(`netcap: kept ${counts.kept} of ${packets(counts.read)} read from ${name} (engine ${opts.engine})`);
+  if (capture.damage && ended === undefined) {
     // What could be read was filtered and written; the damage is an error,
     // as tcpdump reports it after the packets it read.
-    log(`netcap: ${opts.file}: ${capture.damage}`);
+    log(`netcap: ${name}: ${capture.damage}`);
     return 2;
   }
   return 0;
 }
-

@@ -31,11 +31,13 @@ export const replayCommand: Command = {
       .option('c', { alias: 'limit', type: 'number', describe: 'stop after this many packets (background and --inject traces)' })
       .option('duration', { type: 'string', describe: 'stop this long after the first packet (e.g. 10s, 500ms)' })
       .option('add-ethernet', { type: 'string', describe: 'put an Ethernet header to this MAC address in front of raw IP packets (the source: the interface\'s own)' })
-      .option('spin', { type: 'string', describe: 'how long before each deadline the sender stops sleeping and watches the clock (-i; default: learnt from how late its wake-ups come, 50us to 1ms)' })
-      .example('netcap replay -r background.pcap -w out.pcap --inject probe.pcap@2.5s', 'the background with probe.pcap woven in 2.5 s after its first packet')
-      .example('netcap replay -r captured.pcapng -i v0 --netns lab -x 2', 'onto v0 in namespace lab, twice as fast as it was captured')
-      .example("netcap replay -r trace.pcap -i a0p --inject 'icmp-echo,src=192.0.2.1,dst=192.0.2.2@3s'", 'an ICMP echo request 3 s into the trace')
-      .example('some-generator | netcap replay -r background.pcap -w out.pcap --inject-stream -', 'packets from a program woven in as they arrive'),
+      .option('spin', { type: 'string', describe: 'how long before each deadline the sender stops sleeping and watches the clock (-i; default: learnt from how late its wake-ups come, 50us to 1ms)' }),
+  examples: [
+    { command: 'netcap replay -r background.pcap -w out.pcap --inject probe.pcap@2.5s', describe: 'the background with probe.pcap woven in 2.5 s after its first packet' },
+    { command: 'netcap replay -r captured.pcapng -i v0 --netns lab -x 2', describe: 'onto v0 in namespace lab, twice as fast as it was captured' },
+    { command: "netcap replay -r trace.pcap -i a0p --inject 'icmp-echo,src=192.0.2.1,dst=192.0.2.2@3s'", describe: 'an ICMP echo request 3 s into the trace' },
+    { command: 'some-generator | netcap replay -r background.pcap -w out.pcap --inject-stream -', describe: 'packets from a program woven in as they arrive' },
+  ],
   // Loaded on use: the other commands and --help skip the replay machinery.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   run: (args) => (require('./replay-run') as typeof import('./replay-run')).runReplayCommand(args),

@@ -7,13 +7,13 @@ import type { PointStats } from '../src/capture/stats';
 export function formatSummary(names: readonly string[], counts: readonly PointStats[], captured: number): string {
   const sum = (k: keyof PointStats) => counts.reduce((s, c) => s + c[k], 0n);
   const lines = [
-    `${captured} packet${captured === 1 ? '' : 's'} captured`,
-    `${sum('seen')} packets seen by probes`,
-    `${sum('matched')} packets matched by filter`,
-    `${sum('lost')} packets lost in ring`,
+    `${packets(captured)} captured`,
+    `${packets(sum('seen'))} seen by probes`,
+    `${packets(sum('matched'))} matched by filter`,
+    `${packets(sum('lost'))} lost in ring`,
   ];
   const readErrors = sum('readErrors');
-  if (readErrors > 0n) lines.push(`${readErrors} read errors (packet memory not readable)`);
+  if (readErrors > 0n) lines.push(`${readErrors} read error${readErrors === 1n ? '' : 's'} (packet memory not readable)`);
   if (names.length > 1 || readErrors > 0n) {
     names.forEach((name, i) => {
       const c = counts[i];
@@ -21,4 +21,9 @@ export function formatSummary(names: readonly string[], counts: readonly PointSt
     });
   }
   return lines.join('\n') + '\n';
+}
+
+/** "1 packet", "0 packets", "2 packets". */
+export function packets(n: number | bigint): string {
+  return `${n} packet${n === 1 || n === 1n ? '' : 's'}`;
 }

@@ -33,14 +33,14 @@ import { Label,
 import { Helper } from '../src/ebpf/helpers';
 import { UserError } from '../src/errors';
 import type { Insn } from '../src/ebpf/instruction';
-import { R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, R9 } from '../src/ebpf/registers';
+import { R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, R9, type Register } from '../src/ebpf/registers';
 import type { Width } from '../src/ebpf/opcodes';
 import { AttachType, ProgType } from '../src/bpf/constants';
 import { COUNTER, COUNTERS_PER_POINT, RECORD } from '../src/capture/record';
 import { LINKTYPE_ETHERNET, LINKTYPE_RAW } from '../src/output/linktypes';
 import { compileToEbpf, type AncillaryLoads } from '../src/filter/compiler';
 import type { CbpfInsn } from '../src/filter/cbpf';
-import type { SkbLayout } from '../src/kernel/skb-layout';
+import type { SkbLayout, Span } from '../src/kernel/skb-layout';
 import { emitCounterAdd, emitRecordHeader, emitRingOutput, emitScratchLookup, Labels } from './common';
 
 /** PACKET_OUTGOING (include/uapi/linux/if_packet.h). */
@@ -74,9 +74,6 @@ const STACK_GATHER_KEY = -24;
 const STACK_GATHER_VALUE = -32;
 /** M[0..15] of the filter: 64 bytes below the slots above. */
 const STACK_FILTER_MEM = -96;
-/** The early -i check's copies of skb->dev and dev->ifindex: inside the filter's M[] area, free until the filter runs (it zeroes what it reads). */
-const STACK_EARLY_DEV = -48;
-const STACK_EARLY_IFINDEX = -56;
 
 /** BPF_ANY for bpf_map_update_elem. */
 const BPF_ANY = 0;
@@ -148,6 +145,8 @@ export interface SkbProgramOptions {
   /** -i: only skbs whose device has this ifindex in this network namespace. */
   iface?: { ifindex: number; netnsInode: number };
   gather?: SkbGather;
+  /** Wake the reader only when this many bytes wait in the ring (see emitRingOutput); without it nearly every record wakes it. */
+  wakeupAt?: number;
 }
 
 export interface SkbProgramSpec {
@@ -185,7 +184,8 @@ export function buildSkbProgram(o: SkbProgramOptions): SkbProgramSpec {
   if (layout.devSpan.length > META.ifindex - META.dev) throw new Error(`net_device span of ${layout.devSpan.length} bytes does not fit the meta scratch`);
   const labels = new Labels(`p${o.index}_`);
   const counter = (which: number): Insn[] => emitCounterAdd(o.maps.counters, o.index * COUNTERS_PER_POINT + which, 1, STACK_KEY, labels);
-  const skbField = (f: { offset: number }) => META.skb + f.offset - layout.skbSpan.start;
+  const skbAt = (offset: number) => META.skb + offset - layout.skbSpan.start;
+  const skbField = (f: { offset: number }) => skbAt(f.offset);
   const devField = (f: { offset: number }) => META.dev + f.offset - layout.devSpan.start;
   const L = {
     out: 'out',
@@ -207,19 +207,6 @@ export function buildSkbProgram(o: SkbProgramOptions): SkbProgramSpec {
   // r9 = ctx (also spilled: bpf_get_stackid needs it after the filter ran).
   emit(Mov.reg(R9, R1), StoreMem(R10, STACK_CTX, R1, 8));
   emit(LoadMem(R8, R9, point.skb.offset, 8).withComment('r8 = the sk_buff'), JEq.imm(R8, 0, L.out));
-  if (o.iface) {
-    // -i: most skbs belong to other devices; turn them away with two small
-    // reads (skb->dev, dev->ifindex) before any map lookup or bigger copy.
-    // The namespace is checked below, once it is read with the rest.
-    emit(
-      Mov.reg(R1, R10), Add.imm(R1, STACK_EARLY_DEV), Mov.imm(R2, 8), Mov.reg(R3, R8), Add.imm(R3, layout.skb.dev.offset),
-      Call(Helper.probe_read_kernel), JNE.imm(R0, 0, L.out),
-      LoadMem(R3, R10, STACK_EARLY_DEV, 8), JEq.imm(R3, 0, L.out),
-      Add.imm(R3, layout.dev.ifindex.offset), Mov.reg(R1, R10), Add.imm(R1, STACK_EARLY_IFINDEX), Mov.imm(R2, 4),
-      Call(Helper.probe_read_kernel), JNE.imm(R0, 0, L.out),
-      LoadMem(R1, R10, STACK_EARLY_IFINDEX, 4), JNE.imm32(R1, o.iface.ifindex, L.out),
-    );
-  }
   emit(...emitScratchLookup(o.maps.scratch, R7, STACK_CPU_KEY, L.out));
   // The meta scratch, same CPU key (still at STACK_CPU_KEY).
   emit(LoadMapPtr(R1, o.maps.meta), Mov.reg(R2, R10), Add.imm(R2, STACK_CPU_KEY), Call(Helper.map_lookup_elem), JEq.imm(R0, 0, L.out), Mov.reg(R6, R0));
@@ -229,20 +216,33 @@ export function buildSkbProgram(o: SkbProgramOptions): SkbProgramSpec {
   } else {
     emit(StoreImm(R6, META.reason, 0, 4));
   }
-  // One read for every sk_buff field.
-  emit(
-    Mov.reg(R1, R6), Add.imm(R1, META.skb),
-    Mov.imm(R2, layout.skbSpan.length),
-    Mov.reg(R3, R8), Add.imm(R3, layout.skbSpan.start),
+  const read = (metaOffset: number, span: Span, from: Register): Insn[] => [
+    Mov.reg(R1, R6), Add.imm(R1, metaOffset), Mov.imm(R2, span.length), Mov.reg(R3, from), Add.imm(R3, span.start),
     Call(Helper.probe_read_kernel),
-    JNE.imm(R0, 0, L.readError),
-  );
-  // The device: ifindex, header length, namespace.
+  ];
   emit(StoreImm(R6, META.ifindex, 0, 4), StoreImm(R6, META.netns, 0, 4), StoreImm(R6, META.hardHeaderLen, 0, 4));
+  if (o.iface) {
+    // -i: most skbs belong to other devices; turn them away after two
+    // reads (skb->dev, then the net_device fields) before the sk_buff copy.
+    // Each field is read once (every read costs a helper call and a
+    // check of the address): the rest of the sk_buff comes next.
+    emit(
+      ...read(skbField(layout.skb.dev), { start: layout.skb.dev.offset, length: 8 }, R8), JNE.imm(R0, 0, L.out),
+      LoadMem(R3, R6, skbField(layout.skb.dev), 8), JEq.imm(R3, 0, L.out),
+      ...read(META.dev, layout.devSpan, R3), JNE.imm(R0, 0, L.out),
+      LoadMem(R1, R6, devField(layout.dev.ifindex), 4), JNE.imm32(R1, o.iface.ifindex, L.out),
+      ...read(skbAt(layout.skbSpanBesidesDev.start), layout.skbSpanBesidesDev, R8), JNE.imm(R0, 0, L.readError),
+    );
+  } else {
+    // One read for every sk_buff field, then the device's.
+    emit(
+      ...read(META.skb, layout.skbSpan, R8), JNE.imm(R0, 0, L.readError),
+      LoadMem(R3, R6, skbField(layout.skb.dev), 8), JEq.imm(R3, 0, L.devDone),
+      ...read(META.dev, layout.devSpan, R3), JNE.imm(R0, 0, L.devDone),
+    );
+  }
+  // The device: ifindex, header length, namespace.
   emit(
-    LoadMem(R3, R6, skbField(layout.skb.dev), 8), JEq.imm(R3, 0, L.devDone),
-    Add.imm(R3, layout.devSpan.start), Mov.reg(R1, R6), Add.imm(R1, META.dev), Mov.imm(R2, layout.devSpan.length),
-    Call(Helper.probe_read_kernel), JNE.imm(R0, 0, L.devDone),
     LoadMem(R1, R6, devField(layout.dev.ifindex), 4), StoreMem(R6, META.ifindex, R1, 4),
     LoadMem(R1, R6, devField(layout.dev.hardHeaderLen), 2), StoreMem(R6, META.hardHeaderLen, R1, 4),
     LoadMem(R3, R6, devField(layout.dev.ndNet), 8), JEq.imm(R3, 0, L.devDone),
@@ -251,12 +251,7 @@ export function buildSkbProgram(o: SkbProgramOptions): SkbProgramSpec {
     Call(Helper.probe_read_kernel),
   );
   emit(Label(L.devDone));
-  if (o.iface) {
-    emit(
-      LoadMem(R1, R6, META.ifindex, 4), JNE.imm32(R1, o.iface.ifindex, L.out),
-      LoadMem(R1, R6, META.netns, 4), JNE.imm32(R1, o.iface.netnsInode, L.out),
-    );
-  }
+  if (o.iface) emit(LoadMem(R1, R6, META.netns, 4), JNE.imm32(R1, o.iface.netnsInode, L.out));
   // "Seen": skbs of the selected device (every skb without -i) the probe looked at.
   emit(...counter(COUNTER.seen));
   const gatherLookup = (mapFd: number): Insn[] => [
@@ -394,7 +389,7 @@ export function buildSkbProgram(o: SkbProgramOptions): SkbProgramSpec {
   }
   emit(
     LoadMem(R8, R6, META.caplen, 4),
-    ...emitRingOutput(o.maps.ring, R7, R8, o.snaplen, labels),
+    ...emitRingOutput(o.maps.ring, R7, R8, o.snaplen, labels, o.wakeupAt),
     JEq.imm(R0, 0, L.out),
     ...counter(COUNTER.lost),
     Ja(L.out),

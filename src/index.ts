@@ -14,6 +14,7 @@ import { Capture, type CaptureOptions } from './capture/capture';
 import { DEFAULT_RING_BYTES } from './capture/maps';
 import { modePreparer, type ModeSpec } from './modes';
 import { DEFAULT_SNAPLEN } from './limits';
+import { requireCaptureCapabilities } from './proc/capabilities';
 
 export type CaptureSpec = ModeSpec & Partial<Omit<CaptureOptions, 'expression'>> & {
   /** The tcpdump filter expression ('' or absent: every packet). */
@@ -22,6 +23,7 @@ export type CaptureSpec = ModeSpec & Partial<Omit<CaptureOptions, 'expression'>>
 
 /** Prepares a capture (points resolved, programs loaded and verified, nothing attached); UserError on bad input, nothing left open. */
 export function openCapture(spec: CaptureSpec): Capture {
+  requireCaptureCapabilities();
   return new Capture(modePreparer(spec), {
     expression: (spec.filter ?? '').trim(),
     snaplen: spec.snaplen ?? DEFAULT_SNAPLEN,

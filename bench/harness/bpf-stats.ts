@@ -41,6 +41,11 @@ export function runTimeOf(pid: number): number {
 
 const BPF_STATS = '/proc/sys/kernel/bpf_stats_enabled';
 
+/** Whether the kernel keeps BPF run-time statistics now (someone else may have turned them off meanwhile). */
+export function bpfStatsEnabled(): boolean {
+  return fs.readFileSync(BPF_STATS, 'utf8').trim() !== '0';
+}
+
 /** Turns the kernel's BPF run-time statistics on; returns the undo (or nothing to undo). */
 export function enableBpfStats(): () => void {
   const before = fs.readFileSync(BPF_STATS, 'utf8').trim();
@@ -49,15 +54,21 @@ export function enableBpfStats(): () => void {
   return () => fs.writeFileSync(BPF_STATS, before);
 }
 
+/** Name, run time and run count of one program (bpftool reads them with BPF_OBJ_GET_INFO_BY_FD). */
+export function programRunStats(id: number): { name: string; runTimeNs: number; runCount: number } {
+  const info = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show', 'id', String(id)]).toString()) as { name?: string; run_time_ns?: number; run_cnt?: number };
+  return { name: info.name ?? '', runTimeNs: info.run_time_ns ?? 0, runCount: info.run_cnt ?? 0 };
+}
+
 /** Summed run time and run count of the programs process `pid` holds whose name matches. */
 export function programStats(pid: number, name: RegExp): { runTimeNs: number; runCount: number } {
   let runTimeNs = 0;
   let runCount = 0;
   for (const id of bpfObjectsOf(pid).programs) {
-    const info = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show', 'id', String(id)]).toString()) as { name?: string; run_time_ns?: number; run_cnt?: number };
-    if (!name.test(info.name ?? '')) continue;
-    runTimeNs += info.run_time_ns ?? 0;
-    runCount += info.run_cnt ?? 0;
+    const info = programRunStats(id);
+    if (!name.test(info.name)) continue;
+    runTimeNs += info.runTimeNs;
+    runCount += info.runCount;
   }
   return { runTimeNs, runCount };
 }

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { BenchContext, BenchResult, BenchSection } from './section';
 
 /** The bench modules, in the order RESULTS.md lists them (files in bench/, without extension). */
-export const SECTION_MODULES = ['compile', 'targets-load', 'read', 'ringbuf', 'mbuf', 'skb', 'iface', 'dataplane', 'ports', 'dumpcap', 'xdp', 'startup', 'replay'] as const;
+export const SECTION_MODULES = ['compile', 'targets-load', 'read', 'ringbuf', 'mbuf', 'skb', 'probe-cost', 'iface', 'dataplane', 'ports', 'dumpcap', 'xdp', 'startup', 'replay'] as const;
 
 /** Default budget for a module that does not declare one. */
 const DEFAULT_BUDGET_MS = 180_000;

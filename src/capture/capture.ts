@@ -71,7 +71,7 @@ export interface CaptureOptions extends JudgeSettings {
 }
 
 export interface CaptureResult {
-  /** Why it ended: 'count', 'vanished', 'file-limit', 'error', or the reason given to stop(). */
+  /** Why it ended: 'count', 'vanished', 'file-limit', 'output-closed' (the reader of stdout went away), 'error', or the reason given to stop(). */
   reason: string;
   /** Said when reason is 'vanished': what went away. */
   message?: string;
@@ -191,7 +191,7 @@ export class Capture extends EventEmitter<CaptureEvents> {
     return readPointStats(this.maps.counters, this.mode.points.length, this.captured);
   }
 
-  /** Attaches every point and starts reading; emits 'ready' once attached. Rejects (nothing attached) if a point cannot attach. */
+  /** Attaches every point and starts reading; emits 'ready' once attached. Rejects (nothing attached) if an output is not ready or a point cannot attach. */
   async start(): Promise<void> {
     if (this.stateValue !== 'loaded') throw new Error(`start() on a capture that is ${this.stateValue}`);
     this.stateValue = 'starting';
@@ -199,7 +199,8 @@ export class Capture extends EventEmitter<CaptureEvents> {
       this.finish = (reason, message) => resolve({ reason, message });
     });
     try {
-      await this.generation.ready?.();
+      // The outputs must work before anything is attached (tcpdump has taken its flags).
+      await Promise.all([this.generation.ready?.(), ...this.sinks.map((s) => s.ready)]);
       // Every batch is taken before deliver() returns (decoded copies, or written by the outputs): the reader may reuse its buffer.
       this.reader = new RingReader(this.maps.ring, (batch) => this.deliver(batch), { onError: (e) => this.fail(e), reuseBatch: true });
       this.generation.install();
@@ -346,7 +347,7 @@ export class Capture extends EventEmitter<CaptureEvents> {
     const key = `${point}/${linktype}`;
     let index = this.interfaceIndex.get(key);
     if (index !== undefined) return index;
-    const name = this.mode.points[point]?.name ?? `point${point}`;
+    const name = this.mode.points[point]?.interfaceName ?? this.mode.points[point]?.name ?? `point${point}`;
     const expression = this.generation.settings.expression;
     const primary = linktype === LINKTYPE_ETHERNET;
     const iface: CaptureInterface = {

@@ -21,6 +21,8 @@ import type { CaptureDirection } from './direction';
 export interface ModePoint {
   /** Its name in messages, counters and pcapng interfaces: "tracepoint:net:netif_receive_skb". */
   name: string;
+  /** Its pcapng interface name, where the packets were: "v1@tracepoint:net:netif_receive_skb" (default `name`). */
+  interfaceName?: string;
 }
 
 /** What decides which packets a generation captures, and how much of each. */

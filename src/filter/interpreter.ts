@@ -101,9 +101,16 @@ export class CbpfRuntimeError extends Error {
  * Returns the snap length the program asks for: 0 means "drop".
  */
 export function interpret(insns: readonly CbpfInstruction[], packet: Uint8Array, wirelen: number): number {
+  return interpretAt(insns, packet, 0, packet.length, wirelen);
+}
+
+/**
+ * The same over the `caplen` captured bytes at `start` in `buf` (a packet
+ * in a buffer of many, without a view made of it).
+ */
+export function interpretAt(insns: readonly CbpfInstruction[], buf: Uint8Array, start: number, caplen: number, wirelen: number): number {
   // libpcap: "No filter means accept all" (a NULL program returns (u_int)-1).
   if (insns.length === 0) return 0xffffffff;
-  const buflen = packet.length;
   // One scratch memory for every call (the interpreter never re-enters),
   // cleared instead of allocated: this runs once per packet.
   const mem = scratch.fill(0);
@@ -143,16 +150,16 @@ export function interpret(insns: readonly CbpfInstruction[], packet: Uint8Array,
           value = mem[k];
         } else if (isX && mode === BPF_MSH && size === BPF_B) {
           // ldx 4*([k]&0xf): the IPv4 header length idiom.
-          if (k >= buflen) return 0;
-          value = (packet[k] & 0x0f) << 2;
+          if (k >= caplen) return 0;
+          value = (buf[start + k] & 0x0f) << 2;
         } else if (!isX && (mode === BPF_ABS || mode === BPF_IND)) {
           // Plain JS numbers cannot overflow here, so "offset + X + width <=
           // captured length" is exactly libpcap's overflow-safe u_int checks.
           const offset = mode === BPF_ABS ? k : k + X;
           const width = size === BPF_W ? 4 : size === BPF_H ? 2 : size === BPF_B ? 1 : 0;
           if (width === 0) throw new CbpfRuntimeError(`unknown load size in opcode 0x${code.toString(16)}`, pc - 1);
-          if (offset + width > buflen) return 0;
-          value = readBigEndian(packet, offset, width);
+          if (offset + width > caplen) return 0;
+          value = readBigEndian(buf, start + offset, width);
         } else {
           throw new CbpfRuntimeError(`unknown load opcode 0x${code.toString(16)}`, pc - 1);
         }

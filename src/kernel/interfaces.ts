@@ -4,7 +4,7 @@
 // becomes the pair (ifindex, netns inode); the inode is what
 // `stat -L /proc/PID/ns/net` shows and what the kernel keeps in
 // net->ns.inum.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError, closeNames } from '../errors';
@@ -115,9 +115,8 @@ export function noSuchInterface(name: string, names: string[], netns: NetnsRef):
   );
 }
 
-/** `-i IF` in a namespace; an unknown name is a UserError with the names that exist. */
-export function resolveInterface(name: string, netns: NetnsRef = currentNetns()): InterfaceRef {
-  const all = listInterfaces(netns);
+/** `-i IF` in a namespace (`all`: its listInterfaces() when the caller has it already); an unknown name is a UserError with the names that exist. */
+export function resolveInterface(name: string, netns: NetnsRef = currentNetns(), all = listInterfaces(netns)): InterfaceRef {
   for (const [ifindex, ifname] of all) if (ifname === name) return { name, ifindex, netns };
   throw noSuchInterface(name, [...all.values()], netns);
 }
@@ -129,10 +128,11 @@ export function resolveInterface(name: string, netns: NetnsRef = currentNetns())
 export class InterfaceNames {
   private readonly byNetns = new Map<number, Map<number, string>>();
 
-  /** Learns every interface name of a namespace (best effort). */
-  add(netns: NetnsRef): void {
+  /** Learns every interface name of a namespace (best effort), from `listing` when the caller has listed it already (each listing runs ip). */
+  add(netns: NetnsRef, listing?: Map<number, string>): void {
+    if (this.byNetns.has(netns.inode)) return;
     try {
-      this.byNetns.set(netns.inode, listInterfaces(netns));
+      this.byNetns.set(netns.inode, listing ?? listInterfaces(netns));
     } catch {
       // Names are a convenience; records still carry the ifindex.
     }
@@ -140,5 +140,54 @@ export class InterfaceNames {
 
   name(netnsInode: number, ifindex: number): string | undefined {
     return this.byNetns.get(netnsInode)?.get(ifindex);
+  }
+}
+
+/** The device names of /proc/net/dev's text (the reader's network namespace). */
+function deviceNames(text: string): Set<string> {
+  const names = new Set<string>();
+  for (const line of text.split('\n').slice(2)) {
+    const colon = line.indexOf(':');
+    if (colon > 0) names.add(line.slice(0, colon).trim());
+  }
+  return names;
+}
+
+/**
+ * Notices a device going away (deleted, or its namespace deleted) cheaply
+ * enough to be asked a few times a second: netcap's own namespace from
+ * /proc/self/net/dev at once; another one by reading the same file inside it
+ * (nsenter), at most once a second in the background, so nothing blocks.
+ */
+export class DeviceWatch {
+  private lastCheck = 0;
+  private checking = false;
+  private why: string | undefined;
+
+  constructor(private readonly ref: InterfaceRef) {}
+
+  /** Why the device is gone, or undefined while it is there (as far as is known). */
+  gone(): string | undefined {
+    if (this.why) return this.why;
+    const { name, netns } = this.ref;
+    if (netns.label === 'current') {
+      try {
+        if (!deviceNames(fs.readFileSync('/proc/self/net/dev', 'utf8')).has(name)) this.why = `device ${name} was removed`;
+      } catch {
+        // cannot tell: keep capturing
+      }
+      return this.why;
+    }
+    if (!fs.existsSync(netns.path)) return (this.why = `network namespace ${netns.label} (of ${name}) was deleted`);
+    const now = Date.now();
+    if (!this.checking && now - this.lastCheck >= 1000) {
+      this.checking = true;
+      this.lastCheck = now;
+      execFile('nsenter', [`--net=${netns.path}`, 'cat', '/proc/self/net/dev'], { encoding: 'utf8', timeout: 5000 }, (err, out) => {
+        this.checking = false;
+        if (!err && !deviceNames(out).has(name)) this.why = `device ${name} was removed from network namespace ${netns.label}`;
+      });
+    }
+    return this.why;
   }
 }

@@ -52,6 +52,8 @@ export interface SkbLayout {
   netnsInum: FieldAt;
   /** The sk_buff bytes every field above lies in. */
   skbSpan: Span;
+  /** The sk_buff bytes every field but dev lies in: the rest, once dev was read on its own (the -i check). */
+  skbSpanBesidesDev: Span;
   /** The net_device bytes ifindex, hard_header_len and nd_net lie in. */
   devSpan: Span;
 }
@@ -113,5 +115,15 @@ export function skbLayoutFrom(btf: Btf): SkbLayout {
   };
   const netnsInum = field(btf, 'struct net', 'ns.inum', [4]);
   const pktType = bitfield(btf, 'struct sk_buff', 'pkt_type');
-  return { pktType, skb, dev, netnsInum, skbSpan: spanOf([...Object.values(skb), { offset: pktType.offset, size: 1 }]), devSpan: spanOf(Object.values(dev)) };
+  const pktTypeByte = { offset: pktType.offset, size: 1 };
+  const { dev: _dev, ...besidesDev } = skb;
+  return {
+    pktType,
+    skb,
+    dev,
+    netnsInum,
+    skbSpan: spanOf([...Object.values(skb), pktTypeByte]),
+    skbSpanBesidesDev: spanOf([...Object.values(besidesDev), pktTypeByte]),
+    devSpan: spanOf(Object.values(dev)),
+  };
 }

@@ -52,10 +52,129 @@ export function openFileStream(path: string): fs.WriteStream {
     fd = fs.openSync(path, 'w', 0o644);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    const why = err.code === 'ENOENT' ? 'its directory does not exist' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EISDIR' ? 'it is a directory' : err.message;
-    throw new UserError(`cannot write ${path}: ${why}`, 'give -w a path in a writable directory', err.message);
+    throw new UserError(`cannot write ${path}: ${openFailure(path, err)}`, 'give -w a path in a writable directory', err.message);
+  }
+  const kernelFs = kernelFileSystem(path);
+  if (kernelFs && fs.fstatSync(fd).isFile()) {
+    fs.closeSync(fd);
+    throw new UserError(`cannot write ${path}: it is a file of the kernel's ${kernelFs} file system, not a place for a capture`, 'give -w a path in a writable directory');
   }
   return fs.createWriteStream('', { fd, autoClose: true });
+}
+
+// statfs(2) f_type of the kernel's virtual file systems (include/uapi/linux/magic.h).
+const KERNEL_FILE_SYSTEMS = new Map<number, string>([
+  [0x9fa0, 'proc'],
+  [0x62656572, 'sysfs'],
+  [0x74726163, 'tracefs'],
+  [0x64626720, 'debugfs'],
+  [0xcafe4a11, 'bpf'],
+  [0x63677270, 'cgroup2'],
+]);
+
+/** The name of the kernel file system `path` (or its directory) is on, when it is one. */
+function kernelFileSystem(path: string): string | undefined {
+  for (const p of [path, dirname(path)]) {
+    try {
+      return KERNEL_FILE_SYSTEMS.get(fs.statfsSync(p).type);
+    } catch {
+      // try the directory
+    }
+  }
+  return undefined;
+}
+
+/** Why open(2) refused, in words, naming what to change. */
+function openFailure(path: string, err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'ENOENT': {
+      const kernelFs = kernelFileSystem(path);
+      if (kernelFs) return `${dirname(path)} is on the kernel's ${kernelFs} file system, where no file can be created`;
+      return fs.existsSync(dirname(path)) ? 'the file cannot be created there' : `its directory ${dirname(path)} does not exist`;
+    }
+    case 'EACCES':
+    case 'EPERM':
+      return `permission denied (user ${process.getuid?.() ?? '?'} may not write there)`;
+    case 'EISDIR':
+      return 'it is a directory (give a file name in it, e.g. -w DIR/out.pcap)';
+    case 'EROFS':
+      return 'the file system is read-only';
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return 'the disk is full';
+    case 'ENOTDIR':
+      return 'a part of the path is not a directory';
+    default:
+      return err.code ?? err.message;
+  }
+}
+
+function dirname(path: string): string {
+  const i = path.replace(/\/+$/, '').lastIndexOf('/');
+  return i < 0 ? '.' : i === 0 ? '/' : path.slice(0, i);
+}
+
+/**
+ * Where each recently written packet ends in the file, so a write that fails
+ * part way (a full disk) can cut the file back to the last whole packet and
+ * say how many it holds. Only the last WINDOW bytes matter: what the stream
+ * has not written yet is at most a few coalesced chunks.
+ */
+class WriteProgress {
+  private static readonly WINDOW = 64 << 20;
+  private ends: number[] = [];
+  private first = 0;
+  /** Packets before ends[0]. */
+  private base = 0;
+
+  /** The next packet ends at `offset`. Past the window, each new packet forgets the oldest end: the list stays bounded. */
+  packetEnds(offset: number): void {
+    this.ends.push(offset);
+    if (offset - this.ends[this.first] > WriteProgress.WINDOW && this.ends.length - this.first > 1024) {
+      this.first++;
+      if (this.first > 4096) {
+        this.base += this.first;
+        this.ends = this.ends.slice(this.first);
+        this.first = 0;
+      }
+    }
+  }
+
+  /** The number of whole packets within `size` bytes, and where they end (undefined: not known). */
+  wholePackets(size: number, headerEnd: number): { packets: number; end: number } | undefined {
+    let i = this.ends.length - 1;
+    while (i >= this.first && this.ends[i] > size) i--;
+    if (i >= this.first) return { packets: this.base + i + 1, end: this.ends[i] };
+    // Not even the first packet: the header alone, or nothing at all (no valid file either way before the header is whole).
+    if (this.base === 0 && this.first === 0) return { packets: 0, end: size >= headerEnd ? headerEnd : 0 };
+    return undefined;
+  }
+}
+
+/**
+ * A write that failed (ENOSPC, EDQUOT, EFBIG, EIO...) as a UserError naming
+ * the file: the file is cut back to its last whole packet, so it stays a
+ * valid capture, and the message says how many packets it holds.
+ */
+function writeFailure(path: string, e: unknown, progress: WriteProgress, headerEnd: number): unknown {
+  if (e instanceof UserError) return e;
+  const err = e as NodeJS.ErrnoException;
+  if (typeof err?.code !== 'string' || !err.code.startsWith('E')) return e;
+  const what = err.code === 'ENOSPC' || err.code === 'EDQUOT' ? 'disk full' : err.code === 'EFBIG' ? 'the file grew too large for its file system' : `write failed (${err.code})`;
+  let held: { packets: number; end: number } | undefined;
+  try {
+    held = progress.wholePackets(fs.statSync(path).size, headerEnd);
+    if (held) fs.truncateSync(path, held.end);
+  } catch {
+    held = undefined;
+  }
+  const n = (k: number) => `${k} packet${k === 1 ? '' : 's'}`;
+  const holds = !held ? '' : held.packets === 0 ? ` before its first packet; the file holds none` : ` after ${n(held.packets)}; the file holds the first ${held.packets}`;
+  return new UserError(
+    `${path}: ${what}${holds}`,
+    err.code === 'ENOSPC' || err.code === 'EDQUOT' ? 'free some space or write elsewhere (-w), or keep the files small with -C SIZE -W COUNT' : 'write the capture elsewhere (-w)',
+    err.message,
+  );
 }
 
 /** Bytes of the Enhanced Packet Block of a packet. */
@@ -84,6 +203,52 @@ export function openCaptureFile(path: string, format: FileFormat): CaptureFileWr
 
 /** A capture file on an already open stream (stdout for `-w -`: never ended). */
 export function captureFileOn(stream: Writable, path: string, format: FileFormat, endStream: boolean): CaptureFileWriter {
+  const w = formatWriterOn(stream, path, format, endStream);
+  // Only a file of our own can be cut back and named; a stream is reported as it failed.
+  if (!endStream) return { ...w, writeBatch: (batch, behindEthernet) => w.writeBatch(batch, behindEthernet).ready };
+  const progress = new WriteProgress();
+  let headerEnd = format.format === 'pcap' ? PCAP_FILE_HEADER_SIZE : 0;
+  const named = <T>(p: Promise<T>): Promise<T> => p.catch((e: unknown) => Promise.reject(writeFailure(path, e, progress, headerEnd)));
+  return {
+    ...w,
+    writePacket: async (pkt) => {
+      await named(w.writePacket(pkt));
+      // The blocks before the first packet (pcapng's header) end where it begins.
+      if (headerEnd === 0) headerEnd = w.size() - packetBytes(pkt, format);
+      progress.packetEnds(w.size());
+    },
+    writeBatch: async (batch, behindEthernet) => {
+      const written = w.writeBatch(batch, behindEthernet);
+      // Where each packet ends: after the blocks written before the first (pcapng's header), every packet's bytes.
+      let end = w.size() - written.bytes + written.header;
+      if (headerEnd === 0 && batch.count > 0) headerEnd = end;
+      for (let i = 0; i < batch.count; i++) progress.packetEnds((end += written.sizes[i]));
+      await named(written.ready);
+    },
+    flush: () => named(w.flush()),
+    close: (stats) => named(w.close(stats)),
+  };
+}
+
+/** The bytes a packet takes in a pcap file (pcapng files count their own blocks). */
+function packetBytes(pkt: CapturedPacket, format: FileFormat): number {
+  if (format.format === 'pcap') return PCAP_RECORD_HEADER_SIZE + Math.min(pkt.data.length, Math.max(...format.interfaces.map((i) => i.snaplen)));
+  return enhancedPacketBlockSize(pkt, format.interfaces[pkt.ifIndex]?.snaplen ?? 0);
+}
+
+/** What a format writer's batch wrote (pcap-writer.ts, pcapng-writer.ts): all its bytes, those of the blocks before its first packet, each packet's, and when the file can take more. */
+interface BatchWritten {
+  bytes: number;
+  header: number;
+  sizes: Uint32Array;
+  ready: Promise<void>;
+}
+
+interface FormatWriter extends Omit<CaptureFileWriter, 'writeBatch'> {
+  writeBatch(batch: PacketBatch, behindEthernet?: (ifIndex: number) => boolean): BatchWritten;
+}
+
+function formatWriterOn(stream: Writable, path: string, format: FileFormat, endStream: boolean): FormatWriter {
   const interfaces = [...format.interfaces];
   if (format.format === 'pcapng') {
     const w = new PcapngWriter(stream, { comment: format.comment, interfaces });
@@ -105,7 +270,7 @@ export function captureFileOn(stream: Writable, path: string, format: FileFormat
         const written = w.writeBatch(batch);
         bytes += written.bytes;
         counted = interfaces.length;
-        return written.ready;
+        return written;
       },
       addInterface: (iface) => {
         interfaces.push(iface);
@@ -134,7 +299,7 @@ export function captureFileOn(stream: Writable, path: string, format: FileFormat
     writeBatch: (batch, behindEthernet) => {
       const written = w.writeBatch(batch, behindEthernet);
       bytes += written.bytes;
-      return written.ready;
+      return written;
     },
     // One link type per pcap file: the caller has turned every packet into it.
     addInterface: () => undefined,

@@ -18,7 +18,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
 import { UserError } from '../errors';
-import { packetComment, type CaptureInterface, type CaptureStatistics, type CapturedPacket } from './packet';
+import { formatMeta, type CaptureInterface, type CaptureStatistics, type CapturedPacket } from './packet';
 import type { PacketBatch } from './packet-batch';
 import { captureFileOn, openFileStream, type CaptureFileWriter } from './file-writer';
 import { RotatingFileWriter, type RotationOptions } from './rotation';
@@ -50,8 +50,15 @@ export interface PacketSink {
   close(stats: readonly (CaptureStatistics | undefined)[]): Promise<void>;
   /** Stops at once (a second Ctrl-C): no more flushing. */
   abort?(): void;
-  /** Resolves (with the reason) when the sink wants the capture to end: -G with -W wrote its last file. */
+  /**
+   * Resolves (with the reason) when the sink wants the capture to end:
+   * 'file-limit' (-G with -W wrote its last file), 'output-closed' (the
+   * reader of stdout went away: `| head`), 'decoder-exited' (tcpdump ended by
+   * itself; close() says why).
+   */
   ended?: Promise<string>;
+  /** Resolves once the sink works (tcpdump has taken its flags); rejects with why not. Wait for it before attaching. */
+  ready?: Promise<void>;
   /** A file nobody reads before it is flushed or closed (not stdout): the capture need not hand it packets promptly. */
   readonly buffered?: boolean;
 }
@@ -63,8 +70,10 @@ export interface OutputOptions {
   format?: 'pcap' | 'pcapng';
   /** --time-stamp-precision nano (pcap files only; pcapng is always ns). */
   nanosecond?: boolean;
-  /** -t FLAGS for `tcpdump -r -` (default "-nn"); the built-in decoder honours -e -x -xx -X -XX. */
+  /** -t FLAGS for `tcpdump -r -`, after -nn (see resolveNames); the built-in decoder honours -e -x -xx -X -XX (and -n -l -S -K, its ways anyway). */
   tcpdumpFlags?: string;
+  /** --names: let tcpdump turn addresses and ports into names (netcap passes -nn otherwise). */
+  resolveNames?: boolean;
   /** --no-tcpdump: the built-in decoder even when tcpdump exists. */
   noTcpdump?: boolean;
   /** --json: one JSON object per packet on stdout. */
@@ -84,6 +93,12 @@ export interface OutputOptions {
   keepLast?: number;
   /** The pcapng section comment (the command line). */
   comment?: string;
+  /**
+   * When the first --rotate-seconds file opens (ms since the epoch): the wall
+   * clock for a capture; `read` gives its first packet's time, so a file's
+   * packets are cut into intervals of their own time.
+   */
+  rotationStart?: () => number;
   /** Where decoded text and -w - go (default process.stdout). */
   stdout?: Writable;
 }
@@ -101,12 +116,57 @@ export function checkOutputOptions(opts: OutputOptions): void {
   if (opts.format !== undefined && write === undefined) throw new UserError('--format applies to the file written with -w', 'add -w FILE, or leave --format out to print the packets');
   if (opts.json && write === '-') throw new UserError('--json and -w - both write to stdout', 'choose one, or write the file elsewhere');
   if (opts.json && write !== undefined && !opts.print) throw new UserError('--json prints packets; -w writes them to a file', 'choose one of --json and -w (or add --print to do both)');
+  if (opts.print && write === '-') throw new UserError('--print decodes to stdout, where -w - writes the capture', 'write the file elsewhere (-w FILE --print), or decode downstream: ... -w - | tcpdump -r -');
+  if (opts.print && write === undefined) throw new UserError('--print applies with -w FILE (without -w the packets are printed anyway)', 'add -w FILE, or leave --print out');
   const rotating = opts.rotation !== undefined && (opts.rotation.maxBytes !== undefined || opts.rotation.seconds !== undefined);
   const what = opts.keepLast !== undefined ? '--write-file-rotate' : '-C/--rotate-seconds';
   if (opts.rotation?.fileCount !== undefined && !rotating) throw new UserError('-W needs -C or --rotate-seconds', 'e.g. -w out.pcap -C 100 -W 5 for a ring of five files');
   if ((rotating || opts.keepLast !== undefined) && write === undefined) throw new UserError(`${what} needs -w FILE`, 'e.g. -w out.pcap');
   if ((rotating || opts.keepLast !== undefined) && write === '-') throw new UserError(`${what} needs a file name, not -w - (stdout)`, 'e.g. -w out.pcap');
   if (rotating && opts.keepLast !== undefined) throw new UserError('--write-file-rotate keeps one file; it cannot be combined with -C or --rotate-seconds', 'choose one');
+  checkDecoding(opts);
+}
+
+/** How packets are printed on stdout, if they are: through tcpdump, by the built-in decoder, or as JSON. */
+export function printedAs(opts: OutputOptions): 'tcpdump' | 'built-in' | 'json' | undefined {
+  const decode = opts.writeFile === undefined || (opts.print === true && opts.writeFile !== '-');
+  if (!decode) return undefined;
+  if (opts.json) return 'json';
+  return opts.noTcpdump || opts.meta || opts.metadataOnStdout || !haveTcpdump() ? 'built-in' : 'tcpdump';
+}
+
+// The tcpdump flags the built-in decoder honours: -e and -x/-xx/-X/-XX as
+// tcpdump does; -n, -l, -S and -K are what it does anyway (numbers only, each
+// batch written at once, absolute sequence numbers, no checksum checks).
+const BUILT_IN_FLAGS = new Set('enxXlSK'.split(''));
+
+/** Options about decoded text need decoded text to apply to, and the decoder used must honour them. */
+function checkDecoding(opts: OutputOptions): void {
+  const as = printedAs(opts);
+  const flags = tcpdumpFlags(opts.tcpdumpFlags ?? '');
+  const given = [
+    ...(flags.length ? [`-t "${(opts.tcpdumpFlags ?? '').trim()}"`] : []),
+    ...(opts.noTcpdump ? ['--no-tcpdump'] : []),
+    ...(opts.meta ? ['--meta'] : []),
+    ...(opts.resolveNames ? ['--names'] : []),
+  ];
+  if (given.length && (as === undefined || as === 'json')) {
+    throw new UserError(
+      `${given[0]} applies to packets decoded as text, and ${as === 'json' ? '--json prints JSON' : '-w writes them to a file'}`,
+      as === 'json' ? `leave ${given[0]} out (JSON has the bytes, and the metadata as fields)` : `add --print to decode them too, or leave ${given[0]} out`,
+    );
+  }
+  if (as !== 'built-in') return;
+  const why = opts.noTcpdump ? 'with --no-tcpdump' : opts.meta ? 'with --meta' : opts.metadataOnStdout ? 'for packets with a stack, a drop reason or gather notes' : 'as tcpdump is not installed';
+  const instead = 'or write pcapng (-w FILE.pcapng) and read it with tcpdump -r';
+  if (opts.resolveNames) throw new UserError(`--names: the built-in decoder (used ${why}) prints numbers only`, `leave --names out, ${instead}`);
+  for (const word of flags) {
+    if (!word.startsWith('-')) continue; // an argument: its flag was judged
+    const foreign = word.startsWith('--') ? word : [...word.slice(1)].find((l) => !BUILT_IN_FLAGS.has(l));
+    if (foreign === undefined) continue;
+    const flag = foreign.startsWith('--') ? foreign : `-${foreign}`;
+    throw new UserError(`tcpdump flag ${flag}${flag === word ? '' : ` (in ${word})`}: the built-in decoder, used ${why}, cannot honour it`, `it honours -e -x -xx -X -XX; leave ${flag} out, ${instead}`);
+  }
 }
 
 /** True when a `tcpdump` executable is on PATH. */
@@ -133,21 +193,19 @@ export function openOutputs(opts: OutputOptions, interfaces: readonly CaptureInt
   const sinks: PacketSink[] = [];
   const stdout = opts.stdout ?? process.stdout;
   if (opts.writeFile !== undefined) sinks.push(fileSink(opts, interfaces, stdout));
-  const decode = opts.writeFile === undefined || (opts.print === true && opts.writeFile !== '-');
-  if (decode) {
-    const builtIn = opts.noTcpdump || opts.metadataOnStdout || !haveTcpdump();
-    if (opts.json) sinks.push(textSink(interfaces, stdout, (pkt, iface) => formatJsonLine(pkt, iface)));
-    else if (!builtIn) sinks.push(tcpdumpSink(opts, interfaces, stdout));
-    else {
-      const decoder = decoderOptions(tcpdumpFlags(opts.tcpdumpFlags ?? '-nn'));
-      const meta = opts.meta || opts.metadataOnStdout;
-      sinks.push(
-        textSink(interfaces, stdout, (pkt, iface) => {
-          const comment = meta ? packetComment(pkt) : undefined;
-          return `${comment ? `[${iface.name ?? pkt.ifIndex}] ${comment}\n` : ''}${formatPacket(pkt, iface.linktype, decoder)}`;
-        }),
-      );
-    }
+  const as = printedAs(opts);
+  if (as === 'json') sinks.push(textSink(interfaces, stdout, (pkt, iface) => formatJsonLine(pkt, iface)));
+  else if (as === 'tcpdump') sinks.push(tcpdumpSink(opts, interfaces, stdout));
+  else if (as === 'built-in') {
+    const decoder = decoderOptions(tcpdumpFlags(opts.tcpdumpFlags ?? ''));
+    const meta = opts.meta || opts.metadataOnStdout;
+    sinks.push(
+      textSink(interfaces, stdout, (pkt, iface) => {
+        // The interface is named in brackets: the point is not repeated after it.
+        const comment = meta ? (pkt.comment ?? (pkt.meta ? formatMeta({ ...pkt.meta, point: undefined }) : undefined)) : undefined;
+        return `${comment ? `[${iface.name ?? pkt.ifIndex}] ${comment}\n` : ''}${formatPacket(pkt, iface.linktype, decoder)}`;
+      }),
+    );
   }
   return sinks;
 }
@@ -252,7 +310,7 @@ function fileSink(opts: OutputOptions, interfaces: readonly CaptureInterface[], 
     };
   }
   if (opts.rotation && (opts.rotation.maxBytes !== undefined || opts.rotation.seconds !== undefined)) {
-    const w = new RotatingFileWriter(file, opts.rotation, fileFormatOf);
+    const w = new RotatingFileWriter(file, opts.rotation, fileFormatOf, opts.rotationStart);
     return {
       write: writePacket(w),
       buffered: true,
@@ -265,13 +323,24 @@ function fileSink(opts: OutputOptions, interfaces: readonly CaptureInterface[], 
   const toStdout = file === '-';
   const w: CaptureFileWriter = captureFileOn(toStdout ? stdout : openFileStream(file), file, fileFormatOf, !toStdout);
   const behindEthernet = one ? (ifIndex: number) => one.behindEthernet(ifIndex) : undefined;
+  if (!toStdout) {
+    return {
+      write: writePacket(w),
+      writeBatch: (batch) => w.writeBatch(batch, behindEthernet),
+      buffered: true,
+      addInterface: addInterface(w),
+      flush: () => w.flush(),
+      close: (stats) => w.close(denseStats(statistics(stats))),
+    };
+  }
+  const ended = new Stopping();
   return {
-    write: writePacket(w),
-    writeBatch: (batch) => w.writeBatch(batch, behindEthernet),
-    buffered: !toStdout,
+    write: (batch) => ended.guard(() => writePacket(w)(batch)),
+    writeBatch: (batch) => ended.guard(() => w.writeBatch(batch, behindEthernet)),
     addInterface: addInterface(w),
-    flush: () => w.flush(),
-    close: (stats) => w.close(denseStats(statistics(stats))),
+    flush: () => ended.guard(() => w.flush()),
+    close: (stats) => ended.guard(() => w.close(denseStats(statistics(stats)))),
+    ended: ended.promise,
   };
 }
 
@@ -286,36 +355,75 @@ function denseStats(stats: readonly (CaptureStatistics | undefined)[]): CaptureS
 }
 
 function tcpdumpSink(opts: OutputOptions, interfaces: readonly CaptureInterface[], stdout: Writable): PacketSink {
-  const flags = opts.tcpdumpFlags ?? '-nn';
+  const flags = `${opts.resolveNames ? '' : '-nn '}${opts.tcpdumpFlags ?? ''}`;
   tcpdumpFlags(flags); // refuse bad flags before anything is attached
   const one = new OneLinktype(interfaces, 'tcpdump reads one link type per stream; print with --no-tcpdump or write pcapng');
   // -l: tcpdump line-buffers its output, else a pipe holds decoded packets
   // back until 4 KiB pile up (stdio's full buffering) and a live capture
   // looks dead.
   const sink = new TcpdumpSink({ linktype: (one.linktype | (interfaces[0]?.linktypeExt ?? 0)) >>> 0, snaplen: one.snaplen || 262144, flags: `-l ${flags}`, stdout });
+  const ended = new Stopping(sink.ended);
   return {
-    write: async (batch) => {
-      for (const pkt of batch) await sink.writePacket(one.convert(pkt));
-    },
+    write: (batch) =>
+      ended.guard(async () => {
+        for (const pkt of batch) await sink.writePacket(one.convert(pkt));
+      }),
     addInterface: (iface) => one.add(iface),
-    flush: () => sink.flush(),
+    flush: () => ended.guard(() => sink.flush()),
     close: () => sink.close(),
     abort: () => sink.kill(),
+    ended: ended.promise,
+    ready: sink.ready,
   };
+}
+
+/**
+ * The end of an output on stdout whose reader went away (EPIPE: `| head`):
+ * not a failure but the end of the capture, as tcpdump stops quietly on
+ * SIGPIPE; writes after it are dropped.
+ */
+class Stopping {
+  readonly promise: Promise<string>;
+  private stop!: (why: string) => void;
+  private stopped = false;
+
+  constructor(from?: Promise<string>) {
+    this.promise = new Promise<string>((resolve) => (this.stop = resolve));
+    void from?.then((why) => this.end(why));
+  }
+
+  end(why: string): void {
+    this.stopped = true;
+    this.stop(why);
+  }
+
+  /** Runs a write; an EPIPE ends the output instead of failing the capture. */
+  async guard(work: () => Promise<void>): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await work();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EPIPE') throw e;
+      this.end('output-closed');
+    }
+  }
 }
 
 /** Decoded text or JSON lines on stdout, one per packet, each decoded in its own interface's link type. */
 function textSink(interfaces: readonly CaptureInterface[], stdout: Writable, line: (pkt: CapturedPacket, iface: CaptureInterface) => string): PacketSink {
   const out = new StreamWriter(stdout);
   const known = [...interfaces];
+  const ended = new Stopping();
   return {
-    write: async (batch) => {
-      if (batch.length === 0) return;
-      const text = batch.map((pkt) => line(pkt, known[pkt.ifIndex] ?? { linktype: LINKTYPE_ETHERNET, snaplen: 0 })).join('\n') + '\n';
-      await out.write(Buffer.from(text));
-    },
+    write: (batch) =>
+      ended.guard(async () => {
+        if (batch.length === 0) return;
+        const text = batch.map((pkt) => line(pkt, known[pkt.ifIndex] ?? { linktype: LINKTYPE_ETHERNET, snaplen: 0 })).join('\n') + '\n';
+        await out.write(Buffer.from(text));
+      }),
     addInterface: (iface) => void known.push(iface),
-    flush: () => out.flush(),
-    close: () => out.close(false),
+    flush: () => ended.guard(() => out.flush()),
+    close: () => ended.guard(() => out.close(false)),
+    ended: ended.promise,
   };
 }

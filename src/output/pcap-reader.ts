@@ -34,6 +34,8 @@ export interface PcapHeader {
   recordHeaderSize: number;
   /** How the record's captured and wire lengths are ordered (libpcap's lengths_swapped). */
   lengths: 'in-order' | 'swapped' | 'maybe-swapped';
+  /** The longest captured length a record may have: the link type's maximum (max_snaplen_for_dlt). */
+  maxCaplen: number;
 }
 
 export function parsePcapHeader(buf: Buffer): PcapHeader {
@@ -59,6 +61,7 @@ export function parsePcapHeader(buf: Buffer): PcapHeader {
     linktypeExt: (u32(20) & 0xfc000000) >>> 0,
     recordHeaderSize: magic === PCAP_MAGIC_KUZNETZOV ? 24 : PCAP_RECORD_HEADER_SIZE,
     lengths: major === 543 || minor < 3 ? 'swapped' : minor === 3 ? 'maybe-swapped' : 'in-order',
+    maxCaplen: maxSnaplenForDlt(dltForLinktype(linktype)),
   };
 }
 
@@ -70,29 +73,90 @@ export interface PcapRecordHeader {
   wirelen: number;
 }
 
-/** The record header at `at` (header.recordHeaderSize bytes), lengths in order. */
+/**
+ * The record header at `at` (header.recordHeaderSize bytes, all in `buf`),
+ * lengths in order. It runs for every record: plain byte arithmetic, no
+ * closures (Buffer's readUInt32 checks its arguments on every call).
+ */
 export function parsePcapRecordHeader(header: PcapHeader, buf: Buffer, at: number): PcapRecordHeader {
-  const u32 = (o: number) => (header.littleEndian ? buf.readUInt32LE(o) : buf.readUInt32BE(o));
-  let caplen = u32(at + 8);
-  let wirelen = u32(at + 12);
-  if (header.lengths === 'swapped' || (header.lengths === 'maybe-swapped' && caplen > wirelen)) [caplen, wirelen] = [wirelen, caplen];
-  return { seconds: u32(at), fraction: u32(at + 4), caplen, wirelen };
+  const le = header.littleEndian;
+  const first = u32(buf, at + 8, le);
+  const second = u32(buf, at + 12, le);
+  const swapped = lengthsSwapped(header, first, second);
+  return { seconds: u32(buf, at, le), fraction: u32(buf, at + 4, le), caplen: swapped ? second : first, wirelen: swapped ? first : second };
+}
+
+/** Whether a record's length fields, as written (`first`, `second`), hold the wire length first: libpcap's lengths_swapped. */
+function lengthsSwapped(header: PcapHeader, first: number, second: number): boolean {
+  return header.lengths === 'swapped' || (header.lengths === 'maybe-swapped' && first > second);
+}
+
+function u32(buf: Buffer, at: number, littleEndian: boolean): number {
+  return littleEndian
+    ? (buf[at] | (buf[at + 1] << 8) | (buf[at + 2] << 16)) + buf[at + 3] * 0x1000000
+    : (buf[at + 3] | (buf[at + 2] << 8) | (buf[at + 1] << 16)) + buf[at] * 0x1000000;
 }
 
 /**
- * The bytes of the record a packet keeps: a captured length beyond the link
- * type's maximum is an error, one beyond the file's snap length is cut to it
- * (the rest is read and dropped), as libpcap does.
+ * The whole records of a run of bytes: where each starts, the bytes its
+ * packet keeps and its wire length, in arrays reused from run to run.
  */
-export function keptCaplen(header: PcapHeader, record: PcapRecordHeader): number {
-  if (record.caplen > maxSnaplenForDlt(dltForLinktype(header.linktype))) {
-    throw new CaptureFormatError(
-      record.caplen > header.snaplen
-        ? `invalid packet capture length ${record.caplen}, bigger than snaplen of ${header.snaplen}`
-        : `invalid packet capture length ${record.caplen}, bigger than maximum of ${maxSnaplenForDlt(dltForLinktype(header.linktype))}`,
-    );
+export class PcapRecords {
+  count = 0;
+  /** Offset of each record header in the bytes scanned. */
+  at = new Uint32Array(0);
+  kept = new Uint32Array(0);
+  wirelen = new Uint32Array(0);
+  /** Bytes the records span (where the next record starts). */
+  end = 0;
+  /** Why the record at `end` cannot be read, when libpcap refuses it (not when it is only incomplete). */
+  damage: string | undefined;
+}
+
+/**
+ * Scans the whole records at the start of `buf` into `out`, lengths read as
+ * parsePcapRecordHeader reads them: a captured length beyond the link type's
+ * maximum is an error, one beyond the file's snap length is cut to it (the
+ * rest is read and dropped), as libpcap does. Stops at the first record
+ * `buf` does not hold entirely, or at one libpcap refuses (`out.damage`).
+ * Every packet of a file goes through this loop: it makes no object per record.
+ */
+export function scanPcapRecords(header: PcapHeader, buf: Buffer, out: PcapRecords): void {
+  const size = header.recordHeaderSize;
+  const le = header.littleEndian;
+  const capacity = Math.floor(buf.length / size);
+  if (capacity > out.at.length) {
+    out.at = new Uint32Array(capacity);
+    out.kept = new Uint32Array(capacity);
+    out.wirelen = new Uint32Array(capacity);
   }
-  return Math.min(record.caplen, header.snaplen);
+  out.damage = undefined;
+  let count = 0;
+  let at = 0;
+  while (at + size <= buf.length) {
+    const first = u32(buf, at + 8, le);
+    const second = u32(buf, at + 12, le);
+    const swapped = lengthsSwapped(header, first, second);
+    const caplen = swapped ? second : first;
+    if (caplen > header.maxCaplen) {
+      out.damage = capturedLengthError(header, caplen);
+      break;
+    }
+    if (at + size + caplen > buf.length) break;
+    out.at[count] = at;
+    out.kept[count] = caplen < header.snaplen ? caplen : header.snaplen;
+    out.wirelen[count] = swapped ? first : second;
+    count++;
+    at += size + caplen;
+  }
+  out.count = count;
+  out.end = at;
+}
+
+function capturedLengthError(header: PcapHeader, caplen: number): string {
+  return caplen > header.snaplen
+    ? `invalid packet capture length ${caplen}, bigger than snaplen of ${header.snaplen}`
+    : `invalid packet capture length ${caplen}, bigger than maximum of ${header.maxCaplen}`;
 }
 
 /** The packet of a record whose `data` holds its kept bytes. */
@@ -109,28 +173,29 @@ export function pcapInterfaces(header: PcapHeader): CaptureFile['interfaces'] {
 export function readPcap(buf: Buffer): CaptureFile {
   const header = parsePcapHeader(buf);
   const file: CaptureFile = { format: 'pcap', nanosecond: header.nanosecond, interfaces: pcapInterfaces(header), packets: [], statistics: [], sections: [], warnings: [] };
-  let at = PCAP_FILE_HEADER_SIZE;
-  try {
-    while (at < buf.length) {
-      if (at + header.recordHeaderSize > buf.length) throw new CaptureFormatError(truncatedHeader(at, header, buf.length - at));
-      const record = parsePcapRecordHeader(header, buf, at);
-      const kept = keptCaplen(header, record);
-      const start = at + header.recordHeaderSize;
-      if (start + record.caplen > buf.length) throw new CaptureFormatError(truncatedData(at, record.caplen, buf.length - start));
-      file.packets.push(pcapPacket(header, record, buf.subarray(start, start + kept)));
-      at = start + record.caplen;
-    }
-  } catch (e) {
-    if (!(e instanceof CaptureFormatError)) throw e;
-    file.damage = e.message;
+  const body = buf.subarray(PCAP_FILE_HEADER_SIZE);
+  const records = new PcapRecords();
+  scanPcapRecords(header, body, records);
+  for (let i = 0; i < records.count; i++) {
+    const start = records.at[i] + header.recordHeaderSize;
+    file.packets.push(pcapPacket(header, parsePcapRecordHeader(header, body, records.at[i]), body.subarray(start, start + records.kept[i])));
   }
+  if (records.damage !== undefined) file.damage = records.damage;
+  else if (records.end < body.length) file.damage = incompleteRecord(header, body, records.end, PCAP_FILE_HEADER_SIZE + records.end);
   return file;
 }
 
-export function truncatedHeader(at: number, header: PcapHeader, got: number): string {
+/** Why the record at `at`, the last bytes of `buf` (at file offset `fileOffset`), cannot be read: the file ends inside it. */
+export function incompleteRecord(header: PcapHeader, buf: Buffer, at: number, fileOffset: number): string {
+  const rest = buf.length - at;
+  if (rest < header.recordHeaderSize) return truncatedHeader(fileOffset, header, rest);
+  return truncatedData(fileOffset, parsePcapRecordHeader(header, buf, at).caplen, rest - header.recordHeaderSize);
+}
+
+function truncatedHeader(at: number, header: PcapHeader, got: number): string {
   return `truncated dump file: the record header at offset ${at} needs ${header.recordHeaderSize} bytes, only ${got} are left`;
 }
 
-export function truncatedData(at: number, caplen: number, got: number): string {
+function truncatedData(at: number, caplen: number, got: number): string {
   return `truncated dump file: the record at offset ${at} announces ${caplen} captured bytes, only ${got} are left`;
 }

@@ -82,9 +82,10 @@ export class PcapWriter {
    * one, into the pending buffer (no Buffer or promise per packet). The
    * packets of interfaces `behindEthernet(ifIndex)` names go behind a
    * synthesised Ethernet header (outputs.ts). Returns the bytes of the
-   * records; resolves `ready` when the stream can take more.
+   * records and each one's (`sizes`, valid until the next batch); resolves
+   * `ready` when the stream can take more.
    */
-  writeBatch(batch: PacketBatch, behindEthernet?: (ifIndex: number) => boolean): { bytes: number; ready: Promise<void> } {
+  writeBatch(batch: PacketBatch, behindEthernet?: (ifIndex: number) => boolean): { bytes: number; header: number; sizes: Uint32Array; ready: Promise<void> } {
     this.queueHeader();
     const { snaplen } = this.options;
     const nanosecond = this.options.nanosecond === true;
@@ -125,7 +126,7 @@ export class PcapWriter {
         at = copyBytes(source, sourceOffset + start, kept[i] - header, out, at);
       }
     });
-    return { bytes: total, ready: this.out.ready() };
+    return { bytes: total, header: 0, sizes, ready: this.out.ready() };
   }
 
   /** Resolves when everything written so far has reached the OS. */

@@ -65,6 +65,12 @@ export class PcapngParser {
     return total;
   }
 
+  /** Whether the block at `at` holds a packet (Enhanced, Simple or obsolete Packet Block): parsing it leaves the file's description as it is. */
+  isPacketBlock(buf: Buffer, at: number): boolean {
+    const type = this.littleEndian ? buf.readUInt32LE(at) : buf.readUInt32BE(at);
+    return type === BLOCK.enhancedPacket || type === BLOCK.simplePacket || type === BLOCK.obsoletePacket;
+  }
+
   /** Parses the whole block buf[at, at + total); returns its packet, if it holds one. */
   parseBlock(buf: Buffer, at: number, total: number, fileOffset = at): CapturedPacket | undefined {
     const result = this.file;

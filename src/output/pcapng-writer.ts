@@ -90,10 +90,11 @@ export class PcapngWriter {
    * Appends every packet of a batch at once, as writePacket would one by
    * one, into the pending buffer: no Buffer or promise per packet; a
    * comment is made only for a packet that has one. Returns the bytes of
-   * the blocks (the section header and interface blocks written first
-   * included); resolves `ready` when the stream can take more.
+   * the blocks (`header`: the section header and interface blocks written
+   * first) and each packet's (`sizes`); resolves `ready` when the stream
+   * can take more.
    */
-  writeBatch(batch: PacketBatch): { bytes: number; ready: Promise<void> } {
+  writeBatch(batch: PacketBatch): { bytes: number; header: number; sizes: Uint32Array; ready: Promise<void> } {
     const header = this.queuePending();
     const { count, bytes: src, dataStart, caplen, wirelen, ifIndex, tsHigh, tsLow, direction } = batch;
     // First each packet's comment, kept length (each interface's snap length looked up once per batch) and block size.
@@ -143,7 +144,7 @@ export class PcapngWriter {
         at += 4;
       }
     });
-    return { bytes: header + total, ready: this.out.ready() };
+    return { bytes: header + total, header, sizes: blocks, ready: this.out.ready() };
   }
 
   /** Writes an Interface Statistics Block for one interface. */

@@ -169,13 +169,15 @@ export class StreamWriter {
         resolve();
       }));
     }
-    if (endSink && !this.sink.writableEnded) {
+    // A destroyed stream (a pipe whose reader died: EPIPE) takes no end():
+    // its callback would never come.
+    if (endSink && !this.sink.writableEnded && !this.sink.destroyed) {
       // A file stream closes its descriptor just after 'finish': wait for
       // 'close' so no descriptor outlives close().
       const waitForClose = this.sink instanceof fs.WriteStream && !this.sink.closed;
       await new Promise<void>((resolve) => {
         this.sink.once('error', () => resolve());
-        if (waitForClose) this.sink.once('close', () => resolve());
+        this.sink.once('close', () => resolve());
         this.sink.end(() => {
           if (!waitForClose) resolve();
         });

@@ -22,8 +22,9 @@ export interface TcpdumpSinkOptions {
   binary?: string;
 }
 
-// tcpdump options that would read another source, write files or run a
-// command (-z runs a program after rotation): not for a decoding pipe.
+// tcpdump options that would read another source, write files, run a
+// command (-z runs a program after rotation), filter or count on their own,
+// or print something else and exit: not for a decoding pipe.
 const FORBIDDEN = new Map<string, string>([
   ['r', 'netcap feeds tcpdump itself'],
   ['V', 'netcap feeds tcpdump itself'],
@@ -34,21 +35,49 @@ const FORBIDDEN = new Map<string, string>([
   ['W', 'use netcap -w to write files'],
   ['z', 'it runs a command'],
   ['Z', 'netcap does not hand privileges to tcpdump'],
+  ['c', 'netcap -c N stops after N packets'],
+  ['F', 'give the filter with -e or after the options'],
+  ['d', 'netcap compile -e EXPR --emit cbpf prints the filter program'],
+  ['D', 'tcpdump would list its interfaces and exit'],
+  ['L', 'tcpdump would list link types and exit'],
+  ['J', 'tcpdump would list time stamp types and exit'],
+  ['h', 'tcpdump would print its help and exit'],
 ]);
+const FORBIDDEN_LONG = new Map<string, string>([
+  ['read', 'netcap feeds tcpdump and writes files itself'],
+  ['write', 'netcap feeds tcpdump and writes files itself'],
+  ['interface', 'netcap feeds tcpdump and writes files itself'],
+  ['count', 'netcap -c N stops after N packets'],
+  ['version', 'tcpdump would print its version and exit'],
+  ['help', 'tcpdump would print its help and exit'],
+  ['list-interfaces', 'tcpdump would list its interfaces and exit'],
+  ['list-time-stamp-types', 'tcpdump would list time stamp types and exit'],
+]);
+/** How long tcpdump may take to open its input ("reading from file -"). */
+const START_TIMEOUT_MS = 10_000;
 // Short options of tcpdump 4.99 that take an argument (getopt string).
 const WITH_ARGUMENT = new Set('BcCEFGiIjmMQrsTVwWyzZ'.split(''));
 
-/** Splits and checks the -t flag string; throws UserError for flags that are not about printing. */
+/**
+ * Splits and checks the -t flag string; throws UserError for flags that are
+ * not about printing, and for words that are no flag (a filter in -t would
+ * make tcpdump filter on its own, and fail only once packets flow). Flags
+ * tcpdump does not know are its to refuse: the sink waits for it to start
+ * (`ready`) before anything is attached.
+ */
 export function tcpdumpFlags(flags: string): string[] {
   const words = splitShellWords(flags);
   for (let w = 0; w < words.length; w++) {
     const word = words[w];
     if (word.startsWith('--')) {
       const name = word.slice(2).split('=')[0];
-      if (['read', 'write', 'interface'].includes(name)) throw refused(word, 'netcap feeds tcpdump and writes files itself');
+      const why = FORBIDDEN_LONG.get(name);
+      if (why) throw refused(word, why);
       continue;
     }
-    if (!word.startsWith('-') || word === '-') continue; // a filter word: tcpdump filters again, harmless
+    if (!word.startsWith('-') || word === '-') {
+      throw new UserError(`-t takes tcpdump's printing flags, and "${word}" is none`, 'give the filter with -e or after the options; -t "-nn -e -X" style flags only');
+    }
     for (let i = 1; i < word.length; i++) {
       const letter = word[i];
       const why = FORBIDDEN.get(letter);
@@ -67,6 +96,20 @@ function refused(flag: string, why: string): UserError {
 }
 
 export class TcpdumpSink {
+  /**
+   * Resolves once tcpdump has taken its flags and the stream's header ("reading
+   * from file -" on its stderr); rejects with tcpdump's own message when it
+   * exits first (a flag it does not know, a bad argument), so a capture can
+   * refuse bad -t flags before it attaches anything.
+   */
+  readonly ready: Promise<void>;
+  /**
+   * Resolves when the sink can take no more packets before close() was
+   * called: 'output-closed' when the reader of our stdout went away (`| head`),
+   * 'decoder-exited' when tcpdump ended by itself (killed, failed); close()
+   * then reports a failure, or nothing for a closed output.
+   */
+  readonly ended: Promise<'output-closed' | 'decoder-exited'>;
   private readonly child: ChildProcess;
   private readonly writer: PcapWriter;
   private readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>;
@@ -74,9 +117,11 @@ export class TcpdumpSink {
   private closed = false;
   /** Our stdout went away (`netcap ... | head`): stop quietly, like tcpdump on SIGPIPE. */
   private outputClosed = false;
+  private endedNow!: (why: 'output-closed' | 'decoder-exited') => void;
 
   constructor(options: TcpdumpSinkOptions) {
     const args = ['-r', '-', ...tcpdumpFlags(options.flags ?? '-nn')];
+    this.ended = new Promise((resolve) => (this.endedNow = resolve));
     // Its own process group: Ctrl-C at a terminal signals the whole
     // foreground group, and a tcpdump interrupted mid-read fails ("pcap_loop:
     // error reading dump file: Interrupted system call") with packets still
@@ -87,6 +132,10 @@ export class TcpdumpSink {
       this.child.once('error', (error) => resolve({ code: null, signal: null, error }));
       this.child.once('close', (code, signal) => resolve({ code, signal }));
     });
+    // 'exit', not 'close': a tcpdump killed mid-capture leaves its stdin open on our side, so 'close' waits for close().
+    this.child.once('exit', () => {
+      if (!this.closed) this.endedNow(this.outputClosed ? 'output-closed' : 'decoder-exited');
+    });
     const stdout = options.stdout ?? process.stdout;
     this.child.stdout!.pipe(stdout, { end: false });
     // pipe() leaves errors on the destination unhandled; EPIPE there means the
@@ -96,18 +145,41 @@ export class TcpdumpSink {
       this.outputClosed = true;
       this.child.stdout!.unpipe(stdout);
       this.kill();
+      this.endedNow('output-closed');
     });
-    this.child.stderr!.on('data', (chunk: Buffer) => {
-      this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-4000);
-      const errOut = options.stderr === undefined ? process.stderr : options.stderr;
-      errOut?.write(chunk);
+    // tcpdump's diagnostics are held back until it has started: a refusal is
+    // reported in one line (startFailure), not as its usage text.
+    let started = false;
+    let heldBack = '';
+    const errOut = options.stderr === undefined ? process.stderr : options.stderr;
+    this.ready = new Promise<void>((resolve, reject) => {
+      // A tcpdump that neither starts nor exits (a machine stalled, another program named tcpdump) must not hold the capture forever.
+      const stalled = setTimeout(() => reject(new UserError(`tcpdump did not start within ${START_TIMEOUT_MS / 1000} s`, 'print with the built-in decoder (--no-tcpdump), or write a file (-w)', heldBack)), START_TIMEOUT_MS);
+      stalled.unref();
+      void this.exited.finally(() => clearTimeout(stalled));
+      this.child.stderr!.on('data', (chunk: Buffer) => {
+        this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-4000);
+        // After the reader of our stdout went away, tcpdump is being stopped: its complaints are noise.
+        if (this.outputClosed) return;
+        if (started) return void errOut?.write(chunk);
+        heldBack += chunk.toString('utf8');
+        if (!/^reading from file .*\n/m.test(heldBack)) return;
+        started = true;
+        clearTimeout(stalled);
+        errOut?.write(heldBack);
+        resolve();
+      });
+      void this.exited.then((exit) => reject(exit.error ? this.spawnError(exit.error) : startFailure(args.slice(2), heldBack, exit)));
     });
+    this.ready.catch(() => undefined); // also reported by close() when nobody waited for it
     // A tcpdump that exits early (bad flags) closes its stdin: the writes
     // fail with EPIPE, and close() reports tcpdump's own message instead.
     this.child.stdin!.on('error', () => undefined);
     // Nanosecond pcap: tcpdump prints microseconds unless given --nano, and
     // nanoseconds with it, so no precision is lost on the way.
     this.writer = new PcapWriter(this.child.stdin!, { linktype: options.linktype, snaplen: options.snaplen, nanosecond: true });
+    // The header now: tcpdump opens the stream (and says so) before the first packet.
+    this.writer.writeHeader().catch(() => undefined); // a failure resurfaces on the next write or close
   }
 
   async writePacket(pkt: CapturedPacket): Promise<void> {
@@ -135,7 +207,7 @@ export class TcpdumpSink {
     const exit = await this.exited;
     if (exit.error) throw this.spawnError(exit.error);
     if (this.outputClosed) return;
-    if (exit.code !== 0) throw new UserError(`tcpdump failed (${exit.signal ?? `exit status ${exit.code}`}): ${lastLine(this.stderrTail)}`, 'check the flags given with -t', this.stderrTail);
+    if (exit.code !== 0) throw this.exitError('tcpdump failed', exit);
   }
 
   /** Stops tcpdump without waiting for it to drain (on SIGINT). Idempotent. */
@@ -147,7 +219,12 @@ export class TcpdumpSink {
     const exit = await this.exited;
     if (this.outputClosed) throw outputGone();
     if (exit.error) throw this.spawnError(exit.error);
-    throw new UserError(`tcpdump stopped reading (${exit.signal ?? `exit status ${exit.code}`}): ${lastLine(this.stderrTail) || e.message}`, 'check the flags given with -t', this.stderrTail);
+    throw this.exitError('tcpdump stopped reading', exit, e.message);
+  }
+
+  private exitError(what: string, exit: { code: number | null; signal: NodeJS.Signals | null }, fallback = ''): UserError {
+    const why = lastLine(this.stderrTail) || fallback;
+    return new UserError(`${what} (${exit.signal ?? `exit status ${exit.code}`})${why ? `: ${why}` : ''}`, exit.signal ? 'something stopped the tcpdump that prints the packets; write them with -w to keep them' : 'check the flags given with -t', this.stderrTail);
   }
 
   private spawnError(e: Error): UserError {
@@ -155,6 +232,13 @@ export class TcpdumpSink {
     if (code === 'ENOENT') return new UserError('tcpdump is not installed', 'install it (apt-get install tcpdump) or print with the built-in decoder (--no-tcpdump)');
     return new UserError(`cannot start tcpdump: ${e.message}`, 'print with the built-in decoder (--no-tcpdump)');
   }
+}
+
+/** tcpdump exited before it opened its input: its one-line complaint, or that it did not take a flag. */
+function startFailure(flags: string[], stderr: string, exit: { code: number | null; signal: NodeJS.Signals | null }): UserError {
+  const complaint = stderr.split('\n').find((l) => /^tcpdump: /.test(l));
+  const what = complaint ? complaint.replace(/^tcpdump: /, '') : /Usage: tcpdump/.test(stderr) ? 'it does not take one of these flags (it printed its usage)' : `${exit.signal ?? `exit status ${exit.code}`}`;
+  return new UserError(`tcpdump refused the flags ${flags.join(' ')}: ${what}`, 'check the flags given with -t (and the decoding flags), e.g. -t "-e -X"', stderr);
 }
 
 /** An EPIPE error: callers treat it as "the reader is gone, stop without complaint". */

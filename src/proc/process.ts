@@ -50,7 +50,17 @@ export function comm(pid: number): string {
 /** The executable's path as the process sees it (readlink /proc/PID/exe), without ' (deleted)'. */
 export function exePath(pid: number): string {
   requireProcess(pid);
-  return fs.readlinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, '');
+  try {
+    return fs.readlinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, '');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOENT') throw new UserError(`process ${pid} has no executable (/proc/${pid}/exe): a kernel thread, or it exited`, 'give the pid of a running program (ps -e or pidof)');
+    throw new UserError(
+      `cannot read the executable of pid ${pid} (/proc/${pid}/exe: ${err.code === 'EACCES' || err.code === 'EPERM' ? 'permission denied' : err.code})`,
+      'netcap needs ptrace access to the process: run it as root in the same user and PID namespace as the process, or give --binary PATH',
+      err.message,
+    );
+  }
 }
 
 /** The path to open for a file the process sees at `path` (through its root: other mount namespaces). */

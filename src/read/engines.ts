@@ -1,81 +1,35 @@
 // The two ways `netcap read` runs a compiled filter over a packet from a file:
-// our cBPF interpreter (libpcap's semantics, no kernel needed), or the real
+// in JavaScript with libpcap's semantics (no kernel needed), or the real
 // kernel: the filter compiled to eBPF, verified and run by the kernel with
-// BPF_PROG_TEST_RUN, over a copy of the packet as a tracing probe has it.
-import { createMap, type BpfMap } from '../bpf/map';
-import { bufferAddress, loadProgram, type Program } from '../bpf/program';
-import { ProgFlag, ProgType } from '../bpf/constants';
+// BPF_PROG_TEST_RUN, over a copy of the packet as a tracing probe has it
+// (src/read/kernel-engine.ts, loaded only when asked for: the default
+// engine starts without the BPF loader).
 import type { CbpfProgram } from '../filter';
-import { SYSCALL_CONTEXT_SIZE, syscallBufferProgram } from '../../probes/filter-programs';
-import { interpret } from '../filter/interpreter';
+import { interpretAt } from '../filter/interpreter';
+import { compileCbpfToJs } from '../filter/cbpf-js';
 import { UserError } from '../errors';
-import { maxSnaplenForDlt } from '../output/savefile-rules';
 
 export type EngineName = 'interp' | 'kernel';
 
 export interface FilterEngine {
-  /** The filter's verdict: the snap length to keep, 0 = no match. */
+  /** The filter's verdict on the packet `data`: the snap length to keep, 0 = no match. */
   run(data: Buffer, wirelen: number): number;
+  /** The same for the `caplen` captured bytes at `start` in `buf` (a packet among others in one buffer). */
+  runAt(buf: Buffer, start: number, caplen: number, wirelen: number): number;
   close(): void;
 }
 
+/** libpcap's semantics in JavaScript: the program compiled to a function (src/filter/cbpf-js.ts), else interpreted. */
 export function interpreterEngine(prog: CbpfProgram): FilterEngine {
-  return { run: (data, wirelen) => interpret(prog.insns, data, wirelen), close: () => undefined };
-}
-
-/** An array map value can hold at most KMALLOC_MAX_SIZE bytes (4 MiB on x86-64; kernel/bpf/arraymap.c). */
-const MAX_BUFFER_BYTES = 4 * 1024 * 1024;
-
-/**
- * The kernel path, 'buffer' model: a syscall program copies the captured
- * bytes from this process into an array map value and filters them with
- * caplen and wirelen from its context, so packets cut short (caplen <
- * wirelen), runts and packets of any length up to the snap length are
- * judged like libpcap judges them, all in the kernel.
- */
-export class KernelEngine implements FilterEngine {
-  private readonly buffer: BpfMap;
-  private readonly program: Program;
-  private readonly context = Buffer.alloc(SYSCALL_CONTEXT_SIZE);
-  /** The longest packet a run takes: the snap length (libpcap's reader cuts longer ones), within the map's limit. */
-  readonly bufferSize: number;
-
-  constructor(prog: CbpfProgram) {
-    const longest = Math.min(prog.snaplen, maxSnaplenForDlt(prog.linktype));
-    if (longest > MAX_BUFFER_BYTES) {
-      throw new UserError(`the kernel engine takes packets of up to ${MAX_BUFFER_BYTES} bytes, and this link type's can be ${longest}`, 'use --engine interp');
-    }
-    this.bufferSize = Math.max(8, (longest + 7) & ~7);
-    this.buffer = createMap({ type: 'array', name: 'nc_read_buf', keySize: 4, valueSize: this.bufferSize, maxEntries: 1 });
-    try {
-      this.program = loadProgram({
-        type: ProgType.SYSCALL,
-        progFlags: ProgFlag.SLEEPABLE,
-        insns: syscallBufferProgram(prog.insns, this.buffer.fd, this.bufferSize),
-        name: 'nc_read_filter',
-      });
-    } catch (e) {
-      this.buffer.close();
-      throw e;
-    }
-  }
-
-  run(data: Buffer, wirelen: number): number {
-    if (data.length > this.bufferSize) throw new Error(`KernelEngine: a ${data.length}-byte packet is longer than the snap length ${this.bufferSize}`);
-    this.context.writeBigUInt64LE(bufferAddress(data), 0);
-    this.context.writeUInt32LE(data.length, 8);
-    this.context.writeUInt32LE(wirelen >>> 0, 12);
-    return this.program.testRun(null, { ctxIn: this.context }).retval >>> 0;
-  }
-
-  close(): void {
-    this.program.close();
-    this.buffer.close();
-  }
+  const insns = prog.insns;
+  const runAt = compileCbpfToJs(insns) ?? ((buf: Buffer, start: number, caplen: number, wirelen: number) => interpretAt(insns, buf, start, caplen, wirelen));
+  return { run: (data, wirelen) => runAt(data, 0, data.length, wirelen), runAt, close: () => undefined };
 }
 
 export function createEngine(name: EngineName, prog: CbpfProgram): FilterEngine {
   if (name !== 'kernel') return interpreterEngine(prog);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { KernelEngine } = require('./kernel-engine') as typeof import('./kernel-engine');
   try {
     return new KernelEngine(prog);
   } catch (e) {

@@ -58,13 +58,16 @@ export async function filterCapture(stream: CaptureStream, opts: FilterCaptureOp
     // expression) before reading any packet.
     for (const iface of capture.interfaces) perInterface.push(engineFor(iface));
     if (capture.format === 'pcap') refuseIfRejectsAll(programs);
-    for await (const pkt of stream.packets()) {
-      counts.read++;
+    // A batch at a time, judged from its fields: only kept packets become objects.
+    reading: for await (const batch of stream.batches()) {
       while (perInterface.length < capture.interfaces.length) perInterface.push(engineFor(capture.interfaces[perInterface.length]));
-      if (perInterface[pkt.ifIndex].run(pkt.data, pkt.wirelen) === 0) continue;
-      await keep(pkt);
-      counts.kept++;
-      if (opts.count !== undefined && counts.kept >= opts.count) break;
+      for (let i = 0; i < batch.count; i++) {
+        counts.read++;
+        if (perInterface[batch.ifIndex(i)].runAt(batch.bytes(i), batch.start(i), batch.caplen(i), batch.wirelen(i)) === 0) continue;
+        await keep(batch.packet(i));
+        counts.kept++;
+        if (opts.count !== undefined && counts.kept >= opts.count) break reading;
+      }
     }
     while (perInterface.length < capture.interfaces.length) perInterface.push(engineFor(capture.interfaces[perInterface.length]));
     refuseIfRejectsAll(programs);

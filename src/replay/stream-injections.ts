@@ -125,7 +125,8 @@ export function readStreamInjections(path: string, link: LinkAdapter, onPacket: 
         n++;
         deliver(pkt.data, pkt.wirelen, stream.info.interfaces[pkt.ifIndex]?.linktype ?? link.linktype, `--inject-stream ${label} (packet ${n})`);
       }
-      if (stream.info.warnings[0] && !stopped) throw new UserError(`--inject-stream ${label}: ${stream.info.warnings[0]}`, `the ${n} packets before it were injected`);
+      const damage = stream.info.damage ?? stream.info.warnings[0];
+      if (damage && !stopped) throw new UserError(`--inject-stream ${label}: ${damage}`, `the ${n} packets before it were injected`);
     }
   };
   const done = run().catch((e: unknown) => {

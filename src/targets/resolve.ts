@@ -35,7 +35,7 @@ export interface ResolvedUserPoint {
   size: number;
 }
 
-interface Candidate {
+export interface Candidate {
   /** Path shown to the user. */
   shown: string;
   /** Path we open and attach to. */
@@ -45,19 +45,33 @@ interface Candidate {
 /** Folders the dynamic linker searches by default on Debian x86-64 (ld.so.conf.d + built-ins). */
 const LIBRARY_DIRS = ['/usr/local/lib/x86_64-linux-gnu', '/usr/local/lib', '/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib64', '/usr/lib64', '/lib', '/usr/lib'];
 
+/** The objects a point is looked for in, in lookup order: the process's (executable first), or the binary and its DT_NEEDED libraries. */
+export function searchedObjects(opts: ResolveOptions): Candidate[] {
+  return candidates(opts);
+}
+
 function candidates(opts: ResolveOptions): Candidate[] {
   const out: Candidate[] = [];
-  if (opts.binary !== undefined) {
-    if (!fs.existsSync(opts.binary)) throw new UserError(`binary ${opts.binary} does not exist`, 'give the path of the program or library to probe');
-    out.push({ shown: opts.binary, open: opts.binary });
-  }
+  if (opts.binary !== undefined && !fs.existsSync(opts.binary)) throw new UserError(`binary ${opts.binary} does not exist`, 'give the path of the program or library to probe');
   if (opts.pid !== undefined) {
     if (!processExists(opts.pid)) throw new UserError(`no process with pid ${opts.pid}`, 'check the pid (ps -e or pidof); the process may have exited');
     const exe = exePath(opts.pid);
     const objs = mappedObjects(opts.pid);
     const ordered = [...objs.filter((o) => o.path === exe), ...objs.filter((o) => o.path !== exe)];
     for (const o of ordered) out.push({ shown: o.deleted ? `${o.path} (deleted)` : o.path, open: o.openPath });
+    if (opts.binary !== undefined) {
+      // --binary with --pid: that object of the process (a probe on a file the process does not map would never fire).
+      const mapped = out.filter((c) => objectMatches(path.resolve(opts.binary!), c) || sameFile(c.open, opts.binary!));
+      if (!mapped.length) {
+        throw new UserError(
+          `process ${opts.pid} does not map ${opts.binary}, so no probe there would see its calls`,
+          `it maps ${path.basename(out[0]?.shown ?? '?')} and ${out.length - 1} libraries (see /proc/${opts.pid}/maps); give one of them, or leave --binary out to search them all`,
+        );
+      }
+      return mapped;
+    }
   } else if (opts.binary !== undefined) {
+    out.push({ shown: opts.binary, open: opts.binary });
     const elf = openElf(opts.binary);
     const rpath = path.dirname(opts.binary);
     for (const lib of elf.dynamic().needed) {
@@ -67,6 +81,17 @@ function candidates(opts: ResolveOptions): Candidate[] {
   }
   if (!out.length) throw new UserError('no process or binary to look for functions in', 'give --pid PID of the running program, or --binary PATH');
   return out;
+}
+
+/** The same file (device and inode), whatever the paths. */
+function sameFile(a: string, b: string): boolean {
+  try {
+    const x = fs.statSync(a);
+    const y = fs.statSync(b);
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
 }
 
 /** Does `wanted` ('librte_ethdev', 'rte_ethdev', 'librte_ethdev.so.23', '/usr/lib/.../x.so') name this object? */
@@ -128,14 +153,15 @@ export function resolveUserPoint(point: UserFunctionPoint, opts: ResolveOptions)
   throw new UserError(`function '${point.function}' not found in ${where}${point.object !== undefined ? ` (object ${point.object})` : ''}`, hints.join('; '));
 }
 
-function debugRoots(opts: ResolveOptions): string[] {
+/** Where separate debug files are looked for. */
+export function debugRoots(opts: ResolveOptions): string[] {
   if (opts.debugRoots) return opts.debugRoots;
   // A containerised process has its debug files in its own root.
   return opts.pid !== undefined ? [...DEFAULT_DEBUG_ROOTS.map((r) => `/proc/${opts.pid}/root${r}`), ...DEFAULT_DEBUG_ROOTS] : DEFAULT_DEBUG_ROOTS;
 }
 
 /** The function from the object's own tables or, for a stripped object, from its separate debug file. */
-function findWithDebugFile(elf: ElfFile, name: string, roots: string[]): { fn?: ElfFunction; debugFile?: string } {
+export function findWithDebugFile(elf: ElfFile, name: string, roots: string[]): { fn?: ElfFunction; debugFile?: string } {
   const own = elf.findFunction(name);
   if (own || !elf.isStripped) return { fn: own };
   const debugFile = findDebugFile(elf, roots);

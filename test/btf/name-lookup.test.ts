@@ -1,6 +1,8 @@
 // Lookups by name answer the same ids whether the BTF reader scans for the
-// name (what start-up does: a few names, no index) or has built the index of
-// every name, and both agree with bpftool's listing of /sys/kernel/btf/vmlinux.
+// name (what start-up does: a few names, no index), stops at the first type
+// of the kind asked for (typeIdByName before any index), or has built the
+// index of every name, and all agree with bpftool's listing of
+// /sys/kernel/btf/vmlinux.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -34,4 +36,11 @@ void test('idsByName by scan and by index equal bpftool\'s ids for the same name
   }
   assert.deepEqual(scanning.idsByName('netcap_no_such_type'), []);
   assert.equal(scanning.typeIdByName(BtfKind.Struct, 'sk_buff'), byName.get('sk_buff')?.[0]);
+  // The first of a kind, found without any list of ids (a Btf that never looked a name up).
+  const firstOnly = Btf.parse(data, VMLINUX);
+  for (const name of [...names, 'netcap_no_such_type']) {
+    for (const kind of [BtfKind.Struct, BtfKind.Union, BtfKind.Typedef, BtfKind.Func, BtfKind.Enum, BtfKind.Int, BtfKind.Fwd]) {
+      assert.equal(firstOnly.typeIdByName(kind, name), indexed.typeIdByName(kind, name), `first ${kind} named '${name}'`);
+    }
+  }
 });

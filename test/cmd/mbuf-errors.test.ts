@@ -71,7 +71,7 @@ describe('netcap mbuf/raw refuse bad input', { timeout: 200_000 }, () => {
 
   it('an unwritable -w path', async () => {
     const r = await netcapFails(['mbuf', '-f', 'app_process_one@1', '--pid', String(app.pid), '-w', '/nonexistent-dir/out.pcap']);
-    assertUserError(r, /cannot write \/nonexistent-dir\/out\.pcap: its directory does not exist/);
+    assertUserError(r, /cannot write \/nonexistent-dir\/out\.pcap: its directory \/nonexistent-dir does not exist/);
     assert.equal(fs.existsSync('/nonexistent-dir'), false);
   });
 

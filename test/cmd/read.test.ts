@@ -180,7 +180,7 @@ void test('bad input: exit status 2 and a message saying what was wrong', () => 
     [['read', '-r', text, '-e', 'tcp'], /not a capture file/],
     [['read', '-r', path.join(tmp.dir, 'missing.pcap')], /no such file/],
     [['read', '-r', input, '-e', 'tcp port'], /bad filter expression "tcp port"/],
-    [['read', '-r', input, '-e', 'tcp', 'udp'], /two filter expressions/],
+    [['read', '-r', input, '-e', 'tcp', 'udp'], /two filters: -e "tcp" and "udp"/],
     [['read', '-r', input, '-t', '-nn -w /tmp/x'], /not allowed in -t/],
     [['read', '-r', input, '-c', '0'], /-c 0: not a whole number/],
     [['read', '-r', input, '--format', 'pcapng'], /--format applies to the file written with -w/],

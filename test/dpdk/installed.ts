@@ -22,3 +22,8 @@ export function pkgConfig(what: string): string[] {
 
 /** The installed release as 'YY.MM' ('' without DPDK). */
 export const installedRelease = hasDpdk ? parseDpdkVersion(execFileSync('pkg-config', ['--modversion', 'libdpdk']).toString()) : '';
+
+/** `pkg-config --cflags libdpdk` as words. */
+export function dpdkCflags(): string[] {
+  return pkgConfig('--cflags');
+}

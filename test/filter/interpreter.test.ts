@@ -1,10 +1,13 @@
-// The cBPF interpreter against libpcap's own bpf_filter (through the addon):
-// every corpus expression over every generated packet, then random programs
-// that libpcap's bpf_validate accepts. The reference is libpcap, not us.
+// The cBPF interpreter, and the same programs compiled to JavaScript
+// functions (src/filter/cbpf-js.ts, what netcap read runs), against libpcap's
+// own bpf_filter (through the addon): every corpus expression over every
+// generated packet, then edge cases and random programs that libpcap's
+// bpf_validate accepts. The reference is libpcap, not us.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { native } from '../../src/native';
 import { interpret, type CbpfInstruction } from '../../src/filter/interpreter';
+import { compileCbpfToJs } from '../../src/filter/cbpf-js';
 import { expressions, refused, rejectsAll } from './corpus';
 import { generatePackets, Random } from './packets';
 
@@ -32,14 +35,32 @@ function encode(insns: readonly CbpfInstruction[]): Buffer {
 
 const packets = generatePackets(3000, 0x5eed);
 
-/** Runs both engines over every packet; returns how many packets the filter kept (to prove the test is not vacuous). */
+/**
+ * The program compiled to JavaScript, run over `data` placed inside a bigger
+ * buffer (as netcap read runs it, on a packet among others), or undefined.
+ */
+function compiled(insns: readonly CbpfInstruction[]): ((data: Buffer, wirelen: number) => number) | undefined {
+  const fn = compileCbpfToJs(insns);
+  if (!fn) return undefined;
+  return (data, wirelen) => {
+    const around = Buffer.alloc(data.length + 16, 0xa5);
+    data.copy(around, 7);
+    return fn(around, 7, data.length, wirelen);
+  };
+}
+
+/** Runs the engines over every packet; returns how many packets the filter kept (to prove the test is not vacuous). */
 function compareOnAll(expression: string, program: Buffer): number {
   const insns = decode(program);
+  const js = compiled(insns);
+  assert.ok(js, `"${expression}" compiles to JavaScript`);
   let kept = 0;
   for (const p of packets) {
     const want = native().pcap.filter(program, p.data, p.wirelen);
     const got = interpret(insns, p.data, p.wirelen);
     if (got !== want) assert.fail(`"${expression}" on ${p.name} (caplen ${p.data.length}, wirelen ${p.wirelen}): interpreter ${got}, libpcap ${want}\n${p.data.toString('hex')}`);
+    const fromJs = js(p.data, p.wirelen);
+    if (fromJs !== want) assert.fail(`"${expression}" on ${p.name} (caplen ${p.data.length}, wirelen ${p.wirelen}): compiled ${fromJs}, libpcap ${want}\n${p.data.toString('hex')}`);
     if (want !== 0) kept++;
   }
   return kept;
@@ -114,8 +135,12 @@ void test('edge cases of the semantics, checked against libpcap', () => {
     // Every case is a program libpcap accepts (a constant divisor of 0, which
     // bpf_validate refuses and bpf_filter would trap on, is not generated).
     assert.ok(native().pcap.validate(program), `${c.name} validates`);
+    const js = compiled(c.insns);
+    assert.ok(js, `${c.name} compiles to JavaScript`);
     for (const wirelen of [pkt.length, 1514]) {
-      assert.equal(interpret(c.insns, pkt, wirelen), native().pcap.filter(program, pkt, wirelen), `${c.name} wirelen ${wirelen}`);
+      const want = native().pcap.filter(program, pkt, wirelen);
+      assert.equal(interpret(c.insns, pkt, wirelen), want, `${c.name} wirelen ${wirelen}`);
+      assert.equal(js(pkt, wirelen), want, `${c.name} wirelen ${wirelen}, compiled`);
     }
   }
 });
@@ -168,7 +193,7 @@ function randomProgram(rng: Random): CbpfInstruction[] {
   return insns;
 }
 
-void test('random programs that bpf_validate accepts: interpreter === libpcap', () => {
+void test('random programs that bpf_validate accepts: interpreter === compiled === libpcap', () => {
   const rng = new Random(0xc0ffee);
   const sample = packets.filter((_, i) => i % 15 === 0);
   let validated = 0;
@@ -178,13 +203,26 @@ void test('random programs that bpf_validate accepts: interpreter === libpcap', 
     const program = encode(insns);
     if (!native().pcap.validate(program)) continue;
     validated++;
+    const js = compiled(insns);
+    if (!js) assert.fail(`program ${program.toString('hex')} does not compile to JavaScript`);
     for (const p of sample) {
       const want = native().pcap.filter(program, p.data, p.wirelen);
       const got = interpret(insns, p.data, p.wirelen);
       if (got !== want) assert.fail(`program ${program.toString('hex')} on ${p.name}: interpreter ${got}, libpcap ${want}`);
+      const fromJs = js(p.data, p.wirelen);
+      if (fromJs !== want) assert.fail(`program ${program.toString('hex')} on ${p.name}: compiled ${fromJs}, libpcap ${want}`);
       if (want !== 0) nonZero++;
     }
   }
   assert.ok(validated > 2000, `only ${validated} random programs validated`);
   assert.ok(nonZero > 1000, 'random programs should keep some packets');
+});
+
+void test('programs the interpreter refuses are not compiled (the engine interprets them and raises the interpreter\'s error)', () => {
+  assert.equal(compileCbpfToJs([{ code: 0xff, jt: 0, jf: 0, k: 0 }]), undefined, 'unknown opcode');
+  assert.equal(compileCbpfToJs([{ code: 0x60, jt: 0, jf: 0, k: 16 }, { code: 0x16, jt: 0, jf: 0, k: 0 }]), undefined, 'M[16]');
+  const pastTheEnd = compileCbpfToJs([{ code: 0x00, jt: 0, jf: 0, k: 1 }]);
+  assert.ok(pastTheEnd);
+  assert.throws(() => pastTheEnd(Buffer.alloc(4), 0, 4, 4), /ran past the end of the program/);
+  assert.throws(() => interpret([{ code: 0x00, jt: 0, jf: 0, k: 1 }], Buffer.alloc(4), 4), /ran past the end of the program/);
 });

@@ -26,8 +26,12 @@ export interface MbufOptions extends UserTarget {
   points: string;
   /** --dpdk-version YY.MM: overrides detection. */
   dpdkVersion?: string;
-  /** -Q: the directions of port points without :rx/:tx (default inout). */
-  direction?: CaptureDirection;
+  /**
+   * -Q: the directions of port points without :rx/:tx (default inout). Not
+   * `direction`: that is the library's run-time setting of modes whose every
+   * point has a direction (iface).
+   */
+  portDirection?: CaptureDirection;
 }
 
 function layoutOffsets(l: MbufLayout): MbufOffsets {
@@ -41,7 +45,7 @@ function kindOf(c: UserCapture): MbufPointKind {
 export function prepareMbufMode(o: MbufOptions, ctx: ModeContext): PreparedMode {
   checkUserTarget('mbuf', o);
   const { functions, ports: portPoints } = splitPortPoints(o.points);
-  if (o.direction !== undefined && portPoints.length === 0) throw new UserError('-Q applies to port points only', 'add a point such as port:0, or leave -Q out');
+  if (o.portDirection !== undefined && portPoints.length === 0) throw new UserError('-Q applies to port points only', 'add a point such as port:0, or leave -Q out');
   const specs = functions.length ? parseUserPoints('mbuf', functions.join(',')) : [];
   // The process first (is it there, is it DPDK), then its functions.
   if (o.pid !== undefined && !processExists(o.pid)) throw new UserError(`no process with pid ${o.pid}`, 'check the pid (ps -e or pidof); the process may have exited');
@@ -49,7 +53,7 @@ export function prepareMbufMode(o: MbufOptions, ctx: ModeContext): PreparedMode 
   const layout = mbufLayout(release.release);
   startupMark('DPDK release known');
   // Port points read the process's ethdev tables: checked before anything is made.
-  const ports = portPoints.length ? PortCapture.plan({ pid: o.pid, release: release.release, points: portPoints, direction: o.direction }) : undefined;
+  const ports = portPoints.length ? PortCapture.plan({ pid: o.pid, release: release.release, points: portPoints, direction: o.portDirection }) : undefined;
   let functionMode: PreparedMode | undefined;
   try {
     // The counters for every point, the port points' included (the first call makes them).

@@ -9,6 +9,7 @@ import { EthdevReader, type DpdkPort } from '../../dpdk/ports';
 import { codeLocation, type CodeLocation } from '../../proc/addresses';
 import { comm, mappedObjects } from '../../proc/process';
 import { requireDpdkRelease } from '../../dpdk/release';
+import type { ListingSection } from './list';
 
 /** The function symbol covering a file offset of an object, when it has one. */
 function symbolAt(loc: CodeLocation): string | undefined {
@@ -31,7 +32,8 @@ function functionText(objects: ReturnType<typeof mappedObjects>, address: bigint
   return `${path.basename(loc.object)}+0x${loc.fileOffset.toString(16)}${sym ? ` <${sym}>` : ''} (0x${address.toString(16)})`;
 }
 
-export function listPorts(pid: number, dpdkVersion?: string): string {
+/** The ports section of `netcap mbuf --pid P --list`. */
+export function portSection(pid: number, dpdkVersion?: string): ListingSection {
   const release = requireDpdkRelease({ pid, dpdkVersion });
   const reader = EthdevReader.open(pid, release.release);
   try {
@@ -51,7 +53,7 @@ export function listPorts(pid: number, dpdkVersion?: string): string {
         queues.forEach((q, i) => lines.push(`      queue ${i}: 0x${q.toString(16)}`));
       }
     }
-    return lines.join('\n') + '\n';
+    return { title: lines[0], lines: lines.slice(1) };
   } finally {
     reader.close();
   }

@@ -30,7 +30,7 @@ import { compileCbpf } from '../../filter/libpcap';
 import type { CbpfInsn } from '../../filter/cbpf';
 import { kernelDropReasons } from '../../kernel/drop-reasons';
 import { kernelSymbols } from '../../kernel/kallsyms';
-import { currentNetns, InterfaceNames, resolveInterface, resolveNetns, type InterfaceRef } from '../../kernel/interfaces';
+import { currentNetns, DeviceWatch, InterfaceNames, listInterfaces, resolveInterface, resolveNetns, type InterfaceRef } from '../../kernel/interfaces';
 import { kernelSkbLayout } from '../../kernel/skb-layout';
 import type { PacketMeta } from '../../output/packet';
 import { LINKTYPE_ETHERNET } from '../../output/linktypes';
@@ -63,6 +63,12 @@ export interface SkbOptions {
   gather?: boolean;
   /** --gather-by-content: follow them by a hash of this many bytes instead (implies gather). */
   gatherByContent?: number;
+  /**
+   * -Q in|out: only points of that path (receive, transmit); a point of the
+   * other or of no known direction is refused. Not `direction`: that is the
+   * library's run-time setting of modes whose points are both ways (iface).
+   */
+  path?: 'in' | 'out';
 }
 
 /** `ret #0`: the filter for a start the expression cannot apply to (see compileSkbFilters). */
@@ -100,16 +106,42 @@ function attachPoint(point: SkbPoint, prog: Program): Link {
   }
 }
 
+/** -Q: every point must see packets of that direction only (the receive or the transmit path, by its event). */
+function checkDirection(points: readonly SkbPoint[], direction: 'in' | 'out'): void {
+  const path = direction === 'in' ? 'receive' : 'transmit';
+  for (const p of points) {
+    if (p.direction === direction) continue;
+    throw new UserError(
+      `-Q ${direction}: ${p.label} ${p.direction ? `is on the ${p.direction === 'in' ? 'receive' : 'transmit'} path` : 'sees packets of both directions (netcap cannot tell which)'}`,
+      `-Q ${direction} takes points of the ${path} path, e.g. ${direction === 'in' ? 'tracepoint:net:netif_receive_skb' : 'tracepoint:net:net_dev_queue'}; leave -Q out for every packet of a point`,
+    );
+  }
+}
+
 export function prepareSkbMode(o: SkbOptions, ctx: ModeContext): PreparedMode {
   if (o.gatherByContent !== undefined && (!Number.isInteger(o.gatherByContent) || o.gatherByContent < 4 || o.gatherByContent > MAX_GATHER_BYTES)) {
     throw new UserError(`--gather-bytes ${o.gatherByContent}: not a whole number between 4 and ${MAX_GATHER_BYTES}`, 'e.g. --gather-bytes 48 (IPv4 addresses, ports and the start of the payload)');
   }
+  if (o.netns !== undefined && o.iface === undefined) {
+    throw new UserError('--netns names the network namespace of the -i device, and no device is given', 'add -i IFACE (a device of that namespace), or leave --netns out to capture every device');
+  }
   const points = resolveSkbPoints(o.points);
+  if (o.path) checkDirection(points, o.path);
   const netns = o.netns !== undefined ? resolveNetns(o.netns) : currentNetns();
-  const iface: InterfaceRef | undefined = o.iface !== undefined ? resolveInterface(o.iface, netns) : undefined;
+  // Names for the devices of captured packets (each listing runs ip). With
+  // -i every packet is of that device: its namespace's listing, made once,
+  // finds the interface and names the packets.
   const names = new InterfaceNames();
-  names.add(currentNetns());
-  if (netns.label !== 'current') names.add(netns);
+  let iface: InterfaceRef | undefined;
+  if (o.iface !== undefined) {
+    const listing = listInterfaces(netns);
+    iface = resolveInterface(o.iface, netns, listing);
+    names.add(netns, listing);
+  } else {
+    names.add(currentNetns());
+    names.add(netns);
+  }
+  const watch = iface ? new DeviceWatch(iface) : undefined;
   // Fail early (UserError) on a kernel without the drop reason enum or kallsyms, not per packet.
   const reasons = points.some((p) => p.reason) ? kernelDropReasons() : undefined;
   const symbols = o.stacks ? kernelSymbols() : undefined;
@@ -149,6 +181,7 @@ export function prepareSkbMode(o: SkbOptions, ctx: ModeContext): PreparedMode {
             maps: { ring: maps.ring.fd, counters: maps.counters.fd, scratch: maps.scratch.fd, meta: meta.fd, stacks: stackMap?.fd },
             iface: iface ? { ifindex: iface.ifindex, netnsInode: iface.netns.inode } : undefined,
             gather: gatherMap ? { mapFd: gatherMap.fd, first: index === 0, byContent: byContent !== undefined ? { bytes: byContent } : undefined } : undefined,
+            wakeupAt: maps.wakeupAt,
           }),
         })),
       );
@@ -172,7 +205,7 @@ export function prepareSkbMode(o: SkbOptions, ctx: ModeContext): PreparedMode {
 
     const where = iface ? ` on ${iface.name}${netns.label !== 'current' ? ` (netns ${netns.label})` : ''}` : '';
     return {
-      points: points.map((p) => ({ name: `skb:${p.label}` })),
+      points: points.map((p) => ({ name: `skb:${p.label}`, interfaceName: iface ? `${iface.name}@${p.label}` : p.label })),
       readiness: `${points.map((p) => p.label).join(', ')}${where}${byContent !== undefined ? ` (gather by ${byContent} bytes of content)` : gathering ? ' (gather)' : ''}`,
       notes: rawNote ? [rawNote] : [],
       metadataOnStdout: o.stacks === true || gathering || points.some((p) => p.reason !== undefined),
@@ -206,6 +239,7 @@ export function prepareSkbMode(o: SkbOptions, ctx: ModeContext): PreparedMode {
         });
         return lines.join('\n') + '\n';
       },
+      vanished: watch ? () => watch.gone() : undefined,
       results: gather
         ? () => {
             const lines = gather.lines();

@@ -19,7 +19,8 @@
 // peer: skb->dev is the peer by then). net:net_dev_queue sees it before.
 import { UserError } from '../../errors';
 import { loadKernelBtf } from '../../btf/kernel';
-import { tracepointFormat, type TracepointField } from '../../tracefs/tracepoint';
+import { listTracepoints, tracepointFormat, type TracepointField } from '../../tracefs/tracepoint';
+import { BtfKind } from '../../btf/kinds';
 import { describeStatus, probeFeature } from '../../bpf/features';
 import { alternativesHint } from '../../bpf/link/alternatives';
 import { argRegOffset } from '../../targets/registers';
@@ -71,6 +72,45 @@ export function resolveSkbPoints(list: string): SkbPoint[] {
   return points;
 }
 
+/**
+ * Every point of these two kinds this kernel offers, resolved as -f would
+ * resolve it (for `netcap skb --list`): the tracepoints whose record holds
+ * an skb address, and the raw tracepoints with a struct sk_buff * argument.
+ * Tracepoints whose format cannot be read are left out.
+ */
+export function availableSkbPoints(): { tracepoints: SkbPoint[]; rawTracepoints: SkbPoint[] } {
+  const tracepoints: SkbPoint[] = [];
+  for (const name of listTracepoints()) {
+    const [category, event] = name.split(':');
+    try {
+      const format = tracepointFormat({ category, name: event });
+      if (skbField(format.fields)) tracepoints.push(tracepointPoint({ kind: 'tracepoint', text: `tracepoint:${name}`, category, name: event }));
+    } catch {
+      // unreadable format: not offered
+    }
+  }
+  const btf = loadKernelBtf();
+  const rawTracepoints: SkbPoint[] = [];
+  for (const typedef of btf.namesOfKind(BtfKind.Typedef)) {
+    if (!typedef.startsWith('btf_trace_')) continue;
+    const event = typedef.slice('btf_trace_'.length);
+    try {
+      if (btf.tracepointProto(event).params.some((a) => isSkbPointer(a.type))) {
+        rawTracepoints.push(rawTracepointPoint({ kind: 'raw_tp', text: `raw_tp:${event}`, name: event }));
+      }
+    } catch {
+      // not a function prototype: not offered
+    }
+  }
+  const byLabel = (a: SkbPoint, b: SkbPoint) => a.label.localeCompare(b.label);
+  return { tracepoints: tracepoints.sort(byLabel), rawTracepoints: rawTracepoints.sort(byLabel) };
+}
+
+/** struct sk_buff * or const struct sk_buff *: the probe only reads it. */
+function isSkbPointer(type: string): boolean {
+  return type === 'struct sk_buff *' || type === 'const struct sk_buff *';
+}
+
 /** Fields that can carry the sk_buff address in a tracepoint record. */
 function skbField(fields: TracepointField[]): TracepointField | undefined {
   return fields.find((f) => !f.common && (f.name === 'skbaddr' || f.name === 'skb') && f.size === 8 && f.type.includes('*'));
@@ -104,8 +144,8 @@ function rawTracepointPoint(p: RawTracepointPoint): SkbPoint {
   const kind = p.kind;
   const proto = loadKernelBtf().tracepointProto(p.name);
   const args = proto.params.map((a) => a.type);
-  const skbArg = p.skbArg !== undefined ? p.skbArg - 1 : args.indexOf('struct sk_buff *');
-  if (p.skbArg !== undefined && args[skbArg] !== 'struct sk_buff *') {
+  const skbArg = p.skbArg !== undefined ? p.skbArg - 1 : args.findIndex(isSkbPointer);
+  if (p.skbArg !== undefined && !isSkbPointer(args[skbArg] ?? '')) {
     throw new UserError(
       `argument ${p.skbArg} of raw tracepoint ${p.name} is ${args[skbArg] ?? 'not there'}, not a struct sk_buff *`,
       `its arguments are (${args.join(', ') || 'none'})`,
@@ -147,8 +187,8 @@ function functionPoint(p: KernelFunctionPoint): SkbPoint {
     );
   }
   const param = proto.params[n - 1];
-  if (param.type !== 'struct sk_buff *') {
-    const skbArgs = proto.params.map((a, i) => (a.type === 'struct sk_buff *' ? `${fn}@${i + 1}` : '')).filter((s) => s !== '');
+  if (!isSkbPointer(param.type)) {
+    const skbArgs = proto.params.map((a, i) => (isSkbPointer(a.type) ? `${fn}@${i + 1}` : '')).filter((s) => s !== '');
     throw new UserError(
       `argument ${n} of ${fn} is ${param.type}${param.name ? ` ${param.name}` : ''}, not a struct sk_buff *`,
       skbArgs.length ? `did you mean ${skbArgs.join(', ')}?` : `${fn} takes no sk_buff: ${proto.returnType} ${fn}(${proto.params.map((a) => a.type).join(', ')})`,
