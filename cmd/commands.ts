@@ -8,5 +8,7 @@ import { skbCommand } from './skb';
 import { replayCommand } from './replay';
 import { xdpCommand } from './xdp';
 import { ifaceCommand } from './iface';
+import { serveCommand } from './serve';
+import { remoteCommand } from './remote';
 
-export const commands: Command[] = [mbufCommand, rawCommand, skbCommand, ifaceCommand, xdpCommand, compileCommand, readCommand, replayCommand];
+export const commands: Command[] = [mbufCommand, rawCommand, skbCommand, ifaceCommand, xdpCommand, compileCommand, readCommand, replayCommand, serveCommand, remoteCommand];

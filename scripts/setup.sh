@@ -9,9 +9,11 @@ cd "$(dirname "$0")/.."
 
 debs=(libpcap-dev libbpf-dev libelf-dev zlib1g-dev pkg-config tcpdump tshark tcpreplay iproute2 bpftool bpftrace
       dpdk libdpdk-dev dpdk-doc dpdk-dev make gcc g++ python3
-      golang-github-gopacket-gopacket-dev python3-dpkt pcapfix python3-libtrace)
+      golang-github-gopacket-gopacket-dev python3-dpkt pcapfix python3-libtrace chromium)
 # dpdk-dev holds dpdk-dumpcap, the anchor `npm run bench` compares netcap mbuf with.
-# The last four ship real capture files (gopacket's and the pcapng test
+# chromium: netcap serve's page is tested in it, headless, driven by the npm
+# package playwright-core (test/service/web-page.test.ts); no browser is downloaded.
+# The four before it ship real capture files (gopacket's and the pcapng test
 # generator's, dpkt's, pcapfix's, python-libtrace's): test/read/corpus.test.ts
 # reads them where the packages install them.
 missing=()

@@ -36,11 +36,11 @@ export interface NativeRingBuffer {
   consume(): number;
   /** Idempotent. */
   close(): void;
-  /** Stops polling the ring (consume() still reads it); resume() starts again. */
-  pause(): void;
-  resume(): void;
   ref(): void;
   unref(): void;
+  /** No more wakeups, and consume() stops after the current batch, until resume(). */
+  pause(): void;
+  resume(): void;
 }
 
 /** What native packet.open() learnt about the interface its socket is bound to. */

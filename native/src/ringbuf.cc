@@ -11,7 +11,10 @@
 // producer can't keep one wakeup going forever; the ring's poll is
 // level-triggered (kernel/bpf/ringbuf.c ringbuf_map_poll), so libuv calls
 // again for the rest after other I/O had its turn. consume() drains
-// everything, batch after batch.
+// everything, batch after batch, unless a batch's consumer pauses the
+// reader: pause() stops the polling and the drain after that batch, so what
+// a consumer that is behind holds is bounded by its own bound, not by the
+// ring (the rest waits there, and the producer counts what does not fit).
 #include <bpf/libbpf.h>
 #include <uv.h>
 
@@ -167,27 +170,19 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
   }
 
   // consume() -> records delivered (synchronously, through onBatch): the last
-  // drain before closing, so nothing already in the ring is lost.
+  // drain before closing, so nothing already in the ring is lost (resume()
+  // first if paused: a paused reader stops after the batch that paused it).
   Napi::Value Consume(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     size_t total = 0;
     bool more = true;
-    while (more && rb_ && !env.IsExceptionPending()) total += DrainOnce(env, &more);
+    // A batch's consumer may pause the reader (it is behind): the rest waits in the ring.
+    while (more && rb_ && !paused_ && !env.IsExceptionPending()) total += DrainOnce(env, &more);
     return Napi::Number::New(env, static_cast<double>(total));
   }
 
   Napi::Value Close(const Napi::CallbackInfo &info) {
     Shutdown();
-    return info.Env().Undefined();
-  }
-
-  // pause()/resume(): stop and start polling (records wait in the ring; consume() still reads them).
-  Napi::Value Pause(const Napi::CallbackInfo &info) {
-    if (poll_) uv_poll_stop(poll_);
-    return info.Env().Undefined();
-  }
-  Napi::Value Resume(const Napi::CallbackInfo &info) {
-    if (poll_) uv_poll_start(poll_, UV_READABLE, &RingBuffer::OnReadable);
     return info.Env().Undefined();
   }
 
@@ -197,6 +192,20 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
   }
   Napi::Value UnrefLoop(const Napi::CallbackInfo &info) {
     if (poll_) uv_unref(reinterpret_cast<uv_handle_t *>(poll_));
+    return info.Env().Undefined();
+  }
+
+  // pause(): no more wakeups, and consume() stops, until resume(): a
+  // reader whose consumer is behind lets the ring fill, and the producer
+  // counts what no longer fits, instead of the process's memory growing.
+  Napi::Value Pause(const Napi::CallbackInfo &info) {
+    paused_ = true;
+    if (poll_) uv_poll_stop(poll_);
+    return info.Env().Undefined();
+  }
+  Napi::Value Resume(const Napi::CallbackInfo &info) {
+    paused_ = false;
+    if (poll_) uv_poll_start(poll_, UV_READABLE, &RingBuffer::OnReadable);
     return info.Env().Undefined();
   }
 
@@ -246,6 +255,7 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
   bool cleanup_hook_ = false;
   bool full_ = false;
   bool failed_ = false;
+  bool paused_ = false;
 };
 
 }  // namespace

@@ -132,7 +132,8 @@ export class RingReader {
   /**
    * Drains the ring now, delivering what it holds through onBatch before
    * returning: the last read before close(), so records already committed
-   * are not lost. Returns the number of records delivered.
+   * are not lost (resume() first: a paused reader reads nothing). Returns
+   * the number of records delivered.
    */
   drain(): number {
     if (!this.#ring) throw new Error(`ring reader on map ${this.map.name} is closed`);
@@ -142,9 +143,11 @@ export class RingReader {
   }
 
   /**
-   * Stops reading the ring when it has records (a consumer that falls
-   * behind): they wait there, and what the ring cannot take the producer
-   * counts as lost. drain() still reads. Idempotent; resume() undoes it.
+   * Stops reading until resume(): no wakeups, and drain() reads nothing (a
+   * drain under way, whose onBatch paused, stops after that batch). While
+   * the consumer of the batches is behind, the ring fills and the producer
+   * counts what does not fit, instead of batches piling up in memory.
+   * Idempotent. The last drain before close() resumes first.
    */
   pause(): void {
     if (!this.#ring || this.#paused) return;

@@ -47,15 +47,21 @@ export const DRAIN_INTERVAL_MS = 10;
  */
 export const BUFFERED_DRAIN_INTERVAL_MS = 200;
 /**
- * Ring batches handed to the outputs and not yet taken by all of them: from
- * PAUSE_AT on the ring is not read until they are down to RESUME_AT, so an
- * output that cannot keep up (tcpdump decoding on a pipe) holds a bounded
- * number of batches, and the records the ring then cannot take are counted
- * as lost (the summary, the pcapng statistics and exit status 3 say so)
- * instead of piling up in memory.
+ * Record bytes read from the ring and not yet taken by every output above
+ * which the reader pauses (it resumes once they are down to a quarter): an
+ * output that cannot keep up (tcpdump decoding on a pipe, a slow disk, a
+ * service's client) holds a bounded backlog, the ring fills, and what it
+ * cannot take the probes count as lost (the summary, the pcapng statistics
+ * and exit status 3 say so) instead of piling up in memory. Bytes, not
+ * batches: a batch is anything from one record (a wake-up at a low rate,
+ * -U) to maxBatchBytes (1 MiB), so a count of batches bounds nothing finer
+ * than eight of the largest and pauses for eight of the smallest. The ring
+ * is the buffer: with 16 MiB here, packets waited long enough to outlive
+ * V8's young generation and netcap serve's RSS swung between 250 and 480
+ * MiB at 100k packets/s; with 4 MiB (four full batches) it stays near 250
+ * MiB, and nothing more is lost.
  */
-const PAUSE_AT = 8;
-const RESUME_AT = 2;
+const MAX_BACKLOG_BYTES = 4 << 20;
 /** How often a mode is asked whether its points are still there (the traced process...). */
 const VANISH_CHECK_MS = 200;
 
@@ -109,8 +115,8 @@ export class Capture extends EventEmitter<CaptureEvents> {
   private readonly captured: number[];
   private written = 0;
   private writing: Promise<void> = Promise.resolve();
-  /** Batches in `writing` not yet taken by every output (PAUSE_AT). */
-  private writesInFlight = 0;
+  /** Record bytes of the batches the outputs have not finished (MAX_BACKLOG_BYTES). */
+  private backlogBytes = 0;
   private changing: Promise<void> = Promise.resolve();
   private failure: unknown;
   private reader: RingReader | undefined;
@@ -191,6 +197,29 @@ export class Capture extends EventEmitter<CaptureEvents> {
     return readPointStats(this.maps.counters, this.mode.points.length, this.captured);
   }
 
+  /**
+   * The statistics of each output interface (pcapng ISB), from `perPoint`
+   * (default: the counters now): a point's own interface has its counters,
+   * raw-IP interfaces none. What the outputs are closed with; an output
+   * removed while the capture runs is closed with these.
+   */
+  interfaceStatistics(perPoint: readonly PointStats[] = this.stats()): (CaptureStatistics | undefined)[] {
+    const now = this.clock.toRealtime(process.hrtime.bigint());
+    return this.interfaces.map((_, i) => {
+      const point = this.mode.points.findIndex((_p, p) => this.interfaceIndex.get(`${p}/${LINKTYPE_ETHERNET}`) === i);
+      const c = perPoint[point];
+      if (!c) return undefined;
+      return {
+        received: c.seen,
+        filterAccepted: c.matched,
+        osDropped: c.lost,
+        delivered: c.captured,
+        comment: `netcap: seen ${c.seen}, matched ${c.matched}, lost in ring ${c.lost}, read errors ${c.readErrors}`,
+        tsNs: now,
+      };
+    });
+  }
+
   /** Attaches every point and starts reading; emits 'ready' once attached. Rejects (nothing attached) if an output is not ready or a point cannot attach. */
   async start(): Promise<void> {
     if (this.stateValue !== 'loaded') throw new Error(`start() on a capture that is ${this.stateValue}`);
@@ -217,7 +246,7 @@ export class Capture extends EventEmitter<CaptureEvents> {
     for (const s of this.sinks) void s.ended?.then((r) => this.finish?.(r));
     const drain = () => {
       try {
-        if (this.reader && !this.reader.closed && !this.reader.paused) this.reader.drain();
+        if (this.reader && !this.reader.closed) this.reader.drain();
       } catch (e) {
         this.fail(e);
       }
@@ -272,6 +301,15 @@ export class Capture extends EventEmitter<CaptureEvents> {
   /** Changes the snap length while the capture runs, the same way as setFilter. */
   setSnaplen(snaplen: number): Promise<void> {
     return this.change({ snaplen });
+  }
+
+  /**
+   * Changes several settings in one switch (filter, snap length, direction;
+   * what is not given stays): no packet is judged by one new setting and
+   * one old.
+   */
+  setSettings(patch: Partial<JudgeSettings>): Promise<void> {
+    return this.change(patch.expression !== undefined ? { ...patch, expression: patch.expression.trim() } : patch);
   }
 
   /**
@@ -381,7 +419,7 @@ export class Capture extends EventEmitter<CaptureEvents> {
       }
       this.written += count;
       this.emit('packets', packets);
-      this.writeOut(this.sinks, packets, []);
+      this.writeOut(batch.ends[count - 1], this.sinks, packets, []);
     }
     if (limit !== undefined && this.written >= limit) this.finish?.('count');
   }
@@ -409,7 +447,7 @@ export class Capture extends EventEmitter<CaptureEvents> {
         }
       }
     }
-    this.writeOut(takers, takers.length ? columns.all() : [], ready);
+    this.writeOut(batch.ends[count - 1], takers, takers.length ? columns.all() : [], ready);
   }
 
   /** A record as the packet outputs write: the mode's packet on its output interface, with wall-clock time. */
@@ -433,21 +471,23 @@ export class Capture extends EventEmitter<CaptureEvents> {
    * packets/s a promise per packet spent most of the time in GC and let the
    * ring overflow. Order and back-pressure are kept.
    */
-  private writeOut(takers: readonly PacketSink[], packets: readonly CapturedPacket[], ready: Promise<void>[]): void {
+  private writeOut(bytes: number, takers: readonly PacketSink[], packets: readonly CapturedPacket[], ready: Promise<void>[]): void {
     const sinks = [...this.sinks];
     const writers = [...takers];
     for (const r of ready) r.catch(() => undefined); // failures are seen through the chain below
+    this.backlogBytes += bytes;
+    // Not while stopping: the last drain takes everything the ring still holds.
+    if (this.backlogBytes > MAX_BACKLOG_BYTES && this.stateValue === 'running') this.reader?.pause();
     this.writing = this.writing.then(async () => {
-      await Promise.all([...ready, ...writers.map((s) => s.write(packets))]);
-      if (this.options.flushEachBatch) await Promise.all(sinks.map((s) => s.flush()));
+      try {
+        await Promise.all([...ready, ...writers.map((s) => s.write(packets))]);
+        if (this.options.flushEachBatch) await Promise.all(sinks.map((s) => s.flush()));
+      } finally {
+        this.backlogBytes -= bytes;
+        if (this.backlogBytes <= MAX_BACKLOG_BYTES / 4) this.reader?.resume();
+      }
     });
     this.writing.catch((e: unknown) => this.fail(e));
-    if (++this.writesInFlight >= PAUSE_AT) this.reader?.pause();
-    void this.writing
-      .finally(() => {
-        if (--this.writesInFlight <= RESUME_AT && this.stateValue === 'running') this.reader?.resume();
-      })
-      .catch(() => undefined);
   }
 
   private fail(e: unknown): void {
@@ -471,26 +511,16 @@ export class Capture extends EventEmitter<CaptureEvents> {
     for (const l of [...this.links].reverse()) this.attempt(() => l.close());
     this.links = [];
     this.attempt(() => {
-      if (this.reader && !this.reader.closed) this.reader.drain();
+      if (this.reader && !this.reader.closed) {
+        this.reader.resume();
+        this.reader.drain();
+      }
     });
     this.reader?.close();
     await this.writing.catch(() => undefined);
     let perPoint = this.mode.points.map(() => ({ seen: 0n, matched: 0n, lost: 0n, readErrors: 0n, captured: 0n }));
     this.attempt(() => (perPoint = this.stats()));
-    const now = this.clock.toRealtime(process.hrtime.bigint());
-    const stats: (CaptureStatistics | undefined)[] = this.interfaces.map((_, i) => {
-      const point = this.mode.points.findIndex((_p, p) => this.interfaceIndex.get(`${p}/${LINKTYPE_ETHERNET}`) === i);
-      const c = perPoint[point];
-      if (!c) return undefined;
-      return {
-        received: c.seen,
-        filterAccepted: c.matched,
-        osDropped: c.lost,
-        delivered: c.captured,
-        comment: `netcap: seen ${c.seen}, matched ${c.matched}, lost in ring ${c.lost}, read errors ${c.readErrors}`,
-        tsNs: now,
-      };
-    });
+    const stats = this.interfaceStatistics(perPoint);
     for (const s of this.sinks) {
       try {
         await s.close(stats);

@@ -11,10 +11,12 @@
 import * as fs from 'node:fs';
 import { Writable } from 'node:stream';
 import { UserError } from '../errors';
-import { packetComment, type CaptureInterface, type CaptureStatistics, type CapturedPacket } from './packet';
+import type { CaptureInterface, CaptureStatistics, CapturedPacket } from './packet';
 import type { PacketBatch } from './packet-batch';
 import { PCAP_FILE_HEADER_SIZE, PCAP_RECORD_HEADER_SIZE, PcapWriter } from './pcap-writer';
-import { enhancedPacketBlockBytes, PcapngWriter } from './pcapng-writer';
+import { PcapngWriter } from './pcapng-writer';
+import { enhancedPacketBlockLength } from './pcapng-blocks';
+import { BLOCK } from './pcapng-format';
 
 export interface FileFormat {
   format: 'pcap' | 'pcapng';
@@ -24,6 +26,15 @@ export interface FileFormat {
   nanosecond?: boolean;
   /** pcapng: the section comment (the command line). */
   comment?: string;
+  /**
+   * pcapng: continue an existing file with a new section instead of
+   * truncating it (netcap serve resumes a dump after a restart). The file is
+   * first cut after its last whole block, so a block half-written when the
+   * process died goes and the file stays readable. A missing file is created.
+   */
+  append?: boolean;
+  /** Refuse to open a symbolic link (O_NOFOLLOW): netcap serve keeps its dumps inside its own directory. */
+  noFollow?: boolean;
 }
 
 export interface CaptureFileWriter {
@@ -45,11 +56,15 @@ export interface CaptureFileWriter {
   close(stats?: readonly CaptureStatistics[]): Promise<void>;
 }
 
-/** Opens (creates or truncates, mode 0644) `path` for writing; refuses with a UserError that names the path. */
-export function openFileStream(path: string): fs.WriteStream {
+/**
+ * Opens (creates or truncates, mode 0644; or appends) `path` for writing;
+ * refuses with a UserError that names the path.
+ */
+export function openFileStream(path: string, how: { append?: boolean; noFollow?: boolean } = {}): fs.WriteStream {
+  const { O_WRONLY, O_CREAT, O_TRUNC, O_APPEND, O_NOFOLLOW } = fs.constants;
   let fd: number;
   try {
-    fd = fs.openSync(path, 'w', 0o644);
+    fd = fs.openSync(path, O_WRONLY | O_CREAT | (how.append ? O_APPEND : O_TRUNC) | (how.noFollow ? O_NOFOLLOW : 0), 0o644);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     throw new UserError(`cannot write ${path}: ${openFailure(path, err)}`, 'give -w a path in a writable directory', err.message);
@@ -60,6 +75,39 @@ export function openFileStream(path: string): fs.WriteStream {
     throw new UserError(`cannot write ${path}: it is a file of the kernel's ${kernelFs} file system, not a place for a capture`, 'give -w a path in a writable directory');
   }
   return fs.createWriteStream('', { fd, autoClose: true });
+}
+
+/**
+ * Cuts a pcapng file after its last whole block (length fields that agree,
+ * nothing past the end): what a process killed in the middle of a write
+ * leaves is dropped. Refuses a file that does not start with a section.
+ */
+function cutAfterWholeBlocks(path: string, noFollow: boolean): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, fs.constants.O_RDWR | (noFollow ? fs.constants.O_NOFOLLOW : 0));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    const head = Buffer.alloc(8);
+    const tail = Buffer.alloc(4);
+    let at = 0;
+    while (at + 12 <= size) {
+      fs.readSync(fd, head, 0, 8, at);
+      if (at === 0 && head.readUInt32LE(0) !== BLOCK.sectionHeader) throw new UserError(`cannot continue ${path}: it is not a pcapng file`, 'move it away, or give another name');
+      const total = head.readUInt32LE(4);
+      if (total < 12 || total % 4 !== 0 || at + total > size) break;
+      fs.readSync(fd, tail, 0, 4, at + total - 4);
+      if (tail.readUInt32LE(0) !== total) break;
+      at += total;
+    }
+    if (at < size) fs.ftruncateSync(fd, at);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 // statfs(2) f_type of the kernel's virtual file systems (include/uapi/linux/magic.h).
@@ -104,6 +152,8 @@ function openFailure(path: string, err: NodeJS.ErrnoException): string {
       return 'the disk is full';
     case 'ENOTDIR':
       return 'a part of the path is not a directory';
+    case 'ELOOP':
+      return 'it is a symbolic link';
     default:
       return err.code ?? err.message;
   }
@@ -177,12 +227,6 @@ function writeFailure(path: string, e: unknown, progress: WriteProgress, headerE
   );
 }
 
-/** Bytes of the Enhanced Packet Block of a packet. */
-export function enhancedPacketBlockSize(pkt: CapturedPacket, snaplen: number): number {
-  const comment = packetComment(pkt);
-  return enhancedPacketBlockBytes(Math.min(pkt.data.length, snaplen || pkt.data.length), pkt.direction !== undefined, comment ? Buffer.byteLength(comment, 'utf8') : 0, pkt.verdict !== undefined);
-}
-
 /** Bytes of the section header and interface blocks PcapngWriter writes for these, measured by writing them to a counter. */
 async function pcapngHeaderSize(comment: string | undefined, interfaces: readonly CaptureInterface[]): Promise<number> {
   let bytes = 0;
@@ -196,9 +240,13 @@ async function pcapngHeaderSize(comment: string | undefined, interfaces: readonl
   return bytes;
 }
 
-/** Opens a capture file at `path` in `format`. A pcap file gets its header at once. */
+/** Opens a capture file at `path` in `format` (continued when format.append). A pcap file gets its header at once. */
 export function openCaptureFile(path: string, format: FileFormat): CaptureFileWriter {
-  return captureFileOn(openFileStream(path), path, format, true);
+  if (format.append) {
+    if (format.format !== 'pcapng') throw new Error('only pcapng files are continued: a pcap file has one header');
+    cutAfterWholeBlocks(path, format.noFollow ?? false);
+  }
+  return captureFileOn(openFileStream(path, format), path, format, true);
 }
 
 /** A capture file on an already open stream (stdout for `-w -`: never ended). */
@@ -233,7 +281,7 @@ export function captureFileOn(stream: Writable, path: string, format: FileFormat
 /** The bytes a packet takes in a pcap file (pcapng files count their own blocks). */
 function packetBytes(pkt: CapturedPacket, format: FileFormat): number {
   if (format.format === 'pcap') return PCAP_RECORD_HEADER_SIZE + Math.min(pkt.data.length, Math.max(...format.interfaces.map((i) => i.snaplen)));
-  return enhancedPacketBlockSize(pkt, format.interfaces[pkt.ifIndex]?.snaplen ?? 0);
+  return enhancedPacketBlockLength(pkt, format.interfaces[pkt.ifIndex]?.snaplen ?? 0);
 }
 
 /** What a format writer's batch wrote (pcap-writer.ts, pcapng-writer.ts): all its bytes, those of the blocks before its first packet, each packet's, and when the file can take more. */
@@ -263,7 +311,7 @@ function formatWriterOn(stream: Writable, path: string, format: FileFormat, endS
           bytes += (await pcapngHeaderSize(format.comment, interfaces)) - (counted ? await pcapngHeaderSize(format.comment, interfaces.slice(0, counted)) : 0);
           counted = interfaces.length;
         }
-        bytes += enhancedPacketBlockSize(pkt, interfaces[pkt.ifIndex]?.snaplen ?? 0);
+        bytes += enhancedPacketBlockLength(pkt, interfaces[pkt.ifIndex]?.snaplen ?? 0);
         await w.writePacket(pkt);
       },
       writeBatch: (batch) => {

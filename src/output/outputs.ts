@@ -20,7 +20,7 @@ import type { Writable } from 'node:stream';
 import { UserError } from '../errors';
 import { formatMeta, type CaptureInterface, type CaptureStatistics, type CapturedPacket } from './packet';
 import type { PacketBatch } from './packet-batch';
-import { captureFileOn, openFileStream, type CaptureFileWriter } from './file-writer';
+import { captureFileOn, openCaptureFile, type CaptureFileWriter } from './file-writer';
 import { RotatingFileWriter, type RotationOptions } from './rotation';
 import { KeepLastWriter } from './keep-last';
 import { TcpdumpSink, tcpdumpFlags } from './tcpdump-sink';
@@ -93,6 +93,10 @@ export interface OutputOptions {
   keepLast?: number;
   /** The pcapng section comment (the command line). */
   comment?: string;
+  /** -w FILE (pcapng) continues an existing file with a new section instead of truncating it (file-writer.ts). */
+  append?: boolean;
+  /** -w FILE may not be a symbolic link. */
+  noFollow?: boolean;
   /**
    * When the first --rotate-seconds file opens (ms since the epoch): the wall
    * clock for a capture; `read` gives its first packet's time, so a file's
@@ -124,6 +128,7 @@ export function checkOutputOptions(opts: OutputOptions): void {
   if ((rotating || opts.keepLast !== undefined) && write === undefined) throw new UserError(`${what} needs -w FILE`, 'e.g. -w out.pcap');
   if ((rotating || opts.keepLast !== undefined) && write === '-') throw new UserError(`${what} needs a file name, not -w - (stdout)`, 'e.g. -w out.pcap');
   if (rotating && opts.keepLast !== undefined) throw new UserError('--write-file-rotate keeps one file; it cannot be combined with -C or --rotate-seconds', 'choose one');
+  if (opts.append && (write === undefined || write === '-' || fileFormat(opts) !== 'pcapng')) throw new UserError('only a pcapng file is continued', 'write FILE.pcapng');
   checkDecoding(opts);
 }
 
@@ -290,7 +295,7 @@ function fileSink(opts: OutputOptions, interfaces: readonly CaptureInterface[], 
   const file = opts.writeFile!;
   const format = fileFormat(opts);
   const one = format === 'pcap' ? new OneLinktype(interfaces, 'write pcapng instead: -w FILE.pcapng or --format pcapng') : undefined;
-  const fileFormatOf = { format, interfaces: one ? [{ linktype: one.linktype, snaplen: one.snaplen, linktypeExt: interfaces[0]?.linktypeExt }] : interfaces, nanosecond: opts.nanosecond, comment: opts.comment };
+  const fileFormatOf = { format, interfaces: one ? [{ linktype: one.linktype, snaplen: one.snaplen, linktypeExt: interfaces[0]?.linktypeExt }] : interfaces, nanosecond: opts.nanosecond, comment: opts.comment, append: opts.append, noFollow: opts.noFollow };
   const writePacket = (w: { writePacket(p: CapturedPacket): Promise<void> }) => async (batch: readonly CapturedPacket[]) => {
     for (const pkt of batch) await w.writePacket(one ? one.convert(pkt) : pkt);
   };
@@ -321,7 +326,7 @@ function fileSink(opts: OutputOptions, interfaces: readonly CaptureInterface[], 
     };
   }
   const toStdout = file === '-';
-  const w: CaptureFileWriter = captureFileOn(toStdout ? stdout : openFileStream(file), file, fileFormatOf, !toStdout);
+  const w: CaptureFileWriter = toStdout ? captureFileOn(stdout, file, fileFormatOf, false) : openCaptureFile(file, fileFormatOf);
   const behindEthernet = one ? (ifIndex: number) => one.behindEthernet(ifIndex) : undefined;
   if (!toStdout) {
     return {

@@ -87,6 +87,8 @@ export class RotatingFileWriter {
     this.width = rotation.maxBytes ? fileNumberWidth(rotation.fileCount) : 0;
     this.openedAtNs = BigInt(this.now()) * 1_000_000n;
     this.current = this.open(this.nameFor(0, this.openedAtNs));
+    // Only the first file continues an existing one: a ring's later files start afresh.
+    this.format.append = false;
   }
 
   /** The file being written. */

@@ -129,7 +129,7 @@ void test('the event loop delivers records without drain()', async (t) => {
   ring.close();
 });
 
-void test('pause() stops the event loop delivering (drain() still reads); resume() starts it again', async (t) => {
+void test('pause() stops the event loop delivering and drain() reading; resume() starts both again', async (t) => {
   if (skip) return t.skip(skip);
   const ring = createMap({ type: 'ringbuf', name: 'nc_t_rb8', keySize: 0, valueSize: 0, maxEntries: 1 << 16 });
   const producer = loadSequenceProducer(ring.fd, 'nc_t_rb8');
@@ -141,15 +141,45 @@ void test('pause() stops the event loop delivering (drain() still reads); resume
   producer.prog.testRun(PACKET, { repeat: 20 });
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(got.length, 0, 'nothing delivered while paused');
+  assert.equal(reader.drain(), 0, 'a paused reader drains nothing');
   producer.prog.testRun(PACKET, { repeat: 5 });
   reader.resume();
   assert.equal(reader.paused, false);
   const deadline = Date.now() + 3000;
   while (got.length < 25 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  assert.deepEqual(got, Array.from({ length: 25 }, (_, i) => BigInt(i + 1)));
+  assert.deepEqual(got, Array.from({ length: 25 }, (_, i) => BigInt(i + 1)), 'the records waited in the ring, none lost');
   reader.pause();
   producer.prog.testRun(PACKET, { repeat: 3 });
-  assert.equal(reader.drain(), 3, 'drain() reads a paused ring');
+  reader.resume();
+  assert.equal(reader.drain(), 3);
+  reader.close();
+  producer.close();
+  ring.close();
+});
+
+void test('a drain stops after the batch whose consumer paused the reader; the rest waits in the ring', (t) => {
+  if (skip) return t.skip(skip);
+  const ring = createMap({ type: 'ringbuf', name: 'nc_t_rb9', keySize: 0, valueSize: 0, maxEntries: 1 << 16 });
+  const producer = loadSequenceProducer(ring.fd, 'nc_t_rb9');
+  const batches: number[] = [];
+  let pauseAt = 2;
+  // 64-byte records, batches of at most 10 (640 bytes).
+  const reader = new RingReader(
+    ring,
+    (b) => {
+      batches.push(b.count);
+      if (batches.length === pauseAt) reader.pause();
+    },
+    { maxBatchBytes: 640 },
+  );
+  producer.prog.testRun(PACKET, { repeat: 100 });
+  assert.equal(reader.drain(), 20, 'two batches of ten, then the pause');
+  assert.deepEqual(batches, [10, 10]);
+  assert.equal(reader.drain(), 0);
+  pauseAt = Infinity;
+  reader.resume();
+  assert.equal(reader.drain(), 80, 'the rest was in the ring');
+  assert.equal(producer.loss.total(), 0n);
   reader.close();
   producer.close();
   ring.close();

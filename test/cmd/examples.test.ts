@@ -16,12 +16,15 @@ import { tcpFrame, udpFrame } from '../../lab/frames';
 import { repoRoot } from '../../lab/paths';
 import { startTestApp, startL2fwd, type DpdkApp } from '../../lab/dpdk';
 import { NETCAP, tempDir } from '../capture/netcap-child';
+import { startServe, type Served } from '../service/serve-process';
 
 const world = new World('examples');
 const dir = tempDir('examples');
 let ns: Namespace;
 let app: DpdkApp;
 let l2fwd: DpdkApp;
+/** The service netcap remote's examples speak to (NETCAP_URL), on a port of its own. */
+let served: Served;
 
 /** Examples someone else owns: issue 15 replaces rte_eth_rx_burst (inline in Debian's DPDK) with a port's burst function. */
 const NOT_OURS = new Map([['rte_eth_rx_burst@2@ret', 'rte_eth_rx_burst is inline in Debian\'s DPDK: the DPDK-ports work (issue 15) replaces this example']]);
@@ -43,9 +46,12 @@ before(async () => {
   await writePcap(path.join(dir, 'web.pcap'), some);
   await writePcap(path.join(dir, 'big.pcap'), Array.from({ length: 5000 }, (_, i) => udpFrame({ dstPort: 1000 + (i % 100), payload: Buffer.alloc(400, i & 0xff) })));
   fs.mkdirSync(path.join(dir, 'ring'));
+  served = await startServe({ stateDir: path.join(dir, 'remote-state'), world });
+  process.env.NETCAP_URL = served.url;
 });
 
 after(async () => {
+  await served?.stop();
   await world.destroy();
   fs.rmSync(dir, { recursive: true, force: true });
 });

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PcapngWriter } from '../../src/output/pcapng-writer';
+import { openCaptureFile } from '../../src/output/file-writer';
 import { readPcapng } from '../../src/output/pcapng-reader';
 import { encodeBlock } from '../../src/output/pcapng-format';
 import type { CaptureInterface, CapturedPacket } from '../../src/output/packet';
@@ -243,4 +244,43 @@ void test('epb_verdict: tshark shows each XDP and TC verdict; readPcapng and --j
   assert.deepEqual(readPcapng(fs.readFileSync(verdictFile)).packets.map((p) => p.verdict), verdicts);
   const json = JSON.parse(formatJsonLine(withVerdicts[1], interfaces[0])) as { verdict: unknown };
   assert.deepEqual(json.verdict, { type: 'xdp', value: 1, name: 'XDP_DROP' });
+});
+
+void test('a file continued with append: cut after its last whole block, then a new section; tcpdump reads both parts', async () => {
+  const file = path.join(tmp.dir, 'continued.pcapng');
+  const first = samplePackets(20, 21);
+  const second = samplePackets(15, 22);
+  await writeSample(file, first, sameSnaplen);
+  // A process killed in the middle of a write leaves part of a block.
+  const whole = fs.statSync(file).size;
+  fs.appendFileSync(file, encodeBlock(6, Buffer.alloc(40, 0xee)).subarray(0, 30));
+  const w = openCaptureFile(file, { format: 'pcapng', interfaces: sameSnaplen, append: true });
+  for (const p of second) await w.writePacket(p);
+  await w.close();
+  const back = readPcapng(fs.readFileSync(file));
+  assert.equal(back.damage, undefined, 'the partial block is gone');
+  assert.equal(back.sections.length, 2);
+  assert.ok(fs.readFileSync(file).subarray(whole, whole + 4).readUInt32LE(0) === 0x0a0d0d0a, 'the new section starts where the last whole block ended');
+  const dumped = tcpdumpDump(file, true);
+  assert.deepEqual(dumped.map((d) => d.bytes.toString('hex')), [...first, ...second].map((p) => p.data.toString('hex')));
+  // A file that is not pcapng is refused, not overwritten.
+  const other = path.join(tmp.dir, 'not-pcapng.pcapng');
+  fs.writeFileSync(other, 'hello, this is text and no capture');
+  assert.throws(() => openCaptureFile(other, { format: 'pcapng', interfaces: sameSnaplen, append: true }), /not a pcapng file/);
+  assert.equal(fs.readFileSync(other, 'utf8'), 'hello, this is text and no capture');
+  // noFollow refuses a symbolic link.
+  const link = path.join(tmp.dir, 'link.pcapng');
+  fs.symlinkSync(file, link);
+  assert.throws(() => openCaptureFile(link, { format: 'pcapng', interfaces: sameSnaplen, noFollow: true }), /symbolic link/);
+});
+
+void test('-C counts what the writer writes: the size of a pcapng file with directions, verdicts and comments is its bytes', async () => {
+  const file = path.join(tmp.dir, 'sized.pcapng');
+  const packets = samplePackets(30, 31).map((p, i) => ({ ...p, ifIndex: 0, ...(i % 3 === 0 ? { verdict: { type: 'xdp' as const, value: i % 5 } } : {}) }));
+  const w = openCaptureFile(file, { format: 'pcapng', interfaces: sameSnaplen });
+  for (const p of packets) await w.writePacket(p);
+  await w.flush();
+  assert.equal(w.size(), fs.statSync(file).size);
+  await w.close();
+  assert.deepEqual(readPcapng(fs.readFileSync(file)).packets.map((p) => p.verdict), packets.map((p) => p.verdict));
 });

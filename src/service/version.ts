@@ -1,0 +1,10 @@
+// netcap's version, as package.json says (the API shows it: a fleet client
+// checks its agents run the same netcap), and the API's own version, raised
+// when a change would break a client.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** From dist/src/service, package.json is three folders up. */
+export const NETCAP_VERSION: string = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+
+export const API_VERSION = 1;
