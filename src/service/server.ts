@@ -16,6 +16,7 @@ import { problemFor } from './http-errors';
 import { Problem } from './problem';
 import { TokenCheck, isPublic } from './auth';
 import { API_VERSION, NETCAP_VERSION } from './version';
+import { PACKAGE_ROOT } from './package-root';
 import { EventStreams } from './events';
 
 export interface ServerOptions {
@@ -25,8 +26,8 @@ export interface ServerOptions {
   tls?: { cert: Buffer; key: Buffer };
 }
 
-/** The page's files, from the source tree (dist/src/service -> src/service/web). */
-const WEB_DIR = path.join(__dirname, '..', '..', '..', 'src', 'service', 'web');
+/** The page's files, from the source tree (src/service/web). */
+const WEB_DIR = path.join(PACKAGE_ROOT, 'src', 'service', 'web');
 const WEB_FILES: Record<string, string> = { 'index.html': 'text/html; charset=utf-8', 'app.js': 'text/javascript; charset=utf-8', 'style.css': 'text/css; charset=utf-8' };
 const PCAPNG_TYPE = 'application/x-pcapng';
 

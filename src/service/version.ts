@@ -3,8 +3,8 @@
 // when a change would break a client.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { PACKAGE_ROOT } from './package-root';
 
-/** From dist/src/service, package.json is three folders up. */
-export const NETCAP_VERSION: string = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+export const NETCAP_VERSION: string = (JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 export const API_VERSION = 1;
