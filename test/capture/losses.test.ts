@@ -125,7 +125,7 @@ function checkLossesVisible(file: string, stderr: string, sent: number): ReturnT
   return s;
 }
 
-void test('an output slower than the packets: the reader pauses at its bound, the ring counts the rest; summary, pcapng statistics and exit status 3 say how many were lost', async () => {
+void test('an output slower than the packets: the reader pauses at its bound, the ring counts the rest; summary, pcapng statistics and exit status 3 say how many were lost', async (t) => {
   const frames = numberedFrames(20_000, 7502, 1400); // 28 MB at 50k frames/s: 70 MB/s, which nobody reading the text can take
   const file = path.join(tmp.dir, 'slow-output.pcapng');
   const r = runNetcap(['skb', '-f', 'tracepoint:net:netif_receive_skb', '-i', 'v1', '--netns', ns.name, '-e', 'udp port 7502', '--ring-size', '1', '-w', file, '--print', '--no-tcpdump', '-t', '-x'], world);
@@ -145,6 +145,7 @@ void test('an output slower than the packets: the reader pauses at its bound, th
   const exit = await r.stop('SIGINT');
   assert.equal(exit.code, 3, `exit ${exit.code}\n${r.stderr()}`);
   const s = checkLossesVisible(file, r.stderr(), frames.length);
+  t.diagnostic(`sent ${frames.length}, netcap took ${s.captured} (${((s.captured * 1400) / 2 ** 20).toFixed(1)} MiB of frames), lost ${s.lost}; peak RSS ${peak.toFixed(0)} MiB, ${atStart.toFixed(0)} MiB when ready`);
   // Held while the output was stuck: the 4 MiB bound crossed by at most one 1 MiB batch, then the 1 MiB ring read at the end; the text on its way (hex, -x: a few KiB a packet) fills the pipe after a hundred packets.
   assert.ok(s.captured * 1400 < 8 << 20, `netcap took ${s.captured} packets (${((s.captured * 1400) / 2 ** 20).toFixed(1)} MiB) of ${frames.length}; peak RSS ${peak.toFixed(0)} MiB, ${atStart.toFixed(0)} MiB at start`);
   assert.ok(peak - atStart < 64, `peak RSS ${peak.toFixed(0)} MiB, ${atStart.toFixed(0)} MiB at start: what an output that fell behind held stayed bounded (${s.captured} packets taken, ${s.lost} lost)`);
