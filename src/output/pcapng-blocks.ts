@@ -71,12 +71,15 @@ export function enhancedPacketBlockBytes(caplen: number, flags: boolean, verdict
 /**
  * Writes one Enhanced Packet Block of `block` bytes (enhancedPacketBlockBytes
  * of the same fields) into `out` at `at`; `fields` is a DataView over
- * `out`. `data` is the packet's kept bytes, `flags` its epb_flags (0: none),
- * `verdict` epb_verdict's value and `comment` the UTF-8 comment, each
- * left out when undefined. Returns the offset after the block.
+ * `out`. The packet's kept bytes are the first `caplen` of `data`; `flags`
+ * is its epb_flags (0: none), `verdict` epb_verdict's value (undefined:
+ * none) and `comment` the comment (UTF-8 bytes, or a string written in
+ * place) of `commentBytes` bytes (0: none). Returns the offset after the
+ * block. Nothing is allocated here: at 100k packets/s a Buffer or view per
+ * packet kept the garbage collector busy.
  */
 export function putEnhancedPacketBlock(
-  out: Uint8Array,
+  out: Buffer,
   fields: DataView,
   at: number,
   block: number,
@@ -85,12 +88,13 @@ export function putEnhancedPacketBlock(
   tsLow: number,
   wirelen: number,
   data: Uint8Array,
+  caplen: number,
   flags: number,
   verdict: Uint8Array | undefined,
-  comment: Uint8Array | undefined,
+  comment: Uint8Array | string | undefined,
+  commentBytes: number,
 ): number {
   const end = at + block;
-  const caplen = data.length;
   fields.setUint32(at, BLOCK.enhancedPacket, true);
   fields.setUint32(at + 4, block, true);
   fields.setUint32(at + 8, ifIndex, true);
@@ -99,7 +103,7 @@ export function putEnhancedPacketBlock(
   fields.setUint32(at + 16, tsLow, true);
   fields.setUint32(at + 20, caplen, true);
   fields.setUint32(at + 24, wirelen >>> 0, true); // as given, even below caplen (a file's value is kept)
-  out.set(data, at + 28);
+  out.set(caplen === data.length ? data : data.subarray(0, caplen), at + 28);
   at = zeroTo(out, at + 28 + caplen, pad4(caplen) - caplen);
   if (flags !== 0) {
     fields.setUint16(at, OPT.epbFlags, true);
@@ -113,11 +117,12 @@ export function putEnhancedPacketBlock(
     out.set(verdict, at + 4);
     at = zeroTo(out, at + 4 + VERDICT_BYTES, pad4(VERDICT_BYTES) - VERDICT_BYTES);
   }
-  if (comment?.length) {
+  if (commentBytes > 0) {
     fields.setUint16(at, OPT.comment, true);
-    fields.setUint16(at + 2, comment.length, true);
-    out.set(comment, at + 4);
-    at = zeroTo(out, at + 4 + comment.length, pad4(comment.length) - comment.length);
+    fields.setUint16(at + 2, commentBytes, true);
+    if (typeof comment === 'string') out.write(comment, at + 4, commentBytes, 'utf8');
+    else out.set(comment!, at + 4);
+    at = zeroTo(out, at + 4 + commentBytes, pad4(commentBytes) - commentBytes);
   }
   if (at + 4 < end) at = zeroTo(out, at, 4); // opt_endofopt
   fields.setUint32(at, block, true);
@@ -141,16 +146,26 @@ export function enhancedPacketBlockLength(pkt: CapturedPacket, snaplen: number):
  * so a writer to many readers encodes a batch into one buffer.
  */
 export function writeEnhancedPacketBlock(target: Buffer, at: number, pkt: CapturedPacket, snaplen: number): number {
-  const text = packetComment(pkt);
-  const comment = text ? Buffer.from(text, 'utf8') : undefined;
-  const data = pkt.data.subarray(0, caplenOf(pkt, snaplen));
+  const comment = packetComment(pkt);
+  const commentBytes = comment ? Buffer.byteLength(comment, 'utf8') : 0;
+  const caplen = caplenOf(pkt, snaplen);
   const flags = directionFlags(pkt.direction);
-  const block = enhancedPacketBlockBytes(data.length, flags !== 0, pkt.verdict !== undefined, comment?.length ?? 0);
-  const fields = new DataView(target.buffer, target.byteOffset, target.byteLength);
+  const block = enhancedPacketBlockBytes(caplen, flags !== 0, pkt.verdict !== undefined, commentBytes);
   const tsHigh = Number((pkt.tsNs >> 32n) & 0xffffffffn);
   const tsLow = Number(pkt.tsNs & 0xffffffffn);
-  putEnhancedPacketBlock(target, fields, at, block, pkt.ifIndex, tsHigh, tsLow, pkt.wirelen, data, flags, pkt.verdict && verdictValue(pkt.verdict), comment);
+  putEnhancedPacketBlock(target, viewOf(target), at, block, pkt.ifIndex, tsHigh, tsLow, pkt.wirelen, pkt.data, caplen, flags, pkt.verdict && verdictValue(pkt.verdict), comment, commentBytes);
   return block;
+}
+
+/** A DataView over `target`, kept for the next call with the same buffer (a batch's blocks go into one: netcap serve's streams). */
+let lastTarget: Buffer | undefined;
+let lastView: DataView | undefined;
+function viewOf(target: Buffer): DataView {
+  if (target !== lastTarget || !lastView) {
+    lastTarget = target;
+    lastView = new DataView(target.buffer, target.byteOffset, target.byteLength);
+  }
+  return lastView;
 }
 
 /** The Enhanced Packet Block of `pkt` as a Buffer of its own. */
@@ -171,7 +186,7 @@ function verdictValue(v: PacketVerdict): Buffer {
 }
 
 /** Zeroes `bytes` bytes of `out` from `at` (padding: a loop beats fill()'s call for 0-3 bytes); returns the offset after them. */
-function zeroTo(out: Uint8Array, at: number, bytes: number): number {
+function zeroTo(out: Buffer, at: number, bytes: number): number {
   for (let i = 0; i < bytes; i++) out[at + i] = 0;
   return at + bytes;
 }

@@ -87,8 +87,10 @@ export class PcapngWriter {
     const total = this.out.appendSlices(blocks, count, (first, last, out, at) => {
       const fields = new DataView(out.buffer, out.byteOffset, out.byteLength);
       for (let i = first; i < last; i++) {
-        const data = new Uint8Array(source, sourceOffset + dataStart[i], kept[i]);
-        at = putEnhancedPacketBlock(out, fields, at, blocks[i], ifIndex[i], tsHigh[i], tsLow[i], wirelen[i], data, EPB_FLAGS[direction[i]], undefined, comments[i]);
+        const length = kept[i];
+        const comment = comments[i];
+        const data = new Uint8Array(source, sourceOffset + dataStart[i], length);
+        at = putEnhancedPacketBlock(out, fields, at, blocks[i], ifIndex[i], tsHigh[i], tsLow[i], wirelen[i], data, length, EPB_FLAGS[direction[i]], undefined, comment, comment?.length ?? 0);
       }
     });
     return { bytes: header + total, header, sizes: blocks, ready: this.out.ready() };
