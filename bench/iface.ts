@@ -1,14 +1,15 @@
-// netcap iface against tcpdump -i on the same veth in the same run (issue
-// 17): `netcap iface -i v1 -Q in` (a tcx program at v1's ingress) and
-// `tcpdump -i v1 -Q in` side by side at 20k and 100k pps
+// netcap iface against tcpdump -i on the same veth in the same run (issues
+// 17, 18): `netcap iface -i v1 -Q in` (a tcx program at v1's ingress) and
+// `tcpdump -i v1 -Q in` side by side, like for like (pcap and pcapng file
+// names, both buffered or both -U), then a rate ladder
 // (bench/harness/vs-tcpdump.ts).
 import type { BenchSection } from './harness/section';
 import { runVsTcpdump, VS_TCPDUMP_FILTER } from './harness/vs-tcpdump';
 
 export const section: BenchSection = {
   id: 'iface',
-  title: 'netcap iface vs tcpdump -i on a veth at a fixed rate',
-  budgetMs: 240_000,
+  title: 'netcap iface vs tcpdump -i on a veth: CPU, losses and memory at fixed rates, and a rate ladder',
+  budgetMs: 300_000,
   run: (ctx) =>
     runVsTcpdump(ctx, {
       subcommand: 'iface',

@@ -6,8 +6,9 @@
 // worker thread, writing one sequence-numbered record per run with
 // bpf_ringbuf_output (the kernel side of every netcap probe), paced to a
 // target rate. Consumers: RingReader (libbpf ring_buffer drained from libuv,
-// batches of <= 1 MiB, each record's sequence number read in JS through
-// RecordBatch.forEachRecord, the allocation-free path) and
+// batches of <= 1 MiB in a reused staging buffer, each record's sequence
+// number read in JS through RecordBatch.view in a loop over the end
+// offsets, as the capture library reads its records) and
 // bench/ringbuf-consumer.c (same drain, same per-record read, in C).
 // For each consumer the target rate climbs a ladder until a run loses or
 // reorders a record; the figure is the rate achieved (records between the
@@ -19,7 +20,7 @@ import * as path from 'node:path';
 import { cpus, loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { createMap, type BpfMap } from '../src/bpf/map';
-import { RingReader } from '../src/bpf/ringbuf';
+import { RingReader, type RecordBatch } from '../src/bpf/ringbuf';
 import { skipReason } from '../src/bpf/features';
 import type { BenchContext, BenchResult, BenchSection } from './harness/section';
 import { commandsBlock, figureTable, num } from './harness/format';
@@ -58,30 +59,46 @@ function newRing(): BpfMap {
   return createMap({ type: 'ringbuf', name: 'nc_bench_ring', keySize: 0, valueSize: 0, maxEntries: RING_BYTES });
 }
 
-async function runJs(total: number, rate: number): Promise<Run> {
-  const ring = newRing();
-  let count = 0;
+/** What the JS consumer does with each record: reads its sequence number and checks the order. */
+class SequenceCheck {
+  count = 0;
+  outOfOrder = 0;
   // The low 32 bits of the u64 sequence number: runs stay far below 2^32
   // records, and Numbers spare a BigInt allocation per record.
-  let expected = 1;
-  let outOfOrder = 0;
+  private expected = 1;
+
+  /** An indexed loop over the end offsets, reading through RecordBatch.view: how the capture library reads its records (record-packets.ts). */
+  take(batch: RecordBatch): void {
+    const { view, ends } = batch;
+    let expected = this.expected;
+    let start = 0;
+    for (let i = 0; i < ends.length; i++) {
+      const seq = view.getUint32(start, true);
+      if (seq !== expected) this.outOfOrder++;
+      expected = seq + 1;
+      start = ends[i];
+    }
+    this.expected = expected;
+    this.count += batch.count;
+  }
+}
+
+async function runJs(total: number, rate: number): Promise<Run> {
+  const ring = newRing();
+  const check = new SequenceCheck();
   let first = 0n;
   let last = 0n;
   let finished: () => void = () => undefined;
   const all = new Promise<void>((r) => (finished = r));
-  const reader = new RingReader(ring, (batch) => {
-    if (count === 0) first = process.hrtime.bigint();
-    batch.forEachRecord((data, start) => {
-      const seq = data.readUInt32LE(start);
-      if (seq !== expected) outOfOrder++;
-      expected = seq + 1;
-    });
-    count += batch.count;
-    if (count >= total) {
+  const reader = new RingReader(ring, onBatch, { reuseBatch: true });
+  function onBatch(batch: RecordBatch): void {
+    if (check.count === 0) first = process.hrtime.bigint();
+    check.take(batch);
+    if (check.count >= total) {
       last = process.hrtime.bigint();
       finished();
     }
-  });
+  }
   try {
     const report = await produce(ring.fd, total, rate);
     // Whatever the last wakeup left behind (or all of it, on a lossy run).
@@ -92,10 +109,10 @@ async function runJs(total: number, rate: number): Promise<Run> {
     if (last === 0n) last = process.hrtime.bigint();
     const seconds = Number(last - first) / 1e9;
     return {
-      records: count,
+      records: check.count,
       lost: report.lost,
-      outOfOrder,
-      rate: report.lost === 0 && count === total ? (count - 1) / seconds : NaN,
+      outOfOrder: check.outOfOrder,
+      rate: report.lost === 0 && check.count === total ? (check.count - 1) / seconds : NaN,
       producerRate: report.offered / (report.elapsedNs / 1e9),
     };
   } finally {
@@ -188,30 +205,20 @@ async function highestLossless(consume: (total: number, rate: number) => Promise
 const DRAIN_RING_BYTES = 128 << 20;
 const DRAIN_RECORDS = 1_500_000;
 
-async function drainJs(): Promise<number> {
+/** `reuse`: batches are views of the reader's staging buffer (RingReader reuseBatch), as the capture library reads; else each batch is its own copy. */
+async function drainJs(reuse: boolean): Promise<number> {
   const ring = createMap({ type: 'ringbuf', name: 'nc_bench_drain', keySize: 0, valueSize: 0, maxEntries: DRAIN_RING_BYTES });
-  let count = 0;
-  // The low 32 bits of the u64 sequence number: runs stay far below 2^32
-  // records, and Numbers spare a BigInt allocation per record.
-  let expected = 1;
-  let outOfOrder = 0;
+  const check = new SequenceCheck();
   let reader: RingReader | undefined;
   try {
     const report = await produce(ring.fd, DRAIN_RECORDS, 0);
     if (report.lost !== 0) throw new Error(`drain ring lost ${report.lost} records while filling`);
     // The reader starts after the fill, so the event loop can't take records early.
-    reader = new RingReader(ring, (batch) => {
-      batch.forEachRecord((data, start) => {
-        const seq = data.readUInt32LE(start);
-        if (seq !== expected) outOfOrder++;
-        expected = seq + 1;
-      });
-      count += batch.count;
-    });
+    reader = new RingReader(ring, (batch) => check.take(batch), { reuseBatch: reuse });
     const start = process.hrtime.bigint();
     reader.drain();
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-    return outOfOrder === 0 && count === DRAIN_RECORDS ? count / seconds : NaN;
+    return check.outOfOrder === 0 && check.count === DRAIN_RECORDS ? check.count / seconds : NaN;
   } finally {
     reader?.close();
     ring.close();
@@ -255,12 +262,14 @@ export const section: BenchSection = {
     const cTargets: number[] = [];
     let unpacedLoss = { js: NaN, c: NaN, offered: 0 };
     const drainJsRates: number[] = [];
+    const drainJsCopyRates: number[] = [];
     const drainCRates: number[] = [];
     const drainCCopyRates: number[] = [];
     for (let i = 0; i < ctx.repeats && ctx.remainingMs() > 60_000; i++) {
       drainCRates.push(await drainC(binary));
       drainCCopyRates.push(await drainC(binary, true));
-      drainJsRates.push(await drainJs());
+      drainJsRates.push(await drainJs(true));
+      drainJsCopyRates.push(await drainJs(false));
       ctx.log(`drain ${i + 1}: js ${num(drainJsRates[i] / 1e6)} M/s, c ${num(drainCRates[i] / 1e6)} M/s`);
     }
     for (let i = 0; i < repeats && ctx.remainingMs() > 30_000; i++) {
@@ -290,7 +299,8 @@ export const section: BenchSection = {
       `**Drain capacity**: ${num(DRAIN_RECORDS)} records put in a ${DRAIN_RING_BYTES >> 20} MiB ring first, then drained in one go (RingReader.drain() / ring_buffer__consume), timed by the consumer.`,
       '',
       figureTable([
-        { label: 'RingReader drain (JS forEachRecord, 1 MiB batches)', samples: drainJsRates.map((r) => r / 1e6), unit: 'M records/s', ratios: drainRatios, anchor: 'C ring_buffer__consume' },
+        { label: 'RingReader drain (JS, 1 MiB batches in a reused buffer, each record read through RecordBatch.view, as the capture reads)', samples: drainJsRates.map((r) => r / 1e6), unit: 'M records/s', ratios: drainRatios, anchor: 'C ring_buffer__consume' },
+        { label: 'RingReader drain, each batch its own copy (the default)', samples: drainJsCopyRates.map((r) => r / 1e6), unit: 'M records/s', ratios: pairedRatios(drainJsCopyRates, drainCRates), anchor: 'C ring_buffer__consume' },
         { label: 'C drain (libbpf ring_buffer__consume)', samples: drainCRates.map((r) => r / 1e6), unit: 'M records/s' },
         {
           label: 'C drain copying each record out (what RingReader has to do)',
@@ -326,6 +336,7 @@ export const section: BenchSection = {
         'ringbuf.c.lossless_records_per_s': summarize(c).median,
         'ringbuf.js.ratio_vs_c': summarize(ratios).median,
         'ringbuf.js.drain_records_per_s': summarize(drainJsRates).median,
+        'ringbuf.js.drain_copy_records_per_s': summarize(drainJsCopyRates).median,
         'ringbuf.c.drain_records_per_s': summarize(drainCRates).median,
         'ringbuf.c.drain_copy_records_per_s': summarize(drainCCopyRates).median,
         'ringbuf.js.drain_ratio_vs_c': summarize(drainRatios).median,

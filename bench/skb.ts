@@ -1,14 +1,15 @@
-// netcap skb against tcpdump on the same interface in the same run (issue 5):
-// `netcap skb -f tracepoint:net:netif_receive_skb -i v1` and `tcpdump -i v1`
-// side by side at 20k and 100k pps (bench/harness/vs-tcpdump.ts, which
-// netcap iface's section uses too).
+// netcap skb against tcpdump on the same interface in the same run (issues
+// 5, 18): `netcap skb -f tracepoint:net:netif_receive_skb -i v1` and
+// `tcpdump -i v1` side by side, like for like (pcap and pcapng file names,
+// both buffered or both -U), then a rate ladder (bench/harness/vs-tcpdump.ts,
+// which netcap iface's section uses too).
 import type { BenchSection } from './harness/section';
 import { runVsTcpdump, VS_TCPDUMP_FILTER } from './harness/vs-tcpdump';
 
 export const section: BenchSection = {
   id: 'skb',
-  title: 'netcap skb vs tcpdump on a veth at a fixed rate',
-  budgetMs: 240_000,
+  title: 'netcap skb vs tcpdump on a veth: CPU, losses and memory at fixed rates, and a rate ladder',
+  budgetMs: 300_000,
   run: (ctx) =>
     runVsTcpdump(ctx, {
       subcommand: 'skb',

@@ -3,7 +3,7 @@
 // make of an agent (GET /info with its clock, the capture's view, its pcapng
 // stream or dump) with synthetic 64-byte packets as fast as the socket takes
 // them (TCP's back-pressure: nothing is dropped). The blocks are netcap's
-// own encoders' (src/output/pcapng-writer.ts); each batch's timestamps are
+// own encoders' (src/output/pcapng-blocks.ts); each batch's timestamps are
 // the clock's now, so the sources interleave in time like live captures.
 // They cost a copy and two stores per packet: what bench/fleet.ts measures
 // is the client's merge, and test/fleet/dump-throttle.test.ts drives the
@@ -15,7 +15,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import * as http from 'node:http';
 import { realtimeNs } from '../src/capture/clock';
-import { enhancedPacketBlock, interfaceBlock, sectionHeaderBlock, statisticsBlock } from '../src/output/pcapng-writer';
+import { enhancedPacketBlock, interfaceBlock, sectionHeaderBlock, statisticsBlock } from '../src/output/pcapng-blocks';
 import { API_VERSION, NETCAP_VERSION } from '../src/service/version';
 
 export interface SourcesJob {

@@ -152,7 +152,8 @@ export interface Native {
     Sender: new (fd: number, onWake: () => void, options: { spinNs?: number; lowWater?: number; realtime?: boolean; idlePoll?: boolean }) => NativeSender;
   };
   /** maxBatchBytes (default 1 MiB) bounds one delivered batch; consume() still drains everything. */
-  RingBuffer: new (mapFd: number, onBatch: (data: Buffer, ends: Uint32Array) => void, maxBatchBytes?: number) => NativeRingBuffer;
+  /** onBatch gets the staging buffers (reused by the next batch): `bytes` of records back to back, and `count` end offsets. */
+  RingBuffer: new (mapFd: number, onBatch: (data: ArrayBuffer, bytes: number, ends: ArrayBuffer, count: number) => void, maxBatchBytes?: number) => NativeRingBuffer;
 }
 
 let loaded: Native | undefined;

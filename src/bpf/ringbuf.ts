@@ -2,20 +2,30 @@
 // ringbuf.Reader, but push-style): libbpf's ring_buffer does the memory
 // ordering and libuv polls its epoll fd; every wakeup delivers one batch of
 // copied records (at most maxBatchBytes; the rest comes on the next turn of
-// the event loop). Nothing in a batch points into the
-// ring, so records may be kept after the callback returns.
+// the event loop). Nothing in a batch points into the ring, so records may
+// be kept after the callback returns — unless the reader was made with
+// `reuseBatch`: then a batch is a view of the reader's staging buffer, which
+// the next batch overwrites, and costs no copy or allocation (the capture
+// library takes what it keeps before returning).
 import { native, type NativeRingBuffer } from '../native';
 import type { BpfMap } from './map';
 import { track, untrack } from './registry';
 
 /** Records from one drain of the ring, in the order the kernel committed them. */
 export class RecordBatch implements Iterable<Buffer> {
+  #view: DataView | undefined;
+
   constructor(
     /** Every record back to back. */
     readonly data: Buffer,
     /** End offset of each record in `data`. */
     readonly ends: Uint32Array,
   ) {}
+
+  /** `data` as a DataView: fields read with getUint32(offset, true) cost less than Buffer's readUInt32LE. */
+  get view(): DataView {
+    return (this.#view ??= new DataView(this.data.buffer, this.data.byteOffset, this.data.byteLength));
+  }
 
   get count(): number {
     return this.ends.length;
@@ -66,12 +76,15 @@ export interface RingReaderOptions {
    * cache, and a busy ring yields to other I/O between batches.
    */
   maxBatchBytes?: number;
+  /** Batches are views that the next batch overwrites: onBatch copies what it keeps (default false: each batch is its own copy). */
+  reuseBatch?: boolean;
 }
 
 export class RingReader {
   #ring: NativeRingBuffer | undefined;
   #records = 0;
   #batches = 0;
+  #delivering = false;
   #paused = false;
 
   constructor(
@@ -80,14 +93,21 @@ export class RingReader {
     options: RingReaderOptions = {},
   ) {
     if (map.spec.type !== 'ringbuf') throw new Error(`map ${map.name} is a ${map.spec.type} map, not a ring buffer`);
-    const deliver = (data: Buffer, ends: Uint32Array): void => {
-      this.#records += ends.length;
+    const reuse = options.reuseBatch === true;
+    const deliver = (data: ArrayBuffer, bytes: number, ends: ArrayBuffer, count: number): void => {
+      this.#records += count;
       this.#batches++;
+      const batch = reuse
+        ? new RecordBatch(Buffer.from(data, 0, bytes), new Uint32Array(ends, 0, count))
+        : new RecordBatch(Buffer.from(new Uint8Array(data, 0, bytes)), new Uint32Array(ends.slice(0, count * 4)));
       try {
-        onBatch(new RecordBatch(data, ends));
+        this.#delivering = true;
+        onBatch(batch);
       } catch (e) {
         if (!options.onError) throw e;
         options.onError(e);
+      } finally {
+        this.#delivering = false;
       }
     };
     this.#ring = new (native().RingBuffer)(map.fd, deliver, options.maxBatchBytes);
@@ -112,27 +132,33 @@ export class RingReader {
   /**
    * Drains the ring now, delivering what it holds through onBatch before
    * returning: the last read before close(), so records already committed
-   * are not lost. Returns the number of records delivered.
+   * are not lost (resume() first: a paused reader reads nothing). Returns
+   * the number of records delivered.
    */
   drain(): number {
     if (!this.#ring) throw new Error(`ring reader on map ${this.map.name} is closed`);
+    // From inside onBatch, a drain would overwrite the staging buffer the batch is in.
+    if (this.#delivering) return 0;
     return this.#ring.consume();
   }
 
   /**
-   * Stops reading until resume(): no wakeups, and a drain() under way stops
-   * after its batch. While the consumer of the batches is behind, the ring
-   * fills and the probes count what does not fit, instead of batches piling
-   * up in memory. The last drain before close() resumes first.
+   * Stops reading until resume(): no wakeups, and drain() reads nothing (a
+   * drain under way, whose onBatch paused, stops after that batch). While
+   * the consumer of the batches is behind, the ring fills and the producer
+   * counts what does not fit, instead of batches piling up in memory.
+   * Idempotent. The last drain before close() resumes first.
    */
   pause(): void {
+    if (!this.#ring || this.#paused) return;
+    this.#ring.pause();
     this.#paused = true;
-    this.#ring?.pause();
   }
 
   resume(): void {
+    if (!this.#ring || !this.#paused) return;
+    this.#ring.resume();
     this.#paused = false;
-    this.#ring?.resume();
   }
 
   get paused(): boolean {

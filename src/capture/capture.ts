@@ -30,20 +30,36 @@ import { CaptureMaps } from './maps';
 import type { Generation, JudgeSettings, PrepareMode, PreparedMode } from './mode';
 import { parseDirection, type CaptureDirection } from './direction';
 import { readPointStats, type PointStats } from './stats';
-import { decodeRecord } from './record';
+import { decodeRecord, type PacketRecord } from './record';
+import { RecordPackets } from './record-packets';
 import { startupMark } from './startup-trace';
 import { MAX_SNAPLEN } from '../limits';
 
 /** How often the ring is read without a wake-up: the longest a lone packet waits. */
 export const DRAIN_INTERVAL_MS = 10;
 /**
- * Record bytes read from the ring but not yet written by the outputs above
- * which the reader pauses (it resumes below a quarter): outputs slower than
- * the packets then let the ring fill and the probes count the losses,
- * instead of batches piling up in memory. The ring is the buffer: with 16
- * MiB here, packets waited long enough to outlive V8's young generation and
- * netcap serve's RSS swung between 250 and 480 MiB at 100k packets/s; with
- * 4 MiB (four batches) it stays near 250 MiB, and nothing more is lost.
+ * The same when only files take the packets and nobody waits for them (no
+ * -U, no -c, no 'packets' listener; every PacketSink buffered): the probes
+ * wake the reader once an eighth of the ring waits, so this bounds only how
+ * late the captured count is, and the event loop wakes 5 times a second
+ * instead of 100 (at 100k packets/s the 10 ms timer cost about as much CPU
+ * as tcpdump's whole capture).
+ */
+export const BUFFERED_DRAIN_INTERVAL_MS = 200;
+/**
+ * Record bytes read from the ring and not yet taken by every output above
+ * which the reader pauses (it resumes once they are down to a quarter): an
+ * output that cannot keep up (tcpdump decoding on a pipe, a slow disk, a
+ * service's client) holds a bounded backlog, the ring fills, and what it
+ * cannot take the probes count as lost (the summary, the pcapng statistics
+ * and exit status 3 say so) instead of piling up in memory. Bytes, not
+ * batches: a batch is anything from one record (a wake-up at a low rate,
+ * -U) to maxBatchBytes (1 MiB), so a count of batches bounds nothing finer
+ * than eight of the largest and pauses for eight of the smallest. The ring
+ * is the buffer: with 16 MiB here, packets waited long enough to outlive
+ * V8's young generation and netcap serve's RSS swung between 250 and 480
+ * MiB at 100k packets/s; with 4 MiB (four full batches) it stays near 250
+ * MiB, and nothing more is lost.
  */
 const MAX_BACKLOG_BYTES = 4 << 20;
 /** How often a mode is asked whether its points are still there (the traced process...). */
@@ -106,10 +122,13 @@ export class Capture extends EventEmitter<CaptureEvents> {
   private reader: RingReader | undefined;
   private links: Link[] = [];
   private timers: NodeJS.Timeout[] = [];
+  private drainTimer: NodeJS.Timeout | undefined;
   private finish: ((reason: string, message?: string) => void) | undefined;
   private readonly clock = new WallClock();
   private stateValue: CaptureState = 'loaded';
   private firstBatch = true;
+  /** The fast path's columns, reused from batch to batch. */
+  private columns: RecordPackets | undefined;
 
   /**
    * Prepares the mode and loads its first generation of programs; nothing
@@ -211,7 +230,8 @@ export class Capture extends EventEmitter<CaptureEvents> {
     try {
       // The outputs must work before anything is attached (tcpdump has taken its flags).
       await Promise.all([this.generation.ready?.(), ...this.sinks.map((s) => s.ready)]);
-      this.reader = new RingReader(this.maps.ring, (batch) => this.deliver(batch), { onError: (e) => this.fail(e) });
+      // Every batch is taken before deliver() returns (decoded copies, or written by the outputs): the reader may reuse its buffer.
+      this.reader = new RingReader(this.maps.ring, (batch) => this.deliver(batch), { onError: (e) => this.fail(e), reuseBatch: true });
       this.generation.install();
       this.links = this.mode.attach();
       startupMark('probes attached');
@@ -226,12 +246,16 @@ export class Capture extends EventEmitter<CaptureEvents> {
     for (const s of this.sinks) void s.ended?.then((r) => this.finish?.(r));
     const drain = () => {
       try {
-        if (this.reader && !this.reader.closed && !this.reader.paused) this.reader.drain();
+        if (this.reader && !this.reader.closed) this.reader.drain();
       } catch (e) {
         this.fail(e);
       }
     };
-    this.timers.push(setInterval(drain, DRAIN_INTERVAL_MS));
+    const tick = () => {
+      drain();
+      this.drainTimer = setTimeout(tick, this.drainInterval());
+    };
+    this.drainTimer = setTimeout(tick, this.drainInterval());
     // Once as soon as the event loop is free after attaching: in a busy
     // process the first packets are there within microseconds.
     setImmediate(drain);
@@ -336,6 +360,12 @@ export class Capture extends EventEmitter<CaptureEvents> {
     return next;
   }
 
+  /** How long until the ring is read again without a wake-up (DRAIN_INTERVAL_MS, BUFFERED_DRAIN_INTERVAL_MS). */
+  private drainInterval(): number {
+    const waited = this.options.flushEachBatch === true || this.options.count !== undefined || this.listenerCount('packets') > 0 || !this.sinks.every((s) => s.buffered);
+    return waited || this.sinks.length === 0 ? DRAIN_INTERVAL_MS : BUFFERED_DRAIN_INTERVAL_MS;
+  }
+
   /** Points the mode appended while running: counters (within the room the maps have), an output interface each. */
   private pointsAdded(): void {
     const count = this.mode.points.length;
@@ -377,45 +407,87 @@ export class Capture extends EventEmitter<CaptureEvents> {
     if (this.firstBatch) startupMark('first records read from the ring');
     this.firstBatch = false;
     const limit = this.options.count;
-    const packets: CapturedPacket[] = [];
-    for (const raw of batch) {
-      if (limit !== undefined && this.written >= limit) break;
-      const rec = decodeRecord(raw);
-      const p = this.mode.packet(rec);
-      const ifIndex = this.interfaceFor(rec.point, p.linktype);
-      packets.push({
-        ifIndex,
-        tsNs: this.clock.toRealtime(rec.tsNs),
-        data: p.data,
-        wirelen: p.wirelen,
-        meta: p.meta,
-        ...(p.direction ? { direction: p.direction } : {}),
-        ...(p.verdict ? { verdict: p.verdict } : {}),
-        ...(p.linktype === LINKTYPE_RAW && rec.protocol ? { etherType: rec.protocol } : {}),
-      });
-      this.written++;
-      if (rec.point < this.captured.length) this.captured[rec.point]++;
+    const count = limit === undefined ? batch.count : Math.min(batch.count, Math.max(0, limit - this.written));
+    if (count === 0) return;
+    if (this.mode.plainPackets) this.deliverColumns(batch, count);
+    else {
+      const packets: CapturedPacket[] = [];
+      for (let i = 0; i < count; i++) {
+        const rec = decodeRecord(batch.record(i));
+        packets.push(this.packetOf(rec));
+        if (rec.point < this.captured.length) this.captured[rec.point]++;
+      }
+      this.written += count;
+      this.emit('packets', packets);
+      this.writeOut(batch.ends[count - 1], this.sinks, packets, []);
     }
-    if (packets.length === 0) return;
-    this.emit('packets', packets);
-    // One chained task per ring batch: at 100k packets/s a promise per
-    // packet spent most of the time in GC and let the ring overflow.
-    // Order and back-pressure are kept.
+    if (limit !== undefined && this.written >= limit) this.finish?.('count');
+  }
+
+  /**
+   * The fast path (PreparedMode plainPackets): outputs that take batches
+   * write the records from the ring batch now; CapturedPackets are made
+   * only for listeners and the other outputs.
+   */
+  private deliverColumns(batch: RecordBatch, count: number): void {
+    this.columns ??= new RecordPackets(this.mode.plainPackets!, this.clock, (point, linktype) => this.interfaceFor(point, linktype), (rec) => this.packetOf(rec));
+    const columns = this.columns.fill(batch, count);
+    for (let i = 0; i < count; i++) if (columns.point[i] < this.captured.length) this.captured[columns.point[i]]++;
+    this.written += count;
+    if (this.listenerCount('packets') > 0) this.emit('packets', columns.all());
+    const ready: Promise<void>[] = [];
+    const takers: PacketSink[] = [];
+    for (const s of this.sinks) {
+      if (!s.writeBatch) takers.push(s);
+      else {
+        try {
+          ready.push(s.writeBatch(columns));
+        } catch (e) {
+          ready.push(Promise.reject(e));
+        }
+      }
+    }
+    this.writeOut(batch.ends[count - 1], takers, takers.length ? columns.all() : [], ready);
+  }
+
+  /** A record as the packet outputs write: the mode's packet on its output interface, with wall-clock time. */
+  private packetOf(rec: PacketRecord): CapturedPacket {
+    const p = this.mode.packet(rec);
+    return {
+      ifIndex: this.interfaceFor(rec.point, p.linktype),
+      tsNs: this.clock.toRealtime(rec.tsNs),
+      data: p.data,
+      wirelen: p.wirelen,
+      meta: p.meta,
+      ...(p.direction ? { direction: p.direction } : {}),
+      ...(p.verdict ? { verdict: p.verdict } : {}),
+      ...(p.linktype === LINKTYPE_RAW && rec.protocol ? { etherType: rec.protocol } : {}),
+    };
+  }
+
+  /**
+   * Hands `packets` to `takers` and waits for `ready` (the outputs that
+   * took the batch already). One chained task per ring batch: at 100k
+   * packets/s a promise per packet spent most of the time in GC and let the
+   * ring overflow. Order and back-pressure are kept.
+   */
+  private writeOut(bytes: number, takers: readonly PacketSink[], packets: readonly CapturedPacket[], ready: Promise<void>[]): void {
     const sinks = [...this.sinks];
-    const bytes = batch.data.length;
+    const writers = [...takers];
+    for (const r of ready) r.catch(() => undefined); // failures are seen through the chain below
     this.backlogBytes += bytes;
-    if (this.backlogBytes > MAX_BACKLOG_BYTES && this.reader && !this.reader.closed) this.reader.pause();
+    // Not while stopping: the last drain takes everything the ring still holds.
+    if (this.backlogBytes > MAX_BACKLOG_BYTES && this.stateValue === 'running') this.reader?.pause();
     this.writing = this.writing.then(async () => {
       try {
-        await Promise.all(sinks.map((s) => s.write(packets)));
+        await Promise.all([...ready, ...writers.map((s) => s.write(packets))]);
         if (this.options.flushEachBatch) await Promise.all(sinks.map((s) => s.flush()));
       } finally {
         this.backlogBytes -= bytes;
-        if (this.reader?.paused && !this.reader.closed && this.backlogBytes <= MAX_BACKLOG_BYTES / 4) this.reader.resume();
+        if (this.backlogBytes <= MAX_BACKLOG_BYTES / 4) this.reader?.resume();
       }
     });
     this.writing.catch((e: unknown) => this.fail(e));
-    if (limit !== undefined && this.written >= limit) this.finish?.('count');
   }
 
   private fail(e: unknown): void {
@@ -429,6 +501,7 @@ export class Capture extends EventEmitter<CaptureEvents> {
   private async shutdown(reason: string, message?: string): Promise<void> {
     this.stateValue = 'stopping';
     for (const t of this.timers) clearInterval(t);
+    clearTimeout(this.drainTimer);
     // What was already taken from the ring goes out before the probes are
     // detached: detaching a uprobe waits for an RCU grace period (tens to
     // hundreds of ms), and -c N means "after writing N packets".

@@ -7,6 +7,9 @@
 export class WallClock {
   /** realtime - monotonic, in nanoseconds. */
   readonly offsetNs: bigint;
+  /** offsetNs as the high and low 32 bits of a u64: added to a record's halves with Numbers (record-packets.ts). */
+  readonly offsetHigh: number;
+  readonly offsetLow: number;
 
   constructor() {
     // Sample the monotonic clock on both sides of the realtime read and take
@@ -15,6 +18,9 @@ export class WallClock {
     const realtime = realtimeNs();
     const after = process.hrtime.bigint();
     this.offsetNs = realtime - (before + after) / 2n;
+    const u64 = BigInt.asUintN(64, this.offsetNs);
+    this.offsetHigh = Number(u64 >> 32n);
+    this.offsetLow = Number(u64 & 0xffffffffn);
   }
 
   /** Wall-clock ns since the epoch for a bpf_ktime_get_ns() value. */

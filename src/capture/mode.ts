@@ -87,6 +87,21 @@ export interface ModePacket {
   verdict?: PacketVerdict;
 }
 
+/**
+ * A mode whose packet(rec) is the record as it is: its bytes, wire length
+ * and link type as decodeRecord reads them, the direction `direction(point)`
+ * gives or else the record's own (its flags), no verdict, and no side effect beyond
+ * the metadata it returns, which depends on the record's header only (not
+ * on its time, lengths or bytes: records of a batch with the same header
+ * share one comment). The library then writes such records to the
+ * outputs that take PacketBatches without calling packet() for each
+ * (record-packets.ts); packet() runs only where an output or listener wants
+ * the metadata or a CapturedPacket.
+ */
+export interface PlainPackets {
+  direction(point: number): 'in' | 'out' | undefined;
+}
+
 /** A mode prepared for a capture: points resolved, stable maps made, nothing loaded into slots, nothing attached. */
 export interface PreparedMode {
   /**
@@ -116,8 +131,10 @@ export interface PreparedMode {
   readonly attachedPrograms: readonly BuiltProgram[];
   /** Attaches the stable programs, once, after the first generation is installed; on failure nothing stays attached. */
   attach(): Link[];
-  /** Turns a record into the packet written; called once per record, in order. */
+  /** Turns a record into the packet written; called once per record, in order (unless plainPackets). */
   packet(rec: PacketRecord): ModePacket;
+  /** Set when packets are their records as they are (see PlainPackets): the fast path. */
+  readonly plainPackets?: PlainPackets;
   /** --dry-run: the resolved targets, then every program (attached ones and `gen`'s). */
   describe(gen: Generation): string;
   /** Why the capture cannot go on (the traced process exited...), checked a few times a second. */

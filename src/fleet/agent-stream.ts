@@ -8,7 +8,7 @@
 // other pcapng is decoded and encoded again.
 import type { Readable } from 'node:stream';
 import { PcapngParser } from '../output/pcapng-reader';
-import { enhancedPacketBlock } from '../output/pcapng-writer';
+import { enhancedPacketBlock } from '../output/pcapng-blocks';
 import { BLOCK, BYTE_ORDER_MAGIC, OPT, decodeOptions } from '../output/pcapng-format';
 import type { CaptureInterface, CaptureStatistics } from '../output/packet';
 

@@ -16,7 +16,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { UserError } from '../errors';
 import type { CaptureInterface, CaptureStatistics } from '../output/packet';
-import { interfaceBlock, sectionHeaderBlock, statisticsBlock } from '../output/pcapng-writer';
+import { interfaceBlock, sectionHeaderBlock, statisticsBlock } from '../output/pcapng-blocks';
 import { StreamWriter } from '../output/stream-writer';
 import type { CaptureView } from '../service/service-capture';
 import { realtimeNs } from '../capture/clock';

@@ -163,6 +163,7 @@ export function prepareUprobeMode(
           ...(rec.readFailed ? { flags: ['truncated=read-error'] } : {}),
         },
       }),
+      plainPackets: { direction: () => undefined },
       describe: (gen: Generation): string => {
         const lines: string[] = [...(programs.describe?.() ?? [])];
         const listing = (p: { role: string; name: string; insns: readonly Insn[] }) => {

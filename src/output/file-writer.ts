@@ -12,8 +12,10 @@ import * as fs from 'node:fs';
 import { Writable } from 'node:stream';
 import { UserError } from '../errors';
 import type { CaptureInterface, CaptureStatistics, CapturedPacket } from './packet';
+import type { PacketBatch } from './packet-batch';
 import { PCAP_FILE_HEADER_SIZE, PCAP_RECORD_HEADER_SIZE, PcapWriter } from './pcap-writer';
-import { enhancedPacketBlockLength, PcapngWriter } from './pcapng-writer';
+import { PcapngWriter } from './pcapng-writer';
+import { enhancedPacketBlockLength } from './pcapng-blocks';
 import { BLOCK } from './pcapng-format';
 
 export interface FileFormat {
@@ -40,6 +42,13 @@ export interface CaptureFileWriter {
   /** Bytes written so far, buffered ones included (what tcpdump's -C compares: pcap_dump_ftell). */
   size(): number;
   writePacket(pkt: CapturedPacket): Promise<void>;
+  /**
+   * Writes a batch's packets at once (no object per packet), as writePacket
+   * would one by one; a pcap file writes the packets of interfaces
+   * `behindEthernet(ifIndex)` names behind a synthesised Ethernet header.
+   * Resolves when the file can take more.
+   */
+  writeBatch(batch: PacketBatch, behindEthernet?: (ifIndex: number) => boolean): Promise<void>;
   /** Declares one more interface (pcapng: an IDB before its first packet; pcap: nothing to write). */
   addInterface(iface: CaptureInterface): void;
   flush(): Promise<void>;
@@ -248,7 +257,7 @@ export function openCaptureFile(path: string, format: FileFormat): CaptureFileWr
 export function captureFileOn(stream: Writable, path: string, format: FileFormat, endStream: boolean): CaptureFileWriter {
   const w = formatWriterOn(stream, path, format, endStream);
   // Only a file of our own can be cut back and named; a stream is reported as it failed.
-  if (!endStream) return w;
+  if (!endStream) return { ...w, writeBatch: (batch, behindEthernet) => w.writeBatch(batch, behindEthernet).ready };
   const progress = new WriteProgress();
   let headerEnd = format.format === 'pcap' ? PCAP_FILE_HEADER_SIZE : 0;
   const named = <T>(p: Promise<T>): Promise<T> => p.catch((e: unknown) => Promise.reject(writeFailure(path, e, progress, headerEnd)));
@@ -259,6 +268,14 @@ export function captureFileOn(stream: Writable, path: string, format: FileFormat
       // The blocks before the first packet (pcapng's header) end where it begins.
       if (headerEnd === 0) headerEnd = w.size() - packetBytes(pkt, format);
       progress.packetEnds(w.size());
+    },
+    writeBatch: async (batch, behindEthernet) => {
+      const written = w.writeBatch(batch, behindEthernet);
+      // Where each packet ends: after the blocks written before the first (pcapng's header), every packet's bytes.
+      let end = w.size() - written.bytes + written.header;
+      if (headerEnd === 0 && batch.count > 0) headerEnd = end;
+      for (let i = 0; i < batch.count; i++) progress.packetEnds((end += written.sizes[i]));
+      await named(written.ready);
     },
     flush: () => named(w.flush()),
     close: (stats) => named(w.close(stats)),
@@ -271,7 +288,19 @@ function packetBytes(pkt: CapturedPacket, format: FileFormat): number {
   return enhancedPacketBlockLength(pkt, format.interfaces[pkt.ifIndex]?.snaplen ?? 0);
 }
 
-function formatWriterOn(stream: Writable, path: string, format: FileFormat, endStream: boolean): CaptureFileWriter {
+/** What a format writer's batch wrote (pcap-writer.ts, pcapng-writer.ts): all its bytes, those of the blocks before its first packet, each packet's, and when the file can take more. */
+interface BatchWritten {
+  bytes: number;
+  header: number;
+  sizes: Uint32Array;
+  ready: Promise<void>;
+}
+
+interface FormatWriter extends Omit<CaptureFileWriter, 'writeBatch'> {
+  writeBatch(batch: PacketBatch, behindEthernet?: (ifIndex: number) => boolean): BatchWritten;
+}
+
+function formatWriterOn(stream: Writable, path: string, format: FileFormat, endStream: boolean): FormatWriter {
   const interfaces = [...format.interfaces];
   if (format.format === 'pcapng') {
     const w = new PcapngWriter(stream, { comment: format.comment, interfaces });
@@ -288,6 +317,12 @@ function formatWriterOn(stream: Writable, path: string, format: FileFormat, endS
         }
         bytes += enhancedPacketBlockLength(pkt, interfaces[pkt.ifIndex]?.snaplen ?? 0);
         await w.writePacket(pkt);
+      },
+      writeBatch: (batch) => {
+        const written = w.writeBatch(batch);
+        bytes += written.bytes;
+        counted = interfaces.length;
+        return written;
       },
       addInterface: (iface) => {
         interfaces.push(iface);
@@ -312,6 +347,11 @@ function formatWriterOn(stream: Writable, path: string, format: FileFormat, endS
     writePacket: (pkt) => {
       bytes += PCAP_RECORD_HEADER_SIZE + Math.min(pkt.data.length, snaplen);
       return w.writePacket(pkt);
+    },
+    writeBatch: (batch, behindEthernet) => {
+      const written = w.writeBatch(batch, behindEthernet);
+      bytes += written.bytes;
+      return written;
     },
     // One link type per pcap file: the caller has turned every packet into it.
     addInterface: () => undefined,

@@ -2,6 +2,16 @@
 export const LINKTYPE_ETHERNET = 1;
 export const LINKTYPE_RAW = 101;
 
+const ETH_P_IP = 0x0800;
+const ETH_P_IPV6 = 0x86dd;
+/** Bytes of the Ethernet header a raw-IP packet is written behind where an output holds Ethernet only (outputs.ts behindEthernet). */
+export const SYNTHETIC_ETHERNET_BYTES = 14;
+
+/** The EtherType of that header: the packet's own when known (skb->protocol), else from the IP version in its first byte. */
+export function syntheticEtherType(etherType: number | undefined, firstByte: number | undefined): number {
+  return etherType || ((firstByte ?? 0) >> 4 === 6 ? ETH_P_IPV6 : ETH_P_IP);
+}
+
 // Capture files store LINKTYPE_ values; libpcap's compiler wants DLT_
 // values. They are equal except for a few historical ones, which libpcap
 // translates when it opens a file (pcap-common.c, linktype_to_dlt): most

@@ -19,6 +19,7 @@ import * as path from 'node:path';
 import type { Writable } from 'node:stream';
 import { UserError } from '../errors';
 import { formatMeta, type CaptureInterface, type CaptureStatistics, type CapturedPacket } from './packet';
+import type { PacketBatch } from './packet-batch';
 import { captureFileOn, openCaptureFile, type CaptureFileWriter } from './file-writer';
 import { RotatingFileWriter, type RotationOptions } from './rotation';
 import { KeepLastWriter } from './keep-last';
@@ -26,7 +27,7 @@ import { TcpdumpSink, tcpdumpFlags } from './tcpdump-sink';
 import { formatPacket, type TextDecoderOptions } from './text-decoder';
 import { formatJsonLine } from './json-lines';
 import { StreamWriter } from './stream-writer';
-import { dltForLinktype, LINKTYPE_ETHERNET, LINKTYPE_RAW } from './linktypes';
+import { dltForLinktype, LINKTYPE_ETHERNET, LINKTYPE_RAW, SYNTHETIC_ETHERNET_BYTES, syntheticEtherType } from './linktypes';
 import { linktypeName as dltName } from '../filter/libpcap';
 
 const linktypeName = (linktype: number): string => dltName(dltForLinktype(linktype));
@@ -34,6 +35,13 @@ const linktypeName = (linktype: number): string => dltName(dltForLinktype(linkty
 export interface PacketSink {
   /** Writes a batch, in order; resolves when the sink can take more. */
   write(batch: readonly CapturedPacket[]): Promise<void>;
+  /**
+   * Optional, the fast path: takes a batch as columns (PacketBatch) and
+   * copies what it keeps before returning (the batch is reused); resolves
+   * when the sink can take more. A capture whose packets are its records
+   * as they are calls it instead of write().
+   */
+  writeBatch?(batch: PacketBatch): Promise<void>;
   /** One more interface, before the first packet that names it. */
   addInterface(iface: CaptureInterface): void;
   /** Resolves when everything written so far has been handed to the OS. */
@@ -51,6 +59,8 @@ export interface PacketSink {
   ended?: Promise<string>;
   /** Resolves once the sink works (tcpdump has taken its flags); rejects with why not. Wait for it before attaching. */
   ready?: Promise<void>;
+  /** A file nobody reads before it is flushed or closed (not stdout): the capture need not hand it packets promptly. */
+  readonly buffered?: boolean;
 }
 
 export interface OutputOptions {
@@ -254,6 +264,12 @@ class OneLinktype {
     return this.interfaces[pkt.ifIndex] ?? { linktype: this.linktype, snaplen: 0 };
   }
 
+  /** Whether packets of interface `ifIndex` go behind a synthesised Ethernet header (convert). */
+  behindEthernet(ifIndex: number): boolean {
+    const iface = this.interfaces[ifIndex];
+    return iface !== undefined && iface.linktype !== this.linktype && iface.ethernetFallback !== undefined;
+  }
+
   /** The packet in this output's link type. */
   convert(pkt: CapturedPacket): CapturedPacket {
     const iface = this.interfaceOf(pkt);
@@ -268,15 +284,11 @@ class OneLinktype {
   }
 }
 
-const ETH_P_IP = 0x0800;
-const ETH_P_IPV6 = 0x86dd;
-
 /** A raw-IP packet behind a synthesised Ethernet header: zero MACs, its EtherType (from the IP version when none is known). */
 export function behindEthernet(pkt: CapturedPacket): { data: Buffer; wirelen: number } {
-  const eth = Buffer.alloc(14);
-  const version = pkt.data.length > 0 ? pkt.data[0] >> 4 : 0;
-  eth.writeUInt16BE(pkt.etherType || (version === 6 ? ETH_P_IPV6 : ETH_P_IP), 12);
-  return { data: Buffer.concat([eth, pkt.data]), wirelen: pkt.wirelen + 14 };
+  const eth = Buffer.alloc(SYNTHETIC_ETHERNET_BYTES);
+  eth.writeUInt16BE(syntheticEtherType(pkt.etherType, pkt.data[0]), 12);
+  return { data: Buffer.concat([eth, pkt.data]), wirelen: pkt.wirelen + SYNTHETIC_ETHERNET_BYTES };
 }
 
 function fileSink(opts: OutputOptions, interfaces: readonly CaptureInterface[], stdout: Writable): PacketSink {
@@ -295,6 +307,7 @@ function fileSink(opts: OutputOptions, interfaces: readonly CaptureInterface[], 
       write: async (batch) => {
         for (const pkt of batch) w.add(one ? one.convert(pkt) : pkt);
       },
+      buffered: true,
       addInterface: addInterface(w),
       // Nothing is on disk until the end: -U has nothing to flush.
       flush: () => Promise.resolve(),
@@ -305,6 +318,7 @@ function fileSink(opts: OutputOptions, interfaces: readonly CaptureInterface[], 
     const w = new RotatingFileWriter(file, opts.rotation, fileFormatOf, opts.rotationStart);
     return {
       write: writePacket(w),
+      buffered: true,
       addInterface: addInterface(w),
       flush: () => w.flush(),
       close: (stats) => w.close(denseStats(statistics(stats))),
@@ -313,9 +327,12 @@ function fileSink(opts: OutputOptions, interfaces: readonly CaptureInterface[], 
   }
   const toStdout = file === '-';
   const w: CaptureFileWriter = toStdout ? captureFileOn(stdout, file, fileFormatOf, false) : openCaptureFile(file, fileFormatOf);
+  const behindEthernet = one ? (ifIndex: number) => one.behindEthernet(ifIndex) : undefined;
   if (!toStdout) {
     return {
       write: writePacket(w),
+      writeBatch: (batch) => w.writeBatch(batch, behindEthernet),
+      buffered: true,
       addInterface: addInterface(w),
       flush: () => w.flush(),
       close: (stats) => w.close(denseStats(statistics(stats))),
@@ -324,6 +341,7 @@ function fileSink(opts: OutputOptions, interfaces: readonly CaptureInterface[], 
   const ended = new Stopping();
   return {
     write: (batch) => ended.guard(() => writePacket(w)(batch)),
+    writeBatch: (batch) => ended.guard(() => w.writeBatch(batch, behindEthernet)),
     addInterface: addInterface(w),
     flush: () => ended.guard(() => w.flush()),
     close: (stats) => ended.guard(() => w.close(denseStats(statistics(stats)))),

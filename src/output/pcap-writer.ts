@@ -6,6 +6,8 @@
 // Format: https://www.ietf.org/archive/id/draft-ietf-opsawg-pcap-01.html
 import type { Writable } from 'node:stream';
 import type { CapturedPacket } from './packet';
+import { copyBytes, splitNanoseconds, type PacketBatch } from './packet-batch';
+import { SYNTHETIC_ETHERNET_BYTES, syntheticEtherType } from './linktypes';
 import { StreamWriter } from './stream-writer';
 
 export const PCAP_MAGIC_MICRO = 0xa1b2c3d4;
@@ -25,6 +27,13 @@ export interface PcapWriterOptions {
 export class PcapWriter {
   private readonly out: StreamWriter;
   private headerWritten = false;
+  private readonly time = new Float64Array(2);
+  /** The synthesised Ethernet header of a raw-IP packet: zero MACs, then its EtherType. */
+  private readonly ethernet = Buffer.alloc(SYNTHETIC_ETHERNET_BYTES);
+  /** writeBatch's kept length, record size and Ethernet header bytes of each packet (reused). */
+  private kept = new Uint32Array(0);
+  private sizes = new Uint32Array(0);
+  private front = new Uint8Array(0);
 
   constructor(
     sink: Writable,
@@ -36,8 +45,14 @@ export class PcapWriter {
   /** Writes the file header now (otherwise it goes out with the first packet). */
   async writeHeader(): Promise<void> {
     if (this.headerWritten) return;
+    this.queueHeader();
+    await this.out.ready();
+  }
+
+  private queueHeader(): void {
+    if (this.headerWritten) return;
     this.headerWritten = true;
-    await this.out.write(pcapFileHeader(this.options));
+    this.out.append(pcapFileHeader(this.options));
   }
 
   /** Appends one packet; `ifIndex`, `comment` and `direction` have no place in pcap and are dropped. */
@@ -60,6 +75,58 @@ export class PcapWriter {
     // The wire length as given, even below caplen (tcpdump -r keeps a file's).
     h.writeUInt32LE(pkt.wirelen >>> 0, 12);
     await this.out.write(Buffer.concat([h, pkt.data.subarray(0, caplen)]));
+  }
+
+  /**
+   * Appends every packet of a batch at once, as writePacket would one by
+   * one, into the pending buffer (no Buffer or promise per packet). The
+   * packets of interfaces `behindEthernet(ifIndex)` names go behind a
+   * synthesised Ethernet header (outputs.ts). Returns the bytes of the
+   * records and each one's (`sizes`, valid until the next batch); resolves
+   * `ready` when the stream can take more.
+   */
+  writeBatch(batch: PacketBatch, behindEthernet?: (ifIndex: number) => boolean): { bytes: number; header: number; sizes: Uint32Array; ready: Promise<void> } {
+    this.queueHeader();
+    const { snaplen } = this.options;
+    const nanosecond = this.options.nanosecond === true;
+    const { count, bytes: src, dataStart, caplen, wirelen, ifIndex, tsHigh, tsLow } = batch;
+    // First each packet's synthesised Ethernet header (0 or 14 bytes, looked up once per interface), kept length and record size.
+    if (this.kept.length < count) {
+      this.kept = new Uint32Array(Math.max(count, 2 * this.kept.length));
+      this.sizes = new Uint32Array(this.kept.length);
+      this.front = new Uint8Array(this.kept.length);
+    }
+    const { kept, sizes, front } = this;
+    const fronts: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const ifx = ifIndex[i];
+      const f = (fronts[ifx] ??= behindEthernet?.(ifx) ? SYNTHETIC_ETHERNET_BYTES : 0);
+      front[i] = f;
+      kept[i] = Math.min(caplen[i] + f, snaplen);
+      sizes[i] = PCAP_RECORD_HEADER_SIZE + kept[i];
+    }
+    const source = src.buffer;
+    const sourceOffset = src.byteOffset;
+    const time = this.time;
+    const total = this.out.appendSlices(sizes, count, (first, end, out, at) => {
+      const fields = new DataView(out.buffer, out.byteOffset, out.byteLength);
+      for (let i = first; i < end; i++) {
+        const start = dataStart[i];
+        splitNanoseconds(tsHigh[i], tsLow[i], time);
+        fields.setUint32(at, time[0] >>> 0, true);
+        fields.setUint32(at + 4, nanosecond ? time[1] : Math.floor(time[1] / 1000), true);
+        fields.setUint32(at + 8, kept[i], true);
+        fields.setUint32(at + 12, (wirelen[i] + front[i]) >>> 0, true);
+        at += PCAP_RECORD_HEADER_SIZE;
+        const header = Math.min(front[i], kept[i]);
+        if (header) {
+          this.ethernet.writeUInt16BE(syntheticEtherType(batch.etherType[i], caplen[i] > 0 ? src[start] : undefined), 12);
+          at += this.ethernet.copy(out, at, 0, header);
+        }
+        at = copyBytes(source, sourceOffset + start, kept[i] - header, out, at);
+      }
+    });
+    return { bytes: total, header: 0, sizes, ready: this.out.ready() };
   }
 
   /** Resolves when everything written so far has reached the OS. */

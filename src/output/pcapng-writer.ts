@@ -11,23 +11,11 @@
 // length 128 different from the snapshot length of the first interface");
 // Wireshark has no such limit. Give all interfaces one snaplen when the file
 // is meant for tcpdump.
-import * as os from 'node:os';
 import type { Writable } from 'node:stream';
-import { packetComment, type CaptureInterface, type CaptureStatistics, type CapturedPacket, type PacketVerdict } from './packet';
-import {
-  BLOCK,
-  BYTE_ORDER_MAGIC,
-  EPB_INBOUND,
-  EPB_OUTBOUND,
-  OPT,
-  VERDICT_TYPE,
-  encodeBlock,
-  stringOption,
-  timestampOption,
-  pad4,
-  u64Option,
-  type RawOption,
-} from './pcapng-format';
+import type { CaptureInterface, CaptureStatistics, CapturedPacket } from './packet';
+import { EPB_INBOUND, EPB_OUTBOUND } from './pcapng-format';
+import { enhancedPacketBlock, enhancedPacketBlockBytes, interfaceBlock, putEnhancedPacketBlock, sectionHeaderBlock, statisticsBlock } from './pcapng-blocks';
+import { DIRECTION_IN, DIRECTION_OUT, DIRECTION_UNKNOWN, type PacketBatch } from './packet-batch';
 import { StreamWriter } from './stream-writer';
 
 export interface PcapngWriterOptions {
@@ -71,6 +59,43 @@ export class PcapngWriter {
     await this.out.write(enhancedPacketBlock(pkt, iface.snaplen));
   }
 
+  /**
+   * Appends every packet of a batch at once, as writePacket would one by
+   * one, into the pending buffer: no Buffer or promise per packet; a
+   * comment is made only for a packet that has one. Returns the bytes of
+   * the blocks (`header`: the section header and interface blocks written
+   * first) and each packet's (`sizes`); resolves `ready` when the stream
+   * can take more.
+   */
+  writeBatch(batch: PacketBatch): { bytes: number; header: number; sizes: Uint32Array; ready: Promise<void> } {
+    const header = this.queuePending();
+    const { count, bytes: src, dataStart, caplen, wirelen, ifIndex, tsHigh, tsLow, direction } = batch;
+    // First each packet's comment, kept length (each interface's snap length looked up once per batch) and block size.
+    const comments: (Buffer | undefined)[] = new Array<Buffer | undefined>(count);
+    const snaplens = this.interfaces.map((iface) => iface.snaplen);
+    const kept = new Uint32Array(count);
+    const blocks = new Uint32Array(count);
+    for (let i = 0; i < count; i++) {
+      const snaplen = snaplens[ifIndex[i]];
+      if (snaplen === undefined) throw new RangeError(`packet names interface ${ifIndex[i]}, but only ${this.interfaces.length} were added`);
+      kept[i] = Math.min(caplen[i], snaplen || caplen[i]);
+      const comment = (comments[i] = batch.comment(i));
+      blocks[i] = enhancedPacketBlockBytes(kept[i], direction[i] !== DIRECTION_UNKNOWN, false, comment?.length ?? 0);
+    }
+    const source = src.buffer;
+    const sourceOffset = src.byteOffset;
+    const total = this.out.appendSlices(blocks, count, (first, last, out, at) => {
+      const fields = new DataView(out.buffer, out.byteOffset, out.byteLength);
+      for (let i = first; i < last; i++) {
+        const length = kept[i];
+        const comment = comments[i];
+        const data = new Uint8Array(source, sourceOffset + dataStart[i], length);
+        at = putEnhancedPacketBlock(out, fields, at, blocks[i], ifIndex[i], tsHigh[i], tsLow[i], wirelen[i], data, length, EPB_FLAGS[direction[i]], undefined, comment, comment?.length ?? 0);
+      }
+    });
+    return { bytes: header + total, header, sizes: blocks, ready: this.out.ready() };
+  }
+
   /** Writes an Interface Statistics Block for one interface. */
   async writeStatistics(ifIndex: number, stats: CaptureStatistics): Promise<void> {
     await this.writePending();
@@ -90,144 +115,21 @@ export class PcapngWriter {
   }
 
   private async writePending(): Promise<void> {
+    if (this.queuePending() > 0) await this.out.ready();
+  }
+
+  /** The section header and the interfaces added since the last block, queued now; returns their bytes. */
+  private queuePending(): number {
+    const blocks: Buffer[] = [];
     if (!this.headerWritten) {
       this.headerWritten = true;
-      await this.out.write(sectionHeaderBlock(this.options));
+      blocks.push(sectionHeaderBlock(this.options));
     }
-    while (this.queuedInterfaces.length) {
-      await this.out.write(interfaceBlock(this.queuedInterfaces.shift()!));
-    }
+    while (this.queuedInterfaces.length) blocks.push(interfaceBlock(this.queuedInterfaces.shift()!));
+    for (const b of blocks) this.out.append(b);
+    return blocks.reduce((sum, b) => sum + b.length, 0);
   }
 }
 
-// The blocks as functions of their contents, so a writer to many readers
-// (netcap serve's streams) encodes each block once for all of them.
-
-/** A Section Header Block: version 1.0, length unknown, the comment, the OS and the application. */
-export function sectionHeaderBlock(options: Pick<PcapngWriterOptions, 'application' | 'comment'>): Buffer {
-  const body = Buffer.alloc(16);
-  body.writeUInt32LE(BYTE_ORDER_MAGIC, 0);
-  body.writeUInt16LE(1, 4); // version 1.0
-  body.writeUInt16LE(0, 6);
-  body.writeBigInt64LE(-1n, 8); // section length: not known
-  const opts: RawOption[] = [];
-  if (options.comment) opts.push(stringOption(OPT.comment, options.comment));
-  opts.push(stringOption(OPT.shbOs, `${os.type()} ${os.release()}`));
-  opts.push(stringOption(OPT.shbUserAppl, options.application ?? 'netcap'));
-  return encodeBlock(BLOCK.sectionHeader, body, opts);
-}
-
-/** An Enhanced Packet Block of a packet on an interface of snap length `snaplen` (0: no limit). */
-export function enhancedPacketBlock(pkt: CapturedPacket, snaplen: number): Buffer {
-  const block = Buffer.allocUnsafe(enhancedPacketBlockLength(pkt, snaplen));
-  writeEnhancedPacketBlock(block, 0, pkt, snaplen);
-  return block;
-}
-
-/**
- * Bytes of the Enhanced Packet Block of `pkt` (pcapng 4.3): 12 framing, 20
- * fixed, the padded data, and the options (epb_flags, epb_verdict, the
- * comment, opt_endofopt) — what -C compares with its limit, too.
- */
-export function enhancedPacketBlockLength(pkt: CapturedPacket, snaplen: number): number {
-  const comment = packetComment(pkt);
-  let options = 0;
-  if (pkt.direction) options += 8;
-  if (pkt.verdict) options += 4 + pad4(VERDICT_BYTES);
-  if (comment) options += 4 + pad4(Buffer.byteLength(comment, 'utf8'));
-  return 32 + pad4(caplenOf(pkt, snaplen)) + (options ? options + 4 : 0);
-}
-
-/**
- * Writes the Enhanced Packet Block of `pkt` into `target` at `at`, which
- * has room for enhancedPacketBlockLength() bytes; returns that length. In
- * place, so a writer to many readers encodes a batch into one buffer.
- */
-export function writeEnhancedPacketBlock(target: Buffer, at: number, pkt: CapturedPacket, snaplen: number): number {
-  const total = enhancedPacketBlockLength(pkt, snaplen);
-  const caplen = caplenOf(pkt, snaplen);
-  target.writeUInt32LE(BLOCK.enhancedPacket, at);
-  target.writeUInt32LE(total, at + 4);
-  target.writeUInt32LE(pkt.ifIndex, at + 8);
-  // if_tsresol = 9: the timestamp is in nanoseconds, high 32 bits first.
-  target.writeUInt32LE(Number((pkt.tsNs >> 32n) & 0xffffffffn), at + 12);
-  target.writeUInt32LE(Number(pkt.tsNs & 0xffffffffn), at + 16);
-  target.writeUInt32LE(caplen, at + 20);
-  target.writeUInt32LE(pkt.wirelen >>> 0, at + 24); // as given, even below caplen (a file's value is kept)
-  let o = at + 28 + pkt.data.copy(target, at + 28, 0, caplen);
-  o = zeroTo(target, o, at + 28 + pad4(caplen));
-  const option = (code: number, length: number) => {
-    target.writeUInt16LE(code, o);
-    target.writeUInt16LE(length, o + 2);
-    o += 4;
-  };
-  if (pkt.direction) {
-    option(OPT.epbFlags, 4);
-    target.writeUInt32LE(pkt.direction === 'in' ? EPB_INBOUND : EPB_OUTBOUND, o);
-    o += 4;
-  }
-  if (pkt.verdict) {
-    option(OPT.epbVerdict, VERDICT_BYTES);
-    verdictValue(pkt.verdict).copy(target, o);
-    o = zeroTo(target, o + VERDICT_BYTES, o + pad4(VERDICT_BYTES));
-  }
-  const comment = packetComment(pkt);
-  if (comment) {
-    const length = Buffer.byteLength(comment, 'utf8');
-    option(OPT.comment, length);
-    target.write(comment, o, length, 'utf8');
-    o = zeroTo(target, o + length, o + pad4(length));
-  }
-  if (o > at + 28 + pad4(caplen)) option(OPT.endOfOpt, 0);
-  target.writeUInt32LE(total, o);
-  return total;
-}
-
-const caplenOf = (pkt: CapturedPacket, snaplen: number) => Math.min(pkt.data.length, snaplen || pkt.data.length);
-
-/** Zeroes target[from, to) (padding); returns `to`. */
-function zeroTo(target: Buffer, from: number, to: number): number {
-  target.fill(0, from, to);
-  return to;
-}
-
-/** An Interface Statistics Block of interface `ifIndex`, at stats.tsNs (default now). */
-export function statisticsBlock(ifIndex: number, stats: CaptureStatistics): Buffer {
-  const tsNs = stats.tsNs ?? BigInt(Date.now()) * 1_000_000n;
-  const body = Buffer.alloc(12);
-  body.writeUInt32LE(ifIndex, 0);
-  body.writeUInt32LE(Number((tsNs >> 32n) & 0xffffffffn), 4);
-  body.writeUInt32LE(Number(tsNs & 0xffffffffn), 8);
-  const options: RawOption[] = [];
-  if (stats.comment) options.push(stringOption(OPT.comment, stats.comment));
-  options.push(timestampOption(OPT.isbEndTime, tsNs));
-  if (stats.received !== undefined) options.push(u64Option(OPT.isbIfRecv, stats.received));
-  if (stats.interfaceDropped !== undefined) options.push(u64Option(OPT.isbIfDrop, stats.interfaceDropped));
-  if (stats.filterAccepted !== undefined) options.push(u64Option(OPT.isbFilterAccept, stats.filterAccepted));
-  if (stats.osDropped !== undefined) options.push(u64Option(OPT.isbOsDrop, stats.osDropped));
-  if (stats.delivered !== undefined) options.push(u64Option(OPT.isbUsrDeliv, stats.delivered));
-  return encodeBlock(BLOCK.interfaceStatistics, body, options);
-}
-
-/** epb_verdict: the verdict type octet, then the program's return value as a 64-bit integer (TC's -1 stays -1). */
-const VERDICT_BYTES = 9;
-function verdictValue(v: PacketVerdict): Buffer {
-  const value = Buffer.alloc(VERDICT_BYTES);
-  value[0] = VERDICT_TYPE[v.type];
-  value.writeBigInt64LE(BigInt(v.value), 1);
-  return value;
-}
-
-/** An Interface Description Block: link type, snap length, name, description, ns resolution, the filter. */
-export function interfaceBlock(desc: CaptureInterface): Buffer {
-  const body = Buffer.alloc(8);
-  body.writeUInt16LE(desc.linktype, 0);
-  body.writeUInt32LE(desc.snaplen, 4);
-  const options: RawOption[] = [];
-  if (desc.name) options.push(stringOption(OPT.ifName, desc.name));
-  if (desc.description) options.push(stringOption(OPT.ifDescription, desc.description));
-  options.push({ code: OPT.ifTsresol, value: Buffer.from([9]) });
-  // if_filter: first byte 0 = "libpcap filter string".
-  if (desc.filter) options.push({ code: OPT.ifFilter, value: Buffer.concat([Buffer.from([0]), Buffer.from(desc.filter, 'utf8')]) });
-  return encodeBlock(BLOCK.interfaceDescription, body, options);
-}
+/** epb_flags of a PacketBatch direction (DIRECTION_UNKNOWN: none). */
+const EPB_FLAGS: Record<number, number> = { [DIRECTION_UNKNOWN]: 0, [DIRECTION_IN]: EPB_INBOUND, [DIRECTION_OUT]: EPB_OUTBOUND };

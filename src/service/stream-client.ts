@@ -11,7 +11,7 @@
 // interface and run, so they add little to the bound.
 import type { Writable } from 'node:stream';
 import type { CaptureStatistics } from '../index';
-import { statisticsBlock } from '../output/pcapng-writer';
+import { statisticsBlock } from '../output/pcapng-blocks';
 
 const CHUNK_BYTES = 64 * 1024;
 

@@ -9,7 +9,7 @@
 // told so, and nobody else, the local dump included, waits for it.
 import type { Writable } from 'node:stream';
 import type { CaptureInterface, CaptureStatistics, CapturedPacket, PacketSink } from '../index';
-import { enhancedPacketBlockLength, interfaceBlock, sectionHeaderBlock, writeEnhancedPacketBlock } from '../output/pcapng-writer';
+import { enhancedPacketBlockLength, interfaceBlock, sectionHeaderBlock, writeEnhancedPacketBlock } from '../output/pcapng-blocks';
 import { StreamClient, type StreamClientCounters } from './stream-client';
 
 /** How long a stream may take to send what it holds once its capture is deleted or the service stops. */

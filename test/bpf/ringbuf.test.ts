@@ -78,6 +78,35 @@ void test('small batches split the ring without losing or repeating a record', (
   ring.close();
 });
 
+void test('reuseBatch: batches are views of one staging buffer, grown for long batches, every record in order; no drain from inside onBatch', (t) => {
+  if (skip) return t.skip(skip);
+  const ring = createMap({ type: 'ringbuf', name: 'nc_t_rb7', keySize: 0, valueSize: 0, maxEntries: 1 << 22 });
+  const small = loadSequenceProducer(ring.fd, 'nc_t_rb7');
+  const seen: bigint[] = [];
+  const buffers = new Set<ArrayBufferLike>();
+  let nested = -1;
+  const reader = new RingReader(
+    ring,
+    (b) => {
+      buffers.add(b.data.buffer);
+      b.forEachRecord((data, start) => seen.push(data.readBigUInt64LE(start)));
+      nested = reader.drain(); // would overwrite this batch: refused
+    },
+    { reuseBatch: true },
+  );
+  // 20,000 records: two batches (1 MiB each at most), more end offsets than the staging starts with (4096).
+  small.prog.testRun(PACKET, { repeat: 20_000 });
+  assert.equal(reader.drain(), 20_000);
+  assert.equal(reader.batches, 2);
+  assert.equal(nested, 0);
+  assert.deepEqual(seen, Array.from({ length: 20_000 }, (_, i) => BigInt(i + 1)));
+  // Views of one buffer: the next batch overwrites this one (a copying reader's batches stay as they were).
+  assert.equal(buffers.size, 1);
+  reader.close();
+  small.close();
+  ring.close();
+});
+
 void test('the event loop delivers records without drain()', async (t) => {
   if (skip) return t.skip(skip);
   const ring = createMap({ type: 'ringbuf', name: 'nc_t_rb2', keySize: 0, valueSize: 0, maxEntries: 1 << 16 });
@@ -95,6 +124,62 @@ void test('the event loop delivers records without drain()', async (t) => {
   clearTimeout(timeout);
   assert.deepEqual(seqs(got), Array.from({ length: 50 }, (_, i) => BigInt(i + 1)));
   assert.ok(reader.batches >= 1);
+  reader.close();
+  producer.close();
+  ring.close();
+});
+
+void test('pause() stops the event loop delivering and drain() reading; resume() starts both again', async (t) => {
+  if (skip) return t.skip(skip);
+  const ring = createMap({ type: 'ringbuf', name: 'nc_t_rb8', keySize: 0, valueSize: 0, maxEntries: 1 << 16 });
+  const producer = loadSequenceProducer(ring.fd, 'nc_t_rb8');
+  const got: bigint[] = [];
+  const reader = new RingReader(ring, (b) => b.forEachRecord((data, start) => got.push(data.readBigUInt64LE(start))));
+  reader.pause();
+  reader.pause(); // idempotent
+  assert.equal(reader.paused, true);
+  producer.prog.testRun(PACKET, { repeat: 20 });
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(got.length, 0, 'nothing delivered while paused');
+  assert.equal(reader.drain(), 0, 'a paused reader drains nothing');
+  producer.prog.testRun(PACKET, { repeat: 5 });
+  reader.resume();
+  assert.equal(reader.paused, false);
+  const deadline = Date.now() + 3000;
+  while (got.length < 25 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(got, Array.from({ length: 25 }, (_, i) => BigInt(i + 1)), 'the records waited in the ring, none lost');
+  reader.pause();
+  producer.prog.testRun(PACKET, { repeat: 3 });
+  reader.resume();
+  assert.equal(reader.drain(), 3);
+  reader.close();
+  producer.close();
+  ring.close();
+});
+
+void test('a drain stops after the batch whose consumer paused the reader; the rest waits in the ring', (t) => {
+  if (skip) return t.skip(skip);
+  const ring = createMap({ type: 'ringbuf', name: 'nc_t_rb9', keySize: 0, valueSize: 0, maxEntries: 1 << 16 });
+  const producer = loadSequenceProducer(ring.fd, 'nc_t_rb9');
+  const batches: number[] = [];
+  let pauseAt = 2;
+  // 64-byte records, batches of at most 10 (640 bytes).
+  const reader = new RingReader(
+    ring,
+    (b) => {
+      batches.push(b.count);
+      if (batches.length === pauseAt) reader.pause();
+    },
+    { maxBatchBytes: 640 },
+  );
+  producer.prog.testRun(PACKET, { repeat: 100 });
+  assert.equal(reader.drain(), 20, 'two batches of ten, then the pause');
+  assert.deepEqual(batches, [10, 10]);
+  assert.equal(reader.drain(), 0);
+  pauseAt = Infinity;
+  reader.resume();
+  assert.equal(reader.drain(), 80, 'the rest was in the ring');
+  assert.equal(producer.loss.total(), 0n);
   reader.close();
   producer.close();
   ring.close();

@@ -5,6 +5,11 @@
 // the summary shows the losses, the pcapng statistics blocks carry them
 // (read by tshark's pcapng dissector), the exit status is 3 (0 with
 // --loss-ok), and what was captured is a clean subset of what was sent.
+// Then a running netcap whose output is slower than the packets (it
+// decodes to a stdout nobody reads while 28 MB arrive at 50k frames/s):
+// the reader pauses at the capture's bound of records read but not written
+// (src/capture/capture.ts MAX_BACKLOG_BYTES), the ring fills, and the same
+// three say how many were lost, while what netcap held stayed bounded.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
@@ -13,6 +18,7 @@ import { inject } from '../../lab/inject';
 import { runNetcap, type NetcapRun } from './netcap-child';
 import { RECEIVER_MAC, SENDER_MAC, numberedFrames, sleep } from './numbered-frames';
 import { run, tempDir } from '../output/reference-tools';
+import * as fs from 'node:fs';
 
 const tmp = tempDir('losses');
 const world = new World('losses');
@@ -94,6 +100,55 @@ void test('a stopped consumer with a 1 MiB ring: losses in the summary, the pcap
     assert.equal(numbers.length, s.captured);
     numbers.forEach((n, i) => assert.ok(n >= 0 && n < frames.length && (i === 0 || n > numbers[i - 1]), `${name}: packet ${i} is frame ${n}`));
   }
+});
+
+/** The peak resident set of process `pid` in MiB (VmHWM). */
+function peakRssMiB(pid: number): number {
+  const m = /^VmHWM:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  assert.ok(m, `VmHWM of ${pid}`);
+  return Number(m[1]) / 1024;
+}
+
+/** Checks a capture's summary, statistics blocks and file against each other: returns the summary. */
+function checkLossesVisible(file: string, stderr: string, sent: number): ReturnType<typeof summary> {
+  const s = summary(stderr);
+  assert.ok(s.lost > 0, `the ring overflowed, so losses are counted (${JSON.stringify(s)})`);
+  assert.equal(s.matched, sent, 'every frame sent matched');
+  assert.ok(s.seen >= sent);
+  assert.equal(s.captured + s.lost, s.matched, `captured + lost = matched (${JSON.stringify(s)})`);
+  const isb = isbTotals(file);
+  assert.deepEqual(isb, { received: s.seen, accepted: s.matched, osDropped: s.lost, delivered: s.captured }, 'statistics blocks');
+  assert.match(run(['capinfos', file]), new RegExp(`Number of packets:\\s+${s.captured}\\b`));
+  const numbers = run(['tshark', '-r', file, '-T', 'fields', '-e', 'data.data']).trim().split('\n').map((h) => parseInt(h.slice(0, 8), 16));
+  assert.equal(numbers.length, s.captured);
+  numbers.forEach((n, i) => assert.ok(n >= 0 && n < sent && (i === 0 || n > numbers[i - 1]), `packet ${i} is frame ${n}`));
+  return s;
+}
+
+void test('an output slower than the packets: the reader pauses at its bound, the ring counts the rest; summary, pcapng statistics and exit status 3 say how many were lost', async (t) => {
+  const frames = numberedFrames(20_000, 7502, 1400); // 28 MB at 50k frames/s: 70 MB/s, which nobody reading the text can take
+  const file = path.join(tmp.dir, 'slow-output.pcapng');
+  const r = runNetcap(['skb', '-f', 'tracepoint:net:netif_receive_skb', '-i', 'v1', '--netns', ns.name, '-e', 'udp port 7502', '--ring-size', '1', '-w', file, '--print', '--no-tcpdump', '-t', '-x'], world);
+  await r.ready();
+  const atStart = peakRssMiB(r.child.pid!);
+  // Nobody reads the decoded text: the pipe fills and that output stops taking packets.
+  r.child.stdout!.pause();
+  let peak: number;
+  try {
+    assert.equal(await inject(ns, 'v0', frames, { rate: 50_000 }), frames.length);
+    await sleep(500);
+    peak = peakRssMiB(r.child.pid!);
+  } finally {
+    r.child.stdout!.resume();
+  }
+  await sleep(1000); // what was held and what the ring holds goes out
+  const exit = await r.stop('SIGINT');
+  assert.equal(exit.code, 3, `exit ${exit.code}\n${r.stderr()}`);
+  const s = checkLossesVisible(file, r.stderr(), frames.length);
+  t.diagnostic(`sent ${frames.length}, netcap took ${s.captured} (${((s.captured * 1400) / 2 ** 20).toFixed(1)} MiB of frames), lost ${s.lost}; peak RSS ${peak.toFixed(0)} MiB, ${atStart.toFixed(0)} MiB when ready`);
+  // Held while the output was stuck: the 4 MiB bound crossed by at most one 1 MiB batch, then the 1 MiB ring read at the end; the text on its way (hex, -x: a few KiB a packet) fills the pipe after a hundred packets.
+  assert.ok(s.captured * 1400 < 8 << 20, `netcap took ${s.captured} packets (${((s.captured * 1400) / 2 ** 20).toFixed(1)} MiB) of ${frames.length}; peak RSS ${peak.toFixed(0)} MiB, ${atStart.toFixed(0)} MiB at start`);
+  assert.ok(peak - atStart < 64, `peak RSS ${peak.toFixed(0)} MiB, ${atStart.toFixed(0)} MiB at start: what an output that fell behind held stayed bounded (${s.captured} packets taken, ${s.lost} lost)`);
 });
 
 void test('--help documents exit status 3', async () => {

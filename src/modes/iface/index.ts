@@ -248,6 +248,8 @@ export function prepareIfaceMode(o: IfaceOptions, ctx: ModeContext): PreparedMod
       ...(rec.direction ? { direction: rec.direction } : {}),
       meta: packetMeta(rec),
     }),
+    // Packets are their records, the direction the TC program wrote into each.
+    plainPackets: { direction: () => undefined },
     describe,
     close: closeAll,
   };

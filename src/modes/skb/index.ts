@@ -220,6 +220,8 @@ export function prepareSkbMode(o: SkbOptions, ctx: ModeContext): PreparedMode {
         ...(points[rec.point]?.direction ? { direction: points[rec.point].direction } : {}),
         meta: packetMeta(rec),
       }),
+      // Gather mode follows each packet through the points as it is read: packet() must see every record.
+      plainPackets: gather ? undefined : { direction: (point) => points[point]?.direction },
       describe: (gen) => {
         const lines = [
           `sk_buff (BTF): head ${layout.skb.head.offset}, data ${layout.skb.data.offset}, len ${layout.skb.len.offset}, tail ${layout.skb.tail.offset}, mac_header ${layout.skb.macHeader.offset}, network_header ${layout.skb.networkHeader.offset}, protocol ${layout.skb.protocol.offset}, dev ${layout.skb.dev.offset}, mark ${layout.skb.mark.offset}`,

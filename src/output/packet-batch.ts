@@ -1,0 +1,79 @@
+// A batch of captured packets as columns over shared bytes: what a capture
+// hands to the outputs that write its records as they are (pcap and pcapng
+// files), so that no object, BigInt, string or copy is made per packet. At
+// 100k packets/s the objects of the general path (CapturedPacket, its
+// metadata, a copy of the bytes) kept the garbage collector busy for a
+// fifth of the time (bench/RESULTS.md, "User space"). A packet as a
+// CapturedPacket, and its comment, are made only when an output asks.
+import type { CapturedPacket } from './packet';
+
+/** PacketBatch.direction: not known. */
+export const DIRECTION_UNKNOWN = 0;
+export const DIRECTION_IN = 1;
+export const DIRECTION_OUT = 2;
+
+/**
+ * Packets 0 .. count-1. The columns may be longer than `count` (they are
+ * reused from batch to batch) and, like `bytes`, are valid only during the
+ * call they are handed to: an output copies what it keeps.
+ */
+export interface PacketBatch {
+  readonly count: number;
+  /** Packet i's bytes are bytes[dataStart[i], dataStart[i] + caplen[i]). */
+  readonly bytes: Buffer;
+  readonly dataStart: Uint32Array;
+  readonly caplen: Uint32Array;
+  readonly wirelen: Uint32Array;
+  /** The output interface (CapturedPacket.ifIndex). */
+  readonly ifIndex: Uint32Array;
+  /** Wall-clock time in ns since the epoch: the high and the low 32 bits. */
+  readonly tsHigh: Uint32Array;
+  readonly tsLow: Uint32Array;
+  /** DIRECTION_UNKNOWN, DIRECTION_IN or DIRECTION_OUT. */
+  readonly direction: Uint8Array;
+  /** A raw-IP packet's EtherType (CapturedPacket.etherType; 0 when none is known). */
+  readonly etherType: Uint16Array;
+  /** The UTF-8 bytes of packet i's comment (packetComment of its metadata), or undefined; shared between packets: not to be modified. */
+  comment(i: number): Buffer | undefined;
+  /** Packet i as a CapturedPacket (its own copy of the bytes), made now. */
+  packet(i: number): CapturedPacket;
+}
+
+// 2^32 and 2^48 as multiples of 10^9 and remainders: a 64-bit count of
+// nanoseconds split into seconds with Numbers only (every partial sum
+// stays below 2^53, so the arithmetic is exact).
+const NS_PER_S = 1_000_000_000;
+const P32_S = 4;
+const P32_NS = 294_967_296;
+const P48_S = 281_474;
+const P48_NS = 976_710_656;
+
+/**
+ * Seconds and nanoseconds within the second of `high` * 2^32 + `low`
+ * nanoseconds (the halves of a u64, as a record carries it), exactly.
+ * Writes them to out[0] and out[1] (no object per call).
+ */
+export function splitNanoseconds(high: number, low: number, out: Float64Array): void {
+  const h1 = Math.floor(high / 65536);
+  const h0 = high - h1 * 65536;
+  const rest = h1 * P48_NS + h0 * P32_NS + low;
+  const fraction = rest % NS_PER_S;
+  out[0] = h1 * P48_S + h0 * P32_S + (rest - fraction) / NS_PER_S;
+  out[1] = fraction;
+}
+
+/**
+ * Copies `length` bytes at `offset` of `source` (a batch's bytes.buffer,
+ * read once per batch, with bytes.byteOffset added) into `out` at `at`;
+ * returns the offset after them. One view per call and no Buffer getters:
+ * what Buffer.copy costs per call was most of writing a small packet.
+ */
+export function copyBytes(source: ArrayBufferLike, offset: number, length: number, out: Uint8Array, at: number): number {
+  out.set(new Uint8Array(source, offset, length), at);
+  return at + length;
+}
+
+/** The u64 `high` * 2^32 + `low` as a BigInt. */
+export function joinHalves(high: number, low: number): bigint {
+  return (BigInt(high) << 32n) | BigInt(low);
+}
