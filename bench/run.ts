@@ -35,7 +35,7 @@ function usage(message: string): never {
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { quick: false, maxMinutes: 15, out: path.join(repoRoot, 'bench', 'RESULTS.md') };
+  const opts: Options = { quick: false, maxMinutes: 20, out: path.join(repoRoot, 'bench', 'RESULTS.md') };
   let outGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
