@@ -75,12 +75,12 @@ export class StreamWriter {
     if (this.closed) throw new Error('write after close');
     if (this.failure) throw this.failure;
     if (this.fd !== undefined) return;
-    if (this.sink.writableNeedDrain) this.waitForDrain();
+    if (this.sink.writableNeedDrain) this.holdUntilDrain();
     await this.draining;
   }
 
   /** One wait for 'drain' however many producers it holds; what is pending goes out when it ends, in order. */
-  private waitForDrain(): void {
+  private holdUntilDrain(): void {
     this.draining ??= waitForDrain(this.sink).then(() => {
       this.draining = undefined;
       this.handOver();
@@ -156,7 +156,7 @@ export class StreamWriter {
     if (this.fd !== undefined) return this.writeFile(this.fd);
     if (this.sink.writableEnded || this.sink.destroyed) return;
     // A full stream gets nothing more until 'drain': the bytes wait here, where later ones join them in order.
-    if (this.draining || this.sink.writableNeedDrain) return this.waitForDrain();
+    if (this.draining || this.sink.writableNeedDrain) return this.holdUntilDrain();
     // The stream keeps the chunk until it is written: the next turn's bytes go to a new buffer.
     const chunk = this.pending.subarray(0, this.pendingBytes);
     this.pending = Buffer.alloc(0);
