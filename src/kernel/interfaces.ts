@@ -4,9 +4,11 @@
 // becomes the pair (ifindex, netns inode); the inode is what
 // `stat -L /proc/PID/ns/net` shows and what the kernel keeps in
 // net->ns.inum.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { OwnedFd } from '../bpf/fd';
+import { openNetns, runInNetns } from '../bpf/netns';
 import { UserError, closeNames } from '../errors';
 
 /** Where `ip netns add NAME` bind-mounts named namespaces (iproute2's NETNS_RUN_DIR). */
@@ -155,39 +157,48 @@ function deviceNames(text: string): Set<string> {
 
 /**
  * Notices a device going away (deleted, or its namespace deleted) cheaply
- * enough to be asked a few times a second: netcap's own namespace from
- * /proc/self/net/dev at once; another one by reading the same file inside it
- * (nsenter), at most once a second in the background, so nothing blocks.
+ * enough to be asked a few times a second. /proc/thread-self/net/dev lists
+ * the devices of the reading thread's namespace, so another namespace's are
+ * read with this thread inside it for that one read (setns, at most once a
+ * second), not by running a process there: forking a capture of 100 MiB
+ * copied its page tables, then every page it wrote (issue 18).
+ *
+ * The namespace is held open while watched: the kernel reuses a freed
+ * namespace's inode number, which is what the probes match, so a namespace
+ * deleted and made again under the same name (`ip netns del` and `add`, a
+ * restarted container) could otherwise be captured from as if it were the
+ * same one. A name that now names another namespace counts as deleted.
  */
 export class DeviceWatch {
   private lastCheck = 0;
-  private checking = false;
   private why: string | undefined;
+  private readonly held: OwnedFd | undefined;
 
-  constructor(private readonly ref: InterfaceRef) {}
+  constructor(private readonly ref: InterfaceRef) {
+    this.held = ref.netns.label === 'current' ? undefined : openNetns(ref.netns.path);
+  }
 
   /** Why the device is gone, or undefined while it is there (as far as is known). */
   gone(): string | undefined {
     if (this.why) return this.why;
     const { name, netns } = this.ref;
-    if (netns.label === 'current') {
-      try {
-        if (!deviceNames(fs.readFileSync('/proc/self/net/dev', 'utf8')).has(name)) this.why = `device ${name} was removed`;
-      } catch {
-        // cannot tell: keep capturing
-      }
-      return this.why;
+    if (this.held) {
+      const now = fs.statSync(netns.path, { throwIfNoEntry: false });
+      if (now?.ino !== netns.inode) return (this.why = `network namespace ${netns.label} (of ${name}) was deleted`);
+      if (Date.now() - this.lastCheck < 1000) return undefined;
+      this.lastCheck = Date.now();
     }
-    if (!fs.existsSync(netns.path)) return (this.why = `network namespace ${netns.label} (of ${name}) was deleted`);
-    const now = Date.now();
-    if (!this.checking && now - this.lastCheck >= 1000) {
-      this.checking = true;
-      this.lastCheck = now;
-      execFile('nsenter', [`--net=${netns.path}`, 'cat', '/proc/self/net/dev'], { encoding: 'utf8', timeout: 5000 }, (err, out) => {
-        this.checking = false;
-        if (!err && !deviceNames(out).has(name)) this.why = `device ${name} was removed from network namespace ${netns.label}`;
-      });
+    try {
+      const devices = runInNetns(this.held, () => fs.readFileSync('/proc/thread-self/net/dev', 'utf8'));
+      if (!deviceNames(devices).has(name)) this.why = this.held ? `device ${name} was removed from network namespace ${netns.label}` : `device ${name} was removed`;
+    } catch {
+      // cannot tell: keep capturing
     }
     return this.why;
+  }
+
+  /** Lets the namespace go. Idempotent. */
+  close(): void {
+    this.held?.close();
   }
 }

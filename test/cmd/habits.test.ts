@@ -400,6 +400,26 @@ void test('the -i device deleted while capturing: the capture ends, says why, pr
   assert.match(run.stderr(), /netcap: device gone1 was removed from network namespace nc-habits-\w+; capture ended\n0 packets captured/);
 });
 
+void test('the --netns namespace deleted and made again under its name while capturing: the capture ends, it does not go on in the new one', async () => {
+  // The kernel reuses a freed namespace's inode number, which is what the probe matches: the new namespace must not be taken for the old.
+  const other = world.addNamespace('renewed');
+  const veth = (n: typeof other) => {
+    n.ip(['link', 'add', 'r0', 'type', 'veth', 'peer', 'name', 'r1']);
+    n.ip(['link', 'set', 'r1', 'up']);
+  };
+  veth(other);
+  const run = runNetcap(['skb', '-f', 'tracepoint:net:netif_receive_skb', '-i', 'r1', '--netns', other.name, '--duration', '60'], world);
+  await run.ready();
+  execFileSync('ip', ['netns', 'del', other.name]);
+  execFileSync('ip', ['netns', 'add', other.name]);
+  veth(other);
+  const timer = setTimeout(() => run.child.kill('SIGKILL'), 20_000);
+  const exit = await run.exited;
+  clearTimeout(timer);
+  assert.equal(exit.code, 0, run.stderr());
+  assert.match(run.stderr(), new RegExp(`netcap: network namespace ${other.name} \\(of r1\\) was deleted; capture ended\n0 packets captured`));
+});
+
 void test('the traced process exiting ends the capture, says why, prints the summary', async () => {
   const own = await startTestApp(world);
   const run = runNetcap(['mbuf', '-f', 'app_process_one@1', '--pid', String(own.pid)], world);

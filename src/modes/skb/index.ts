@@ -141,7 +141,6 @@ export function prepareSkbMode(o: SkbOptions, ctx: ModeContext): PreparedMode {
     names.add(currentNetns());
     names.add(netns);
   }
-  const watch = iface ? new DeviceWatch(iface) : undefined;
   // Fail early (UserError) on a kernel without the drop reason enum or kallsyms, not per packet.
   const reasons = points.some((p) => p.reason) ? kernelDropReasons() : undefined;
   const symbols = o.stacks ? kernelSymbols() : undefined;
@@ -154,6 +153,7 @@ export function prepareSkbMode(o: SkbOptions, ctx: ModeContext): PreparedMode {
   const opened = new Owned();
   try {
     const own = <T extends Closer>(x: T): T => opened.own(x);
+    const watch = iface ? own(new DeviceWatch(iface)) : undefined;
     const meta = own(createMap({ type: 'array', name: 'netcap_skbmeta', keySize: 4, valueSize: META.size, maxEntries: possibleCpus() }));
     const stackMap: BpfMap | undefined = o.stacks ? own(createMap({ type: 'stack_trace', name: 'netcap_stacks', keySize: 4, valueSize: 8 * STACK_DEPTH, maxEntries: STACK_ENTRIES })) : undefined;
     const gatherMap: BpfMap | undefined = gathering ? own(createMap({ type: 'lru_hash', name: 'netcap_gather', keySize: 8, valueSize: 8, maxEntries: GATHER_ENTRIES })) : undefined;
