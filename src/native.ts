@@ -151,6 +151,8 @@ export interface Native {
     /** A sender thread owning fd; onWake runs when the queue drained to lowWater or emptied. */
     Sender: new (fd: number, onWake: () => void, options: { spinNs?: number; lowWater?: number; realtime?: boolean; idlePoll?: boolean }) => NativeSender;
   };
+  /** For k < count: jobs[3k + 2] bytes from source at jobs[3k] to out at jobs[3k + 1]; throws (ERANGE) before copying anything if a range lies outside its buffer. */
+  copyRanges(source: Uint8Array, out: Uint8Array, jobs: Uint32Array, count: number): void;
   /** maxBatchBytes (default 1 MiB) bounds one delivered batch; consume() still drains everything. */
   /** onBatch gets the staging buffers (reused by the next batch): `bytes` of records back to back, and `count` end offsets. */
   RingBuffer: new (mapFd: number, onBatch: (data: ArrayBuffer, bytes: number, ends: ArrayBuffer, count: number) => void, maxBatchBytes?: number) => NativeRingBuffer;

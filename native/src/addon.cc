@@ -1,5 +1,5 @@
 // netcap's native addon: a thin layer over libpcap, libbpf and a few
-// syscalls (perf events, AF_PACKET sending). Everything that decides anything lives in TypeScript (src/).
+// syscalls (perf events, AF_PACKET sending) and the hot copy of packet bytes into output buffers. Everything that decides anything lives in TypeScript (src/).
 #include <napi.h>
 
 namespace netcap {
@@ -9,6 +9,7 @@ void InitPerf(Napi::Env env, Napi::Object exports);
 void InitRingBuffer(Napi::Env env, Napi::Object exports);
 void InitPacket(Napi::Env env, Napi::Object exports);
 void InitNetns(Napi::Env env, Napi::Object exports);
+void InitCopy(Napi::Env env, Napi::Object exports);
 }  // namespace netcap
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -18,6 +19,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   netcap::InitRingBuffer(env, exports);
   netcap::InitPacket(env, exports);
   netcap::InitNetns(env, exports);
+  netcap::InitCopy(env, exports);
   return exports;
 }
 

@@ -6,7 +6,8 @@
 // Format: https://www.ietf.org/archive/id/draft-ietf-opsawg-pcap-01.html
 import type { Writable } from 'node:stream';
 import type { CapturedPacket } from './packet';
-import { copyBytes, splitNanoseconds, type PacketBatch } from './packet-batch';
+import { splitNanoseconds, type PacketBatch } from './packet-batch';
+import { RangeCopies } from './range-copies';
 import { SYNTHETIC_ETHERNET_BYTES, syntheticEtherType } from './linktypes';
 import { StreamWriter } from './stream-writer';
 
@@ -34,6 +35,7 @@ export class PcapWriter {
   private kept = new Uint32Array(0);
   private sizes = new Uint32Array(0);
   private front = new Uint8Array(0);
+  private readonly copies = new RangeCopies();
 
   constructor(
     sink: Writable,
@@ -105,11 +107,10 @@ export class PcapWriter {
       kept[i] = Math.min(caplen[i] + f, snaplen);
       sizes[i] = PCAP_RECORD_HEADER_SIZE + kept[i];
     }
-    const source = src.buffer;
-    const sourceOffset = src.byteOffset;
     const time = this.time;
     const total = this.out.appendSlices(sizes, count, (first, end, out, at) => {
       const fields = new DataView(out.buffer, out.byteOffset, out.byteLength);
+      const copies = this.copies.start();
       for (let i = first; i < end; i++) {
         const start = dataStart[i];
         splitNanoseconds(tsHigh[i], tsLow[i], time);
@@ -123,8 +124,10 @@ export class PcapWriter {
           this.ethernet.writeUInt16BE(syntheticEtherType(batch.etherType[i], caplen[i] > 0 ? src[start] : undefined), 12);
           at += this.ethernet.copy(out, at, 0, header);
         }
-        at = copyBytes(source, sourceOffset + start, kept[i] - header, out, at);
+        copies.add(start, at, kept[i] - header);
+        at += kept[i] - header;
       }
+      copies.run(src, out);
     });
     return { bytes: total, header: 0, sizes, ready: this.out.ready() };
   }

@@ -68,10 +68,14 @@ export function enhancedPacketBlockBytes(caplen: number, flags: boolean, verdict
   return 32 + pad4(caplen) + (options ? options + 4 : 0);
 }
 
+/** Where an Enhanced Packet Block's packet bytes start, from the start of the block. */
+export const EPB_DATA_OFFSET = 28;
+
 /**
  * Writes one Enhanced Packet Block of `block` bytes (enhancedPacketBlockBytes
  * of the same fields) into `out` at `at`; `fields` is a DataView over
- * `out`. The packet's kept bytes are the first `caplen` of `data`; `flags`
+ * `out`. The packet's kept bytes are the first `caplen` of `data` (undefined:
+ * the caller copies them to `at` + EPB_DATA_OFFSET itself); `flags`
  * is its epb_flags (0: none), `verdict` epb_verdict's value (undefined:
  * none) and `comment` the comment (UTF-8 bytes, or a string written in
  * place) of `commentBytes` bytes (0: none). Returns the offset after the
@@ -87,7 +91,7 @@ export function putEnhancedPacketBlock(
   tsHigh: number,
   tsLow: number,
   wirelen: number,
-  data: Uint8Array,
+  data: Uint8Array | undefined,
   caplen: number,
   flags: number,
   verdict: Uint8Array | undefined,
@@ -103,8 +107,8 @@ export function putEnhancedPacketBlock(
   fields.setUint32(at + 16, tsLow, true);
   fields.setUint32(at + 20, caplen, true);
   fields.setUint32(at + 24, wirelen >>> 0, true); // as given, even below caplen (a file's value is kept)
-  out.set(caplen === data.length ? data : data.subarray(0, caplen), at + 28);
-  at = zeroTo(out, at + 28 + caplen, pad4(caplen) - caplen);
+  if (data) out.set(caplen === data.length ? data : data.subarray(0, caplen), at + EPB_DATA_OFFSET);
+  at = zeroTo(out, at + EPB_DATA_OFFSET + caplen, pad4(caplen) - caplen);
   if (flags !== 0) {
     fields.setUint16(at, OPT.epbFlags, true);
     fields.setUint16(at + 2, 4, true);

@@ -14,7 +14,8 @@
 import type { Writable } from 'node:stream';
 import type { CaptureInterface, CaptureStatistics, CapturedPacket } from './packet';
 import { EPB_INBOUND, EPB_OUTBOUND } from './pcapng-format';
-import { enhancedPacketBlock, enhancedPacketBlockBytes, interfaceBlock, putEnhancedPacketBlock, sectionHeaderBlock, statisticsBlock } from './pcapng-blocks';
+import { EPB_DATA_OFFSET, enhancedPacketBlock, enhancedPacketBlockBytes, interfaceBlock, putEnhancedPacketBlock, sectionHeaderBlock, statisticsBlock } from './pcapng-blocks';
+import { RangeCopies } from './range-copies';
 import { DIRECTION_IN, DIRECTION_OUT, DIRECTION_UNKNOWN, type PacketBatch } from './packet-batch';
 import { StreamWriter } from './stream-writer';
 
@@ -32,6 +33,11 @@ export class PcapngWriter {
   private readonly interfaces: CaptureInterface[] = [];
   private headerWritten = false;
   private queuedInterfaces: CaptureInterface[] = [];
+  /** writeBatch's comment, kept length and block size of each packet (reused from batch to batch). */
+  private comments: (Buffer | undefined)[] = [];
+  private kept = new Uint32Array(0);
+  private blocks = new Uint32Array(0);
+  private readonly copies = new RangeCopies();
 
   constructor(
     sink: Writable,
@@ -64,17 +70,19 @@ export class PcapngWriter {
    * one, into the pending buffer: no Buffer or promise per packet; a
    * comment is made only for a packet that has one. Returns the bytes of
    * the blocks (`header`: the section header and interface blocks written
-   * first) and each packet's (`sizes`); resolves `ready` when the stream
+   * first) and each packet's (`sizes`, valid until the next batch); resolves `ready` when the stream
    * can take more.
    */
   writeBatch(batch: PacketBatch): { bytes: number; header: number; sizes: Uint32Array; ready: Promise<void> } {
     const header = this.queuePending();
     const { count, bytes: src, dataStart, caplen, wirelen, ifIndex, tsHigh, tsLow, direction } = batch;
     // First each packet's comment, kept length (each interface's snap length looked up once per batch) and block size.
-    const comments: (Buffer | undefined)[] = new Array<Buffer | undefined>(count);
     const snaplens = this.interfaces.map((iface) => iface.snaplen);
-    const kept = new Uint32Array(count);
-    const blocks = new Uint32Array(count);
+    if (this.kept.length < count) {
+      this.kept = new Uint32Array(Math.max(count, 2 * this.kept.length));
+      this.blocks = new Uint32Array(this.kept.length);
+    }
+    const { comments, kept, blocks } = this;
     for (let i = 0; i < count; i++) {
       const snaplen = snaplens[ifIndex[i]];
       if (snaplen === undefined) throw new RangeError(`packet names interface ${ifIndex[i]}, but only ${this.interfaces.length} were added`);
@@ -82,17 +90,18 @@ export class PcapngWriter {
       const comment = (comments[i] = batch.comment(i));
       blocks[i] = enhancedPacketBlockBytes(kept[i], direction[i] !== DIRECTION_UNKNOWN, false, comment?.length ?? 0);
     }
-    const source = src.buffer;
-    const sourceOffset = src.byteOffset;
     const total = this.out.appendSlices(blocks, count, (first, last, out, at) => {
       const fields = new DataView(out.buffer, out.byteOffset, out.byteLength);
+      const copies = this.copies.start();
       for (let i = first; i < last; i++) {
         const length = kept[i];
         const comment = comments[i];
-        const data = new Uint8Array(source, sourceOffset + dataStart[i], length);
-        at = putEnhancedPacketBlock(out, fields, at, blocks[i], ifIndex[i], tsHigh[i], tsLow[i], wirelen[i], data, length, EPB_FLAGS[direction[i]], undefined, comment, comment?.length ?? 0);
+        copies.add(dataStart[i], at + EPB_DATA_OFFSET, length);
+        at = putEnhancedPacketBlock(out, fields, at, blocks[i], ifIndex[i], tsHigh[i], tsLow[i], wirelen[i], undefined, length, EPB_FLAGS[direction[i]], undefined, comment, comment?.length ?? 0);
       }
+      copies.run(src, out);
     });
+    comments.fill(undefined, 0, count); // the comments are the batch's: not kept past it
     return { bytes: header + total, header, sizes: blocks, ready: this.out.ready() };
   }
 
