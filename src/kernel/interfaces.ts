@@ -183,10 +183,11 @@ export class DeviceWatch {
     if (this.why) return this.why;
     const { name, netns } = this.ref;
     if (this.held) {
-      const now = fs.statSync(netns.path, { throwIfNoEntry: false });
-      if (now?.ino !== netns.inode) return (this.why = `network namespace ${netns.label} (of ${name}) was deleted`);
-      if (Date.now() - this.lastCheck < 1000) return undefined;
-      this.lastCheck = Date.now();
+      const named = fs.statSync(netns.path, { throwIfNoEntry: false });
+      if (named?.ino !== netns.inode) return (this.why = `network namespace ${netns.label} (of ${name}) was deleted`);
+      const now = Date.now();
+      if (now - this.lastCheck < 1000) return undefined;
+      this.lastCheck = now;
     }
     try {
       const devices = runInNetns(this.held, () => fs.readFileSync('/proc/thread-self/net/dev', 'utf8'));

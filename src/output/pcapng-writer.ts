@@ -34,7 +34,7 @@ export class PcapngWriter {
   private headerWritten = false;
   private queuedInterfaces: CaptureInterface[] = [];
   /** writeBatch's comment, kept length and block size of each packet (reused from batch to batch). */
-  private comments: (Buffer | undefined)[] = [];
+  private readonly comments: (Buffer | undefined)[] = [];
   private kept = new Uint32Array(0);
   private blocks = new Uint32Array(0);
   private readonly copies = new RangeCopies();
