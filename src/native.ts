@@ -34,6 +34,8 @@ export interface PerfEventAttr {
 export interface NativeRingBuffer {
   /** Drains the ring now, delivering through the batch callback; returns the record count. */
   consume(): number;
+  /** Delivers one batch at most; true when more records wait (the batch stopped at maxBatchBytes). */
+  consumeBatch(): boolean;
   /** Idempotent. */
   close(): void;
   ref(): void;

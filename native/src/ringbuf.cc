@@ -10,7 +10,8 @@
 // stops at maxBatchBytes (default 1 MiB) so it stays in cache and a busy
 // producer can't keep one wakeup going forever; the ring's poll is
 // level-triggered (kernel/bpf/ringbuf.c ringbuf_map_poll), so libuv calls
-// again for the rest after other I/O had its turn. consume() drains
+// again for the rest after other I/O had its turn (consumeBatch() reads one
+// batch the same way and says whether more waits). consume() drains
 // everything, batch after batch, unless a batch's consumer pauses the
 // reader: pause() stops the polling and the drain after that batch, so what
 // a consumer that is behind holds is bounded by its own bound, not by the
@@ -30,7 +31,8 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "RingBuffer",
-                       {InstanceMethod("consume", &RingBuffer::Consume), InstanceMethod("close", &RingBuffer::Close),
+                       {InstanceMethod("consume", &RingBuffer::Consume), InstanceMethod("consumeBatch", &RingBuffer::ConsumeBatch),
+                        InstanceMethod("close", &RingBuffer::Close),
                         InstanceMethod("pause", &RingBuffer::Pause), InstanceMethod("resume", &RingBuffer::Resume),
                         InstanceMethod("ref", &RingBuffer::RefLoop), InstanceMethod("unref", &RingBuffer::UnrefLoop)});
   }
@@ -179,6 +181,16 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     // A batch's consumer may pause the reader (it is behind): the rest waits in the ring.
     while (more && rb_ && !paused_ && !env.IsExceptionPending()) total += DrainOnce(env, &more);
     return Napi::Number::New(env, static_cast<double>(total));
+  }
+
+  // consumeBatch() -> whether more records wait: one batch at most, as a
+  // wakeup delivers (a periodic read that found the ring far behind leaves
+  // the rest for the next turns of the event loop, after other I/O).
+  Napi::Value ConsumeBatch(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    bool more = false;
+    if (rb_ && !paused_) DrainOnce(env, &more);
+    return Napi::Boolean::New(env, more && rb_ && !paused_);
   }
 
   Napi::Value Close(const Napi::CallbackInfo &info) {

@@ -143,6 +143,18 @@ export class RingReader {
   }
 
   /**
+   * Reads one batch at most, as a wakeup does, and says whether more
+   * records wait: a periodic read that finds the ring far behind leaves
+   * the rest to the next turns of the event loop, so the sockets and files
+   * the batches go to get their turn in between.
+   */
+  drainBatch(): boolean {
+    if (!this.#ring) throw new Error(`ring reader on map ${this.map.name} is closed`);
+    if (this.#delivering) return false;
+    return this.#ring.consumeBatch();
+  }
+
+  /**
    * Stops reading until resume(): no wakeups, and drain() reads nothing (a
    * drain under way, whose onBatch paused, stops after that batch). While
    * the consumer of the batches is behind, the ring fills and the producer

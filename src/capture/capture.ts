@@ -244,15 +244,29 @@ export class Capture extends EventEmitter<CaptureEvents> {
     }
     this.stateValue = 'running';
     for (const s of this.sinks) void s.ended?.then((r) => this.finish?.(r));
+    // One batch per turn of the event loop, as a wakeup delivers: a read
+    // that finds the ring far behind (after a pause of the reader, a long
+    // collection) takes the rest on the next turns, so the sockets the
+    // batches go to send in between (netcap serve's stream clients have a
+    // bounded queue, and megabytes handed over in one turn overflowed it
+    // for a client reading at full speed).
+    let catchingUp = false;
     const drain = () => {
       try {
-        if (this.reader && !this.reader.closed) this.reader.drain();
+        const more = this.reader !== undefined && !this.reader.closed && this.reader.drainBatch();
+        if (more && !catchingUp) {
+          catchingUp = true;
+          setImmediate(() => {
+            catchingUp = false;
+            drain();
+          });
+        }
       } catch (e) {
         this.fail(e);
       }
     };
     const tick = () => {
-      drain();
+      if (!catchingUp) drain();
       this.drainTimer = setTimeout(tick, this.drainInterval());
     };
     this.drainTimer = setTimeout(tick, this.drainInterval());

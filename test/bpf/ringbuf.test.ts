@@ -107,6 +107,37 @@ void test('reuseBatch: batches are views of one staging buffer, grown for long b
   ring.close();
 });
 
+void test('drainBatch() delivers one batch at most and says whether more records wait', (t) => {
+  if (skip) return t.skip(skip);
+  const ring = createMap({ type: 'ringbuf', name: 'nc_t_rb8', keySize: 0, valueSize: 0, maxEntries: 1 << 22 });
+  const producer = loadSequenceProducer(ring.fd, 'nc_t_rb8');
+  const sizes: number[] = [];
+  const seen: bigint[] = [];
+  const reader = new RingReader(ring, (b) => {
+    sizes.push(b.count);
+    b.forEachRecord((data, start) => seen.push(data.readBigUInt64LE(start)));
+  });
+  // 20,000 records: more than one batch (1 MiB at most).
+  producer.prog.testRun(PACKET, { repeat: 20_000 });
+  const answers: boolean[] = [];
+  for (let i = 0; i < 4; i++) answers.push(reader.drainBatch());
+  assert.deepEqual(answers, [true, false, false, false], `batches of ${sizes.join(', ')} records`);
+  assert.equal(sizes.length, 2, 'two batches, then nothing: an empty ring delivers no batch');
+  assert.deepEqual(seen, Array.from({ length: 20_000 }, (_, i) => BigInt(i + 1)));
+  // A paused reader reads nothing and says nothing waits for it.
+  producer.prog.testRun(PACKET, { repeat: 10 });
+  reader.pause();
+  assert.equal(reader.drainBatch(), false);
+  assert.equal(sizes.length, 2);
+  reader.resume();
+  assert.equal(reader.drainBatch(), false);
+  assert.equal(seen.length, 20_010);
+  reader.close();
+  assert.throws(() => reader.drainBatch(), /closed/);
+  producer.close();
+  ring.close();
+});
+
 void test('the event loop delivers records without drain()', async (t) => {
   if (skip) return t.skip(skip);
   const ring = createMap({ type: 'ringbuf', name: 'nc_t_rb2', keySize: 0, valueSize: 0, maxEntries: 1 << 16 });
