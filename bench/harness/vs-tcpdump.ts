@@ -66,6 +66,9 @@ interface Run {
   netcapLost: number;
   /** CPU seconds netcap used while capturing: from just before the frames to just before the stop (both tools alike). */
   netcapCpu: number;
+  /** The same for the second half of the frames and after: the packet path once V8 has compiled it (both tools alike). */
+  netcapCpuLate: number;
+  tcpdumpCpuLate: number;
   /** CPU seconds netcap used before it was capturing (Node start-up, compile, load). */
   netcapStartCpu: number;
   netcapRssMiB: number;
@@ -98,11 +101,21 @@ async function oneRun(ctx: BenchContext, spec: VsTcpdumpSpec, world: World, ns: 
     // Both tools' CPU over the same window: from just before the frames to just before the stop.
     const ncBefore = runTimeOf(nc.tool.pid);
     const tdBefore = runTimeOf(td.pid);
+    // And from half way: V8 compiles netcap's packet path in its first tens of thousands of packets, once per capture.
+    let ncHalf = NaN;
+    let tdHalf = NaN;
+    const half = setTimeout(() => {
+      ncHalf = runTimeOf(nc.tool.pid);
+      tdHalf = runTimeOf(td.pid);
+    }, durationMs / 2);
     const sent = await inject(ns, 'v0', [frame], { rate, count: Math.round((rate * durationMs) / 1000), durationMs, timeoutMs: durationMs + 30_000 });
     // tcpdump reads the kernel's TPACKET_V3 blocks when they fill or time out (1 s): give the last one time.
     await new Promise((r) => setTimeout(r, 1500));
-    const netcapCpu = runTimeOf(nc.tool.pid) - ncBefore;
-    const tcpdumpCpu = runTimeOf(td.pid) - tdBefore;
+    clearTimeout(half);
+    const ncEnd = runTimeOf(nc.tool.pid);
+    const tdEnd = runTimeOf(td.pid);
+    const netcapCpu = ncEnd - ncBefore;
+    const tcpdumpCpu = tdEnd - tdBefore;
     const stats = programStats(nc.tool.pid, spec.programs);
     const [ncExit, tdExit] = await Promise.all([nc.tool.stop('SIGINT'), td.stop('SIGINT')]);
     const netcapCaptured = countPackets(ncFile);
@@ -115,6 +128,8 @@ async function oneRun(ctx: BenchContext, spec: VsTcpdumpSpec, world: World, ns: 
       netcapCaptured,
       netcapLost: summaryNumber(ncExit.output, /(\d+) packets lost in ring/),
       netcapCpu,
+      netcapCpuLate: ncEnd - ncHalf,
+      tcpdumpCpuLate: tdEnd - tdHalf,
       netcapStartCpu,
       netcapRssMiB: ncExit.usage.peakRssKiB / 1024,
       programNsPerRun: stats.runCount > 0 ? stats.runTimeNs / stats.runCount : NaN,
@@ -198,10 +213,12 @@ function report(spec: VsTcpdumpSpec, runs: Map<string, Run[]>, ladder: LadderSte
     'the tool reports (netcap: matched packets that found its ring full; tcpdump: "packets dropped by kernel"). CPU is the run time',
     'of the process\'s threads while capturing (schedstat, in ns: from just before the first frame to just before the stop, the same',
     'window for both; netcap\'s start-up, Node and loading, in its own column), and "ratio" the paired ratio netcap / tcpdump of each',
-    'repetition; peak RSS is VmHWM of each process.',
+    'repetition. "ratio, 2nd half" is the same ratio from half way through the frames to the stop: netcap\'s packet path once V8 has',
+    'compiled it (it does so in the first tens of thousands of packets, once per capture; the whole window counts that). Peak RSS',
+    'is VmHWM of each process.',
     '',
-    `| offered pps | written | sent | netcap captured | netcap lost | tcpdump captured | tcpdump dropped | netcap CPU s capturing | tcpdump CPU s | CPU ratio | netcap start-up CPU s | netcap peak RSS MiB | tcpdump peak RSS MiB | ${spec.nsColumn} |`,
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    `| offered pps | written | sent | netcap captured | netcap lost | tcpdump captured | tcpdump dropped | netcap CPU s capturing | tcpdump CPU s | CPU ratio | CPU ratio, 2nd half | netcap start-up CPU s | netcap peak RSS MiB | tcpdump peak RSS MiB | ${spec.nsColumn} |`,
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const { rate, variant } of MATRIX) {
     const rs = runs.get(`${rate}/${variantKey(variant)}`) ?? [];
@@ -212,9 +229,11 @@ function report(spec: VsTcpdumpSpec, runs: Map<string, Run[]>, ladder: LadderSte
       return x.n ? `${num(x.median)} (${num(x.min)}..${num(x.max)})` : '—';
     };
     const ratios = summarize(pairedRatios(rs.map((r) => r.netcapCpu), rs.map((r) => r.tcpdumpCpu)));
+    const lateRatios = summarize(pairedRatios(rs.map((r) => r.netcapCpuLate), rs.map((r) => r.tcpdumpCpuLate)));
+    const ratioCell = (x: ReturnType<typeof summarize>) => (x.n ? `${num(x.median)}x (${num(x.min)}..${num(x.max)})` : '—');
     md.push(
       `| ${num(rate)} | ${variantText(variant)} | ${cell((r) => r.sent)} | ${cell((r) => r.netcapCaptured)} | ${cell((r) => r.netcapLost)} | ${cell((r) => r.tcpdumpCaptured)} | ${cell((r) => r.tcpdumpDropped)} | ` +
-        `${cell((r) => r.netcapCpu)} | ${cell((r) => r.tcpdumpCpu)} | ${ratios.n ? `${num(ratios.median)}x (${num(ratios.min)}..${num(ratios.max)})` : '—'} | ${cell((r) => r.netcapStartCpu)} | ` +
+        `${cell((r) => r.netcapCpu)} | ${cell((r) => r.tcpdumpCpu)} | ${ratioCell(ratios)} | ${ratioCell(lateRatios)} | ${cell((r) => r.netcapStartCpu)} | ` +
         `${cell((r) => r.netcapRssMiB)} | ${cell((r) => r.tcpdumpRssMiB)} | ${cell((r) => r.programNsPerRun)} |`,
     );
     const k = `${spec.subcommand}.${rateKey(rate)}.${variantKey(variant)}`;
@@ -223,6 +242,7 @@ function report(spec: VsTcpdumpSpec, runs: Map<string, Run[]>, ladder: LadderSte
     figures[`${k}.netcap_cpu_s`] = s((r) => r.netcapCpu).median;
     figures[`${k}.tcpdump_cpu_s`] = s((r) => r.tcpdumpCpu).median;
     figures[`${k}.cpu_ratio_vs_tcpdump`] = ratios.median;
+    figures[`${k}.cpu_ratio_vs_tcpdump_2nd_half`] = lateRatios.median;
     figures[`${k}.netcap_startup_cpu_s`] = s((r) => r.netcapStartCpu).median;
     figures[`${k}.netcap_lost`] = s((r) => r.netcapLost).median;
     figures[`${k}.tcpdump_dropped`] = s((r) => r.tcpdumpDropped).median;

@@ -50,6 +50,8 @@ export class RecordPackets implements PacketBatch {
   private view: DataView = new DataView(new ArrayBuffer(0));
   /** This batch's comments by a hash of the header words they depend on. */
   private readonly comments = new Map<number, CommentEntry>();
+  /** The comment comment() returned last, in this batch. */
+  private lastComment: CommentEntry | undefined;
 
   constructor(
     private readonly plain: PlainPackets,
@@ -67,6 +69,7 @@ export class RecordPackets implements PacketBatch {
     this.count = count;
     this.packets = undefined;
     this.comments.clear();
+    this.lastComment = undefined;
     const { data, ends } = batch;
     const view = (this.view = batch.view);
     const { offsetHigh, offsetLow } = this.clock;
@@ -111,14 +114,18 @@ export class RecordPackets implements PacketBatch {
   comment(i: number): Buffer | undefined {
     const { view } = this;
     const start = this.recordStart[i];
+    // Most often the comment of the record asked before (writers ask in order).
+    const last = this.lastComment;
+    if (last && sameKey(last.key, view, start)) return last.bytes;
     let hash = 0x811c9dc5;
     for (let k = 0; k < COMMENT_KEY.length; k++) hash = Math.imul(hash ^ view.getUint32(start + COMMENT_KEY[k], true), 0x01000193);
     const known = this.comments.get(hash);
-    if (known && sameKey(known.key, view, start)) return known.bytes;
+    if (known && sameKey(known.key, view, start)) return (this.lastComment = known).bytes;
     const text = packetComment(this.packet(i));
-    const bytes = text ? Buffer.from(text, 'utf8') : undefined;
-    if (!known) this.comments.set(hash, { key: Uint32Array.from(COMMENT_KEY, (o) => view.getUint32(start + o, true)), bytes });
-    return bytes;
+    const entry = { key: Uint32Array.from(COMMENT_KEY, (o) => view.getUint32(start + o, true)), bytes: text ? Buffer.from(text, 'utf8') : undefined };
+    if (!known) this.comments.set(hash, entry);
+    this.lastComment = entry;
+    return entry.bytes;
   }
 
   packet(i: number): CapturedPacket {
