@@ -145,6 +145,8 @@ export function readingMarkdown(f: Figures): string {
     }
     if (ratios.length === 0) continue;
     let line = `At 100k pps on a veth netcap ${mode} used, while capturing, ${ratios.join(', ')} of tcpdump's CPU time, both doing the same`;
+    const late = ['pcap', 'pcapng'].filter((v) => has(f, k(v, 'cpu_ratio_vs_tcpdump_2nd_half'))).map((v) => `${x(f[k(v, 'cpu_ratio_vs_tcpdump_2nd_half')])} with \`-w FILE.${v}\``);
+    if (late.length) line += ` (from half way through the frames, once V8 has compiled the packet path: ${late.join(', ')})`;
     if (has(f, k('pcap', 'netcap_captured_ratio'), k('pcap', 'tcpdump_captured_ratio'))) {
       line += `; buffered pcap, netcap captured ${num(f[k('pcap', 'netcap_captured_ratio')] * 100)} % of the frames sent, tcpdump ${num(f[k('pcap', 'tcpdump_captured_ratio')] * 100)} %`;
     }
@@ -155,12 +157,15 @@ export function readingMarkdown(f: Figures): string {
   }
   if (user.length) {
     user.push(
-      'Where netcap\'s user-space time goes (node --cpu-prof and perf on captures at 100k and 20k pps, issue 18): the fast path writes a ring batch straight ' +
-        'into the file\'s buffer with no object per packet (before it, the garbage collector alone took a fifth of the time), so what remains is about 100 ns ' +
-        'of JavaScript per packet (the header fields, one view and copy of the bytes), the write(2)s, a fixed cost per wake-up of the event loop (-U: one ' +
-        'every 10 ms), V8 compiling the hot functions once (tens of ms, most of netcap\'s CPU at 20k pps in a 4 s run), and for pcapng the comment with ' +
-        'each packet\'s metadata, made once per distinct record header in a batch but more than twice the bytes tcpdump writes (tcpdump writes pcap ' +
-        'whatever the name). An skb point whose probe wakes the reader for every record (ring flags 0) costs tens of times more: the wake-ups, not the packets.',
+      'Where netcap\'s user-space time goes (perf on captures at 100k pps, issue 18): nothing is allocated per packet on the fast path (the ' +
+        'scavenger ran 6 times in a 10 s capture); a batch\'s record headers are read into reused columns, the file\'s record headers written by ' +
+        'JavaScript and the packet bytes copied by the addon in one call per slice, about 100 ns of JavaScript per packet. Then the write(2)s: for pcap ' +
+        'the same bytes as tcpdump\'s (the kernel\'s copy into the page cache is the largest single item of both), for pcapng 3.4 times them, the comment ' +
+        'with each packet\'s metadata (pid, comm, CPU, point, sk_buff, device, namespace, mark: about 120 bytes, made once per distinct record header in a ' +
+        'batch; tcpdump writes pcap whatever the name), whose copy alone takes more CPU than tcpdump\'s whole capture. V8 compiles the hot functions in ' +
+        'the first tens of thousands of packets, 0.1-0.3 s of CPU once per capture on its own threads: the whole window counts it, the second half does ' +
+        'not. A wake-up of the event loop has a fixed cost (-U: one every 10 ms). An skb point whose probe wakes the reader for every record (ring flags ' +
+        '0) costs tens of times more: the wake-ups, not the packets.',
     );
   }
   if (user.length) lines.push(`- **User space.** ${user.join(' ')}`);
