@@ -524,12 +524,16 @@ export class Capture extends EventEmitter<CaptureEvents> {
     // Detach first (no new records), then take what the ring still holds.
     for (const l of [...this.links].reverse()) this.attempt(() => l.close());
     this.links = [];
-    this.attempt(() => {
+    // A batch per turn of the event loop, as while running: outputs that
+    // send (netcap serve's streams) get their turn in between.
+    try {
       if (this.reader && !this.reader.closed) {
         this.reader.resume();
-        this.reader.drain();
+        while (this.reader.drainBatch()) await new Promise((r) => setImmediate(r));
       }
-    });
+    } catch (e) {
+      this.failure ??= e;
+    }
     this.reader?.close();
     await this.writing.catch(() => undefined);
     let perPoint = this.mode.points.map(() => ({ seen: 0n, matched: 0n, lost: 0n, readErrors: 0n, captured: 0n }));

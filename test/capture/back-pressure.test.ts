@@ -71,3 +71,60 @@ void test('an output that takes nothing pauses the ring reader at 4 MiB of recor
     assert.ok(numbers.every((n, i) => i === 0 || n > numbers[i - 1]), 'in order, none twice');
   }
 });
+
+void test('at the stop, what the ring still holds is read a batch at a time with the event loop turning in between, as while running, and reaches the outputs', async () => {
+  const ns = world.addNamespace();
+  ns.addVeth('v0', 'v1', { local: { mac: SENDER_MAC }, peer: { mac: RECEIVER_MAC, address: '192.0.2.2/24' } });
+  const capture = openCapture({ mode: 'skb', points: 'tracepoint:net:netif_receive_skb', iface: 'v1', netns: ns.name, filter: 'udp port 9', snaplen: 262144, ringBytes: 8 << 20 });
+  const written: CapturedPacket[] = [];
+  let release: () => void = () => undefined;
+  const blocked = new Promise<void>((r) => (release = r));
+  capture.addOutput({
+    write: async (batch) => {
+      await blocked;
+      written.push(...batch);
+    },
+    addInterface: () => undefined,
+    flush: () => Promise.resolve(),
+    close: () => Promise.resolve(),
+  });
+  // Turns of the event loop, and the turn of each batch read once the stop began.
+  let turn = 0;
+  let ticking = true;
+  const tick = () => {
+    turn++;
+    if (ticking) setImmediate(tick);
+  };
+  setImmediate(tick);
+  let stopping = false;
+  const turnsAtStop: number[] = [];
+  capture.on('packets', () => {
+    if (stopping) turnsAtStop.push(turn);
+  });
+  try {
+    await capture.start();
+    // The output is stuck: the reader pauses past 4 MiB of records, and the ring (8 MiB: eight batches) fills behind it.
+    for (let i = 0; i < 10_000; i += 100) {
+      await inject(ns, 'v0', numberedFrames(100, 9, FRAME, i));
+      await sleep(10);
+    }
+    await waitFor(() => capture.stats()[0].matched >= 10_000n, 10_000, 'every frame matched');
+    stopping = true;
+    const stopped = capture.stop('test');
+    release();
+    const result = await stopped;
+    const [point] = result.perPoint;
+    assert.ok(turnsAtStop.length >= 6, `the ring held several batches at the stop (${turnsAtStop.length} read)`);
+    // At most one batch from each phase of a turn: the poll's wake-up and the stop's own read (reading it all at once put every batch in one turn).
+    const perTurn = Math.max(...[...new Set(turnsAtStop)].map((t) => turnsAtStop.filter((x) => x === t).length));
+    assert.ok(perTurn <= 2, `at most two batches a turn: turns ${turnsAtStop.join(', ')}`);
+    assert.equal(point.captured + point.lost, point.matched, 'every matched frame captured or counted as lost');
+    assert.equal(written.length, Number(point.captured), 'every batch read reached the output');
+    const numbers = written.map((p) => frameNumber(p.data));
+    assert.ok(numbers.every((n, i) => i === 0 || n > numbers[i - 1]), 'in order, none twice');
+  } finally {
+    ticking = false;
+    release();
+    await capture.stop('test');
+  }
+});
