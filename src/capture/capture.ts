@@ -244,29 +244,18 @@ export class Capture extends EventEmitter<CaptureEvents> {
     }
     this.stateValue = 'running';
     for (const s of this.sinks) void s.ended?.then((r) => this.finish?.(r));
-    // One batch per turn of the event loop, as a wakeup delivers: a read
-    // that finds the ring far behind (after a pause of the reader, a long
-    // collection) takes the rest on the next turns, so the sockets the
-    // batches go to send in between (netcap serve's stream clients have a
-    // bounded queue, and megabytes handed over in one turn overflowed it
-    // for a client reading at full speed).
-    let catchingUp = false;
+    // One read of the ring at a time; a read that finds it far behind
+    // takes a batch per turn of the event loop (readRing).
+    let reading = false;
     const drain = () => {
-      try {
-        const more = this.reader !== undefined && !this.reader.closed && this.reader.drainBatch();
-        if (more && !catchingUp) {
-          catchingUp = true;
-          setImmediate(() => {
-            catchingUp = false;
-            drain();
-          });
-        }
-      } catch (e) {
-        this.fail(e);
-      }
+      if (reading) return;
+      reading = true;
+      this.readRing()
+        .catch((e: unknown) => this.fail(e))
+        .finally(() => (reading = false));
     };
     const tick = () => {
-      if (!catchingUp) drain();
+      drain();
       this.drainTimer = setTimeout(tick, this.drainInterval());
     };
     this.drainTimer = setTimeout(tick, this.drainInterval());
@@ -524,13 +513,9 @@ export class Capture extends EventEmitter<CaptureEvents> {
     // Detach first (no new records), then take what the ring still holds.
     for (const l of [...this.links].reverse()) this.attempt(() => l.close());
     this.links = [];
-    // A batch per turn of the event loop, as while running: outputs that
-    // send (netcap serve's streams) get their turn in between.
     try {
-      if (this.reader && !this.reader.closed) {
-        this.reader.resume();
-        while (this.reader.drainBatch()) await new Promise((r) => setImmediate(r));
-      }
+      this.reader?.resume();
+      await this.readRing();
     } catch (e) {
       this.failure ??= e;
     }
@@ -558,6 +543,19 @@ export class Capture extends EventEmitter<CaptureEvents> {
     this.attempt(() => this.generation.close());
     this.attempt(() => this.mode.close());
     this.attempt(() => this.maps.close());
+  }
+
+  /**
+   * Reads the ring a batch per turn of the event loop until no full batch
+   * is left, as a wake-up delivers them: a read that finds the ring far
+   * behind (after a pause of the reader, a long collection, at the stop)
+   * leaves the rest to the next turns, so the sockets and files the
+   * batches go to get their turn in between (netcap serve's stream clients
+   * have a bounded queue, and megabytes handed over in one turn overflowed
+   * it for a client reading at full speed).
+   */
+  private async readRing(): Promise<void> {
+    while (this.reader && !this.reader.closed && this.reader.drainBatch()) await new Promise((r) => setImmediate(r));
   }
 
   private attempt(fn: () => void): void {
