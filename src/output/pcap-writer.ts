@@ -91,13 +91,27 @@ export class PcapWriter {
     this.queueHeader();
     const { snaplen } = this.options;
     const nanosecond = this.options.nanosecond === true;
-    const { count, bytes: src, dataStart, caplen, wirelen, ifIndex, tsHigh, tsLow } = batch;
-    // First each packet's synthesised Ethernet header (0 or 14 bytes, looked up once per interface), kept length and record size.
+    const { count, bytes: src } = batch;
     if (this.kept.length < count) {
       this.kept = new Uint32Array(Math.max(count, 2 * this.kept.length));
       this.sizes = new Uint32Array(this.kept.length);
       this.front = new Uint8Array(this.kept.length);
     }
+    this.measure(batch, snaplen, behindEthernet);
+    const total = this.out.appendSlices(this.sizes, count, (first, end, out, at) => {
+      this.putRecords(batch, first, end, out, at, nanosecond);
+      this.copies.run(src, out);
+    });
+    return { bytes: total, header: 0, sizes: this.sizes, ready: this.out.ready() };
+  }
+
+  /**
+   * Each packet's synthesised Ethernet header (0 or 14 bytes, looked up once
+   * per interface), kept length and record size (a loop of its own:
+   * DEVELOPERS.md, the fast path).
+   */
+  private measure(batch: PacketBatch, snaplen: number, behindEthernet?: (ifIndex: number) => boolean): void {
+    const { count, caplen, ifIndex } = batch;
     const { kept, sizes, front } = this;
     const fronts: number[] = [];
     for (let i = 0; i < count; i++) {
@@ -107,29 +121,34 @@ export class PcapWriter {
       kept[i] = Math.min(caplen[i] + f, snaplen);
       sizes[i] = PCAP_RECORD_HEADER_SIZE + kept[i];
     }
-    const time = this.time;
-    const total = this.out.appendSlices(sizes, count, (first, end, out, at) => {
-      const fields = new DataView(out.buffer, out.byteOffset, out.byteLength);
-      const copies = this.copies.start();
-      for (let i = first; i < end; i++) {
-        const start = dataStart[i];
-        splitNanoseconds(tsHigh[i], tsLow[i], time);
-        fields.setUint32(at, time[0] >>> 0, true);
-        fields.setUint32(at + 4, nanosecond ? time[1] : Math.floor(time[1] / 1000), true);
-        fields.setUint32(at + 8, kept[i], true);
-        fields.setUint32(at + 12, (wirelen[i] + front[i]) >>> 0, true);
-        at += PCAP_RECORD_HEADER_SIZE;
-        const header = Math.min(front[i], kept[i]);
-        if (header) {
-          this.ethernet.writeUInt16BE(syntheticEtherType(batch.etherType[i], caplen[i] > 0 ? src[start] : undefined), 12);
-          at += this.ethernet.copy(out, at, 0, header);
-        }
-        copies.add(start, at, kept[i] - header);
-        at += kept[i] - header;
+  }
+
+  /**
+   * Packets first..end-1 as records into `out` from `at`: the headers now,
+   * the packet bytes as copies for `this.copies.run()` (a loop of its own:
+   * DEVELOPERS.md, the fast path).
+   */
+  private putRecords(batch: PacketBatch, first: number, end: number, out: Buffer, at: number, nanosecond: boolean): void {
+    const { bytes: src, dataStart, caplen, wirelen, tsHigh, tsLow } = batch;
+    const { kept, front, time } = this;
+    const copies = this.copies.start();
+    const fields = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    for (let i = first; i < end; i++) {
+      const start = dataStart[i];
+      splitNanoseconds(tsHigh[i], tsLow[i], time);
+      fields.setUint32(at, time[0] >>> 0, true);
+      fields.setUint32(at + 4, nanosecond ? time[1] : Math.floor(time[1] / 1000), true);
+      fields.setUint32(at + 8, kept[i], true);
+      fields.setUint32(at + 12, (wirelen[i] + front[i]) >>> 0, true);
+      at += PCAP_RECORD_HEADER_SIZE;
+      const header = Math.min(front[i], kept[i]);
+      if (header) {
+        this.ethernet.writeUInt16BE(syntheticEtherType(batch.etherType[i], caplen[i] > 0 ? src[start] : undefined), 12);
+        at += this.ethernet.copy(out, at, 0, header);
       }
-      copies.run(src, out);
-    });
-    return { bytes: total, header: 0, sizes, ready: this.out.ready() };
+      copies.add(start, at, kept[i] - header);
+      at += kept[i] - header;
+    }
   }
 
   /** Resolves when everything written so far has reached the OS. */

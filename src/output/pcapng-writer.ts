@@ -75,14 +75,29 @@ export class PcapngWriter {
    */
   writeBatch(batch: PacketBatch): { bytes: number; header: number; sizes: Uint32Array; ready: Promise<void> } {
     const header = this.queuePending();
-    const { count, bytes: src, dataStart, caplen, wirelen, ifIndex, tsHigh, tsLow, direction } = batch;
-    // First each packet's comment, kept length (each interface's snap length looked up once per batch) and block size.
-    const snaplens = this.interfaces.map((iface) => iface.snaplen);
+    const { count, bytes: src } = batch;
     if (this.kept.length < count) {
       this.kept = new Uint32Array(Math.max(count, 2 * this.kept.length));
       this.blocks = new Uint32Array(this.kept.length);
     }
+    this.measure(batch);
+    const total = this.out.appendSlices(this.blocks, count, (first, last, out, at) => {
+      this.putBlocks(batch, first, last, out, at);
+      this.copies.run(src, out);
+    });
+    this.comments.fill(undefined, 0, count); // the comments are the batch's: not kept past it
+    return { bytes: header + total, header, sizes: this.blocks, ready: this.out.ready() };
+  }
+
+  /**
+   * Each packet's comment, kept length (each interface's snap length looked
+   * up once per batch) and block size (a loop of its own: DEVELOPERS.md, the
+   * fast path).
+   */
+  private measure(batch: PacketBatch): void {
+    const { count, caplen, ifIndex, direction } = batch;
     const { comments, kept, blocks } = this;
+    const snaplens = this.interfaces.map((iface) => iface.snaplen);
     for (let i = 0; i < count; i++) {
       const snaplen = snaplens[ifIndex[i]];
       if (snaplen === undefined) throw new RangeError(`packet names interface ${ifIndex[i]}, but only ${this.interfaces.length} were added`);
@@ -90,19 +105,24 @@ export class PcapngWriter {
       const comment = (comments[i] = batch.comment(i));
       blocks[i] = enhancedPacketBlockBytes(kept[i], direction[i] !== DIRECTION_UNKNOWN, false, comment?.length ?? 0);
     }
-    const total = this.out.appendSlices(blocks, count, (first, last, out, at) => {
-      const fields = new DataView(out.buffer, out.byteOffset, out.byteLength);
-      const copies = this.copies.start();
-      for (let i = first; i < last; i++) {
-        const length = kept[i];
-        const comment = comments[i];
-        copies.add(dataStart[i], at + EPB_DATA_OFFSET, length);
-        at = putEnhancedPacketBlock(out, fields, at, blocks[i], ifIndex[i], tsHigh[i], tsLow[i], wirelen[i], undefined, length, EPB_FLAGS[direction[i]], undefined, comment, comment?.length ?? 0);
-      }
-      copies.run(src, out);
-    });
-    comments.fill(undefined, 0, count); // the comments are the batch's: not kept past it
-    return { bytes: header + total, header, sizes: blocks, ready: this.out.ready() };
+  }
+
+  /**
+   * Packets first..last-1 as Enhanced Packet Blocks into `out` from `at`:
+   * the blocks now, the packet bytes as copies for `this.copies.run()` (a
+   * loop of its own: DEVELOPERS.md, the fast path).
+   */
+  private putBlocks(batch: PacketBatch, first: number, last: number, out: Buffer, at: number): void {
+    const { dataStart, wirelen, ifIndex, tsHigh, tsLow, direction } = batch;
+    const { comments, kept, blocks } = this;
+    const fields = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    const copies = this.copies.start();
+    for (let i = first; i < last; i++) {
+      const length = kept[i];
+      const comment = comments[i];
+      copies.add(dataStart[i], at + EPB_DATA_OFFSET, length);
+      at = putEnhancedPacketBlock(out, fields, at, blocks[i], ifIndex[i], tsHigh[i], tsLow[i], wirelen[i], undefined, length, EPB_FLAGS[direction[i]], undefined, comment, comment?.length ?? 0);
+    }
   }
 
   /** Writes an Interface Statistics Block for one interface. */
