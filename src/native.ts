@@ -137,6 +137,8 @@ export interface Native {
   netns: {
     /** Runs fn with the calling thread in the network namespace netnsFd names, and back. */
     run<T>(netnsFd: number, fn: () => T): T;
+    /** getifaddrs(3) of the calling thread's namespace: each device (IFF_* flags, ARPHRD_* type) and each IPv4 address by its label. */
+    interfaces(): { links: { name: string; ifindex: number; flags: number; hatype: number }[]; inet: { label: string; prefixlen: number }[] };
     /** A non-blocking NETLINK_ROUTE socket fd subscribed to link changes in the calling thread's namespace. */
     linkEvents(): number;
     /** Reads and discards what waits on a linkEvents socket; the number of notifications (an overrun counts as one). */

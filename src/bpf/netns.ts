@@ -58,3 +58,10 @@ export function watchLinks(path: string | undefined, onChange: () => void, inter
     },
   };
 }
+
+/** The devices and IPv4 addresses of the namespace at `path` (or here, when undefined): getifaddrs(3) with this thread inside it. */
+export function interfacesIn(path: string | undefined): NamespaceInterfaces {
+  return inNetns(path, () => native().netns.interfaces());
+}
+
+export type NamespaceInterfaces = ReturnType<ReturnType<typeof native>['netns']['interfaces']>;

@@ -4,11 +4,10 @@
 // becomes the pair (ifindex, netns inode); the inode is what
 // `stat -L /proc/PID/ns/net` shows and what the kernel keeps in
 // net->ns.inum.
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { OwnedFd } from '../bpf/fd';
-import { openNetns, runInNetns } from '../bpf/netns';
+import { interfacesIn, openNetns, runInNetns, type NamespaceInterfaces } from '../bpf/netns';
 import { UserError, closeNames } from '../errors';
 
 /** Where `ip netns add NAME` bind-mounts named namespaces (iproute2's NETNS_RUN_DIR). */
@@ -62,26 +61,48 @@ function listNamedNetns(): string[] {
   }
 }
 
-/** `ip -j ARGS` in a namespace (iproute2's netlink, entered with nsenter, no shell), parsed. */
-function ipJson<T>(netns: NetnsRef, args: string[]): T {
-  const argv = netns.label === 'current' ? ['ip', '-j', ...args] : ['nsenter', `--net=${netns.path}`, 'ip', '-j', ...args];
-  let out: string;
+/** iproute2's names (`ip -d link`'s link/TYPE) of the ARPHRD_* device types netcap meets; others print as iproute2 prints them, "[N]". */
+const LINK_TYPE_NAMES = new Map<number, string>([
+  [1, 'ether'],
+  [32, 'infiniband'],
+  [280, 'can'],
+  [512, 'ppp'],
+  [768, 'ipip'],
+  [769, 'tunnel6'],
+  [772, 'loopback'],
+  [776, 'sit'],
+  [778, 'gre'],
+  [801, 'ieee802.11'],
+  [803, 'ieee802.11/radiotap'],
+  [823, 'ip6gre'],
+  [824, 'netlink'],
+  [0xfffe, 'none'],
+  [0xffff, 'void'],
+]);
+
+/** IFF_UP of <linux/if.h>. */
+const IFF_UP = 0x1;
+
+/**
+ * The interfaces of a namespace from getifaddrs(3), with this thread inside
+ * the namespace for the call (setns, src/bpf/netns.ts): no process is run.
+ * Running `ip` (through nsenter for another namespace) cost a capture's
+ * start-up two forks and execs, ~10 ms (issue 18).
+ */
+function interfacesOf(netns: NetnsRef): NamespaceInterfaces {
   try {
-    out = execFileSync(argv[0], argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
+    return interfacesIn(netns.label === 'current' ? undefined : netns.path);
   } catch (e) {
-    const err = e as { stderr?: string; message: string };
-    if (/Operation not permitted|Permission denied/.test(err.stderr ?? '')) {
-      throw new UserError(`cannot enter network namespace ${netns.label}: permission denied`, 'run as root (CAP_SYS_ADMIN to enter a namespace)', err.stderr);
-    }
-    throw new UserError(`cannot list the interfaces of network namespace ${netns.label}`, 'check that iproute2 (ip) and nsenter are installed', err.stderr || err.message);
+    if (e instanceof UserError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EPERM') throw new UserError(`cannot enter network namespace ${netns.label}: permission denied`, 'run as root (CAP_SYS_ADMIN to enter a namespace)', String(e));
+    throw new UserError(`cannot list the interfaces of network namespace ${netns.label}`, 'check that the namespace still exists (ip netns list)', String(e));
   }
-  return JSON.parse(out) as T;
 }
 
 /** Every interface of a namespace: ifindex -> name. */
 export function listInterfaces(netns: NetnsRef = currentNetns()): Map<number, string> {
-  const links = ipJson<{ ifindex: number; ifname: string }[]>(netns, ['link', 'show']);
-  return new Map(links.map((l) => [l.ifindex, l.ifname]));
+  return new Map(interfacesOf(netns).links.map((l) => [l.ifindex, l.name]));
 }
 
 /** An interface with what a capture on it needs to know. */
@@ -94,17 +115,17 @@ export interface InterfaceInfo extends InterfaceRef {
   ipv4Prefix?: number;
 }
 
-/** Every interface of a namespace with its type, state and IPv4 prefix (`ip -j addr show`). */
+/** Every interface of a namespace with its type, state and IPv4 prefix (as `ip -j addr show` gives them). */
 export function listInterfaceInfo(netns: NetnsRef = currentNetns()): InterfaceInfo[] {
-  type Addr = { family: string; prefixlen: number; label?: string };
-  const links = ipJson<{ ifindex: number; ifname: string; flags: string[]; link_type: string; addr_info?: Addr[] }[]>(netns, ['addr', 'show']);
+  const { links, inet } = interfacesOf(netns);
   return links.map((l) => ({
-    name: l.ifname,
+    name: l.name,
     ifindex: l.ifindex,
     netns,
-    linkType: l.link_type,
-    up: l.flags.includes('UP'),
-    ipv4Prefix: (l.addr_info ?? []).find((a) => a.family === 'inet' && (a.label === undefined || a.label === l.ifname))?.prefixlen,
+    linkType: LINK_TYPE_NAMES.get(l.hatype) ?? `[${l.hatype}]`,
+    up: (l.flags & IFF_UP) !== 0,
+    // An address labelled with another name (eth0:1) is an alias, not the device's own.
+    ipv4Prefix: inet.find((a) => a.label === l.name)?.prefixlen,
   }));
 }
 

@@ -13,7 +13,7 @@ import { UserError } from '../../src/errors';
 import { kernelSkbLayout } from '../../src/kernel/skb-layout';
 import { kernelDropReasons } from '../../src/kernel/drop-reasons';
 import { Kallsyms, kernelSymbols } from '../../src/kernel/kallsyms';
-import { currentNetns, listInterfaces, resolveInterface, resolveNetns } from '../../src/kernel/interfaces';
+import { currentNetns, listInterfaceInfo, listInterfaces, resolveInterface, resolveNetns, type NetnsRef } from '../../src/kernel/interfaces';
 import { tracepointFormat } from '../../src/tracefs/tracepoint';
 import { World, type Namespace } from '../../lab/netns';
 
@@ -103,4 +103,30 @@ void test('interfaces and namespaces: iproute2\'s names and indexes, stat(1)\'s 
   assert.throws(() => resolveInterface('k9', netns), (e: unknown) => e instanceof UserError && /no interface k9/.test(e.message) && /did you mean k0, k1|k1, k0/.test(e.hint ?? ''));
   assert.throws(() => resolveNetns('nc-kernel-nosuch'), (e: unknown) => e instanceof UserError && /no network namespace nc-kernel-nosuch/.test(e.message));
   assert.throws(() => resolveNetns('bad name;'), UserError);
+});
+
+/** What `ip -j addr show` says of each device, in listInterfaceInfo's terms (the device's own first IPv4 address: an alias's label is another name). */
+function iproute2Info(ipArgs: string[]): { name: string; ifindex: number; linkType: string; up: boolean; ipv4Prefix?: number }[] {
+  type Addr = { family: string; prefixlen: number; label?: string };
+  const links = JSON.parse(execFileSync('ip', [...ipArgs, '-j', 'addr', 'show']).toString()) as { ifindex: number; ifname: string; flags: string[]; link_type: string; addr_info?: Addr[] }[];
+  return links.map((l) => ({
+    name: l.ifname,
+    ifindex: l.ifindex,
+    linkType: l.link_type,
+    up: l.flags.includes('UP'),
+    ipv4Prefix: (l.addr_info ?? []).find((a) => a.family === 'inet' && (a.label === undefined || a.label === l.ifname))?.prefixlen,
+  }));
+}
+
+void test('interface types, states and IPv4 prefixes (getifaddrs, no process run) are what iproute2 says, here and in another namespace', () => {
+  // k0 up with an alias (labelled k0:1) added before its own address, k1 down, lo up (the lab brings it up: 127.0.0.1/8).
+  ns.ip(['link', 'set', 'k1', 'down']);
+  ns.ip(['addr', 'add', '10.78.0.1/16', 'dev', 'k0', 'label', 'k0:1']);
+  ns.ip(['addr', 'add', '10.77.0.1/24', 'dev', 'k0']);
+  const strip = (netns: NetnsRef) => listInterfaceInfo(netns).map(({ netns: _, ...rest }) => (rest.ipv4Prefix === undefined ? { ...rest, ipv4Prefix: undefined } : rest));
+  const sort = <T extends { ifindex: number }>(a: T[]) => [...a].sort((x, y) => x.ifindex - y.ifindex);
+  const there = sort(strip(resolveNetns(ns.name)));
+  assert.deepEqual(there, sort(iproute2Info(['-n', ns.name])));
+  assert.deepEqual(Object.fromEntries(there.map((i) => [i.name, [i.linkType, i.up, i.ipv4Prefix]])), { lo: ['loopback', true, 8], k0: ['ether', true, 24], k1: ['ether', false, undefined] });
+  assert.deepEqual(sort(strip(currentNetns())), sort(iproute2Info([])));
 });
