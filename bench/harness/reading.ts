@@ -164,7 +164,8 @@ export function readingMarkdown(f: Figures): string {
         'with each packet\'s metadata (pid, comm, CPU, point, sk_buff, device, namespace, mark: about 120 bytes, made once per distinct record header in a ' +
         'batch; tcpdump writes pcap whatever the name), whose copy alone takes more CPU than tcpdump\'s whole capture. V8 compiles the hot functions in ' +
         'the first tens of thousands of packets, 0.1-0.3 s of CPU once per capture on its own threads: the whole window counts it, the second half does ' +
-        'not. A wake-up of the event loop has a fixed cost (-U: one every 10 ms). An skb point whose probe wakes the reader for every record (ring flags ' +
+        'not; a loop over a batch is a function of its own, since V8\'s on-stack-replaced code for a loop that also covered the rest of its function ' +
+        'deoptimised after the loop on every batch, hundreds of times per capture at ~0.4 ms each (--trace-deopt, in 4 of 6 captures before). A wake-up of the event loop has a fixed cost (-U: one every 10 ms). An skb point whose probe wakes the reader for every record (ring flags ' +
         '0) costs tens of times more: the wake-ups, not the packets.',
     );
   }
@@ -202,7 +203,9 @@ export function readingMarkdown(f: Figures): string {
     lines.push(
       `- **Start-up.** ${s.join('; ')}. netcap's start is Node's own start-up, loading the addon and BTF, compiling the filter with ` +
         'libpcap, generating and verifying the eBPF program and attaching; there is no clang, so no seconds of compilation as with BCC. ' +
-        'The CLI itself starts from one bundled file compiled from V8\'s code cache (scripts/bundle.mjs; NETCAP_TRACE_STARTUP=1 says which start ran); ' +
+        'The CLI itself starts from one bundled file compiled from V8\'s code cache (scripts/bundle.mjs; NETCAP_TRACE_STARTUP=1 says which start ran), ' +
+        'a cache of what a run of read and compile compiled (a cache of every function, 4.6 MB, took V8 longer to load than compiling one command\'s code), ' +
+        'and interfaces are listed by getifaddrs(3) in the addon, not by running ip through nsenter; ' +
         'a V8 start-up snapshot was measured too: it saves less than the code cache and needs `node --snapshot-blob` on the command line, which `node bin/netcap` cannot pass.',
     );
   }
