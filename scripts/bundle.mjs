@@ -59,12 +59,12 @@ async function main() {
     const st = fs.statSync(path.join(root, file));
     return [file, st.size, st.mtimeMs];
   });
-  writeCodeCache();
-  const st = fs.statSync(out);
   // Latin-1 is decoded several times faster than UTF-8 and is the same text
   // while every byte is ASCII (esbuild escapes the rest of the source).
   const encoding = fs.readFileSync(out).every((b) => b < 0x80) ? 'latin1' : 'utf8';
   if (encoding !== 'latin1') process.stderr.write('bundle: the bundle is not all ASCII: bin/netcap reads it as UTF-8, a few ms slower\n');
+  writeCodeCache(encoding);
+  const st = fs.statSync(out);
   fs.writeFileSync(manifest, JSON.stringify({ bundle: [st.size, st.mtimeMs], encoding, inputs }));
 }
 
@@ -74,8 +74,8 @@ async function main() {
  * flags; bin/netcap then compiles as it goes) running a few commands
  * through the bundle first, so the cache holds what they compiled.
  */
-function writeCodeCache() {
-  const made = spawnSync(process.execPath, [path.join(import.meta.dirname, 'code-cache.cjs'), out, cache], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', timeout: 120_000 });
+function writeCodeCache(encoding) {
+  const made = spawnSync(process.execPath, [path.join(import.meta.dirname, 'code-cache.cjs'), out, encoding, cache], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', timeout: 120_000 });
   if (made.status !== 0) throw new Error(`scripts/code-cache.cjs failed (${made.error?.message ?? `exit status ${made.status}`}): ${made.stderr}`);
   // Its own notes only: the commands' summaries are theirs.
   for (const line of made.stderr.split('\n')) if (line.startsWith('code cache:')) process.stderr.write(`bundle: ${line}\n`);

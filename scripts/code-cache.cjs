@@ -2,10 +2,10 @@
 // Makes V8's code cache of the bundle (scripts/bundle.mjs runs this in a
 // child process of its own, its output thrown away):
 //
-//   node scripts/code-cache.cjs BUNDLE CACHE
+//   node scripts/code-cache.cjs BUNDLE ENCODING CACHE
 //
-// The bundle is compiled exactly as bin/netcap compiles it (the same
-// wrapped source, the same file name), then run through the commands that
+// The bundle is compiled and run as bin/netcap does (bin/bundle-loader.cjs),
+// then run through the commands that
 // need no privilege and change nothing on the machine: `read` of a small
 // file into pcap and pcapng and through the built-in decoder, and `compile`
 // to eBPF. The cache is serialised after them, so it holds the functions
@@ -17,12 +17,11 @@
 // sooner too). What a capture runs beyond these compiles as it is first
 // called, as it would without a cache.
 const fs = require('node:fs');
-const Module = require('node:module');
 const os = require('node:os');
 const path = require('node:path');
-const vm = require('node:vm');
+const { compileBundle, runBundle } = require('../bin/bundle-loader.cjs');
 
-const [bundle, cache] = process.argv.slice(2);
+const [bundle, encoding, cache] = process.argv.slice(2);
 
 /** A pcap file (microsecond timestamps, Ethernet) with a TCP port 80 and a UDP port 53 packet. */
 function smallCapture(file) {
@@ -52,11 +51,8 @@ function smallCapture(file) {
 }
 
 async function main() {
-  const script = new vm.Script(Module.wrap(fs.readFileSync(bundle, 'utf8')), { filename: bundle });
-  const mod = new Module(bundle, module);
-  mod.filename = bundle;
-  mod.paths = Module._nodeModulePaths(path.dirname(bundle));
-  script.runInThisContext().call(mod.exports, mod.exports, Module.createRequire(bundle), mod, bundle, path.dirname(bundle));
+  const script = compileBundle(bundle, encoding);
+  const netcap = runBundle(script, bundle, module);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netcap-code-cache-'));
   try {
     const input = path.join(dir, 'in.pcap');
@@ -69,7 +65,7 @@ async function main() {
     ];
     // A run that fails only leaves its functions out of the cache; say so.
     for (const argv of runs) {
-      const code = await mod.exports.main(argv);
+      const code = await netcap.main(argv);
       if (code !== 0) process.stderr.write(`code cache: netcap ${argv.join(' ')} exited ${code}\n`);
     }
   } finally {
