@@ -89,7 +89,6 @@ export class PcapWriter {
    */
   writeBatch(batch: PacketBatch, behindEthernet?: (ifIndex: number) => boolean): { bytes: number; header: number; sizes: Uint32Array; ready: Promise<void> } {
     this.queueHeader();
-    const { snaplen } = this.options;
     const nanosecond = this.options.nanosecond === true;
     const { count, bytes: src } = batch;
     if (this.kept.length < count) {
@@ -97,7 +96,7 @@ export class PcapWriter {
       this.sizes = new Uint32Array(this.kept.length);
       this.front = new Uint8Array(this.kept.length);
     }
-    this.measure(batch, snaplen, behindEthernet);
+    this.measure(batch, behindEthernet);
     const total = this.out.appendSlices(this.sizes, count, (first, end, out, at) => {
       this.putRecords(batch, first, end, out, at, nanosecond);
       this.copies.run(src, out);
@@ -110,8 +109,9 @@ export class PcapWriter {
    * per interface), kept length and record size (a loop of its own:
    * DEVELOPERS.md, the fast path).
    */
-  private measure(batch: PacketBatch, snaplen: number, behindEthernet?: (ifIndex: number) => boolean): void {
+  private measure(batch: PacketBatch, behindEthernet?: (ifIndex: number) => boolean): void {
     const { count, caplen, ifIndex } = batch;
+    const { snaplen } = this.options;
     const { kept, sizes, front } = this;
     const fronts: number[] = [];
     for (let i = 0; i < count; i++) {
