@@ -157,9 +157,12 @@ export interface Native {
   };
   /** For k < count: jobs[3k + 2] bytes from source at jobs[3k] to out at jobs[3k + 1]; throws (ERANGE) before copying anything if a range lies outside its buffer. */
   copyRanges(source: Uint8Array, out: Uint8Array, jobs: Uint32Array, count: number): void;
-  /** maxBatchBytes (default 1 MiB) bounds one delivered batch; consume() still drains everything. */
-  /** onBatch gets the staging buffers (reused by the next batch): `bytes` of records back to back, and `count` end offsets. */
-  RingBuffer: new (mapFd: number, onBatch: (data: ArrayBuffer, bytes: number, ends: ArrayBuffer, count: number) => void, maxBatchBytes?: number) => NativeRingBuffer;
+  /**
+   * maxBatchBytes (default 1 MiB) bounds one delivered batch; consume() still drains everything.
+   * Reads the ring in place: `data` views the ring's data mapped twice (read-only: writing into it is a fault), the same
+   * ArrayBuffer every batch, detached by close(); record i is data[starts[i], ends[i]), its bytes the kernel's again once onBatch returns.
+   */
+  RingBuffer: new (mapFd: number, onBatch: (data: ArrayBuffer, starts: ArrayBuffer, ends: ArrayBuffer, count: number) => void, maxBatchBytes?: number) => NativeRingBuffer;
 }
 
 let loaded: Native | undefined;

@@ -128,7 +128,7 @@ export function readingMarkdown(f: Figures): string {
   const user: string[] = [];
   if (has(f, 'ringbuf.js.drain_ratio_vs_c')) {
     user.push(
-      `Draining a full ring, the JavaScript reader (records copied once into a reused staging buffer, each one looked at) runs at ${x(f['ringbuf.js.drain_ratio_vs_c'])} libbpf's C consumer` +
+      `Draining a full ring, the JavaScript reader (records read in place in the ring, each one looked at) runs at ${x(f['ringbuf.js.drain_ratio_vs_c'])} libbpf's C consumer` +
         (has(f, 'ringbuf.js.lossless_records_per_s') ? `, and kept up with ${num(f['ringbuf.js.lossless_records_per_s'] / 1e6)} M records/s without loss` : '') +
         ', far above what the probes produce: the reader is not the limit.',
     );

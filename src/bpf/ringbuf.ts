@@ -1,12 +1,13 @@
 // Reading a BPF ring buffer map from Node's event loop (cilium/ebpf's
-// ringbuf.Reader, but push-style): libbpf's ring_buffer does the memory
-// ordering and libuv polls its epoll fd; every wakeup delivers one batch of
-// copied records (at most maxBatchBytes; the rest comes on the next turn of
-// the event loop). Nothing in a batch points into the ring, so records may
-// be kept after the callback returns — unless the reader was made with
-// `reuseBatch`: then a batch is a view of the reader's staging buffer, which
-// the next batch overwrites, and costs no copy or allocation (the capture
-// library takes what it keeps before returning).
+// ringbuf.Reader, but push-style and in place): the addon maps the ring,
+// libuv polls it, and every wakeup delivers one batch (at most
+// maxBatchBytes of records; the rest comes on the next turn of the event
+// loop) as offsets into the mapped ring; the kernel may reuse a batch's
+// bytes once onBatch returns. So by default a batch is copied out first (one
+// copy of its run of bytes) and may be kept — unless the reader was made
+// with `reuseBatch`: then a batch is a view of the ring itself, read-only
+// memory valid only until onBatch returns, which costs no copy or
+// allocation (the capture library takes what it keeps before returning).
 import { native, type NativeRingBuffer } from '../native';
 import type { BpfMap } from './map';
 import { track, untrack } from './registry';
@@ -16,11 +17,23 @@ export class RecordBatch implements Iterable<Buffer> {
   #view: DataView | undefined;
 
   constructor(
-    /** Every record back to back. */
+    /** The bytes the records are in (record i is data[starts[i], ends[i])). */
     readonly data: Buffer,
+    /** Start offset of each record in `data`, increasing. */
+    readonly starts: Uint32Array,
     /** End offset of each record in `data`. */
     readonly ends: Uint32Array,
-  ) {}
+    view?: DataView,
+  ) {
+    this.#view = view;
+  }
+
+  /** A batch of records given back to back in `data`, each ending at its `ends` offset. */
+  static packed(data: Buffer, ends: Uint32Array): RecordBatch {
+    const starts = new Uint32Array(ends.length);
+    for (let i = 1; i < ends.length; i++) starts[i] = ends[i - 1];
+    return new RecordBatch(data, starts, ends);
+  }
 
   /** `data` as a DataView: fields read with getUint32(offset, true) cost less than Buffer's readUInt32LE. */
   get view(): DataView {
@@ -31,9 +44,28 @@ export class RecordBatch implements Iterable<Buffer> {
     return this.ends.length;
   }
 
+  /** The bytes from the first record's start to the `count`th record's end: what holding them takes. */
+  span(count = this.count): number {
+    return count === 0 ? 0 : this.ends[count - 1] - this.starts[0];
+  }
+
   /** Record `i` as a view into `data` (no copy). */
   record(i: number): Buffer {
-    return this.data.subarray(i === 0 ? 0 : this.ends[i - 1], this.ends[i]);
+    return this.data.subarray(this.starts[i], this.ends[i]);
+  }
+
+  /** The batch in memory of its own (one copy of the run of bytes its records are in), kept valid after the reader moves on. */
+  copy(): RecordBatch {
+    const { starts, ends } = this;
+    const origin = starts.length ? starts[0] : 0;
+    const data = Buffer.from(this.data.subarray(origin, origin + this.span()));
+    const s = new Uint32Array(starts.length);
+    const e = new Uint32Array(ends.length);
+    for (let i = 0; i < starts.length; i++) {
+      s[i] = starts[i] - origin;
+      e[i] = ends[i] - origin;
+    }
+    return new RecordBatch(data, s, e);
   }
 
   /**
@@ -43,30 +75,21 @@ export class RecordBatch implements Iterable<Buffer> {
    * fields by offset should use this.
    */
   forEachRecord(fn: (data: Buffer, start: number, end: number, index: number) => void): void {
-    const { data, ends } = this;
-    let start = 0;
-    for (let i = 0; i < ends.length; i++) {
-      const end = ends[i];
-      fn(data, start, end, i);
-      start = end;
-    }
+    const { data, starts, ends } = this;
+    for (let i = 0; i < ends.length; i++) fn(data, starts[i], ends[i], i);
   }
 
   /** Records as Buffer views into `data` (one subarray each). */
   *[Symbol.iterator](): Iterator<Buffer> {
-    let start = 0;
-    for (let i = 0; i < this.ends.length; i++) {
-      const end = this.ends[i];
-      yield this.data.subarray(start, end);
-      start = end;
-    }
+    for (let i = 0; i < this.ends.length; i++) yield this.data.subarray(this.starts[i], this.ends[i]);
   }
 }
 
 export interface RingReaderOptions {
   /**
    * Called when onBatch throws. Without it the error is rethrown from the
-   * poll callback, where Node reports it as uncaught.
+   * poll callback, where Node reports it as uncaught. Either way the batch
+   * counts as read.
    */
   onError?: (error: unknown) => void;
   /** Keep the process alive while the reader is open (default true). */
@@ -76,7 +99,7 @@ export interface RingReaderOptions {
    * cache, and a busy ring yields to other I/O between batches.
    */
   maxBatchBytes?: number;
-  /** Batches are views that the next batch overwrites: onBatch copies what it keeps (default false: each batch is its own copy). */
+  /** Batches are views of the ring, valid until onBatch returns: onBatch copies what it keeps (default false: each batch is its own copy). */
   reuseBatch?: boolean;
 }
 
@@ -94,12 +117,14 @@ export class RingReader {
   ) {
     if (map.spec.type !== 'ringbuf') throw new Error(`map ${map.name} is a ${map.spec.type} map, not a ring buffer`);
     const reuse = options.reuseBatch === true;
-    const deliver = (data: ArrayBuffer, bytes: number, ends: ArrayBuffer, count: number): void => {
+    // The ring's data is one ArrayBuffer for the reader's life: one Buffer and one DataView of it.
+    let ring: { data: ArrayBuffer; bytes: Buffer; view: DataView } | undefined;
+    const deliver = (data: ArrayBuffer, starts: ArrayBuffer, ends: ArrayBuffer, count: number): void => {
       this.#records += count;
       this.#batches++;
-      const batch = reuse
-        ? new RecordBatch(Buffer.from(data, 0, bytes), new Uint32Array(ends, 0, count))
-        : new RecordBatch(Buffer.from(new Uint8Array(data, 0, bytes)), new Uint32Array(ends.slice(0, count * 4)));
+      if (ring?.data !== data) ring = { data, bytes: Buffer.from(data), view: new DataView(data) };
+      const inRing = new RecordBatch(ring.bytes, new Uint32Array(starts, 0, count), new Uint32Array(ends, 0, count), ring.view);
+      const batch = reuse ? inRing : inRing.copy();
       try {
         this.#delivering = true;
         onBatch(batch);
@@ -137,7 +162,7 @@ export class RingReader {
    */
   drain(): number {
     if (!this.#ring) throw new Error(`ring reader on map ${this.map.name} is closed`);
-    // From inside onBatch, a drain would overwrite the staging buffer the batch is in.
+    // From inside onBatch, a drain would consume the records the batch is reading.
     if (this.#delivering) return 0;
     return this.#ring.consume();
   }

@@ -422,7 +422,7 @@ export class Capture extends EventEmitter<CaptureEvents> {
       }
       this.written += count;
       this.emit('packets', packets);
-      this.writeOut(batch.ends[count - 1], this.sinks, packets, []);
+      this.writeOut(batch.span(count), this.sinks, packets, []);
     }
     if (limit !== undefined && this.written >= limit) this.finish?.('count');
   }
@@ -450,7 +450,7 @@ export class Capture extends EventEmitter<CaptureEvents> {
         }
       }
     }
-    this.writeOut(batch.ends[count - 1], takers, takers.length ? columns.all() : [], ready);
+    this.writeOut(batch.span(count), takers, takers.length ? columns.all() : [], ready);
   }
 
   /** A record as the packet outputs write: the mode's packet on its output interface, with wall-clock time. */

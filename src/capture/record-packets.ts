@@ -70,14 +70,14 @@ export class RecordPackets implements PacketBatch {
     this.packets = undefined;
     this.comments.clear();
     this.lastComment = undefined;
-    const { data, ends } = batch;
+    const { data, starts, ends } = batch;
     const view = (this.view = batch.view);
     const { offsetHigh, offsetLow } = this.clock;
     let lastPoint = -1;
     let lastLinktype = -1;
     let lastIndex = 0;
-    let start = 0;
     for (let i = 0; i < count; i++) {
+      const start = starts[i];
       const end = ends[i];
       const point = view.getUint32(start + RECORD.point, true);
       const linktype = data[start + RECORD.linktype];
@@ -100,7 +100,6 @@ export class RecordPackets implements PacketBatch {
       const flags = data[start + RECORD.flags];
       this.direction[i] = this.pointDirection[point] || (flags & FLAG_DIRECTION_KNOWN ? (flags & FLAG_OUTBOUND ? DIRECTION_OUT : DIRECTION_IN) : DIRECTION_UNKNOWN);
       this.etherType[i] = linktype === LINKTYPE_RAW ? view.getUint16(start + RECORD.protocol, false) : 0;
-      start = end;
     }
     return this;
   }

@@ -78,7 +78,7 @@ void test('small batches split the ring without losing or repeating a record', (
   ring.close();
 });
 
-void test('reuseBatch: batches are views of one staging buffer, grown for long batches, every record in order; no drain from inside onBatch', (t) => {
+void test('reuseBatch: batches are views of the ring, more records than the offsets start with, every record in order; no drain from inside onBatch', (t) => {
   if (skip) return t.skip(skip);
   const ring = createMap({ type: 'ringbuf', name: 'nc_t_rb7', keySize: 0, valueSize: 0, maxEntries: 1 << 22 });
   const small = loadSequenceProducer(ring.fd, 'nc_t_rb7');
@@ -94,16 +94,68 @@ void test('reuseBatch: batches are views of one staging buffer, grown for long b
     },
     { reuseBatch: true },
   );
-  // 20,000 records: two batches (1 MiB each at most), more end offsets than the staging starts with (4096).
+  // 20,000 records: two batches (1 MiB each at most), more records than the offset arrays start with (4096).
   small.prog.testRun(PACKET, { repeat: 20_000 });
   assert.equal(reader.drain(), 20_000);
   assert.equal(reader.batches, 2);
   assert.equal(nested, 0);
   assert.deepEqual(seen, Array.from({ length: 20_000 }, (_, i) => BigInt(i + 1)));
-  // Views of one buffer: the next batch overwrites this one (a copying reader's batches stay as they were).
+  // Views of one buffer, the ring's (a copying reader's batches are their own).
   assert.equal(buffers.size, 1);
   reader.close();
   small.close();
+  ring.close();
+});
+
+void test('records read in place across the ring\'s end are whole and in order, at increasing offsets', (t) => {
+  if (skip) return t.skip(skip);
+  // 4096 bytes of ring, records of 8 + 64 bytes: 57 laps put records across the end at every position the stride reaches.
+  const ring = createMap({ type: 'ringbuf', name: 'nc_t_rb10', keySize: 0, valueSize: 0, maxEntries: 4096 });
+  const producer = loadSequenceProducer(ring.fd, 'nc_t_rb10');
+  let expected = 1n;
+  let across = 0;
+  let bad = 0;
+  const reader = new RingReader(
+    ring,
+    (b) => {
+      for (let i = 0; i < b.count; i++) {
+        if (i > 0 && b.starts[i] < b.ends[i - 1]) bad++;
+        if (b.starts[i] - 8 < 4096 && b.ends[i] > 4096) across++;
+        const r = b.record(i);
+        if (r.length !== 64 || r.readBigUInt64LE(0) !== expected++ || r.subarray(8).some((x) => x !== 0)) bad++;
+      }
+    },
+    { reuseBatch: true },
+  );
+  for (let lap = 0; lap < 57 * 4; lap++) {
+    producer.prog.testRun(PACKET, { repeat: 14 });
+    assert.equal(reader.drain(), 14);
+  }
+  assert.equal(bad, 0, 'every record whole, in order, offsets increasing');
+  assert.equal(expected, BigInt(57 * 4 * 14 + 1));
+  assert.ok(across > 0, 'some records lay across the end of the first mapping');
+  assert.equal(producer.loss.total(), 0n);
+  reader.close();
+  producer.close();
+  ring.close();
+});
+
+void test('close() detaches the ring\'s memory: a view kept past it reads as empty', (t) => {
+  if (skip) return t.skip(skip);
+  const ring = createMap({ type: 'ringbuf', name: 'nc_t_rb11', keySize: 0, valueSize: 0, maxEntries: 1 << 16 });
+  const producer = loadSequenceProducer(ring.fd, 'nc_t_rb11');
+  let kept: RecordBatch | undefined;
+  const reader = new RingReader(ring, (b) => (kept = b), { reuseBatch: true });
+  producer.prog.testRun(PACKET, { repeat: 3 });
+  assert.equal(reader.drain(), 3);
+  assert.ok(kept);
+  assert.equal(kept.data.length, 2 << 16, 'a view of the ring mapped twice');
+  assert.equal(kept.record(0).readBigUInt64LE(0), 1n);
+  reader.close();
+  assert.equal(kept.data.length, 0);
+  assert.equal(kept.data[kept.starts[0]], undefined);
+  assert.throws(() => kept!.view.getUint32(kept!.starts[0], true), /detached/);
+  producer.close();
   ring.close();
 });
 

@@ -77,11 +77,21 @@ function record(r: Rec): Buffer {
   return b;
 }
 
+/** The records laid out as the ring holds them: each after an 8-byte header of garbage, padded to 8 bytes. */
 function batchOf(records: Buffer[]): RecordBatch {
+  const starts = new Uint32Array(records.length);
   const ends = new Uint32Array(records.length);
-  let end = 0;
-  records.forEach((r, i) => (ends[i] = end += r.length));
-  return new RecordBatch(Buffer.concat(records), ends);
+  const parts: Buffer[] = [];
+  let at = 0;
+  records.forEach((r, i) => {
+    const header = Buffer.alloc(8, 0xa5);
+    const padding = Buffer.alloc((8 - (r.length % 8)) % 8, 0x5a);
+    starts[i] = at + 8;
+    ends[i] = at + 8 + r.length;
+    at = ends[i] + padding.length;
+    parts.push(header, r, padding);
+  });
+  return new RecordBatch(Buffer.concat(parts), starts, ends);
 }
 
 /** A mode over crafted records, shaped like skb's: point 1 knows its direction, raw-IP records are marked l3-start. */
