@@ -159,10 +159,16 @@ export interface Native {
   copyRanges(source: Uint8Array, out: Uint8Array, jobs: Uint32Array, count: number): void;
   /**
    * maxBatchBytes (default 1 MiB) bounds one delivered batch; consume() still drains everything.
-   * Reads the ring in place: `data` views the ring's data mapped twice (read-only: writing into it is a fault), the same
-   * ArrayBuffer every batch, detached by close(); record i is data[starts[i], ends[i]), its bytes the kernel's again once onBatch returns.
+   * Reads the ring in place: `data` views the ring's data and, after it, maxRecordBytes of its start again (default: all of it),
+   * read-only (writing into it is a fault), the same ArrayBuffer every batch, detached by close(); record i is
+   * data[starts[i], ends[i]), its bytes the kernel's again once onBatch returns. A batch ends at the ring's end.
    */
-  RingBuffer: new (mapFd: number, onBatch: (data: ArrayBuffer, starts: ArrayBuffer, ends: ArrayBuffer, count: number) => void, maxBatchBytes?: number) => NativeRingBuffer;
+  RingBuffer: new (
+    mapFd: number,
+    onBatch: (data: ArrayBuffer, starts: ArrayBuffer, ends: ArrayBuffer, count: number) => void,
+    maxBatchBytes?: number,
+    maxRecordBytes?: number,
+  ) => NativeRingBuffer;
 }
 
 let loaded: Native | undefined;

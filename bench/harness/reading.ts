@@ -192,7 +192,7 @@ export function readingMarkdown(f: Figures): string {
   if (mem.length) {
     lines.push(
       `- **Memory (peak RSS).** ${mem.join(', ')}. netcap's floor is Node itself (V8 heap and code: \`node -e ''\` alone is about 40 MiB here), like bpftrace's is LLVM; ` +
-        'its ring is mapped twice (the kernel maps the data pages again after them so records can wrap), so an 8 MiB ring (the default) counts 16 MiB; the C tools need a few MiB.',
+        'its ring counts 8.3 MiB (the default 8 MiB, and its first 260 KiB mapped again after its end so that the longest record can wrap; libbpf maps the whole ring twice, 16 MiB); the C tools need a few MiB.',
     );
   }
   if (has(f, 'startup.tcpdump.first_packet_ms')) {

@@ -3,16 +3,21 @@
 // include/uapi/linux/bpf.h):
 //   - page 0, read-write: the consumer position, which only we write;
 //   - page 1, read-only: the producer position, which the kernel writes;
-//   - then the data, read-only, mapped twice back to back, so that a record
-//     that wraps past the end of the ring is still contiguous in memory.
+//   - then the data, read-only, and after it the data's start again, so
+//     that a record that wraps past the end of the ring is contiguous in
+//     memory. The kernel maps the whole ring twice if asked (libbpf does);
+//     given the longest record (maxRecordBytes), we map only that much of
+//     it again, since a batch ends with the record that crosses the end:
+//     for netcap's default 8 MiB ring, 8 MiB less of the process's RSS
+//     (the same pages, counted once more per mapping).
 // Each record starts with an 8-byte header: its length, with a busy bit
 // (the producer has reserved it and not yet committed) and a discard bit,
 // and records are padded to 8 bytes.
 //
 // A wakeup hands JavaScript one batch: the committed records from the
-// consumer position on, as start and end offsets into one ArrayBuffer that
-// views the whole double-mapped data (made once; nothing is copied), in
-// order and increasing, one run of bytes even across the wrap. The
+// consumer position on, up to the end of the ring, as start and end offsets
+// into one ArrayBuffer over the mapped data (made once; nothing is copied),
+// in order and increasing, one run of bytes. The
 // consumer position is stored (with release semantics, after the
 // producer's position and each header were loaded with acquire semantics)
 // only when the batch callback has returned: until then the kernel cannot
@@ -45,8 +50,10 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string>
 
 #include "errors.h"
 
@@ -83,7 +90,7 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
                         InstanceMethod("ref", &RingBuffer::RefLoop), InstanceMethod("unref", &RingBuffer::UnrefLoop)});
   }
 
-  // new RingBuffer(mapFd, onBatch(data: ArrayBuffer, starts: ArrayBuffer, ends: ArrayBuffer, count), maxBatchBytes?)
+  // new RingBuffer(mapFd, onBatch(data: ArrayBuffer, starts: ArrayBuffer, ends: ArrayBuffer, count), maxBatchBytes?, maxRecordBytes?)
   explicit RingBuffer(const Napi::CallbackInfo &info) : Napi::ObjectWrap<RingBuffer>(info) {
     Napi::Env env = info.Env();
     int fd;
@@ -92,7 +99,10 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
       ThrowCode(env, "EINVAL", "new RingBuffer(mapFd, onBatch)");
       return;
     }
-    if (!Map(env, fd)) return;
+    size_t max_record = 0;  // unknown: map the whole ring again
+    if (info.Length() > 3 && info[3].IsNumber() && info[3].As<Napi::Number>().Int64Value() > 0)
+      max_record = static_cast<size_t>(info[3].As<Napi::Number>().Int64Value());
+    if (!Map(env, fd, max_record)) return;
     if (info.Length() > 2 && info[2].IsNumber() && info[2].As<Napi::Number>().Int64Value() > 0)
       max_batch_ = static_cast<size_t>(info[2].As<Napi::Number>().Int64Value());
     callback_ = Napi::Persistent(info[1].As<Napi::Function>());
@@ -136,8 +146,9 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
   static constexpr uint32_t kDiscard = BPF_RINGBUF_DISCARD_BIT;
   static constexpr size_t kHeader = BPF_RINGBUF_HDR_SZ;
 
-  // Maps the ring's pages (see the top) and makes the data's ArrayBuffer.
-  bool Map(Napi::Env env, int fd) {
+  // Maps the ring's pages (see the top) and makes the data's ArrayBuffer;
+  // `max_record`, when not 0, bounds a record's bytes (its header apart).
+  bool Map(Napi::Env env, int fd, size_t max_record) {
     struct bpf_map_info map_info;
     memset(&map_info, 0, sizeof(map_info));
     __u32 len = sizeof(map_info);
@@ -162,7 +173,9 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
       return false;
     }
     consumer_ = static_cast<uint64_t *>(consumer);
-    size_t length = page_ + 2 * size_;
+    // The data, then enough of its start again for the longest record's header and bytes.
+    tail_ = max_record ? std::min(size_, (max_record + kHeader + page_ - 1) / page_ * page_) : size_;
+    size_t length = page_ + size_ + tail_;
     void *base = mmap(nullptr, length, PROT_READ, MAP_SHARED, fd, static_cast<off_t>(page_));
     if (base == MAP_FAILED) {
       ThrowErrno(env, errno, "mmap ring buffer data");
@@ -172,7 +185,7 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     producer_ = static_cast<const uint64_t *>(base);
     data_ = static_cast<const uint8_t *>(base) + page_;
     mapping_ = new Mapping{base, length};
-    Napi::ArrayBuffer data = Napi::ArrayBuffer::New(env, const_cast<uint8_t *>(data_), 2 * size_, FinalizeData, mapping_);
+    Napi::ArrayBuffer data = Napi::ArrayBuffer::New(env, const_cast<uint8_t *>(data_), size_ + tail_, FinalizeData, mapping_);
     if (env.IsExceptionPending()) {
       mapping_->finalized = true;  // no ArrayBuffer: the reader alone owns it
       Shutdown(true);
@@ -216,16 +229,16 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
   }
 
   // Reads up to one batch and delivers it; returns the number of records.
-  // *more says whether the batch stopped at the size limit.
+  // *more says whether the batch stopped before the committed records did
+  // (the size limit, or the end of the ring).
   size_t DrainOnce(Napi::Env env, bool *more = nullptr) {
     if (more) *more = false;
     // From inside the callback a drain would consume the batch being read.
     if (!consumer_ || delivering_) return 0;
     const uint64_t mask = size_ - 1;
     const uint64_t first = __atomic_load_n(consumer_, __ATOMIC_ACQUIRE);
-    // Offsets count on from the batch's first record, not wrapped: the second
-    // mapping continues the first, and the producer is never more than the
-    // ring's size ahead of us, so a batch is one run of bytes, in order.
+    // Offsets count on from the batch's first record, up to the end of the
+    // ring (the record that crosses it lies whole in the mapping after it).
     const uint64_t origin = first & mask;
     uint64_t cons = first;
     uint64_t prod = __atomic_load_n(producer_, __ATOMIC_ACQUIRE);
@@ -234,11 +247,25 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     count_ = 0;
     while (cons < prod) {
       const uint64_t at = origin + (cons - first);
+      if (at >= size_) {
+        full = true;  // the next batch starts at the ring's start
+        break;
+      }
       const auto *header = reinterpret_cast<const uint32_t *>(data_ + at);
       uint32_t word = __atomic_load_n(header, __ATOMIC_ACQUIRE);
       if (word & kBusy) break;  // reserved, not committed: what follows waits for it
       uint32_t len = word & ~(kBusy | kDiscard);
       if (!(word & kDiscard)) {
+        if (at + kHeader + len > size_ + tail_) {
+          // Longer than the reader was told records are: it cannot be read whole.
+          if (count_ > 0) {
+            full = true;  // deliver the batch before it; the next drain says why
+            break;
+          }
+          ThrowCode(env, "EMSGSIZE", "ring buffer record of " + std::to_string(len) + " bytes runs past the " + std::to_string(tail_) +
+                                         " bytes mapped after the ring's end: the reader's maxRecordBytes is too small");
+          return 0;
+        }
         if (count_ == offsets_cap_ && !Grow(env)) {
           if (count_ == 0) {
             ThrowCode(env, "ENOMEM", "ring buffer batch: no memory for a record's offsets");
@@ -375,6 +402,7 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
 
   size_t page_ = 0;
   size_t size_ = 0;  // the ring's data bytes
+  size_t tail_ = 0;  // bytes of the data's start mapped again after its end
   uint64_t *consumer_ = nullptr;
   const uint64_t *producer_ = nullptr;
   const uint8_t *data_ = nullptr;

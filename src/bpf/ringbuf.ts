@@ -101,6 +101,14 @@ export interface RingReaderOptions {
   maxBatchBytes?: number;
   /** Batches are views of the ring, valid until onBatch returns: onBatch copies what it keeps (default false: each batch is its own copy). */
   reuseBatch?: boolean;
+  /**
+   * The longest record the producer writes, in bytes (its ring header
+   * apart): the ring's start is mapped again after its end only that far,
+   * for the record that crosses the end, instead of the whole ring a second
+   * time (default: the whole ring). A longer record stops the reader with
+   * an error (EMSGSIZE).
+   */
+  maxRecordBytes?: number;
 }
 
 export class RingReader {
@@ -135,7 +143,7 @@ export class RingReader {
         this.#delivering = false;
       }
     };
-    this.#ring = new (native().RingBuffer)(map.fd, deliver, options.maxBatchBytes);
+    this.#ring = new (native().RingBuffer)(map.fd, deliver, options.maxBatchBytes, options.maxRecordBytes);
     if (options.ref === false) this.#ring.unref();
     track(this);
   }

@@ -30,7 +30,7 @@ import { CaptureMaps } from './maps';
 import type { Generation, JudgeSettings, PrepareMode, PreparedMode } from './mode';
 import { parseDirection, type CaptureDirection } from './direction';
 import { readPointStats, type PointStats } from './stats';
-import { decodeRecord, type PacketRecord } from './record';
+import { decodeRecord, RECORD, type PacketRecord } from './record';
 import { RecordPackets } from './record-packets';
 import { startupMark } from './startup-trace';
 import { MAX_SNAPLEN } from '../limits';
@@ -230,8 +230,13 @@ export class Capture extends EventEmitter<CaptureEvents> {
     try {
       // The outputs must work before anything is attached (tcpdump has taken its flags).
       await Promise.all([this.generation.ready?.(), ...this.sinks.map((s) => s.ready)]);
-      // Every batch is taken before deliver() returns (decoded copies, or written by the outputs): the reader may reuse its buffer.
-      this.reader = new RingReader(this.maps.ring, (batch) => this.deliver(batch), { onError: (e) => this.fail(e), reuseBatch: true });
+      // Every batch is taken before deliver() returns (decoded copies, or written by the outputs): the kernel may reuse its bytes after.
+      // The probes clamp a record to its header and snaplen (probes/common.ts emitRingOutput), snaplen at most MAX_SNAPLEN.
+      this.reader = new RingReader(this.maps.ring, (batch) => this.deliver(batch), {
+        onError: (e) => this.fail(e),
+        reuseBatch: true,
+        maxRecordBytes: RECORD.headerSize + MAX_SNAPLEN,
+      });
       this.generation.install();
       this.links = this.mode.attach();
       startupMark('probes attached');

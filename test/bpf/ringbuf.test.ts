@@ -107,38 +107,48 @@ void test('reuseBatch: batches are views of the ring, more records than the offs
   ring.close();
 });
 
-void test('records read in place across the ring\'s end are whole and in order, at increasing offsets', (t) => {
-  if (skip) return t.skip(skip);
-  // 4096 bytes of ring, records of 8 + 64 bytes: 57 laps put records across the end at every position the stride reaches.
-  const ring = createMap({ type: 'ringbuf', name: 'nc_t_rb10', keySize: 0, valueSize: 0, maxEntries: 4096 });
-  const producer = loadSequenceProducer(ring.fd, 'nc_t_rb10');
-  let expected = 1n;
-  let across = 0;
-  let bad = 0;
-  const reader = new RingReader(
-    ring,
-    (b) => {
-      for (let i = 0; i < b.count; i++) {
-        if (i > 0 && b.starts[i] < b.ends[i - 1]) bad++;
-        if (b.starts[i] - 8 < 4096 && b.ends[i] > 4096) across++;
-        const r = b.record(i);
-        if (r.length !== 64 || r.readBigUInt64LE(0) !== expected++ || r.subarray(8).some((x) => x !== 0)) bad++;
-      }
-    },
-    { reuseBatch: true },
-  );
-  for (let lap = 0; lap < 57 * 4; lap++) {
-    producer.prog.testRun(PACKET, { repeat: 14 });
-    assert.equal(reader.drain(), 14);
-  }
-  assert.equal(bad, 0, 'every record whole, in order, offsets increasing');
-  assert.equal(expected, BigInt(57 * 4 * 14 + 1));
-  assert.ok(across > 0, 'some records lay across the end of the first mapping');
-  assert.equal(producer.loss.total(), 0n);
-  reader.close();
-  producer.close();
-  ring.close();
-});
+for (const { ringBytes, maxRecordBytes, mapped } of [
+  { ringBytes: 4096, maxRecordBytes: undefined, mapped: 2 * 4096 },
+  { ringBytes: 1 << 16, maxRecordBytes: 64, mapped: (1 << 16) + 4096 },
+]) {
+  void test(`records read in place across the ring's end are whole and in order, at increasing offsets (${ringBytes} bytes, ${mapped} mapped)`, (t) => {
+    if (skip) return t.skip(skip);
+    const ring = createMap({ type: 'ringbuf', name: 'nc_t_rb10', keySize: 0, valueSize: 0, maxEntries: ringBytes });
+    const producer = loadSequenceProducer(ring.fd, 'nc_t_rb10');
+    const perLap = Math.floor(ringBytes / 72);
+    // Records of 8 + 64 bytes, a ring's worth at a time: after 57 rounds the records have crossed the end at every position the stride reaches.
+    const rounds = 57 * 2;
+    let expected = 1n;
+    let across = 0;
+    let bad = 0;
+    const reader = new RingReader(
+      ring,
+      (b) => {
+        assert.equal(b.data.length, mapped);
+        for (let i = 0; i < b.count; i++) {
+          if (i > 0 && b.starts[i] < b.ends[i - 1]) bad++;
+          if (b.starts[i] - 8 < ringBytes && b.ends[i] > ringBytes) across++;
+          const r = b.record(i);
+          if (r.length !== 64 || r.readBigUInt64LE(0) !== expected++ || r.subarray(8).some((x) => x !== 0)) bad++;
+        }
+        // A batch ends with the record that reaches past the ring's end.
+        if (b.starts[b.count - 1] - 8 >= ringBytes) bad++;
+      },
+      { reuseBatch: true, ...(maxRecordBytes ? { maxRecordBytes } : {}) },
+    );
+    for (let round = 0; round < rounds; round++) {
+      producer.prog.testRun(PACKET, { repeat: perLap });
+      assert.equal(reader.drain(), perLap);
+    }
+    assert.equal(bad, 0, 'every record whole, in order, offsets increasing, no batch beyond the end');
+    assert.equal(expected, BigInt(rounds * perLap + 1));
+    assert.ok(across > 0, 'some records lay across the end of the ring');
+    assert.equal(producer.loss.total(), 0n);
+    reader.close();
+    producer.close();
+    ring.close();
+  });
+}
 
 void test('close() detaches the ring\'s memory: a view kept past it reads as empty', (t) => {
   if (skip) return t.skip(skip);
