@@ -28,13 +28,6 @@ export class RecordBatch implements Iterable<Buffer> {
     this.#view = view;
   }
 
-  /** A batch of records given back to back in `data`, each ending at its `ends` offset. */
-  static packed(data: Buffer, ends: Uint32Array): RecordBatch {
-    const starts = new Uint32Array(ends.length);
-    for (let i = 1; i < ends.length; i++) starts[i] = ends[i - 1];
-    return new RecordBatch(data, starts, ends);
-  }
-
   /** `data` as a DataView: fields read with getUint32(offset, true) cost less than Buffer's readUInt32LE. */
   get view(): DataView {
     return (this.#view ??= new DataView(this.data.buffer, this.data.byteOffset, this.data.byteLength));
