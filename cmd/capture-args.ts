@@ -18,6 +18,8 @@ export interface OutputArgs {
   snaplen: number;
   /** -U: flush the outputs after every batch. */
   flushEachBatch: boolean;
+  /** --immediate-mode: read the ring every 10 ms whatever the outputs. */
+  immediate: boolean;
 }
 
 export interface CaptureArgs extends OutputArgs {
@@ -128,6 +130,7 @@ export function parseOutputArgs(args: ArgumentsCamelCase, comment: string): Outp
     count: args.c === undefined ? undefined : positiveInteger(args.c, '-c'),
     snaplen: snaplenOption(args.s),
     flushEachBatch: args.U === true,
+    immediate: args.immediateMode === true,
   };
 }
 

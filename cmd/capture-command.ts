@@ -32,7 +32,7 @@ export async function runCaptureCommand(args: ArgumentsCamelCase, command: strin
   await new Promise<void>((resolve) => setImmediate(resolve));
   startupMark('yargs finished');
   const c = parseCaptureArgs(args, command, opts);
-  const capture = openCapture({ ...modeOf(c), filter: c.expression, snaplen: c.snaplen, ringBytes: c.ringBytes, count: c.count, flushEachBatch: c.flushEachBatch });
+  const capture = openCapture({ ...modeOf(c), filter: c.expression, snaplen: c.snaplen, ringBytes: c.ringBytes, count: c.count, flushEachBatch: c.flushEachBatch, immediate: c.immediate });
   startupMark('programs loaded');
   for (const note of capture.mode.notes) process.stderr.write(`netcap: note: ${note}\n`);
   capture.mode.onMessage?.((line) => void process.stderr.write(`netcap: ${line}\n`));

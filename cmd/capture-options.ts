@@ -30,7 +30,7 @@ export function decodeOptions(y: Argv): Argv {
     .option('A', { type: 'boolean', describe: 'tcpdump -A: each packet in ASCII' })
     .option('q', { type: 'boolean', describe: 'tcpdump -q: less protocol detail' })
     .option('l', { type: 'boolean', describe: 'tcpdump -l: line-buffered output (netcap\'s way anyway: every batch is written at once)' })
-    .option('immediate-mode', { type: 'boolean', describe: 'tcpdump --immediate-mode (netcap\'s way anyway: packets leave the ring within 10 ms)' })
+    .option('immediate-mode', { type: 'boolean', describe: 'tcpdump --immediate-mode: packets leave the ring within 10 ms (without it too when printed, piped or counted with -c; into files within 100 ms with -U, 200 ms without)' })
     .option('names', { type: 'boolean', describe: 'let tcpdump turn addresses and ports into names (netcap passes -nn otherwise)' })
     .option('tcpdump', { type: 'boolean', describe: 'decode with tcpdump when it is installed (--no-tcpdump: the built-in decoder, which honours -e -x -xx -X -XX)' })
     .option('json', { type: 'boolean', describe: 'print one JSON object per packet (metadata as fields)' })

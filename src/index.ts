@@ -30,6 +30,7 @@ export function openCapture(spec: CaptureSpec): Capture {
     ringBytes: spec.ringBytes ?? DEFAULT_RING_BYTES,
     count: spec.count,
     flushEachBatch: spec.flushEachBatch,
+    immediate: spec.immediate,
     interfaceSnaplen: spec.interfaceSnaplen,
     direction: spec.direction,
   });

@@ -35,15 +35,23 @@ import { RecordPackets } from './record-packets';
 import { startupMark } from './startup-trace';
 import { MAX_SNAPLEN } from '../limits';
 
-/** How often the ring is read without a wake-up: the longest a lone packet waits. */
+/** How often the ring is read without a wake-up while someone waits for the packets (printed, piped, -c, 'packets' listeners, --immediate-mode): the longest a lone packet waits. */
 export const DRAIN_INTERVAL_MS = 10;
 /**
+ * The same when only files take the packets, flushed after every batch (-U,
+ * no -c, no 'packets' listener; every PacketSink buffered): a packet is in
+ * the file within 0.1 s. tcpdump -w -U leaves it in libpcap's buffer until
+ * its 1 s timeout (measured: 24-700 ms for a lone packet), and every read
+ * of the ring costs 0.1-0.5 ms of CPU whether it finds packets or not (at
+ * 20k packets/s, 100 reads a second cost 2.9 times tcpdump -U's CPU).
+ */
+export const FLUSHED_DRAIN_INTERVAL_MS = 100;
+/**
  * The same when only files take the packets and nobody waits for them (no
- * -U, no -c, no 'packets' listener; every PacketSink buffered): the probes
- * wake the reader once an eighth of the ring waits, so this bounds only how
- * late the captured count is, and the event loop wakes 5 times a second
- * instead of 100 (at 100k packets/s the 10 ms timer cost about as much CPU
- * as tcpdump's whole capture).
+ * -U either): the probes wake the reader once an eighth of the ring waits,
+ * so this bounds only how late the captured count is, and the event loop
+ * wakes 5 times a second instead of 100 (at 100k packets/s the 10 ms timer
+ * cost about as much CPU as tcpdump's whole capture).
  */
 export const BUFFERED_DRAIN_INTERVAL_MS = 200;
 /**
@@ -72,6 +80,8 @@ export interface CaptureOptions extends JudgeSettings {
   count?: number;
   /** Flush the outputs after every batch (tcpdump -U). */
   flushEachBatch?: boolean;
+  /** Read the ring every DRAIN_INTERVAL_MS whatever the outputs (tcpdump --immediate-mode). */
+  immediate?: boolean;
   /** The snap length output interfaces declare (default `snaplen`; a service whose snap length changes declares the most it allows). */
   interfaceSnaplen?: number;
 }
@@ -368,10 +378,12 @@ export class Capture extends EventEmitter<CaptureEvents> {
     return next;
   }
 
-  /** How long until the ring is read again without a wake-up (DRAIN_INTERVAL_MS, BUFFERED_DRAIN_INTERVAL_MS). */
+  /** How long until the ring is read again without a wake-up (DRAIN_INTERVAL_MS, FLUSHED_DRAIN_INTERVAL_MS, BUFFERED_DRAIN_INTERVAL_MS). */
   private drainInterval(): number {
-    const waited = this.options.flushEachBatch === true || this.options.count !== undefined || this.listenerCount('packets') > 0 || !this.sinks.every((s) => s.buffered);
-    return waited || this.sinks.length === 0 ? DRAIN_INTERVAL_MS : BUFFERED_DRAIN_INTERVAL_MS;
+    const o = this.options;
+    const waited = o.immediate === true || o.count !== undefined || this.listenerCount('packets') > 0 || this.sinks.length === 0 || !this.sinks.every((s) => s.buffered);
+    if (waited) return DRAIN_INTERVAL_MS;
+    return o.flushEachBatch === true ? FLUSHED_DRAIN_INTERVAL_MS : BUFFERED_DRAIN_INTERVAL_MS;
   }
 
   /** Points the mode appended while running: counters (within the room the maps have), an output interface each. */

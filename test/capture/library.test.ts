@@ -7,10 +7,13 @@
 // frame lost; a filter libpcap refuses leaves the old one running.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { openCapture, UserError, type Capture, type CapturedPacket } from '../../src/index';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { openCapture, openOutputs, UserError, type Capture, type CapturedPacket } from '../../src/index';
 import { World, type Namespace } from '../../lab/netns';
 import { inject } from '../../lab/inject';
 import { frameNumber, numberedFrames, RECEIVER_MAC, SENDER_MAC, sleep, splitPoint, waitFor } from './numbered-frames';
+import { tempDir } from './netcap-child';
 
 const world = new World('lib');
 let ns: Namespace;
@@ -22,9 +25,12 @@ before(() => {
   ns.addVeth('w0', 'w1', { local: { mac: SENDER_MAC }, peer: { mac: RECEIVER_MAC, address: '198.51.100.2/24' } });
 });
 
+const dir = tempDir('library');
+
 after(async () => {
   for (const c of running) await c.stop();
   await world.destroy();
+  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 /** A capture at netif_receive_skb of `iface`, collecting what it writes. */
@@ -150,4 +156,22 @@ void test('outputs slower than the packets: the reader pauses and the ring fills
   // 4 MiB of ~1100-byte records is about 4k packets behind, plus what a drain had read when it paused.
   assert.ok(mostBehind < 8_000, `the outputs were at most ${mostBehind} packets behind (lost ${p.lost})`);
   assert.equal(writing, 0);
+});
+
+void test('-U into a file: a lone frame is in the file within a fraction of a second (the ring is read 10 times a second)', async (t) => {
+  const file = path.join(dir, 'lone.pcap');
+  const fileSize = () => (fs.existsSync(file) ? fs.statSync(file).size : 0);
+  const capture = openCapture({ mode: 'skb', points: 'tracepoint:net:netif_receive_skb', iface: 'v1', netns: ns.name, filter: 'udp port 4000', flushEachBatch: true });
+  running.push(capture);
+  for (const sink of openOutputs({ writeFile: file }, capture.interfaces)) capture.addOutput(sink);
+  await capture.start();
+  await sleep(150); // the file's header flushed by the first reads
+  const empty = fileSize();
+  const sent = Date.now();
+  await inject(ns, 'v0', numberedFrames(1, 4000, 100, 7));
+  // FLUSHED_DRAIN_INTERVAL_MS is 100; the rest is slack for a busy machine (tcpdump -w -U takes up to its 1 s buffer timeout).
+  await waitFor(() => fileSize() > empty, 1000, 'the frame in the file');
+  t.diagnostic(`in the file ${Date.now() - sent} ms after it was sent`);
+  await capture.stop();
+  assert.equal(fileSize(), 24 + 16 + 100, 'the file header, then the one frame after its record header');
 });
