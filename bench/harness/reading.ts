@@ -165,7 +165,7 @@ export function readingMarkdown(f: Figures): string {
         'batch; tcpdump writes pcap whatever the name), whose copy alone takes more CPU than tcpdump\'s whole capture. V8 compiles the hot functions in ' +
         'the first tens of thousands of packets, 0.1-0.3 s of CPU once per capture on its own threads: the whole window counts it, the second half does ' +
         'not; a loop over a batch is a function of its own, since V8\'s on-stack-replaced code for a loop that also covered the rest of its function ' +
-        'deoptimised after the loop on every batch, hundreds of times per capture at ~0.4 ms each (--trace-deopt, in 4 of 6 captures before). A wake-up of the event loop has a fixed cost (-U: one every 10 ms). An skb point whose probe wakes the reader for every record (ring flags ' +
+        'deoptimised after the loop on every batch, hundreds of times per capture at ~0.4 ms each (--trace-deopt, in 4 of 6 captures before). A wake-up of the event loop has a fixed cost, 0.1-0.5 ms of CPU whether it finds packets or not: with -U into a file the ring is read 10 times a second (it was 100, 2.9 times the CPU of tcpdump -U at 20k pps), still well within the delay of tcpdump -w -U (the 1 s buffer timeout of libpcap). An skb point whose probe wakes the reader for every record (ring flags ' +
         '0) costs tens of times more: the wake-ups, not the packets.',
     );
   }
