@@ -162,7 +162,7 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     }
     page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
     size_ = map_info.max_entries;  // a power of 2, a multiple of the page size
-    // Record offsets are 32-bit, into twice the ring.
+    // Record offsets are 32-bit, into the ring and the tail mapped after it.
     if (size_ > (size_t{1} << 30)) {
       ThrowCode(env, "EINVAL", "new RingBuffer: rings above 1 GiB are not read");
       return false;

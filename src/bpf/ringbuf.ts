@@ -74,7 +74,7 @@ export class RecordBatch implements Iterable<Buffer> {
 
   /** Records as Buffer views into `data` (one subarray each). */
   *[Symbol.iterator](): Iterator<Buffer> {
-    for (let i = 0; i < this.ends.length; i++) yield this.data.subarray(this.starts[i], this.ends[i]);
+    for (let i = 0; i < this.ends.length; i++) yield this.record(i);
   }
 }
 
