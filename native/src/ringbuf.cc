@@ -145,6 +145,13 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
   static constexpr uint32_t kBusy = BPF_RINGBUF_BUSY_BIT;
   static constexpr uint32_t kDiscard = BPF_RINGBUF_DISCARD_BIT;
   static constexpr size_t kHeader = BPF_RINGBUF_HDR_SZ;
+  // How far ahead of the header it reads the walk asks for the ring's
+  // memory. Without it the walk waits on a cache miss at nearly every
+  // header (perf: 88% of its time on that one load; the hardware
+  // prefetcher stops at each 4 KiB page): draining a full ring of 72-byte
+  // records, 15-17 ns a record, against 5-8 ns with the lines requested
+  // 2 KiB ahead (512 B to 8 KiB measured; 2 KiB was fastest).
+  static constexpr uint64_t kPrefetchAhead = 2048;
 
   // Maps the ring's pages (see the top) and makes the data's ArrayBuffer;
   // `max_record`, when not 0, bounds a record's bytes (its header apart).
@@ -252,6 +259,7 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
         break;
       }
       const auto *header = reinterpret_cast<const uint32_t *>(data_ + at);
+      __builtin_prefetch(data_ + ((cons + kPrefetchAhead) & mask));
       uint32_t word = __atomic_load_n(header, __ATOMIC_ACQUIRE);
       if (word & kBusy) break;  // reserved, not committed: what follows waits for it
       uint32_t len = word & ~(kBusy | kDiscard);
