@@ -28,8 +28,8 @@ function modeFolder(p) {
  */
 export function layerViolation(from, to, typeOnly = false) {
   if (under(from, 'test')) return undefined; // tests may reach any layer
-  if (to === 'src/native' && !(under(from, 'src/bpf') || from === 'src/filter/libpcap' || under(from, 'src/net') || from === 'src/output/range-copies')) {
-    return 'only the loader layer (src/bpf, src/filter/libpcap.ts, src/net) and the copy of packet bytes (src/output/range-copies.ts) touch the native addon';
+  if (to === 'src/native' && !(under(from, 'src/bpf') || from === 'src/filter/libpcap' || under(from, 'src/net') || from === 'src/output/range-copies' || from === 'src/btf/kernel')) {
+    return 'only the loader layer (src/bpf, src/filter/libpcap.ts, src/net), the copy of packet bytes (src/output/range-copies.ts) and the mapping of the kernel\'s BTF (src/btf/kernel.ts) touch the native addon';
   }
   if (under(from, 'src')) {
     for (const dir of ['cmd', 'test', 'lab', 'bench', 'examples']) if (under(to, dir)) return `nothing under src/ imports ${dir}/`;

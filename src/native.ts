@@ -157,6 +157,8 @@ export interface Native {
   };
   /** For k < count: jobs[3k + 2] bytes from source at jobs[3k] to out at jobs[3k + 1]; throws (ERANGE) before copying anything if a range lies outside its buffer. */
   copyRanges(source: Uint8Array, out: Uint8Array, jobs: Uint32Array, count: number): void;
+  /** The file mapped read-only and private (writing into it is a fault), unmapped when the ArrayBuffer is collected; throws with the errno's code when the file cannot be mapped. */
+  mapFile(path: string): ArrayBuffer;
   /**
    * maxBatchBytes (default 1 MiB) bounds one delivered batch; consume() still drains everything.
    * Reads the ring in place: `data` views the ring's data and, after it, maxRecordBytes of its start again (default: all of it),

@@ -10,6 +10,7 @@ void InitRingBuffer(Napi::Env env, Napi::Object exports);
 void InitPacket(Napi::Env env, Napi::Object exports);
 void InitNetns(Napi::Env env, Napi::Object exports);
 void InitCopy(Napi::Env env, Napi::Object exports);
+void InitFileMap(Napi::Env env, Napi::Object exports);
 }  // namespace netcap
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -20,6 +21,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   netcap::InitPacket(env, exports);
   netcap::InitNetns(env, exports);
   netcap::InitCopy(env, exports);
+  netcap::InitFileMap(env, exports);
   return exports;
 }
 

@@ -259,3 +259,33 @@ void test('split BTF of a module resolves ids through vmlinux', (t) => {
     assert.equal(mod.name(r.id) || '(anon)', r.name);
   }
 });
+
+void test('the addon maps a file read-only, byte for byte what reading it gives, and names what it cannot map', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { native } = require('../../src/native') as typeof import('../../src/native');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nc-map-'));
+  try {
+    const file = path.join(dir, 'bytes');
+    const bytes = Buffer.from(Array.from({ length: 10_000 }, (_, i) => (i * 7) & 0xff));
+    fs.writeFileSync(file, bytes);
+    assert.deepEqual(Buffer.from(native().mapFile(file)), bytes);
+    // procfs files have no size: the caller reads them instead.
+    assert.throws(() => native().mapFile('/proc/self/status'), { code: 'EINVAL' });
+    assert.throws(() => native().mapFile(path.join(dir, 'absent')), { code: 'ENOENT' });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+void test("the kernel's BTF: mapped where the kernel maps it (6.16 on), the same bytes as read(2) gives", (t) => {
+  if (!have) return t.skip('no /sys/kernel/btf/vmlinux');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { native } = require('../../src/native') as typeof import('../../src/native');
+  let mapped: Buffer;
+  try {
+    mapped = Buffer.from(native().mapFile(VMLINUX));
+  } catch (e) {
+    return t.skip(`this kernel does not map ${VMLINUX} (${(e as { code?: string }).code}): netcap reads it`);
+  }
+  assert.ok(mapped.equals(fs.readFileSync(VMLINUX)), 'the mapping holds the file as read(2) returns it');
+});

@@ -37,6 +37,7 @@ void test('the crossings the design relies on are allowed', async () => {
     ['src/bpf/program', 'src/native'],
     ['src/filter/libpcap', 'src/native'],
     ['src/output/range-copies', 'src/native'],
+    ['src/btf/kernel', 'src/native'],
     ['probes/skb', 'src/ebpf/builders'],
     ['probes/skb', 'src/capture/record'],
     ['probes/skb', 'src/kernel/skb-layout', true],
