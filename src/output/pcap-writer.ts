@@ -36,6 +36,7 @@ export class PcapWriter {
   private sizes = new Uint32Array(0);
   private front = new Uint8Array(0);
   private readonly copies = new RangeCopies();
+  private readonly recordHeader = Buffer.alloc(PCAP_RECORD_HEADER_SIZE);
 
   constructor(
     sink: Writable,
@@ -59,9 +60,10 @@ export class PcapWriter {
 
   /** Appends one packet; `ifIndex`, `comment` and `direction` have no place in pcap and are dropped. */
   async writePacket(pkt: CapturedPacket): Promise<void> {
-    await this.writeHeader();
+    this.queueHeader();
     const caplen = Math.min(pkt.data.length, this.options.snaplen);
-    const h = Buffer.alloc(PCAP_RECORD_HEADER_SIZE);
+    // Reused: append() copies it (netcap read writes each kept packet this way).
+    const h = this.recordHeader;
     const nanosecond = this.options.nanosecond === true;
     if (pkt.pcapTime && pkt.pcapTime.nanosecond === nanosecond) {
       // A pcap record read back: its fields as written, as libpcap writes them.
@@ -76,7 +78,8 @@ export class PcapWriter {
     h.writeUInt32LE(caplen, 8);
     // The wire length as given, even below caplen (tcpdump -r keeps a file's).
     h.writeUInt32LE(pkt.wirelen >>> 0, 12);
-    await this.out.write(Buffer.concat([h, pkt.data.subarray(0, caplen)]));
+    this.out.append(h);
+    await this.out.write(pkt.data.subarray(0, caplen));
   }
 
   /**
