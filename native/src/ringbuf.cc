@@ -149,7 +149,7 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
   // memory. Without it the walk waits on a cache miss at nearly every
   // header (perf: 88% of its time on that one load; the hardware
   // prefetcher stops at each 4 KiB page): draining a full ring of 72-byte
-  // records, 15-17 ns a record, against 5-8 ns with the lines requested
+  // records, 15-18 ns a record, against 7-9 ns with the lines requested
   // 2 KiB ahead (512 B to 8 KiB measured; 2 KiB was fastest).
   static constexpr uint64_t kPrefetchAhead = 2048;
 
