@@ -130,7 +130,8 @@ export function readingMarkdown(f: Figures): string {
     user.push(
       `Draining a full ring, the JavaScript reader (records read in place in the ring, each one looked at) runs at ${x(f['ringbuf.js.drain_ratio_vs_c'])} libbpf's C consumer` +
         (has(f, 'ringbuf.js.lossless_records_per_s') ? `, and kept up with ${num(f['ringbuf.js.lossless_records_per_s'] / 1e6)} M records/s without loss` : '') +
-        ', far above what the probes produce: the reader is not the limit.',
+        ', far above what the probes produce: the reader is not the limit. The addon walks the record headers asking for the ring\'s memory 2 KiB ahead; ' +
+        'without that the walk waited on a cache miss at nearly every header, and the drain ran at about half the C consumer\'s rate on this host.',
     );
   }
   if (has(f, 'dataplane.20k.netcap_all.cpu_s', 'dataplane.20k.dumpcap.cpu_s')) {
@@ -204,8 +205,8 @@ export function readingMarkdown(f: Figures): string {
       `- **Start-up.** ${s.join('; ')}. netcap's start is Node's own start-up, loading the addon and BTF, compiling the filter with ` +
         'libpcap, generating and verifying the eBPF program and attaching; there is no clang, so no seconds of compilation as with BCC. ' +
         'The CLI itself starts from one bundled file compiled from V8\'s code cache (scripts/bundle.mjs; NETCAP_TRACE_STARTUP=1 says which start ran), ' +
-        'a cache of what a run of read and compile compiled (a cache of every function, 4.6 MB, took V8 longer to load than compiling one command\'s code), ' +
-        'and interfaces are listed by getifaddrs(3) in the addon, not by running ip through nsenter; ' +
+        'a cache of what a run of read and compile and, as root, an skb `--dry-run` compiled (a cache of every function, 4.6 MB, took V8 longer to load than compiling one command\'s code), ' +
+        'interfaces are listed by getifaddrs(3) in the addon, not by running ip through nsenter, and the kernel\'s BTF is mapped, not read (sysfs reads it a page per read(2), 5-6 ms); ' +
         'a V8 start-up snapshot was measured too: it saves less than the code cache and needs `node --snapshot-blob` on the command line, which `node bin/netcap` cannot pass.',
     );
   }
