@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadKernelBtf } from '../../src/btf/kernel';
+import { native } from '../../src/native';
 import { Btf } from '../../src/btf/btf';
 import { BtfKind, kindName } from '../../src/btf/kinds';
 import { UserError } from '../../src/errors';
@@ -261,8 +262,6 @@ void test('split BTF of a module resolves ids through vmlinux', (t) => {
 });
 
 void test('the addon maps a file read-only, byte for byte what reading it gives, and names what it cannot map', () => {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { native } = require('../../src/native') as typeof import('../../src/native');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nc-map-'));
   try {
     const file = path.join(dir, 'bytes');
@@ -279,8 +278,6 @@ void test('the addon maps a file read-only, byte for byte what reading it gives,
 
 void test("the kernel's BTF: mapped where the kernel maps it (6.16 on), the same bytes as read(2) gives", (t) => {
   if (!have) return t.skip('no /sys/kernel/btf/vmlinux');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { native } = require('../../src/native') as typeof import('../../src/native');
   let mapped: Buffer;
   try {
     mapped = Buffer.from(native().mapFile(VMLINUX));
