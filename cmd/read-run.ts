@@ -4,7 +4,8 @@
 // shares (src/output/outputs.ts).
 import type { ArgumentsCamelCase } from 'yargs';
 import { UserError } from '../src/errors';
-import { openCaptureStream } from '../src/output/capture-stream';
+import { openCaptureStream, type PacketBatch } from '../src/output/capture-stream';
+import { joinHalves } from '../src/output/packet-batch';
 import type { CaptureFile } from '../src/output/capture-file';
 import type { CaptureInterface, CapturedPacket } from '../src/output/packet';
 import { openOutputs, type OutputOptions, type PacketSink } from '../src/output/outputs';
@@ -14,9 +15,6 @@ import type { EngineName } from '../src/read/engines';
 import { filterCapture, type FilterCounts } from '../src/read/filter-capture';
 import { filterExpression, oneOf, parseOutputArgs } from './capture-args';
 import { packets } from './summary';
-
-/** Kept packets handed to the outputs at a time. */
-const BATCH = 256;
 
 export interface ReadOptions {
   file: string;
@@ -30,6 +28,11 @@ export interface ReadOptions {
   output: OutputOptions;
   /** Where the warnings and the summary line go (default stderr). */
   log?: (line: string) => void;
+}
+
+/** `pkt` with its captured bytes cut to `snaplen` (its wire length kept). */
+function cutTo(pkt: CapturedPacket, snaplen: number | undefined): CapturedPacket {
+  return snaplen !== undefined && pkt.data.length > snaplen ? { ...pkt, data: pkt.data.subarray(0, snaplen) } : pkt;
 }
 
 /** The command's run(): yargs' arguments to a finished read. */
@@ -60,11 +63,12 @@ function readOptions(args: ArgumentsCamelCase): ReadOptions {
  * The outputs for a file's packets, opened at its first kept packet (or at
  * the end): its interfaces with the filter (and -s) noted on them; a pcap
  * output keeps the input's timestamp precision unless told otherwise.
+ * `firstMs`: the first kept packet's time (ms since the epoch).
  */
-function openReadOutputs(opts: ReadOptions, capture: CaptureFile, first: CapturedPacket | undefined): { sinks: PacketSink[]; interfaces: number } {
+function openReadOutputs(opts: ReadOptions, capture: CaptureFile, firstMs: number | undefined): { sinks: PacketSink[]; interfaces: number } {
   const nanosecond = opts.output.nanosecond ?? (capture.format === 'pcapng' || capture.nanosecond);
   // --rotate-seconds cuts the file's own time into intervals, from its first kept packet.
-  const rotationStart = first ? () => Number(first.tsNs / 1_000_000n) : undefined;
+  const rotationStart = firstMs === undefined ? undefined : () => firstMs;
   return { sinks: openOutputs({ ...opts.output, nanosecond, rotationStart }, capture.interfaces.map((i) => decorate(opts, i))), interfaces: capture.interfaces.length };
 }
 
@@ -90,27 +94,35 @@ export async function runRead(opts: ReadOptions): Promise<number> {
   const capture = stream.info;
   let output: { sinks: PacketSink[]; interfaces: number } | undefined;
   let ended: string | undefined;
-  let batch: CapturedPacket[] = [];
-  const writeBatch = async () => {
+  /** The outputs, opened now if they are not yet; `firstMs` gives the time of the first packet they will write. */
+  const outputs = (firstMs?: () => number) => {
     if (!output) {
-      output = openReadOutputs(opts, capture, batch[0]);
+      output = openReadOutputs(opts, capture, firstMs?.());
       for (const s of output.sinks) void s.ended?.then((why) => (ended ??= why));
     }
     // Interfaces described after the outputs were opened (a later IDB or section).
     for (; output.interfaces < capture.interfaces.length; output.interfaces++) for (const s of output.sinks) s.addInterface(decorate(opts, capture.interfaces[output.interfaces]));
-    const written = batch;
-    batch = [];
-    for (const s of output.sinks) await s.write(written);
-    if (opts.flushEachBatch) for (const s of output.sinks) await s.flush();
+    return output.sinks;
   };
   const cut = opts.snaplen;
+  // The kept packets of each batch of the file: as columns to the file
+  // outputs (src/output/pcap-columns.ts), as packets to the others and
+  // wherever the file's packets carry more than columns hold.
+  const writeKept = async (batch: PacketBatch, kept: Uint32Array, n: number) => {
+    if (ended !== undefined) throw new OutputEnded();
+    const columns = batch.columns?.(kept, n, cut);
+    const made: CapturedPacket[] = [];
+    const packets = () => {
+      if (made.length === 0) for (let k = 0; k < n; k++) made.push(columns ? columns.packet(k) : cutTo(batch.packet(kept[k]), cut));
+      return made;
+    };
+    const sinks = outputs(() => Number((columns ? joinHalves(columns.tsHigh[0], columns.tsLow[0]) : packets()[0].tsNs) / 1_000_000n));
+    for (const s of sinks) await (columns && s.writeBatch ? s.writeBatch(columns) : s.write(packets()));
+    if (opts.flushEachBatch) for (const s of sinks) await s.flush();
+  };
   let counts: FilterCounts = { read: 0, kept: 0 };
   try {
-    counts = await filterCapture(stream, opts, async (pkt) => {
-      if (ended !== undefined) throw new OutputEnded();
-      batch.push(cut !== undefined && pkt.data.length > cut ? { ...pkt, data: pkt.data.subarray(0, cut) } : pkt);
-      if (batch.length >= BATCH) await writeBatch();
-    }).catch((e: unknown) => {
+    counts = await filterCapture(stream, opts, writeKept).catch((e: unknown) => {
       if (e instanceof OutputEnded) return { read: NaN, kept: NaN };
       throw e;
     });
@@ -119,20 +131,15 @@ export async function runRead(opts: ReadOptions): Promise<number> {
       throw new UserError(`${name} describes no interface`, 'the file may be damaged; tcpdump -r shows what it can read');
     }
     // Nothing kept still writes a valid (empty) file, as tcpdump does.
-    if (ended === undefined) await writeBatch();
-    const closing = output!;
+    const sinks = ended === undefined ? outputs() : output!.sinks;
     output = undefined;
-    batch = [];
-    for (const s of closing.sinks) await s.close([]);
+    for (const s of sinks) await s.close([]);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EPIPE') return 0; // stdout closed early (| head): not an error
     throw e;
   } finally {
     // On an error, what was kept so far is written, as tcpdump does.
-    if (output || batch.length) {
-      await writeBatch().catch(() => undefined);
-      for (const s of output?.sinks ?? []) await s.close([]).catch(() => undefined);
-    }
+    for (const s of output?.sinks ?? []) await s.close([]).catch(() => undefined);
     await stream.close();
   }
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));

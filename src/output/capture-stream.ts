@@ -5,14 +5,17 @@
 //
 // The packets of a chunk come as one batch, parsed without a pause: a
 // consumer that looks at every packet and keeps a few (netcap read) judges
-// each one from the batch's fields and turns only the kept ones into
-// CapturedPackets (a timestamp as a bigint, an object), and waits for the
-// file once per chunk instead of twice per packet.
+// each one from the batch's fields, hands the kept ones on as columns over
+// the chunk (columns(); CapturedPackets, a timestamp as a bigint and an
+// object each, only where an output needs them), and waits for the file
+// once per chunk instead of twice per packet.
 import * as fsSync from 'node:fs';
 import { promises as fs } from 'node:fs';
 import { UserError } from '../errors';
 import { CaptureFormatError, type CaptureFile } from './capture-file';
 import type { CapturedPacket } from './packet';
+import type { PacketBatch as PacketColumns } from './packet-batch';
+import { PcapColumns } from './pcap-columns';
 import { incompleteRecord, isPcap, parsePcapHeader, parsePcapRecordHeader, pcapInterfaces, pcapPacket, PcapRecords, scanPcapRecords, type PcapHeader } from './pcap-reader';
 import { isPcapng, PcapngParser, truncatedBlock, truncatedBlockHeader } from './pcapng-reader';
 import { PCAP_FILE_HEADER_SIZE } from './pcap-writer';
@@ -96,6 +99,13 @@ export interface PacketBatch {
   /** The packet's interface: an index into the stream's info.interfaces. */
   ifIndex(i: number): number;
   packet(i: number): CapturedPacket;
+  /**
+   * Packets indices[0..n) as the columns the file outputs write (valid
+   * until the next batch), their bytes cut to `snaplen`; absent or
+   * undefined when only packet() carries what they hold (a pcapng block's
+   * options; see PcapColumns.fill).
+   */
+  columns?(indices: Uint32Array, n: number, snaplen?: number): PacketColumns | undefined;
 }
 
 /**
@@ -106,8 +116,11 @@ export interface PacketBatch {
 class PcapBatch implements PacketBatch {
   private buf: Buffer = Buffer.alloc(0);
   readonly records = new PcapRecords();
+  private readonly selected: PcapColumns;
 
-  constructor(private readonly header: PcapHeader) {}
+  constructor(private readonly header: PcapHeader) {
+    this.selected = new PcapColumns(header);
+  }
 
   /** Takes the whole records at the start of `buf`; returns the bytes they span (records.damage: why the next cannot be read). */
   fill(buf: Buffer): number {
@@ -143,6 +156,10 @@ class PcapBatch implements PacketBatch {
   packet(i: number): CapturedPacket {
     const start = this.start(i);
     return pcapPacket(this.header, parsePcapRecordHeader(this.header, this.buf, this.records.at[i]), Buffer.from(this.buf.subarray(start, start + this.records.kept[i])));
+  }
+
+  columns(indices: Uint32Array, n: number, snaplen?: number): PacketColumns | undefined {
+    return this.selected.fill(this.buf, this.records, indices, n, snaplen);
   }
 }
 

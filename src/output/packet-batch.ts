@@ -64,6 +64,25 @@ export function splitNanoseconds(high: number, low: number, out: Float64Array): 
   out[1] = rest - seconds * NS_PER_S;
 }
 
+/**
+ * The halves of `seconds` * 10^9 + `nanoseconds` (seconds < 2^32,
+ * nanoseconds < 10^9), as a record carries a u64: out[0] the high and
+ * out[1] the low 32 bits, exactly, with Numbers only (splitNanoseconds'
+ * inverse).
+ */
+export function joinNanoseconds(seconds: number, nanoseconds: number, out: Uint32Array): void {
+  // seconds = s1 * 2^16 + s0: the product is x * 2^16 + y with x and y below 2^53.
+  const s1 = Math.floor(seconds / 65536);
+  const x = s1 * NS_PER_S;
+  const y = (seconds - s1 * 65536) * NS_PER_S + nanoseconds;
+  // x * 2^16 = xHigh * 2^32 + xLow * 2^16.
+  const xHigh = Math.floor(x / 65536);
+  const low = (x - xHigh * 65536) * 65536 + y;
+  const carry = Math.floor(low / 4294967296);
+  out[0] = xHigh + carry;
+  out[1] = low - carry * 4294967296;
+}
+
 /** The u64 `high` * 2^32 + `low` as a BigInt. */
 export function joinHalves(high: number, low: number): bigint {
   return (BigInt(high) << 32n) | BigInt(low);

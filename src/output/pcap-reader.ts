@@ -91,7 +91,8 @@ function lengthsSwapped(header: PcapHeader, first: number, second: number): bool
   return header.lengths === 'swapped' || (header.lengths === 'maybe-swapped' && first > second);
 }
 
-function u32(buf: Buffer, at: number, littleEndian: boolean): number {
+/** The u32 at `at` in the file's byte order (no bounds check: the caller knows the record is there). */
+export function u32(buf: Buffer, at: number, littleEndian: boolean): number {
   return littleEndian
     ? (buf[at] | (buf[at + 1] << 8) | (buf[at + 2] << 16)) + buf[at + 3] * 0x1000000
     : (buf[at + 3] | (buf[at + 2] << 8) | (buf[at + 1] << 16)) + buf[at] * 0x1000000;

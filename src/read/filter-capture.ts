@@ -5,9 +5,9 @@
 // libpcap generates different code for savefiles than for live captures.
 import { UserError } from '../errors';
 import { compileCbpf, REJECTS_ALL_MESSAGE, type CbpfProgram } from '../filter/libpcap';
-import type { CaptureStream } from '../output/capture-stream';
+import type { CaptureStream, PacketBatch } from '../output/capture-stream';
 import { dltForLinktype } from '../output/linktypes';
-import type { CaptureInterface, CapturedPacket } from '../output/packet';
+import type { CaptureInterface } from '../output/packet';
 import { createEngine, type EngineName, type FilterEngine } from './engines';
 
 export interface FilterCaptureOptions {
@@ -29,14 +29,16 @@ export function compileForInterface(expression: string, iface: CaptureInterface)
 }
 
 /**
- * Reads `stream` to its end (or to `count` kept packets), calling `keep` for
- * each packet the filter keeps. An expression libpcap refuses for an
- * interface's link type is a UserError (before any packet of that
- * interface); one that rejects all packets on every link type of the file is
- * refused with libpcap's message, as tcpdump refuses it, once the file has
- * shown all its interfaces (a pcapng file may describe more later).
+ * Reads `stream` to its end (or to `count` kept packets), calling `keep`
+ * once per batch of the file with the indices of the packets the filter
+ * kept (`kept[0..n)`, n > 0; reused: valid during the call). An expression
+ * libpcap refuses for an interface's link type is a UserError (before any
+ * packet of that interface); one that rejects all packets on every link
+ * type of the file is refused with libpcap's message, as tcpdump refuses
+ * it, once the file has shown all its interfaces (a pcapng file may
+ * describe more later).
  */
-export async function filterCapture(stream: CaptureStream, opts: FilterCaptureOptions, keep: (pkt: CapturedPacket) => Promise<void>): Promise<FilterCounts> {
+export async function filterCapture(stream: CaptureStream, opts: FilterCaptureOptions, keep: (batch: PacketBatch, kept: Uint32Array, n: number) => Promise<void>): Promise<FilterCounts> {
   const capture = stream.info;
   const programs = new Map<string, { prog: CbpfProgram; engine: FilterEngine }>();
   const engineFor = (iface: CaptureInterface): FilterEngine => {
@@ -53,21 +55,22 @@ export async function filterCapture(stream: CaptureStream, opts: FilterCaptureOp
   };
   const perInterface: FilterEngine[] = [];
   const counts: FilterCounts = { read: 0, kept: 0 };
+  let kept = new Uint32Array(0);
   try {
     // A pcap file's one interface is known now: compile (and report a bad
     // expression) before reading any packet.
     for (const iface of capture.interfaces) perInterface.push(engineFor(iface));
     if (capture.format === 'pcap') refuseIfRejectsAll(programs);
-    // A batch at a time, judged from its fields: only kept packets become objects.
-    reading: for await (const batch of stream.batches()) {
+    // A batch at a time, judged from its fields where they lie.
+    for await (const batch of stream.batches()) {
       while (perInterface.length < capture.interfaces.length) perInterface.push(engineFor(capture.interfaces[perInterface.length]));
-      for (let i = 0; i < batch.count; i++) {
-        counts.read++;
-        if (perInterface[batch.ifIndex(i)].runAt(batch.bytes(i), batch.start(i), batch.caplen(i), batch.wirelen(i)) === 0) continue;
-        await keep(batch.packet(i));
-        counts.kept++;
-        if (opts.count !== undefined && counts.kept >= opts.count) break reading;
-      }
+      if (kept.length < batch.count) kept = new Uint32Array(Math.max(batch.count, 2 * kept.length));
+      const room = opts.count === undefined ? Infinity : opts.count - counts.kept;
+      const { judged, n } = judge(batch, perInterface, kept, room);
+      counts.read += judged;
+      counts.kept += n;
+      if (n > 0) await keep(batch, kept, n);
+      if (counts.kept >= (opts.count ?? Infinity)) break;
     }
     while (perInterface.length < capture.interfaces.length) perInterface.push(engineFor(capture.interfaces[perInterface.length]));
     refuseIfRejectsAll(programs);
@@ -75,6 +78,21 @@ export async function filterCapture(stream: CaptureStream, opts: FilterCaptureOp
     for (const { engine } of programs.values()) engine.close();
   }
   return counts;
+}
+
+/**
+ * The indices of the packets of `batch` the filters keep, into `kept`, up to
+ * `room` of them; how many packets were judged (a loop of its own:
+ * DEVELOPERS.md, the fast path).
+ */
+function judge(batch: PacketBatch, perInterface: FilterEngine[], kept: Uint32Array, room: number): { judged: number; n: number } {
+  let n = 0;
+  let i = 0;
+  while (i < batch.count && n < room) {
+    if (perInterface[batch.ifIndex(i)].runAt(batch.bytes(i), batch.start(i), batch.caplen(i), batch.wirelen(i)) !== 0) kept[n++] = i;
+    i++;
+  }
+  return { judged: i, n };
 }
 
 function refuseIfRejectsAll(programs: Map<string, { prog: CbpfProgram }>): void {
