@@ -15,7 +15,7 @@
 import type { RecordBatch } from '../bpf/ringbuf';
 import { LINKTYPE_RAW } from '../output/linktypes';
 import { packetComment, type CapturedPacket } from '../output/packet';
-import { DIRECTION_IN, DIRECTION_OUT, DIRECTION_UNKNOWN, type PacketBatch } from '../output/packet-batch';
+import { BatchColumns, DIRECTION_IN, DIRECTION_OUT, DIRECTION_UNKNOWN } from '../output/packet-batch';
 import type { WallClock } from './clock';
 import type { PlainPackets } from './mode';
 import { decodeRecord, FLAG_DIRECTION_KNOWN, FLAG_OUTBOUND, RECORD, type PacketRecord } from './record';
@@ -30,20 +30,9 @@ interface CommentEntry {
   bytes: Buffer | undefined;
 }
 
-export class RecordPackets implements PacketBatch {
-  count = 0;
-  bytes: Buffer = Buffer.alloc(0);
-  dataStart = new Uint32Array(0);
-  caplen = new Uint32Array(0);
-  wirelen = new Uint32Array(0);
-  ifIndex = new Uint32Array(0);
-  tsHigh = new Uint32Array(0);
-  tsLow = new Uint32Array(0);
-  direction = new Uint8Array(0);
-  etherType = new Uint16Array(0);
+export class RecordPackets extends BatchColumns {
   /** The capture point of each record (for the per-point counts). */
   point = new Uint32Array(0);
-  private recordStart = new Uint32Array(0);
   /** Each point's direction code, asked of the mode on first use (points may be added while capturing). */
   private readonly pointDirection: number[] = [];
   private packets: CapturedPacket[] | undefined;
@@ -60,7 +49,9 @@ export class RecordPackets implements PacketBatch {
     private readonly interfaceOf: (point: number, linktype: number) => number,
     /** A record as the packet the general path writes. */
     private readonly packetOf: (rec: PacketRecord) => CapturedPacket,
-  ) {}
+  ) {
+    super();
+  }
 
   /** Takes the first `count` records of `batch` (this object is the batch until the next fill). */
   fill(batch: RecordBatch, count: number): this {
@@ -137,19 +128,10 @@ export class RecordPackets implements PacketBatch {
     return this.packets;
   }
 
-  private grow(count: number): void {
-    if (this.caplen.length >= count) return;
-    const n = Math.max(count, 2 * this.caplen.length, 1024);
-    this.dataStart = new Uint32Array(n);
-    this.caplen = new Uint32Array(n);
-    this.wirelen = new Uint32Array(n);
-    this.ifIndex = new Uint32Array(n);
-    this.tsHigh = new Uint32Array(n);
-    this.tsLow = new Uint32Array(n);
-    this.direction = new Uint8Array(n);
-    this.etherType = new Uint16Array(n);
-    this.point = new Uint32Array(n);
-    this.recordStart = new Uint32Array(n);
+  protected override grow(count: number): boolean {
+    if (!super.grow(count)) return false;
+    this.point = new Uint32Array(this.caplen.length);
+    return true;
   }
 }
 

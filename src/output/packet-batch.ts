@@ -39,6 +39,45 @@ export interface PacketBatch {
   packet(i: number): CapturedPacket;
 }
 
+/**
+ * A PacketBatch's columns, reused from batch to batch and grown when a
+ * batch needs more: what a capture's ring batch (src/capture/record-packets.ts)
+ * and a file's kept packets (src/output/pcap-columns.ts) fill.
+ */
+export abstract class BatchColumns implements PacketBatch {
+  count = 0;
+  bytes: Buffer = Buffer.alloc(0);
+  dataStart = new Uint32Array(0);
+  caplen = new Uint32Array(0);
+  wirelen = new Uint32Array(0);
+  ifIndex = new Uint32Array(0);
+  tsHigh = new Uint32Array(0);
+  tsLow = new Uint32Array(0);
+  direction = new Uint8Array(0);
+  etherType = new Uint16Array(0);
+  /** Where packet i's record (its header, then its bytes) starts in `bytes`: for packet() and what else reads the header again. */
+  protected recordStart = new Uint32Array(0);
+
+  abstract comment(i: number): Buffer | undefined;
+  abstract packet(i: number): CapturedPacket;
+
+  /** Room for `count` packets (the columns' contents are lost when they grow); whether they grew. */
+  protected grow(count: number): boolean {
+    if (this.caplen.length >= count) return false;
+    const n = Math.max(count, 2 * this.caplen.length, 1024);
+    this.dataStart = new Uint32Array(n);
+    this.caplen = new Uint32Array(n);
+    this.wirelen = new Uint32Array(n);
+    this.ifIndex = new Uint32Array(n);
+    this.tsHigh = new Uint32Array(n);
+    this.tsLow = new Uint32Array(n);
+    this.direction = new Uint8Array(n);
+    this.etherType = new Uint16Array(n);
+    this.recordStart = new Uint32Array(n);
+    return true;
+  }
+}
+
 // 2^32 and 2^48 as multiples of 10^9 and remainders: a 64-bit count of
 // nanoseconds split into seconds with Numbers only (every partial sum
 // stays below 2^53, so the arithmetic is exact).
