@@ -106,7 +106,7 @@ function readFiles(f: Figures): string | undefined {
   return (
     `${line}. The file is read a chunk at a time into one buffer, every packet judged where it lies by the filter compiled to a JavaScript function, and the kept ` +
     'packets of a chunk go to the file outputs as columns over it, as a capture\'s ring batch does (no object or promise per packet; pcapng input still makes one per kept packet). ' +
-    'Where the time goes (measured apart on the bench host, `vlan and ip`, 5 % kept): Node\'s own start ~61 ms, starting the CLI ~14 ms (`netcap --version`: reading and compiling the bundle, yargs), ' +
+    'Where the time went when measured apart (2026-12-04, by hand, not by this run: `vlan and ip`, 5 % kept): Node\'s own start ~61 ms, starting the CLI ~14 ms (`netcap --version`: reading and compiling the bundle, yargs), ' +
     'read\'s own set-up ~15 ms (a 10-packet file: libpcap loaded and compiling, the files opened and closed), then ~25 ms for the 100k packets: read(2) of the 25 MB alone ~7 ms, ' +
     'the rest the record scan and the filter running while V8 compiles them; tcpdump -r does all of it in ~16 ms.'
   );
@@ -208,7 +208,7 @@ export function readingMarkdown(f: Figures): string {
       `- **Start-up.** ${s.join('; ')}. netcap's start is Node's own start-up, loading the addon and BTF, compiling the filter with ` +
         'libpcap, generating and verifying the eBPF program and attaching; there is no clang, so no seconds of compilation as with BCC. ' +
         'The CLI itself starts from one bundled file compiled from V8\'s code cache (scripts/bundle.mjs; NETCAP_TRACE_STARTUP=1 says which start ran; ' +
-        'the service\'s web framework stays out of it, 2.5 of its 3.8 MB, loaded only by `netcap serve`), ' +
+        'the service\'s web framework stays out of it, loaded only by `netcap serve`: it was 2.5 MB of the 3.8 the bundle had), ' +
         'a cache of what a run of read and compile and, as root, an skb `--dry-run` compiled (a cache of every function, 4.6 MB, took V8 longer to load than compiling one command\'s code), ' +
         'interfaces are listed by getifaddrs(3) in the addon, not by running ip through nsenter, and the kernel\'s BTF is mapped, not read (sysfs reads it a page per read(2), 5-6 ms); ' +
         'a V8 start-up snapshot was measured too: it saves less than the code cache and needs `node --snapshot-blob` on the command line, which `node bin/netcap` cannot pass.',
